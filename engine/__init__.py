@@ -1,0 +1,1 @@
+"""hotline: a contact-centre engine for FreeSWITCH."""
