@@ -1,0 +1,314 @@
+"""ESL frames, sans-IO: every frame hotline reads or writes is parsed or built here.
+
+Wire rules (checked against transcripts of a real FreeSWITCH 1.11.2 in ``shared/esl``):
+
+* A frame is a header block (``Name: value`` lines) ended by a blank line, then ``Content-Length``
+  bytes of body when that header is present.
+* Header values may be URL-encoded (``Reply-Text: %2BOK%0A``); they are always decoded on parse.
+  Bodies are never decoded: an ``api/response`` body is the command's raw output.
+* ``text/event-plain``: the body is itself a header block (values URL-encoded); an event's own body,
+  if any, follows that block after its own ``Content-Length`` header and a blank line.
+* ``text/event-json``: the body is one JSON object; the event's own body is under ``_body``.
+* A header may occur twice (CHANNEL_HANGUP_COMPLETE carries ``Hangup-Cause`` twice, in plain and
+  json), so frames and events keep their header pairs in order; ``headers`` is the lookup view.
+* A malformed header block never stops the parser: it becomes a :class:`MalformedFrame` and parsing
+  goes on with the next frame.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import quote, unquote
+
+# FreeSWITCH's SWITCH_URL_UNSAFE (switch_utils.h); control and non-ASCII bytes are encoded as well.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '\r\n #%&+:;<=>?@[\\]^`{|}"')
+
+DISCONNECT_TEXT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+
+
+Pairs = tuple[tuple[str, str], ...]
+HeaderInput = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+class ESLProtocolError(Exception):
+    """A frame or event that does not follow the ESL wire format."""
+
+
+def _pairs(headers: HeaderInput) -> Pairs:
+    return tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One whole frame: decoded header pairs in wire order and the raw body."""
+
+    pairs: Pairs
+    body: str = ""
+
+    @classmethod
+    def of(cls, headers: HeaderInput, body: str = "") -> Frame:
+        return cls(_pairs(headers), body)
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        return dict(self.pairs)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def reply_text(self) -> str:
+        return self.headers.get("Reply-Text", "")
+
+    @property
+    def ok(self) -> bool:
+        """True for a ``+OK`` reply, or an api body that does not start with ``-ERR``/``-USAGE``."""
+        text = self.reply_text if self.content_type == "command/reply" else self.body
+        return not text.startswith("-")
+
+
+@dataclass(frozen=True)
+class MalformedFrame:
+    """A header block that could not be parsed, kept so the reader can log and count it."""
+
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """A FreeSWITCH event: header pairs (decoded, in order) and the event's own body."""
+
+    pairs: Pairs
+    body: str = ""
+
+    @classmethod
+    def of(cls, headers: HeaderInput, body: str = "") -> Event:
+        return cls(_pairs(headers), body)
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        return dict(self.pairs)
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def uuid(self) -> str:
+        return self.headers.get("Unique-ID", "")
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.headers.get(key, default)
+
+    def variable(self, name: str, default: str = "") -> str:
+        return self.headers.get(f"variable_{name}", default)
+
+
+def url_encode(value: str) -> str:
+    """Encode a header value as FreeSWITCH's ``switch_url_encode`` does."""
+    return quote(value, safe=_URL_SAFE)
+
+
+def _parse_header_block(text: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(": ")
+        if not sep:
+            name, sep, value = line.partition(":")
+        if not sep or not name or " " in name:
+            raise ESLProtocolError(f"header line without 'Name: value': {line[:80]!r}")
+        headers.append((name, unquote(value)))
+    return headers
+
+
+@dataclass
+class FrameParser:
+    """Incremental parser: feed bytes as they arrive, get whole frames back."""
+
+    max_header_bytes: int = 1 << 20
+    _buf: bytearray = field(default_factory=bytearray)
+    _pending: Pairs | None = None
+    _pending_length: int = 0
+
+    def feed(self, data: bytes) -> list[Frame | MalformedFrame]:
+        self._buf += data
+        out: list[Frame | MalformedFrame] = []
+        while True:
+            item = self._next()
+            if item is None:
+                return out
+            out.append(item)
+
+    def _next(self) -> Frame | MalformedFrame | None:
+        if self._pending is not None:
+            if len(self._buf) < self._pending_length:
+                return None
+            body = bytes(self._buf[: self._pending_length]).decode("utf-8", "replace")
+            del self._buf[: self._pending_length]
+            frame = Frame(self._pending, body)
+            self._pending = None
+            return frame
+        while self._buf[:1] == b"\n":  # stray blank lines between frames carry nothing
+            del self._buf[:1]
+        end = self._buf.find(b"\n\n")
+        if end < 0:
+            if len(self._buf) > self.max_header_bytes:
+                raw = bytes(self._buf)
+                self._buf.clear()
+                return MalformedFrame(raw[:200], "header block larger than limit")
+            return None
+        raw = bytes(self._buf[:end])
+        del self._buf[: end + 2]
+        try:
+            headers = tuple(_parse_header_block(raw.decode("utf-8", "replace")))
+            length = int(dict(headers).get("Content-Length", "0") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except (ESLProtocolError, ValueError) as exc:
+            return MalformedFrame(raw, str(exc))
+        if length:
+            self._pending, self._pending_length = headers, length
+            return self._next()
+        return Frame(headers)
+
+
+def parse_event(frame: Frame) -> Event:
+    """Decode the event carried by a ``text/event-plain`` or ``text/event-json`` frame."""
+    ctype = frame.content_type
+    if ctype == "text/event-plain":
+        head, sep, rest = frame.body.partition("\n\n")
+        pairs = _parse_header_block(head)
+        length = dict(pairs).get("Content-Length")
+        body = rest.encode()[: int(length)].decode() if sep and length else ""
+        return Event(tuple(p for p in pairs if p[0] != "Content-Length"), body)
+    if ctype == "text/event-json":
+        try:
+            items = json.loads(frame.body, object_pairs_hook=list)
+        except json.JSONDecodeError as exc:
+            raise ESLProtocolError(f"event-json body is not JSON: {exc}") from exc
+        if not isinstance(items, list):
+            raise ESLProtocolError("event-json body is not a JSON object")
+        body = next((v for k, v in items if k == "_body"), "")
+        pairs = tuple(
+            (k, v if isinstance(v, str) else json.dumps(v))
+            for k, v in items
+            if k not in ("_body", "Content-Length")
+        )
+        return Event(pairs, body)
+    if ctype == "text/disconnect-notice":
+        return Event((("Event-Name", "DISCONNECT"), *frame.pairs), frame.body)
+    raise ESLProtocolError(f"not an event frame: Content-Type {ctype!r}")
+
+
+# ---- building frames: client side (what hotline sends) -------------------------------------------
+
+
+def command(line: str, headers: dict[str, str] | None = None) -> bytes:
+    """A command line, optional headers, and the blank line that ends it."""
+    lines = [line, *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def auth(password: str) -> bytes:
+    return command(f"auth {password}")
+
+
+def api(cmd: str) -> bytes:
+    return command(f"api {cmd}")
+
+
+def bgapi(cmd: str, job_uuid: str | None = None) -> bytes:
+    return command(f"bgapi {cmd}", {"Job-UUID": job_uuid} if job_uuid else None)
+
+
+def event_subscribe(fmt: str, names: list[str]) -> bytes:
+    return command(f"event {fmt} {' '.join(names)}")
+
+
+def execute(app: str, arg: str = "", *, event_uuid: str, uuid: str = "", event_lock: bool = False) -> bytes:
+    """``sendmsg`` execute; completion arrives as CHANNEL_EXECUTE_COMPLETE with this Application-UUID."""
+    headers = {"call-command": "execute", "execute-app-name": app}
+    if arg:
+        headers["execute-app-arg"] = arg
+    if event_lock:
+        headers["event-lock"] = "true"
+    headers["Event-UUID"] = event_uuid
+    return command(f"sendmsg {uuid}".rstrip(), headers)
+
+
+def hangup(cause: str = "NORMAL_CLEARING", uuid: str = "") -> bytes:
+    return command(f"sendmsg {uuid}".rstrip(), {"call-command": "hangup", "hangup-cause": cause})
+
+
+# ---- building frames: server side (what the emulator sends, byte-true to FreeSWITCH) -------------
+
+
+def _header_lines(headers: HeaderInput, encode: bool) -> str:
+    return "".join(f"{k}: {url_encode(v) if encode else v}\n" for k, v in _pairs(headers))
+
+
+def frame(headers: HeaderInput, body: str = "", *, length_first: bool = False) -> bytes:
+    """A frame with ``Content-Length`` added for a body (first, as FreeSWITCH puts it on events)."""
+    data = body.encode()
+    pairs = _pairs(headers)
+    if data:
+        length = (("Content-Length", str(len(data))),)
+        pairs = length + pairs if length_first else pairs + length
+    return _header_lines(pairs, encode=False).encode() + b"\n" + data
+
+
+def auth_request() -> bytes:
+    return frame({"Content-Type": "auth/request"})
+
+
+def reply(text: str, extra: HeaderInput = ()) -> bytes:
+    return frame((("Content-Type", "command/reply"), ("Reply-Text", text), *_pairs(extra)))
+
+
+def api_response(body: str) -> bytes:
+    return frame({"Content-Type": "api/response"}, body)
+
+
+def serialize_plain(headers: HeaderInput, body: str = "") -> str:
+    """An event as FreeSWITCH's ``switch_event_serialize`` writes it (values URL-encoded)."""
+    text = _header_lines(headers, encode=True)
+    if body:
+        text += f"Content-Length: {len(body.encode())}\n\n{body}"
+    else:
+        text += "\n"
+    return text
+
+
+def event_plain(headers: HeaderInput, body: str = "") -> bytes:
+    return frame({"Content-Type": "text/event-plain"}, serialize_plain(headers, body), length_first=True)
+
+
+def event_json(headers: HeaderInput, body: str = "") -> bytes:
+    pairs = _pairs(headers)
+    if body:
+        pairs += (("Content-Length", str(len(body.encode()))), ("_body", body))
+    dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    text = "{" + ",".join(f"{dump(k)}:{dump(v)}" for k, v in pairs) + "}"
+    return frame({"Content-Type": "text/event-json"}, text, length_first=True)
+
+
+def channel_data_reply(channel_headers: HeaderInput) -> bytes:
+    """The reply to ``connect`` on an outbound socket: the channel's data, then the reply headers."""
+    text = serialize_plain(channel_headers).rstrip("\n") + "\n"
+    text += "Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n"
+    return text.encode()
+
+
+def disconnect_notice(linger: HeaderInput | None = None) -> bytes:
+    """The goodbye notice; with ``linger`` headers, the lingering-socket form (empty body)."""
+    if linger is not None:
+        pairs = (("Content-Type", "text/disconnect-notice"), *_pairs(linger), ("Content-Length", "0"))
+        return _header_lines(pairs, encode=False).encode() + b"\n"
+    return frame({"Content-Type": "text/disconnect-notice"}, DISCONNECT_TEXT)

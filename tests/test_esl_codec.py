@@ -1,0 +1,183 @@
+"""The ESL codec against frames recorded from a real FreeSWITCH, and against broken input."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.esl import codec
+from tests.esl_transcripts import load, require_transcripts
+
+
+def _recv_frames(name: str) -> list[bytes]:
+    return [line.frame.encode() for line in load(name) if line.dir == "recv"]
+
+
+def _reencode(frame: codec.Frame) -> bytes:
+    """Build the same frame again with the emulator's (server-side) builders."""
+    ctype = frame.content_type
+    if ctype == "auth/request":
+        return codec.auth_request()
+    if ctype == "api/response":
+        return codec.api_response(frame.body)
+    if ctype == "text/event-plain":
+        event = codec.parse_event(frame)
+        return codec.event_plain(event.pairs, event.body)
+    if ctype == "text/event-json":
+        event = codec.parse_event(frame)
+        return codec.event_json(event.pairs, event.body)
+    if ctype == "text/disconnect-notice":
+        if frame.headers.get("Content-Disposition") == "linger":
+            linger = [(k, v) for k, v in frame.pairs if k not in ("Content-Type", "Content-Length")]
+            return codec.disconnect_notice(linger)
+        return codec.disconnect_notice()
+    assert ctype == "command/reply"
+    if frame.headers.get("Event-Name") == "CHANNEL_DATA":
+        reply_keys = ("Content-Type", "Reply-Text", "Socket-Mode", "Control")
+        return codec.channel_data_reply([(k, v) for k, v in frame.pairs if k not in reply_keys])
+    extra = [(k, v) for k, v in frame.pairs if k not in ("Content-Type", "Reply-Text")]
+    return codec.reply(frame.reply_text, extra)
+
+
+@pytest.mark.parametrize("path", require_transcripts(), ids=lambda p: p.stem)
+def test_every_recorded_frame_parses_alone_and_rebuilds_byte_for_byte(path):
+    for raw in _recv_frames(path.name):
+        frames = codec.FrameParser().feed(raw)
+        assert len(frames) == 1, raw[:200]
+        frame = frames[0]
+        assert isinstance(frame, codec.Frame), frame
+        assert frame.content_type
+        assert _reencode(frame) == raw
+
+
+@pytest.mark.parametrize("path", require_transcripts(), ids=lambda p: p.stem)
+def test_whole_stream_in_random_chunks_gives_the_same_frames(path):
+    raws = _recv_frames(path.name)
+    stream = b"".join(raws)
+    rng = random.Random(path.name)
+    parser = codec.FrameParser()
+    got: list[codec.Frame | codec.MalformedFrame] = []
+    pos = 0
+    while pos < len(stream):
+        step = rng.randint(1, 700)
+        got.extend(parser.feed(stream[pos : pos + step]))
+        pos += step
+    assert [_reencode(f) for f in got] == raws  # type: ignore[arg-type]
+
+
+def test_header_values_are_url_decoded_but_api_bodies_are_not():
+    lines = load("06_outbound_socket_session.jsonl")
+    connect_reply = codec.FrameParser().feed(lines[1].frame.encode())[0]
+    assert connect_reply.reply_text == "+OK\n"
+    assert connect_reply.headers["variable_current_application_data"] == "127.0.0.1:8084 async full"
+    (api,) = codec.FrameParser().feed(b"Content-Type: api/response\nContent-Length: 6\n\n100%25")
+    assert api.body == "100%25"
+
+
+def test_plain_event_with_its_own_body():
+    raw = next(r for r in _recv_frames("04_events_plain_originate_loopback.jsonl") if b"BACKGROUND_JOB" in r)
+    event = codec.parse_event(codec.FrameParser().feed(raw)[0])  # type: ignore[arg-type]
+    assert event.name == "BACKGROUND_JOB"
+    assert (
+        event.get("Job-Command-Arg")
+        == "{origination_caller_id_number=13800138000,hotline_test=yes}loopback/9999 &park()"
+    )
+    assert event.body.startswith("+OK ") and event.body.endswith("\n")
+
+
+def test_json_event_matches_plain_event_headers():
+    def first(name: str, event_name: str) -> codec.Event:
+        for raw in _recv_frames(name):
+            frame = codec.FrameParser().feed(raw)[0]
+            if isinstance(frame, codec.Frame) and frame.content_type.startswith("text/event"):
+                event = codec.parse_event(frame)
+                if event.name == event_name:
+                    return event
+        raise AssertionError(event_name)
+
+    plain = first("04_events_plain_originate_loopback.jsonl", "BACKGROUND_JOB")
+    js = first("04_events_json_originate_loopback.jsonl", "BACKGROUND_JOB")
+    assert [k for k, _ in plain.pairs] == [k for k, _ in js.pairs]
+    assert js.body.startswith("+OK ")
+
+
+def test_duplicate_headers_are_kept_in_order():
+    raw = next(
+        r for r in _recv_frames("06_outbound_socket_session.jsonl") if b"CHANNEL_HANGUP_COMPLETE" in r[:120]
+    )
+    event = codec.parse_event(codec.FrameParser().feed(raw)[0])  # type: ignore[arg-type]
+    causes = [v for k, v in event.pairs if k == "Hangup-Cause"]
+    assert causes == ["DESTINATION_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER"]
+    assert event.get("Hangup-Cause") == "DESTINATION_OUT_OF_ORDER"
+
+
+def test_dtmf_digit_hash_is_decoded():
+    digits = []
+    for raw in _recv_frames("06_outbound_socket_session.jsonl"):
+        frame = codec.FrameParser().feed(raw)[0]
+        if isinstance(frame, codec.Frame) and frame.content_type == "text/event-plain":
+            event = codec.parse_event(frame)
+            if event.name == "DTMF":
+                digits.append(event.get("DTMF-Digit"))
+    assert digits == ["4", "2", "#"]
+
+
+def test_malformed_header_block_is_reported_and_parsing_goes_on():
+    parser = codec.FrameParser()
+    out = parser.feed(b"this is not a header\n\nContent-Type: command/reply\nReply-Text: +OK\n\n")
+    assert isinstance(out[0], codec.MalformedFrame)
+    assert "Name: value" in out[0].reason
+    assert isinstance(out[1], codec.Frame) and out[1].reply_text == "+OK"
+
+
+def test_bad_content_length_is_malformed_not_fatal():
+    out = codec.FrameParser().feed(
+        b"Content-Type: api/response\nContent-Length: x\n\nContent-Type: auth/request\n\n"
+    )
+    assert isinstance(out[0], codec.MalformedFrame)
+    assert isinstance(out[1], codec.Frame) and out[1].content_type == "auth/request"
+
+
+def test_oversized_header_block_is_dropped():
+    parser = codec.FrameParser(max_header_bytes=64)
+    out = parser.feed(b"X" * 100)
+    assert isinstance(out[0], codec.MalformedFrame)
+    assert parser.feed(b"Content-Type: auth/request\n\n")[0].content_type == "auth/request"  # type: ignore[union-attr]
+
+
+def test_bad_json_event_raises_protocol_error():
+    frame = codec.Frame.of({"Content-Type": "text/event-json"}, "{nope")
+    with pytest.raises(codec.ESLProtocolError):
+        codec.parse_event(frame)
+
+
+def test_client_commands_match_what_real_clients_sent():
+    sent = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "send"]
+    assert codec.execute("answer", event_uuid="11111111-1111-1111-1111-111111111111") == sent[4]
+    assert (
+        codec.execute(
+            "playback", "tone_stream://%(300,0,440)", event_uuid="22222222-2222-2222-2222-222222222222"
+        )
+        == sent[5]
+    )
+    assert codec.command("connect") == sent[0]
+    assert codec.event_subscribe("plain", ["DTMF", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]) == sent[3]
+    assert codec.auth("ClueCon") == load("01_auth_ok.jsonl")[1].frame.encode()
+    assert codec.bgapi("status") == b"bgapi status\n\n"
+    assert codec.bgapi("status", "j-1") == b"bgapi status\nJob-UUID: j-1\n\n"
+
+
+def test_url_encode_matches_freeswitch_unsafe_set():
+    assert codec.url_encode("2026-11-23 03:14:55") == "2026-11-23%2003%3A14%3A55"
+    assert codec.url_encode("tone_stream://%(300,0,440)") == "tone_stream%3A//%25(300,0,440)"
+    assert codec.url_encode("fd00::2") == "fd00%3A%3A2"
+    assert codec.url_encode("+OK\n") == "%2BOK%0A"
+    assert codec.url_encode("杜") == "%E6%9D%9C"
+
+
+def test_ok_reads_reply_text_or_api_body():
+    assert codec.Frame.of({"Content-Type": "command/reply", "Reply-Text": "+OK accepted"}).ok
+    assert not codec.Frame.of({"Content-Type": "command/reply", "Reply-Text": "-ERR invalid"}).ok
+    assert not codec.Frame.of({"Content-Type": "api/response"}, "-ERR No such channel!\n").ok
+    assert not codec.Frame.of({"Content-Type": "api/response"}, "-USAGE: <call url>\n").ok
