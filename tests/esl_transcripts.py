@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TRANSCRIPT_DIR = Path(
-    os.environ.get("HOTLINE_ESL_TRANSCRIPTS", Path(__file__).parents[1] / ".." / "shared" / "esl")
-)
+TRANSCRIPT_DIR = Path(os.environ.get("HOTLINE_ESL_TRANSCRIPTS", Path(__file__).parents[1] / ".." / "shared" / "esl"))
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,5 @@ def load(name: str) -> list[Line]:
 def require_transcripts() -> list[Path]:
     files = transcript_files()
     if not files:
-        pytest.fail(
-            f"no ESL transcripts in {TRANSCRIPT_DIR}: the emulator cannot be checked against FreeSWITCH"
-        )
+        pytest.fail(f"no ESL transcripts in {TRANSCRIPT_DIR}: the emulator cannot be checked against FreeSWITCH")
     return files

@@ -103,9 +103,7 @@ def test_json_event_matches_plain_event_headers():
 
 
 def test_duplicate_headers_are_kept_in_order():
-    raw = next(
-        r for r in _recv_frames("06_outbound_socket_session.jsonl") if b"CHANNEL_HANGUP_COMPLETE" in r[:120]
-    )
+    raw = next(r for r in _recv_frames("06_outbound_socket_session.jsonl") if b"CHANNEL_HANGUP_COMPLETE" in r[:120])
     event = codec.parse_event(codec.FrameParser().feed(raw)[0])  # type: ignore[arg-type]
     causes = [v for k, v in event.pairs if k == "Hangup-Cause"]
     assert causes == ["DESTINATION_OUT_OF_ORDER", "DESTINATION_OUT_OF_ORDER"]
@@ -132,9 +130,7 @@ def test_malformed_header_block_is_reported_and_parsing_goes_on():
 
 
 def test_bad_content_length_is_malformed_not_fatal():
-    out = codec.FrameParser().feed(
-        b"Content-Type: api/response\nContent-Length: x\n\nContent-Type: auth/request\n\n"
-    )
+    out = codec.FrameParser().feed(b"Content-Type: api/response\nContent-Length: x\n\nContent-Type: auth/request\n\n")
     assert isinstance(out[0], codec.MalformedFrame)
     assert isinstance(out[1], codec.Frame) and out[1].content_type == "auth/request"
 
@@ -156,9 +152,7 @@ def test_client_commands_match_what_real_clients_sent():
     sent = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "send"]
     assert codec.execute("answer", event_uuid="11111111-1111-1111-1111-111111111111") == sent[4]
     assert (
-        codec.execute(
-            "playback", "tone_stream://%(300,0,440)", event_uuid="22222222-2222-2222-2222-222222222222"
-        )
+        codec.execute("playback", "tone_stream://%(300,0,440)", event_uuid="22222222-2222-2222-2222-222222222222")
         == sent[5]
     )
     assert codec.command("connect") == sent[0]

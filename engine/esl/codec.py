@@ -197,9 +197,7 @@ def parse_event(frame: Frame) -> Event:
             raise ESLProtocolError("event-json body is not a JSON object")
         body = next((v for k, v in items if k == "_body"), "")
         pairs = tuple(
-            (k, v if isinstance(v, str) else json.dumps(v))
-            for k, v in items
-            if k not in ("_body", "Content-Length")
+            (k, v if isinstance(v, str) else json.dumps(v)) for k, v in items if k not in ("_body", "Content-Length")
         )
         return Event(pairs, body)
     if ctype == "text/disconnect-notice":

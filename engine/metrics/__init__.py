@@ -1,0 +1,5 @@
+"""Prometheus metrics: every counter, gauge and histogram hotline exports, defined in one place."""
+
+from engine.metrics.registry import LiveSample, Metrics, QueueSample
+
+__all__ = ["LiveSample", "Metrics", "QueueSample"]

@@ -1,0 +1,96 @@
+"""The metric families hotline exports, on a registry per engine instance.
+
+Live queue and agent gauges are read from the ACD at scrape time (a collector), so they can never
+drift from the state that routes calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(frozen=True)
+class QueueSample:
+    """What the ACD reports about one queue at scrape time."""
+
+    queue: str
+    waiting: int
+    longest_wait_seconds: float
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    queues: list[QueueSample]
+    agents_by_state: dict[str, int]
+
+
+class _LiveCollector(Collector):
+    def __init__(self, sample: Callable[[], LiveSample]) -> None:
+        self._sample = sample
+
+    def collect(self) -> Iterable[Metric]:
+        live = self._sample()
+        waiting = GaugeMetricFamily("hotline_queue_calls_waiting", "Calls waiting in queue", labels=["queue"])
+        longest = GaugeMetricFamily(
+            "hotline_queue_longest_wait_seconds", "Wait of the longest-waiting call", labels=["queue"]
+        )
+        for q in live.queues:
+            waiting.add_metric([q.queue], q.waiting)
+            longest.add_metric([q.queue], q.longest_wait_seconds)
+        agents = GaugeMetricFamily("hotline_agents", "Agents by state", labels=["state"])
+        for state, count in sorted(live.agents_by_state.items()):
+            agents.add_metric([state], count)
+        return [waiting, longest, agents]
+
+
+@dataclass
+class Metrics:
+    """All of one engine's metrics. Create one per engine; tests read values through ``value``."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.calls = Counter("hotline_calls", "Finished inbound calls by outcome", ["outcome"], registry=r)
+        self.calls_offered = Counter("hotline_queue_offered", "Calls that entered a queue", ["queue"], registry=r)
+        self.offers = Counter("hotline_offers", "Offers to agents by result", ["result"], registry=r)
+        self.esl_connected = Gauge(
+            "hotline_esl_connected", "1 while the ESL connection is up", ["connection"], registry=r
+        )
+        self.esl_reconnects = Counter("hotline_esl_reconnects", "Successful ESL reconnections after a lost connection", ["connection"], registry=r)
+        self.esl_malformed = Counter("hotline_esl_malformed_frames", "Frames that could not be parsed", registry=r)
+        self.esl_latency = Histogram(
+            "hotline_esl_command_seconds",
+            "ESL command round-trip time",
+            ["command"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.esl_timeouts = Counter(
+            "hotline_esl_command_timeouts", "ESL commands that timed out", ["command"], registry=r
+        )
+        self.wait_seconds = Histogram(
+            "hotline_queue_wait_seconds",
+            "Time from queue entry to answer or abandon",
+            ["queue", "outcome"],
+            buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
+        self.ivr_steps = Counter("hotline_ivr_steps", "IVR steps executed", ["flow", "step"], registry=r)
+
+    def watch_live(self, sample: Callable[[], LiveSample]) -> None:
+        """Export queue and agent gauges read from ``sample`` at every scrape."""
+        self.registry.register(_LiveCollector(sample))
+
+    def value(self, name: str, **labels: str) -> float:
+        """The current value of one sample (0 when absent): for tests and the CLI."""
+        got = self.registry.get_sample_value(name, labels)
+        return 0.0 if got is None else got

@@ -1,0 +1,271 @@
+"""One ESL connection over gevent: greenswitch's protocol object with hotline's codec underneath.
+
+greenswitch (``ESLProtocol``) keeps its event-handler registry and dispatch queue. What it gets
+wrong for a contact centre is replaced here:
+
+* frames are read with hotline's sans-IO codec (greenswitch reads line by line and URL-decodes
+  whole bodies, corrupting ``api`` output that contains ``%``);
+* every command has a timeout; replies are matched in order, and a reply that arrives after its
+  command timed out is consumed and dropped so later replies stay aligned;
+* ``bgapi`` results are matched by the Job-UUID hotline sends, registered before sending;
+* ``execute`` completions are matched by Application-UUID (greenswitch matches by application
+  name, so two ``playback`` in a row confuse it);
+* everything pending fails at once with :class:`ConnectionLost` on disconnect;
+* a malformed frame is counted and skipped; it never kills the reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+
+import gevent
+from gevent import socket
+from gevent.event import AsyncResult
+from greenswitch import esl
+
+from engine.esl import codec
+from engine.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+#: Delivered to handlers as the last event of every connection.
+CLOSED = codec.Event.of({"Event-Name": "CONNECTION_CLOSED"})
+
+
+class ESLError(Exception):
+    """Base of transport errors."""
+
+
+class ConnectionLost(ESLError):
+    """The connection closed while a command was pending, or before it was sent."""
+
+
+class CommandTimeout(ESLError):
+    """No reply within the command's timeout."""
+
+
+class CommandFailed(ESLError):
+    """FreeSWITCH answered ``-ERR``/``-USAGE``; the message is its text."""
+
+
+class ChannelGone(ConnectionLost):
+    """The call's channel hung up while an application was running on it."""
+
+
+class AuthenticationFailed(ESLError):
+    """FreeSWITCH refused the event-socket password."""
+
+
+def _verb(data: bytes) -> str:
+    words = data.split(b"\n", 1)[0].split(b" ", 2)
+    name = b" ".join(words[:2]) if words[0] in (b"api", b"bgapi") and len(words) > 1 else words[0]
+    return name.decode(errors="replace")
+
+
+class Connection(esl.ESLProtocol):
+    """A connected ESL socket (inbound to FreeSWITCH, or one accepted outbound-socket call)."""
+
+    def __init__(self, sock: socket.socket, *, name: str, metrics: Metrics | None = None, timeout: float = 5.0) -> None:
+        super().__init__()
+        self.sock = sock
+        self.name = name
+        self.metrics = metrics
+        self.timeout = timeout
+        self.connected = True
+        self.lingering = False
+        self._parser = codec.FrameParser()
+        self._replies: deque[AsyncResult] = deque()
+        self._jobs: dict[str, AsyncResult] = {}
+        self._executions: dict[str, AsyncResult] = {}
+        self._closed_callbacks: list[Callable[[Connection], None]] = []
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the reader and the event dispatcher greenlets."""
+        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+        self._process_events_greenlet = gevent.spawn(self.process_events)
+
+    def receive_events(self) -> None:
+        try:
+            while self._run:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                for item in self._parser.feed(data):
+                    self._dispatch(item)
+        except OSError as exc:
+            log.info("%s: read failed: %s", self.name, exc)
+        finally:
+            self._lost()
+
+    def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
+        if isinstance(item, codec.MalformedFrame):
+            log.warning("%s: malformed frame dropped (%s): %r", self.name, item.reason, item.raw[:120])
+            if self.metrics:
+                self.metrics.esl_malformed.inc()
+            return
+        ctype = item.content_type
+        if ctype in ("command/reply", "api/response"):
+            if self._replies:
+                self._replies.popleft().set(item)
+            else:
+                log.warning("%s: reply with no command pending: %r", self.name, item.reply_text)
+        elif ctype == "auth/request":
+            self._auth_request_event.set()
+        elif ctype.startswith("text/event-"):
+            try:
+                event = codec.parse_event(item)
+            except codec.ESLProtocolError as exc:
+                log.warning("%s: bad event dropped: %s", self.name, exc)
+                if self.metrics:
+                    self.metrics.esl_malformed.inc()
+                return
+            self._match(event)
+            self._esl_event_queue.put(event)
+        elif ctype == "text/disconnect-notice":
+            # FreeSWITCH sends this once the channel is gone: no application can complete after it.
+            self.lingering = item.headers.get("Content-Disposition") == "linger"
+            self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
+            self._esl_event_queue.put(codec.parse_event(item))
+        elif ctype == "text/rude-rejection":
+            log.error("%s: FreeSWITCH refused the connection (ACL): %s", self.name, item.body.strip())
+
+    def _match(self, event: codec.Event) -> None:
+        if event.name == "BACKGROUND_JOB":
+            waiter = self._jobs.pop(event.get("Job-UUID"), None)
+            if waiter:
+                waiter.set(event.body)
+        elif event.name == "CHANNEL_EXECUTE_COMPLETE":
+            waiter = self._executions.pop(event.get("Application-UUID"), None)
+            if waiter:
+                waiter.set(event)
+
+    def _lost(self) -> None:
+        if not self.connected:
+            return
+        self.connected = False
+        self._run = False
+        error = ConnectionLost(f"{self.name}: connection closed")
+        replies = dict(enumerate(self._replies))
+        self._replies.clear()
+        for waiters in (replies, self._jobs, self._executions):
+            self._fail(waiters, error)
+        self._esl_event_queue.put(CLOSED)
+        for callback in self._closed_callbacks:
+            callback(self)
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    @staticmethod
+    def _fail(waiters: dict, error: Exception) -> None:
+        pending = list(waiters.values())
+        waiters.clear()
+        for waiter in pending:
+            waiter.set_exception(error)
+
+    def process_events(self) -> None:
+        """Deliver events to handlers in order, including those that arrive just before the close."""
+        while True:
+            event: codec.Event = self._esl_event_queue.get()
+            handlers = self.event_handlers.get(event.name, []) + self.event_handlers.get("*", [])
+            for handler in handlers:
+                self._safe_exec_handler(handler, event)
+            if event is CLOSED:
+                return
+
+    def on_closed(self, callback: Callable[[Connection], None]) -> None:
+        self._closed_callbacks.append(callback)
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    def send_frame(self, data: bytes, timeout: float | None = None) -> codec.Frame:
+        """Send one command and wait for its reply (``command/reply`` or ``api/response``)."""
+        if not self.connected:
+            raise ConnectionLost(f"{self.name}: not connected")
+        waiter: AsyncResult = AsyncResult()
+        self._replies.append(waiter)
+        verb = _verb(data)
+        started = time.perf_counter()
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self._lost()
+            raise ConnectionLost(f"{self.name}: send failed: {exc}") from exc
+        try:
+            frame = waiter.get(timeout=self.timeout if timeout is None else timeout)
+        except gevent.Timeout:
+            if self.metrics:
+                self.metrics.esl_timeouts.labels(verb).inc()
+            raise CommandTimeout(f"{self.name}: no reply to {verb!r} within {timeout or self.timeout:g} s") from None
+        if self.metrics:
+            self.metrics.esl_latency.labels(verb).observe(time.perf_counter() - started)
+        return frame
+
+    def send(self, data: str) -> codec.Frame:  # greenswitch's signature, used by its helpers
+        return self.send_frame(codec.command(data))
+
+    def api(self, cmd: str, timeout: float | None = None) -> str:
+        """Run an ``api`` command; returns its output, raises :class:`CommandFailed` on ``-ERR``."""
+        frame = self.send_frame(codec.api(cmd), timeout)
+        if not frame.ok:
+            raise CommandFailed(frame.body.strip())
+        return frame.body
+
+    def bgapi(self, cmd: str, timeout: float | None = None) -> str:
+        """Run a ``bgapi`` command and wait for its BACKGROUND_JOB result (raises on ``-ERR``)."""
+        job = str(uuid.uuid4())
+        waiter: AsyncResult = AsyncResult()
+        self._jobs[job] = waiter
+        try:
+            reply = self.send_frame(codec.bgapi(cmd, job))
+            if not reply.ok:
+                raise CommandFailed(reply.reply_text)
+            body = waiter.get(timeout=self.timeout if timeout is None else timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(f"{self.name}: no BACKGROUND_JOB for {cmd.split(' ', 1)[0]!r}") from None
+        finally:
+            self._jobs.pop(job, None)
+        if body.startswith("-"):
+            raise CommandFailed(body.strip())
+        return body
+
+    def execute(self, app: str, arg: str = "", *, uuid_: str = "", timeout: float | None = None) -> codec.Event:
+        """Execute a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE."""
+        event_uuid = str(uuid.uuid4())
+        waiter: AsyncResult = AsyncResult()
+        self._executions[event_uuid] = waiter
+        try:
+            reply = self.send_frame(codec.execute(app, arg, event_uuid=event_uuid, uuid=uuid_))
+            if not reply.ok:
+                raise CommandFailed(f"{app}: {reply.reply_text}")
+            return waiter.get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout(f"{self.name}: {app} did not complete within {timeout} s") from None
+        finally:
+            self._executions.pop(event_uuid, None)
+
+    def execute_async(self, app: str, arg: str = "", *, uuid_: str = "") -> AsyncResult:
+        """Start an application; the returned result is set with its CHANNEL_EXECUTE_COMPLETE."""
+        event_uuid = str(uuid.uuid4())
+        waiter: AsyncResult = AsyncResult()
+        self._executions[event_uuid] = waiter
+        reply = self.send_frame(codec.execute(app, arg, event_uuid=event_uuid, uuid=uuid_))
+        if not reply.ok:
+            self._executions.pop(event_uuid, None)
+            raise CommandFailed(f"{app}: {reply.reply_text}")
+        return waiter
+
+    def close(self) -> None:
+        """Say goodbye if still connected, then stop both greenlets."""
+        if self.connected:
+            with contextlib.suppress(ESLError):
+                self.send_frame(codec.command("exit"), timeout=1.0)
+        self._lost()
+        if self._receive_events_greenlet:
+            self._receive_events_greenlet.kill(block=False)

@@ -1,0 +1,176 @@
+"""The inbound control connection to FreeSWITCH, kept up for the life of the engine.
+
+It authenticates, subscribes to the events hotline needs, and when the connection drops (FreeSWITCH
+restarted, network blip) reconnects with capped exponential backoff and subscribes again. Listeners
+registered with :meth:`InboundClient.on_connected` run after every (re)connect, so the ACD can
+reconcile calls in flight; event handlers are re-attached to every new connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+
+import gevent
+from gevent import socket
+from gevent.event import Event
+
+from engine.esl import codec
+from engine.metrics import Metrics
+from engine.transport.connection import (
+    AuthenticationFailed,
+    Connection,
+    ConnectionLost,
+    ESLError,
+)
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[codec.Event], None]
+
+
+class InboundClient:
+    """A self-healing inbound ESL connection: ``api``/``bgapi`` go through whichever is current."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        events: list[str],
+        *,
+        metrics: Metrics | None = None,
+        timeout: float = 5.0,
+        backoff: tuple[float, float] = (0.05, 5.0),
+        name: str = "control",
+    ) -> None:
+        self.host, self.port, self.password = host, port, password
+        self.events = events
+        self.metrics = metrics
+        self.timeout = timeout
+        self.backoff = backoff
+        self.name = name
+        self._conn: Connection | None = None
+        self._handlers: list[tuple[str, EventHandler]] = []
+        self._on_connected: list[Callable[[], None]] = []
+        self._up = Event()
+        self._first_attempt = Event()
+        self._supervisor: gevent.Greenlet | None = None
+        self.last_error: Exception | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def on_event(self, name: str, handler: EventHandler) -> None:
+        """Call ``handler`` for every event ``name`` (``*`` for all) on this and later connections."""
+        self._handlers.append((name, handler))
+        if self._conn:
+            self._conn.register_handle(name, handler)
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        self._on_connected.append(callback)
+
+    def connect_once(self) -> Connection:
+        """One attempt: TCP connect, wait for the greeting, authenticate, subscribe."""
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as exc:
+            raise ConnectionLost(f"cannot reach FreeSWITCH event socket at {self.address}: {exc}") from exc
+        sock.settimeout(None)
+        conn = Connection(sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout)
+        conn.start()
+        try:
+            if not conn._auth_request_event.wait(self.timeout):
+                raise ConnectionLost(f"{self.address} sent no auth/request: is it a FreeSWITCH event socket?")
+            reply = conn.send_frame(codec.auth(self.password))
+            if not reply.ok:
+                raise AuthenticationFailed(
+                    f"FreeSWITCH at {self.address} refused the event-socket password ({reply.reply_text}); "
+                    "set freeswitch.password in the hotline config to event_socket.conf.xml's password"
+                )
+            for name, handler in self._handlers:
+                conn.register_handle(name, handler)
+            reply = conn.send_frame(codec.event_subscribe("plain", self.events))
+            if not reply.ok:
+                raise ESLError(f"subscribing to events failed: {reply.reply_text}")
+        except ESLError:
+            conn.close()
+            raise
+        return conn
+
+    def start(self, wait: float | None = None) -> None:
+        """Connect in the background and keep connected; with ``wait``, block until first connect.
+
+        Raises :class:`AuthenticationFailed` at once if the first attempt is refused for the password.
+        """
+        self._supervisor = gevent.spawn(self._supervise)
+        if wait is None:
+            return
+        self._first_attempt.wait(wait)
+        if isinstance(self.last_error, AuthenticationFailed) and not self._up.is_set():
+            self.stop()
+            raise self.last_error
+        if not self._up.wait(max(0.0, wait)):
+            raise ConnectionLost(f"not connected to {self.address} after {wait:g} s: {self.last_error}")
+
+    def _supervise(self) -> None:
+        delay = self.backoff[0]
+        while True:
+            try:
+                conn = self.connect_once()
+            except ESLError as exc:
+                self.last_error = exc
+                self._first_attempt.set()
+                log.warning("%s: %s; retrying in %.2f s", self.name, exc, delay)
+                gevent.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self.backoff[1])
+                continue
+            delay = self.backoff[0]
+            closed = Event()
+            conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))
+            if self._conn is not None and self.metrics:
+                self.metrics.esl_reconnects.labels(self.name).inc()
+            self._conn = conn
+            self.last_error = None
+            self._set_up(True)
+            self._first_attempt.set()
+            log.info("%s: connected to %s", self.name, self.address)
+            for callback in self._on_connected:
+                gevent.spawn(callback)
+            closed.wait()
+            log.warning("%s: lost connection to %s", self.name, self.address)
+
+    def _set_up(self, up: bool) -> None:
+        if up:
+            self._up.set()
+        else:
+            self._up.clear()
+        if self.metrics:
+            self.metrics.esl_connected.labels(self.name).set(1 if up else 0)
+
+    @property
+    def connected(self) -> bool:
+        return self._up.is_set() and self._conn is not None and self._conn.connected
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._up.wait(timeout)
+
+    def _current(self) -> Connection:
+        if not self.connected or self._conn is None:
+            raise ConnectionLost(f"not connected to FreeSWITCH at {self.address}")
+        return self._conn
+
+    def api(self, cmd: str, timeout: float | None = None) -> str:
+        return self._current().api(cmd, timeout)
+
+    def bgapi(self, cmd: str, timeout: float | None = None) -> str:
+        return self._current().bgapi(cmd, timeout)
+
+    def stop(self) -> None:
+        if self._supervisor:
+            self._supervisor.kill(block=True)
+        if self._conn:
+            self._conn.close()
+        self._set_up(False)

@@ -1,0 +1,199 @@
+"""Transport: timeouts, id-matched completions, disconnects and malformed frames over real sockets."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+from gevent import socket
+
+from engine.esl import codec
+from engine.metrics import Metrics
+from engine.transport import ChannelGone, CommandFailed, CommandTimeout, Connection, ConnectionLost
+from tests.esl_transcripts import load
+from tests.scripted_peer import PeerConnection, ScriptedPeer
+
+
+@pytest.fixture
+def connect():
+    peers: list[ScriptedPeer] = []
+    conns: list[Connection] = []
+
+    def _connect(script, timeout: float = 2.0) -> tuple[Connection, Metrics]:
+        peer = ScriptedPeer(script)
+        peers.append(peer)
+        port = peer.start()
+        metrics = Metrics()
+        conn = Connection(socket.create_connection(("127.0.0.1", port)), name="t", metrics=metrics, timeout=timeout)
+        conn.start()
+        conns.append(conn)
+        return conn, metrics
+
+    yield _connect
+    for conn in conns:
+        conn.close()
+    for peer in peers:
+        peer.stop()
+
+
+def test_api_replies_match_commands_in_order_and_latency_is_measured(connect):
+    def script(peer: PeerConnection) -> None:
+        while cmd := peer.read_command():
+            peer.send(codec.api_response(f"echo {cmd.split(' ', 1)[1]}\n"))
+
+    conn, metrics = connect(script)
+    assert conn.api("status") == "echo status\n"
+    assert conn.api("version") == "echo version\n"
+    assert metrics.value("hotline_esl_command_seconds_count", command="api status") == 1
+
+
+def test_api_error_raises_with_freeswitch_text(connect):
+    recorded = next(line.frame for line in load("03_api_commands.jsonl") if "No such channel" in line.frame)
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(recorded.encode())
+
+    conn, _ = connect(script)
+    with pytest.raises(CommandFailed, match="No such channel"):
+        conn.api("uuid_kill 00000000-0000-0000-0000-000000000000")
+
+
+def test_command_timeout_and_late_reply_does_not_shift_later_replies(connect):
+    release = gevent.event.Event()
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        release.wait()
+        peer.send(codec.api_response("late\n"))
+        peer.read_command()
+        peer.send(codec.api_response("second\n"))
+
+    conn, metrics = connect(script)
+    with pytest.raises(CommandTimeout, match="api slow"):
+        conn.api("slow", timeout=0.05)
+    assert metrics.value("hotline_esl_command_timeouts_total", command="api slow") == 1
+    release.set()
+    assert conn.api("next") == "second\n"
+
+
+def test_bgapi_result_is_matched_by_job_uuid_not_by_order(connect):
+    def script(peer: PeerConnection) -> None:
+        jobs = []
+        for _ in range(2):
+            cmd = peer.read_command()
+            job = cmd.split("Job-UUID: ")[1]
+            jobs.append((cmd.split("\n")[0].split(" ", 2)[2], job))
+            peer.send(codec.reply(f"+OK Job-UUID: {job}", {"Job-UUID": job}))
+        for arg, job in reversed(jobs):  # results arrive in the opposite order
+            headers = {"Event-Name": "BACKGROUND_JOB", "Job-UUID": job, "Job-Command": "originate"}
+            peer.send(codec.event_plain(headers, f"+OK result-{arg}\n"))
+        peer.read_command()
+
+    conn, _ = connect(script)
+    first = gevent.spawn(conn.bgapi, "originate a")
+    second = gevent.spawn(conn.bgapi, "originate b")
+    assert first.get(timeout=2) == "+OK result-a\n"
+    assert second.get(timeout=2) == "+OK result-b\n"
+
+
+def test_bgapi_error_result_raises(connect):
+    def script(peer: PeerConnection) -> None:
+        job = peer.read_command().split("Job-UUID: ")[1]
+        peer.send(codec.reply(f"+OK Job-UUID: {job}", {"Job-UUID": job}))
+        peer.send(codec.event_plain({"Event-Name": "BACKGROUND_JOB", "Job-UUID": job}, "-ERR NO_ANSWER\n"))
+        peer.read_command()
+
+    conn, _ = connect(script)
+    with pytest.raises(CommandFailed, match="NO_ANSWER"):
+        conn.bgapi("originate user/1001 &park()")
+
+
+def test_execute_completion_matched_by_application_uuid(connect):
+    """Two playbacks in flight: each completes on its own Application-UUID (greenswitch matches by name)."""
+
+    def script(peer: PeerConnection) -> None:
+        ids = []
+        for _ in range(2):
+            cmd = peer.read_command()
+            ids.append(cmd.split("Event-UUID: ")[1])
+            peer.send(codec.reply("+OK"))
+        for n, app_uuid in enumerate(reversed(ids)):
+            headers = {
+                "Event-Name": "CHANNEL_EXECUTE_COMPLETE",
+                "Application": "playback",
+                "Application-Response": f"R{n}",
+                "Application-UUID": app_uuid,
+            }
+            peer.send(codec.event_plain(headers))
+        peer.read_command()
+
+    conn, _ = connect(script)
+    first = conn.execute_async("playback", "a.wav")
+    second = conn.execute_async("playback", "b.wav")
+    assert second.get(timeout=2).get("Application-Response") == "R0"
+    assert first.get(timeout=2).get("Application-Response") == "R1"
+
+
+def test_disconnect_fails_every_pending_command_at_once(connect):
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(codec.reply("+OK"))  # the execute is acknowledged, its completion never comes
+        peer.read_command()  # the api command is read, never answered; then the peer goes away
+
+    conn, _ = connect(script)
+    execution = conn.execute_async("playback", "moh.wav")
+    api = gevent.spawn(conn.api, "status", 10)
+    with pytest.raises(ConnectionLost):
+        execution.get(timeout=5)
+    with pytest.raises(ConnectionLost):
+        api.get(timeout=5)
+    with pytest.raises(ConnectionLost):
+        conn.api("after")
+
+
+def test_linger_disconnect_notice_fails_running_application(connect):
+    recorded = load("06_outbound_socket_session.jsonl")
+    notice = next(line.frame for line in recorded if "Content-Disposition: linger" in line.frame)
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(codec.reply("+OK"))
+        peer.send(notice.encode())
+        peer.read_command()
+
+    conn, _ = connect(script)
+    with pytest.raises(ChannelGone):
+        conn.execute("playback", "long.wav", timeout=5)
+    assert conn.lingering
+
+
+def test_malformed_frame_is_counted_and_the_reader_goes_on(connect):
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(b"garbage without a colon\n\n")
+        peer.send(codec.frame({"Content-Type": "text/event-json"}, "{not json"))
+        peer.send(codec.api_response("+OK still here\n"))
+        peer.read_command()
+
+    conn, metrics = connect(script)
+    assert conn.api("status") == "+OK still here\n"
+    assert metrics.value("hotline_esl_malformed_frames_total") == 2
+
+
+def test_events_reach_handlers_in_order_including_those_before_close(connect):
+    names = [line.frame for line in load("07_outbound_bridge_control.jsonl") if line.dir == "recv"]
+    events = [f for f in names if "text/event-plain" in f[:80]]
+
+    def script(peer: PeerConnection) -> None:
+        for frame in events:
+            peer.send(frame.encode())
+
+    seen: list[str] = []
+    done = gevent.event.Event()
+    conn, _ = connect(script)
+    conn.register_handle("*", lambda e: seen.append(e.name))
+    conn.register_handle("CONNECTION_CLOSED", lambda e: done.set())
+    assert done.wait(5)
+    expected = [codec.parse_event(codec.FrameParser().feed(f.encode())[0]).name for f in events]  # type: ignore[arg-type]
+    assert seen[: len(expected)] == expected
+    assert "CHANNEL_BRIDGE" in seen and seen[-1] == "CONNECTION_CLOSED"

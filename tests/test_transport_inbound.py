@@ -1,0 +1,89 @@
+"""The inbound control connection: authentication errors, subscription, reconnect after a restart."""
+
+from __future__ import annotations
+
+import pytest
+from gevent.queue import Queue
+
+from engine.esl import codec
+from engine.metrics import Metrics
+from engine.transport import AuthenticationFailed, ConnectionLost, InboundClient
+from tests.esl_transcripts import load
+from tests.scripted_peer import PeerConnection, ScriptedPeer, auth_ok
+
+
+def test_wrong_password_is_a_clear_error_naming_the_address_and_the_setting():
+    recorded = [line.frame.encode() for line in load("02_auth_bad_password.jsonl") if line.dir == "recv"]
+
+    def script(peer: PeerConnection) -> None:  # replays what a real FreeSWITCH sent
+        peer.send(recorded[0])
+        peer.read_command()
+        peer.send(recorded[1] + recorded[2])
+
+    server = ScriptedPeer(script)
+    port = server.start()
+    client = InboundClient("127.0.0.1", port, "wrong-password", ["CHANNEL_CREATE"], backoff=(0.01, 0.05))
+    try:
+        with pytest.raises(AuthenticationFailed, match=rf"127\.0\.0\.1:{port}.*freeswitch\.password"):
+            client.start(wait=2)
+    finally:
+        client.stop()
+        server.stop()
+
+
+def test_unreachable_freeswitch_is_reported_after_the_wait():
+    client = InboundClient("127.0.0.1", 1, "pw", ["ALL"], backoff=(0.01, 0.02))
+    with pytest.raises(ConnectionLost, match=r"cannot reach FreeSWITCH event socket at 127\.0\.0\.1:1"):
+        client.start(wait=0.3)
+    client.stop()
+
+
+def test_reconnects_after_freeswitch_restart_and_subscribes_again():
+    subscriptions: Queue = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        if not auth_ok(peer):
+            return
+        while cmd := peer.read_command():
+            if cmd.startswith("event "):
+                subscriptions.put(cmd)
+                peer.send(codec.reply("+OK event listener enabled plain"))
+            elif cmd.startswith("api "):
+                peer.send(codec.api_response("UP\n"))
+                peer.send(codec.event_plain({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u1"}))
+
+    first = ScriptedPeer(script)
+    port = first.start()
+    metrics = Metrics()
+    connects: Queue = Queue()
+    closed: Queue = Queue()
+    created: Queue = Queue()
+    client = InboundClient(
+        "127.0.0.1", port, "pw", ["CHANNEL_CREATE", "CHANNEL_HANGUP"], metrics=metrics, backoff=(0.01, 0.05)
+    )
+    client.on_connected(lambda: connects.put(True))
+    client.on_event("CHANNEL_CREATE", lambda e: created.put(e.uuid))
+    client.on_event("CONNECTION_CLOSED", lambda e: closed.put(client.connected))
+    client.start(wait=2)
+    assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
+    assert connects.get(timeout=2)
+    assert metrics.value("hotline_esl_connected", connection="control") == 1
+
+    first.stop()  # FreeSWITCH goes away...
+    for conn in list(first.accepted.queue):
+        conn.close()
+    assert closed.get(timeout=2) is False
+    assert metrics.value("hotline_esl_connected", connection="control") == 0
+
+    second = ScriptedPeer(script)  # ...and comes back on the same port
+    second._server.set_listener(("127.0.0.1", port))
+    second.start()
+    try:
+        assert connects.get(timeout=5)
+        assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
+        assert client.api("status") == "UP\n"
+        assert created.get(timeout=2) == "u1"  # handlers were attached to the new connection
+        assert metrics.value("hotline_esl_reconnects_total", connection="control") == 1
+    finally:
+        client.stop()
+        second.stop()
