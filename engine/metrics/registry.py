@@ -64,7 +64,9 @@ class Metrics:
         self.esl_connected = Gauge(
             "hotline_esl_connected", "1 while the ESL connection is up", ["connection"], registry=r
         )
-        self.esl_reconnects = Counter("hotline_esl_reconnects", "Successful ESL reconnections after a lost connection", ["connection"], registry=r)
+        self.esl_reconnects = Counter(
+            "hotline_esl_reconnects", "Successful ESL reconnections after a lost connection", ["connection"], registry=r
+        )
         self.esl_malformed = Counter("hotline_esl_malformed_frames", "Frames that could not be parsed", registry=r)
         self.esl_latency = Histogram(
             "hotline_esl_command_seconds",
