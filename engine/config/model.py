@@ -1,0 +1,129 @@
+"""The configuration schema (pydantic) and its loader.
+
+Every key has a default that runs hotline on embedded defaults (SQLite, FreeSWITCH on loopback),
+unknown keys are errors (a typo must not be silently ignored), and an error names the file, the
+line and the dotted key, e.g. ``hotline.yaml:7: freeswitch.port: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FreeSwitch(_Section):
+    """The inbound control connection to FreeSWITCH's event socket."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8021
+    password: str = "hotline-esl-change-me"
+    command_timeout: float = Field(5.0, gt=0)
+    reconnect_max_seconds: float = Field(5.0, gt=0)
+
+
+class Listen(_Section):
+    host: str = "127.0.0.1"
+    port: Port
+
+
+class Token(_Section):
+    """An API credential: an admin, a supervisor, or one agent."""
+
+    role: Literal["admin", "supervisor", "agent"]
+    agent: str | None = None
+
+
+class Calls(_Section):
+    """How inbound calls are handled."""
+
+    numbers: dict[str, str] = Field(default_factory=lambda: {"4000": "main"})
+    default_flow: str = "main"
+    music_on_hold: str = "local_stream://moh"
+    region: str = "CN"
+    history_in_pop: int = Field(5, ge=0, le=50)
+    tts_voice: str = "en"
+
+
+class Config(_Section):
+    """The whole configuration file."""
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    flows_dir: Path = Path("ivr_flows")
+    sounds_dir: Path = Path("sounds")
+    freeswitch: FreeSwitch = FreeSwitch()
+    socket: Listen = Listen(port=8084)
+    http: Listen = Listen(port=8085)
+    calls: Calls = Calls()
+    tokens: dict[str, Token] = Field(default_factory=dict)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("tokens")
+    @classmethod
+    def _agent_tokens_name_an_agent(cls, tokens: dict[str, Token]) -> dict[str, Token]:
+        for secret, token in tokens.items():
+            if token.role == "agent" and not token.agent:
+                raise ValueError(f"token {secret[:4]}...: role agent needs 'agent: <agent id>'")
+            if len(secret) < 16:
+                raise ValueError(f"token {secret[:4]}...: tokens must be at least 16 characters")
+        return tokens
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
+
+
+class ConfigError(Exception):
+    """The configuration file is unreadable or invalid; the message names file, line and key."""
+
+
+def _line_of(root: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
+    """1-based line of the YAML node at ``path`` (or of its deepest existing parent)."""
+    node, line = root, None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_config(path: Path | None = None, overrides: dict | None = None) -> Config:
+    """Read and validate ``path`` (defaults only when ``None``); ``overrides`` win over the file."""
+    text, root, data = "", None, {}
+    if path is not None:
+        try:
+            text = path.read_text()
+            root = yaml.compose(text)
+            data = yaml.safe_load(text) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}:1: the file must be a mapping of settings")
+    data = {**data, **(overrides or {})}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_of(root, loc)
+            where = f"{path}:{line}" if path and line else str(path or "<defaults>")
+            lines.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
