@@ -1,0 +1,310 @@
+"""hotline's operator command line (installed as ``hotline``).
+
+Database commands (agents, skills, queues, db) work whether or not the engine runs; commands that
+change live state (agent login/ready/break, queue status, flow reload) talk to the running
+engine's HTTP API with an admin token (``--token`` or ``HOTLINE_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.config import Config, ConfigError, load_config
+
+
+class CliError(Exception):
+    """A user-facing failure: printed without a traceback, exit status 2."""
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _session(args: argparse.Namespace):
+    from engine.store.db import make_engine, session_factory
+    from engine.store.migrate import upgrade
+
+    config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(config.db_url())
+    return session_factory(make_engine(config.db_url())).begin()
+
+
+def _api(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> Any:
+    config = _config(args)
+    token = args.token or os.environ.get("HOTLINE_TOKEN", "")
+    url = f"http://{config.http.host}:{config.http.port}{path}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise CliError(f"{method} {path}: {exc.code} {json.loads(exc.read() or b'{}').get('error', '')}") from None
+    except OSError as exc:
+        raise CliError(f"the engine is not reachable at {url} ({exc}); is `hotline run` running?") from None
+
+
+def _levels(pairs: Sequence[str], what: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for pair in pairs:
+        name, _, level = pair.partition("=")
+        try:
+            out[name] = int(level or 1)
+        except ValueError:
+            raise CliError(f"--{what} {pair!r}: expected NAME or NAME=LEVEL (level 1-10)") from None
+    return out
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.runtime.hotline import Hotline
+    from engine.runtime.logs import setup_logging
+
+    config = _config(args)
+    setup_logging(config.log_level)
+    engine = Hotline(config)
+    engine.start(wait_for_freeswitch=args.wait)
+    engine.serve_forever()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(
+        calls=args.calls, agents=args.agents, rate=args.rate, seed=args.seed, speed=args.speed, data_dir=args.data_dir
+    )
+    return run_demo(options)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from engine.store.migrate import current, upgrade
+
+    config = _config(args)
+    if args.action == "upgrade":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(config.db_url())
+    print(f"schema revision: {current(config.db_url())}")
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from engine.store import agents
+
+    if args.action in ("login", "logout", "ready", "break", "end_wrap_up"):
+        body = {"reason": args.reason} if args.reason else {}
+        result = _api(args, "POST", f"/api/agents/{args.id}/{args.action}", body)
+        print(f"agent {result['agent']}: {result['state']}")
+        return 0
+    if args.action == "status":
+        print(_table(_api(args, "GET", "/api/agents"), ["id", "state", "reason", "calls", "skills"]))
+        return 0
+    with _session(args) as s:
+        if args.action == "add":
+            skills = _levels(args.skill, "skill")
+            from engine.store import skills as skill_store
+
+            known = {k.name for k in skill_store.list_skills(s)}
+            for name in skills.keys() - known:
+                skill_store.create_skill(s, name)
+            agents.create_agent(
+                s, args.id, name=args.name or args.id, contact=args.contact or f"user/{args.id}", skills=skills
+            )
+            print(f"agent {args.id} added")
+        elif args.action == "remove":
+            agents.remove_agent(s, args.id)
+            print(f"agent {args.id} removed")
+        else:
+            rows = [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "contact": a.contact,
+                    "skills": ",".join(f"{k.skill.name}={k.level}" for k in a.skills),
+                }
+                for a in agents.list_agents(s)
+            ]
+            print(_table(rows, ["id", "name", "contact", "skills"]))
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from engine.store import queues
+    from engine.store import skills as skill_store
+
+    if args.action == "status":
+        rows = _api(args, "GET", "/api/queues")
+        print(_table(rows, ["queue", "waiting", "offering", "talking", "longest_wait", "agents"]))
+        return 0
+    with _session(args) as s:
+        if args.action == "add":
+            required = _levels(args.skill, "skill")
+            known = {k.name for k in skill_store.list_skills(s)}
+            for name in required.keys() - known:
+                skill_store.create_skill(s, name)
+            queues.create_queue(
+                s,
+                args.name,
+                strategy=args.strategy,
+                wrap_up_seconds=args.wrap_up,
+                max_wait_seconds=args.max_wait,
+                required_skills=required,
+            )
+            print(f"queue {args.name} added")
+        elif args.action == "remove":
+            queues.remove_queue(s, args.name)
+            print(f"queue {args.name} removed")
+        else:
+            rows = [
+                {
+                    "name": q.name,
+                    "strategy": q.strategy,
+                    "wrap_up": q.wrap_up_seconds,
+                    "max_wait": q.max_wait_seconds,
+                    "skills": ",".join(f"{k}>={v}" for k, v in q.skill_levels.items()),
+                }
+                for q in queues.list_queues(s)
+            ]
+            print(_table(rows, ["name", "strategy", "wrap_up", "max_wait", "skills"]))
+    return 0
+
+
+def cmd_flows(args: argparse.Namespace) -> int:
+    from engine.ivr.dryrun import dry_run, run_flow_tests
+    from engine.ivr.errors import FlowValidationError
+    from engine.ivr.loader import load_flows
+
+    if args.action == "reload":
+        print(f"loaded: {', '.join(_api(args, 'POST', '/api/reload')['flows'])}")
+        return 0
+    config = _config(args)
+    path = Path(args.path) if getattr(args, "path", None) else config.flows_dir
+    try:
+        flows = load_flows(path, sounds_dir=config.sounds_dir)
+    except FlowValidationError as exc:
+        print(exc, file=sys.stderr)
+        print(f"{len(exc.errors)} problem(s); nothing was loaded", file=sys.stderr)
+        return 1
+    if args.action == "validate":
+        failed = 0
+        for flow in flows.values():
+            results = run_flow_tests(flow)
+            failed += sum(not r.passed for r in results)
+            for r in results:
+                if not r.passed:
+                    print(f"FAIL {flow.name}: {r.name}: {'; '.join(r.failures)}")
+            print(f"ok   {flow.name} ({len(results)} test case(s))")
+        return 1 if failed else 0
+    if args.flow not in flows:
+        raise CliError(f"no flow named {args.flow!r} in {path} (have: {', '.join(sorted(flows))})")
+    inputs = [i.strip() for i in args.input.split(",")] if args.input else []
+    print(dry_run(flows[args.flow], caller=args.caller, inputs=inputs).render())
+    return 0
+
+
+# ---- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
+    p.add_argument("--config", help="hotline YAML config (default: built-in defaults)")
+    p.add_argument("--token", help="API token for commands that talk to the running engine")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the engine against FreeSWITCH")
+    run.add_argument(
+        "--wait", type=float, default=None, help="seconds to wait for FreeSWITCH at start (default: retry)"
+    )
+    run.set_defaults(fn=cmd_run)
+
+    demo = sub.add_parser("demo", help="the engine on the built-in FreeSWITCH emulator with synthetic traffic")
+    demo.add_argument("--calls", type=int, default=40, help="stop after this many calls (0 = until Ctrl-C)")
+    demo.add_argument("--agents", type=int, default=6)
+    demo.add_argument("--rate", type=float, default=2.0, help="new calls per (simulated) minute per agent")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    demo.add_argument("--data-dir", default=None, help="where the demo database goes (default: a temp dir)")
+    demo.set_defaults(fn=cmd_demo)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(fn=cmd_db)
+
+    agent = sub.add_parser("agent", help="agents: add/list/remove, and live state")
+    agent.add_argument(
+        "action", choices=["add", "list", "remove", "status", "login", "logout", "ready", "break", "end_wrap_up"]
+    )
+    agent.add_argument("id", nargs="?")
+    agent.add_argument("--name")
+    agent.add_argument("--contact", help="dial string (default user/<id>)")
+    agent.add_argument("--skill", action="append", default=[], help="SKILL=LEVEL (1-10), repeatable")
+    agent.add_argument("--reason", help="break reason code")
+    agent.set_defaults(fn=cmd_agent)
+
+    queue = sub.add_parser("queue", help="queues: add/list/remove, and live status")
+    queue.add_argument("action", choices=["add", "list", "remove", "status"])
+    queue.add_argument("name", nargs="?")
+    queue.add_argument("--skill", action="append", default=[], help="required SKILL=MIN_LEVEL, repeatable")
+    queue.add_argument("--strategy", default="longest_idle")
+    queue.add_argument("--wrap-up", type=int, default=10)
+    queue.add_argument("--max-wait", type=int, default=300)
+    queue.set_defaults(fn=cmd_queue)
+
+    flows = sub.add_parser("flows", help="IVR flows: validate, dry-run test, reload the running engine")
+    flows_sub = flows.add_subparsers(dest="action", required=True)
+    validate = flows_sub.add_parser("validate", help="validate flows and run their own test cases")
+    validate.add_argument("path", nargs="?")
+    test = flows_sub.add_parser("test", help="dry-run one flow with scripted input")
+    test.add_argument("flow")
+    test.add_argument("--caller", default="+8613900139000")
+    test.add_argument("--input", default="", help='comma-separated answers, e.g. "1,2#,say:billing,noinput"')
+    test.add_argument("--path", default=None)
+    flows_sub.add_parser("reload", help="reload flows in the running engine (a bad flow is never loaded)")
+    flows.set_defaults(fn=cmd_flows)
+    return p
+
+
+_NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
+    "agent": lambda a: a.action not in ("list", "status") and not a.id,
+    "queue": lambda a: a.action in ("add", "remove") and not a.name,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if _NEEDS_ID.get(args.command, lambda _a: False)(args):
+        print(f"hotline {args.command} {args.action}: which one? give its id/name", file=sys.stderr)
+        return 2
+    try:
+        return args.fn(args)
+    except (CliError, ConfigError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    except (LookupError, ValueError) as exc:  # the store's NotFound / InvalidInput / Conflict name the field
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The I/O shell around the ACD: feeds it events, carries out its commands over ESL.
+
+The :class:`~engine.acd.core.Acd` decides; this module only acts. Every ACD method runs to
+completion without yielding (gevent is cooperative), so the ACD is never seen half-changed; the
+commands it returns are then carried out, those that wait on FreeSWITCH in their own greenlets.
+
+Offers ring an agent with ``bgapi originate {origination_uuid=...}<contact> &park()``: the
+BACKGROUND_JOB result says answered (``+OK <uuid>``) or why not (``-ERR NO_ANSWER``...). An answered
+agent leg is joined to the caller with ``uuid_bridge``. Call sessions learn what happened to their
+call through an inbox (:class:`Bridged`, :class:`LeftQueue`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+from gevent.queue import Queue
+
+from engine.acd import commands
+from engine.acd.core import Acd
+from engine.acd.states import AgentState
+from engine.cti import Hub
+from engine.metrics import LiveSample, Metrics, QueueSample
+from engine.transport import CommandFailed, ESLError, InboundClient
+
+log = logging.getLogger(__name__)
+
+# FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons.
+FAILURE_REASONS = {
+    "NO_ANSWER": "no_answer",
+    "NO_USER_RESPONSE": "no_answer",
+    "ALLOTTED_TIMEOUT": "no_answer",
+    "ORIGINATOR_CANCEL": "no_answer",
+    "USER_BUSY": "busy",
+    "CALL_REJECTED": "rejected",
+}
+
+
+@dataclass(frozen=True)
+class Bridged:
+    """Sent to a call session: its caller is now talking to ``agent_id``."""
+
+    agent_id: str
+    agent_leg: str
+
+
+@dataclass(frozen=True)
+class LeftQueue:
+    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait)."""
+
+    reason: str
+    target: str
+
+
+@dataclass
+class _OfferIO:
+    offer_id: str
+    call_id: str
+    agent_id: str
+    leg: str
+    cancelled: bool = False
+
+
+@dataclass
+class QueuedInfo:
+    """What the shell keeps about a queued call for screen pops and session notices."""
+
+    call_id: str
+    queue: str
+    caller: str
+    pop: dict[str, Any]
+    enqueued: float
+    inbox: Queue = field(default_factory=Queue)
+    first_offer_at: datetime | None = None
+
+
+StateListener = Callable[[commands.AgentStateChanged], None]
+
+
+class AcdShell:
+    """Owns the :class:`Acd` and the I/O that its decisions need."""
+
+    def __init__(
+        self,
+        acd: Acd,
+        control: InboundClient,
+        hub: Hub,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        tick_seconds: float = 0.25,
+    ) -> None:
+        self.acd = acd
+        self.control = control
+        self.hub = hub
+        self.metrics = metrics
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self.calls: dict[str, QueuedInfo] = {}
+        self._offers: dict[str, _OfferIO] = {}
+        self._state_listeners: list[StateListener] = []
+        self._ticker: gevent.Greenlet | None = None
+        metrics.watch_live(self.live_sample)
+
+    def on_agent_state(self, listener: StateListener) -> None:
+        self._state_listeners.append(listener)
+
+    # ---- feeding the ACD --------------------------------------------------------------------
+
+    def apply(self, event: Callable[[float], list[commands.Command]]) -> None:
+        """Run one ACD event at the current time and carry out what it decided."""
+        for command in event(self.clock()):
+            self._carry_out(command)
+
+    def start(self) -> None:
+        self._ticker = gevent.spawn(self._tick_forever)
+        self.control.on_connected(self._reconnected)
+
+    def stop(self) -> None:
+        if self._ticker:
+            self._ticker.kill()
+
+    def _tick_forever(self) -> None:
+        while True:
+            gevent.sleep(self.tick_seconds)  # a timer, not synchronisation: the ACD's clock advances
+            self.apply(self.acd.tick)
+
+    def _reconnected(self) -> None:
+        """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there."""
+        self.apply(self.acd.reset)
+        for call_id in list(self.calls):
+            try:
+                if self.control.api(f"uuid_exists {call_id}").strip() == "true":
+                    self.acd.confirm_bridged(call_id)
+            except ESLError:
+                continue
+
+    def enqueue(self, info: QueuedInfo, priority: int) -> None:
+        self.calls[info.call_id] = info
+        self.metrics.calls_offered.labels(info.queue).inc()
+        self.apply(lambda now: self.acd.enqueue(info.call_id, info.queue, priority, now, caller=info.caller))
+
+    def call_ended(self, call_id: str) -> None:
+        self.apply(lambda now: self.acd.call_ended(call_id, now))
+        info = self.calls.pop(call_id, None)
+        if info:
+            for offer in [o for o in self._offers.values() if o.call_id == call_id]:
+                self.hub.clear(offer.agent_id)
+
+    # ---- carrying out commands --------------------------------------------------------------
+
+    def _carry_out(self, command: commands.Command) -> None:
+        match command:
+            case commands.Offer():
+                self._offer(command)
+            case commands.CancelOffer():
+                self._cancel(command)
+            case commands.Bridge():
+                gevent.spawn(self._bridge, command)
+            case commands.QueueExit():
+                info = self.calls.pop(command.call_id, None)
+                if info:
+                    info.inbox.put(LeftQueue(command.reason, command.target))
+            case commands.AgentStateChanged():
+                self.hub.publish(
+                    command.agent_id,
+                    "agent_state",
+                    {"agent": command.agent_id, "state": str(command.new), "reason": command.reason},
+                )
+                for listener in self._state_listeners:
+                    listener(command)
+            case commands.CallAbandoned():
+                self.metrics.wait_seconds.labels(command.queue, "abandoned").observe(command.waited)
+
+    def _offer(self, offer: commands.Offer) -> None:
+        info = self.calls.get(offer.call_id)
+        io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, str(uuid.uuid4()))
+        self._offers[offer.offer_id] = io
+        if info is not None:
+            info.first_offer_at = info.first_offer_at or datetime.now(UTC)
+            pop = {**info.pop, "phase": "offer", "waited_seconds": round(self.clock() - info.enqueued, 3)}
+            self.hub.publish(offer.agent_id, "screen_pop", pop, sticky=True)
+            self.metrics.screen_pops.labels("offer").inc()
+        gevent.spawn(self._ring, offer, io, info.caller if info else "")
+
+    def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str) -> None:
+        variables = ",".join(
+            [
+                f"origination_uuid={io.leg}",
+                f"originate_timeout={int(offer.timeout_seconds)}",
+                f"hotline_call={offer.call_id}",
+                f"hotline_offer={offer.offer_id}",
+                f"origination_caller_id_number={caller or 'hotline'}",
+                "hangup_after_bridge=true",
+            ]
+        )
+        try:
+            self.control.bgapi(f"originate {{{variables}}}{offer.contact} &park()", offer.timeout_seconds + 10)
+        except CommandFailed as exc:
+            cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
+            reason = FAILURE_REASONS.get(cause, "failed")
+            self._offers.pop(offer.offer_id, None)
+            self.metrics.offers.labels(reason).inc()
+            if not io.cancelled:
+                self.apply(lambda now: self.acd.offer_failed(offer.offer_id, reason, now))
+            return
+        except ESLError as exc:
+            log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
+            self._offers.pop(offer.offer_id, None)
+            self.metrics.offers.labels("failed").inc()
+            if not io.cancelled:
+                self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
+            return
+        if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
+            self._kill(io.leg, "ORIGINATOR_CANCEL")
+            return
+        self.metrics.offers.labels("answered").inc()
+        self.apply(lambda now: self.acd.offer_answered(offer.offer_id, now))
+
+    def _cancel(self, cancel: commands.CancelOffer) -> None:
+        io = self._offers.pop(cancel.offer_id, None)
+        self.hub.clear(cancel.agent_id)
+        if io is not None:
+            io.cancelled = True
+            self.metrics.offers.labels("cancelled").inc()
+            gevent.spawn(self._kill, io.leg, "ORIGINATOR_CANCEL")
+
+    def _kill(self, leg: str, cause: str) -> None:
+        try:
+            self.control.api(f"uuid_kill {leg} {cause}")
+        except ESLError as exc:
+            log.debug("uuid_kill %s: %s", leg, exc)
+
+    def _bridge(self, bridge: commands.Bridge) -> None:
+        io = self._offers.pop(bridge.offer_id, None)
+        info = self.calls.get(bridge.call_id)
+        if io is None or info is None:
+            return
+        try:
+            self.control.api(f"uuid_bridge {bridge.call_id} {io.leg}")
+        except ESLError as exc:
+            log.info("bridge %s <-> %s failed (%s): ending the call in the ACD", bridge.call_id, io.leg, exc)
+            self._kill(io.leg, "NORMAL_CLEARING")
+            self.call_ended(bridge.call_id)
+            return
+        waited = self.clock() - info.enqueued
+        self.metrics.wait_seconds.labels(info.queue, "answered").observe(waited)
+        pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
+        self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
+        self.metrics.screen_pops.labels("answer").inc()
+        info.inbox.put(Bridged(bridge.agent_id, io.leg))
+
+    # ---- views ------------------------------------------------------------------------------
+
+    def live_sample(self) -> LiveSample:
+        now = self.clock()
+        queues = []
+        for name in sorted(self.acd.snapshot().queues):
+            status = self.acd.queue_status(name, now)
+            queues.append(QueueSample(name, status.waiting, status.longest_wait))
+        by_state = {str(state): len(ids) for state, ids in self.acd.agents_by_state().items()}
+        return LiveSample(queues, by_state)
+
+    def agent_state(self, agent_id: str) -> AgentState:
+        return next(state for state, ids in self.acd.agents_by_state().items() if agent_id in ids)

@@ -1,0 +1,202 @@
+"""One inbound call, from FreeSWITCH handing it over to the CDR: the call path of hotline.
+
+answer -> IVR flow (actions carried out by :class:`IvrExecutor`) -> terminal action:
+queue (wait with music on hold until the ACD bridges an agent, or moves the call on), transfer,
+hang up, or callback -> on hangup, one CDR and one CRM interaction, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from engine.ivr import actions as a
+from engine.ivr.flow import Flow
+from engine.ivr.interpreter import CallContext, FlowRun
+from engine.metrics import Metrics
+from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo
+from engine.runtime.ivr_executor import IvrExecutor
+from engine.transport import ESLError, OutboundCall
+
+log = logging.getLogger(__name__)
+
+# What the IVR's terminal outcome means for the CDR when no agent took the call.
+IVR_OUTCOMES = {
+    "self_served": "self_served",
+    "hangup": "self_served",
+    "transferred": "transferred",
+    "voicemail": "voicemail",
+    "callback": "voicemail",
+    "abandoned": "abandoned",
+}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CallTrace:
+    """Everything the CDR and the interaction need, filled in as the call goes."""
+
+    uuid: str
+    caller: str
+    destination: str
+    created_at: datetime = field(default_factory=now)
+    flow: str | None = None
+    answered_at: datetime | None = None
+    queue: str | None = None
+    priority: int = 0
+    queued_at: datetime | None = None
+    offered_at: datetime | None = None
+    bridged_at: datetime | None = None
+    agent_id: str | None = None
+    outcome: str = "abandoned"
+    kind: str = "inbound"
+    hangup_cause: str = ""
+    ivr_path: list[str] = field(default_factory=list)
+    ivr_inputs: dict[str, Any] = field(default_factory=dict)
+    customer: dict[str, Any] | None = None
+    recording: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionServices:
+    """What a call session uses, provided by the engine."""
+
+    flows: Callable[[], dict[str, Flow]]
+    flow_for: Callable[[str], str]
+    executor: Callable[[OutboundCall], IvrExecutor]
+    customer_pop: Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
+    acd: AcdShell
+    metrics: Metrics
+    record_call: Callable[[CallTrace], None]
+    music_on_hold: str
+
+
+class CallSession:
+    """Drives one call; :meth:`run` returns when the call is over and recorded."""
+
+    def __init__(self, call: OutboundCall, services: SessionServices) -> None:
+        self.call = call
+        self.s = services
+        self.trace = CallTrace(call.uuid, call.caller_number, call.destination)
+        self._unbridged = Event()
+        call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._unbridged.set())
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except ESLError as exc:
+            log.info("%s: %s", self.call.name, exc)
+        finally:
+            self._finish()
+
+    def _run(self) -> None:
+        flows = self.s.flows()  # this call keeps the flow version it started with across reloads
+        flow_name = self.s.flow_for(self.trace.destination)
+        flow = flows[flow_name]
+        self.trace.flow = flow_name
+        self.call.execute("answer", timeout=10)
+        self.trace.answered_at = now()
+        customer, history = self.s.customer_pop(self.trace.caller)
+        self.trace.customer = customer
+        variables = {"customer_tier": customer["tier"] if customer else "unknown"}
+        run = FlowRun(flow, CallContext(self.trace.caller, self.trace.destination, self.call.uuid, variables), now)
+        executor = self.s.executor(self.call)
+        action = run.start()
+        try:
+            while not a.is_terminal(action):
+                self.s.metrics.ivr_steps.labels(flow_name, type(action).__name__).inc()
+                action = run.resume(executor.perform(action))
+        except ESLError:
+            run.abandon()
+            raise
+        finally:
+            self.trace.ivr_path = [entry.node for entry in run.trace]
+            self.trace.ivr_inputs = {
+                k: v for k, v in run.variables.items() if k not in ("caller", "called", "call_uuid")
+            }
+        self._terminal(action, history)
+
+    def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
+        match action:
+            case a.Queue():
+                self._queue(action, history)
+            case a.Transfer(kind="number"):
+                self.trace.outcome = "transferred"
+                self.call.execute("transfer", f"{action.target} XML default", timeout=10)
+            case a.Callback():
+                self.trace.outcome, self.trace.kind = "voicemail", "callback"
+                self.trace.recording = action.recording
+                self.call.hangup()
+            case a.Hangup():
+                self.trace.outcome = IVR_OUTCOMES[action.outcome]
+                self.call.hangup(action.cause)
+            case _:
+                self.trace.outcome = IVR_OUTCOMES.get(action.outcome, "self_served")
+                self.call.hangup()
+
+    def _queue(self, action: a.Queue, history: list[dict[str, Any]]) -> None:
+        t = self.trace
+        t.queue, t.priority, t.queued_at = action.queue, action.priority, now()
+        pop = {
+            "call_id": t.uuid,
+            "caller_number": t.caller,
+            "customer": t.customer,
+            "customer_name": t.customer["name"] if t.customer else "unknown",
+            "tier": t.customer["tier"] if t.customer else None,
+            "last_interactions": history,
+            "open_tickets": [],
+            "ivr_path": t.ivr_path,
+            "ivr_inputs": t.ivr_inputs,
+            "queue": action.queue,
+        }
+        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock())
+        self.s.acd.enqueue(info, action.priority)
+        hold = self.call.execute_async("playback", self.s.music_on_hold)
+        waiting = gevent.spawn(info.inbox.get)
+        hungup = gevent.spawn(self.call.hungup.wait)
+        gevent.wait([waiting, hungup], count=1)
+        t.offered_at = info.first_offer_at
+        if not waiting.ready():
+            waiting.kill()
+            self.s.acd.call_ended(t.uuid)
+            t.outcome = "abandoned"
+            return
+        hungup.kill()
+        message = waiting.value
+        if isinstance(message, LeftQueue):
+            t.outcome = "voicemail" if message.target == "voicemail" else "transferred"
+            self._break_hold(hold)
+            self.call.hangup("NORMAL_CLEARING")
+            return
+        assert isinstance(message, Bridged)
+        t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
+        gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
+        self.s.acd.call_ended(t.uuid)
+        self.call.hangup()
+
+    def _break_hold(self, hold: gevent.event.AsyncResult) -> None:
+        if not hold.ready():
+            try:
+                self.call.api(f"uuid_break {self.call.uuid} all")
+            except ESLError as exc:
+                log.debug("uuid_break: %s", exc)
+
+    def _finish(self) -> None:
+        """Wait for the channel to be gone, then record the call exactly once."""
+        self.call.hungup.wait(timeout=30)
+        self.s.acd.call_ended(self.trace.uuid)
+        self.trace.hangup_cause = self.call.hangup_cause
+        self.s.metrics.calls.labels(self.trace.outcome).inc()
+        try:
+            self.s.record_call(self.trace)
+        except Exception:
+            log.exception("%s: could not record the call", self.call.name)

@@ -1,0 +1,257 @@
+"""The running engine: wires config, store, flows, ACD, ESL transport, CTI and HTTP together.
+
+Start-up order: database schema upgraded -> flows validated and loaded -> ACD filled from the
+database (queues, agents with skills) -> HTTP up -> outbound socket server listening -> inbound
+control connection (with reconnect). A flow or config error stops start-up with its file:line.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gevent.pywsgi import WSGIServer
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.acd import commands
+from engine.acd.core import Acd
+from engine.acd.model import Agent, QueueConfig
+from engine.api import make_app
+from engine.config import Config
+from engine.cti import Hub
+from engine.ivr.flow import Flow
+from engine.ivr.loader import load_flows
+from engine.metrics import Metrics
+from engine.runtime.acd_shell import AcdShell
+from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
+from engine.runtime.ivr_executor import IvrExecutor
+from engine.speech.tts import EspeakFileTts
+from engine.store import agent_states, agents, calls, customers, queues, skills
+from engine.store.db import make_engine, session_factory
+from engine.store.migrate import upgrade
+from engine.transport import InboundClient, OutboundCall, OutboundServer
+
+log = logging.getLogger(__name__)
+
+CONTROL_EVENTS = ["CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"]
+
+
+@dataclass(frozen=True)
+class Ports:
+    socket: int
+    http: int
+
+
+class Hotline:
+    """One engine instance. ``start()`` returns the bound ports; ``stop()`` undoes it."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.hub = Hub()
+        self.db = make_engine(config.db_url())
+        self.sessions: sessionmaker[Session] = session_factory(self.db)
+        self.flows: dict[str, Flow] = {}
+        self.control = InboundClient(
+            config.freeswitch.host,
+            config.freeswitch.port,
+            config.freeswitch.password,
+            CONTROL_EVENTS,
+            metrics=self.metrics,
+            timeout=config.freeswitch.command_timeout,
+            backoff=(0.05, config.freeswitch.reconnect_max_seconds),
+        )
+        self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics)
+        self.acd.on_agent_state(self._persist_agent_state)
+        self.tts = EspeakFileTts(config.data_dir / "tts")
+        self.outbound = OutboundServer(
+            config.socket.host,
+            config.socket.port,
+            self._handle_call,
+            metrics=self.metrics,
+            timeout=config.freeswitch.command_timeout,
+        )
+        app = make_app(self, self.hub, self.metrics, config.tokens)
+        self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def start(self, *, wait_for_freeswitch: float | None = None) -> Ports:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.config.db_url())
+        self.flows = self._load_flows()
+        self._load_acd()
+        self.http.start()
+        socket_port = self.outbound.start()
+        self.acd.start()
+        self.control.start(wait=wait_for_freeswitch)
+        log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
+        return Ports(socket_port, self.http.server_port)
+
+    def stop(self) -> None:
+        self.outbound.stop()
+        self.acd.stop()
+        self.control.stop()
+        self.http.stop(timeout=1)
+        self.db.dispose()
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT/SIGTERM; SIGHUP reloads flows."""
+        stop = gevent.event.Event()
+        gevent.signal_handler(signal.SIGTERM, stop.set)
+        gevent.signal_handler(signal.SIGINT, stop.set)
+        gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(self.reload))
+        stop.wait()
+        self.stop()
+
+    def _load_flows(self) -> dict[str, Flow]:
+        with self.sessions() as s:
+            skill_names = {skill.name for skill in skills.list_skills(s)}
+            queue_names = {q.name for q in queues.list_queues(s)}
+        return load_flows(
+            self.config.flows_dir, sounds_dir=self.config.sounds_dir, skills=skill_names, queues=queue_names
+        )
+
+    def _load_acd(self) -> None:
+        now = self.acd.clock()
+        with self.sessions() as s:
+            for q in queues.list_queues(s):
+                required = q.skill_levels
+                skill, level = next(iter(required.items())) if required else (q.name, 1)
+                config = QueueConfig(
+                    name=q.name,
+                    skill=skill,
+                    min_level=level,
+                    strategy=q.strategy,
+                    wrap_up_seconds=q.wrap_up_seconds,
+                    max_wait_seconds=q.max_wait_seconds,
+                    exit_target="voicemail",
+                )
+                self.acd.apply(lambda t, c=config: self.acd.acd.configure_queue(c, t))
+            known = {a.id for a in self.acd.acd.snapshot().agents.values()}
+            for row in agents.list_agents(s):
+                if row.id not in known:
+                    levels = {link.skill.name: link.level for link in row.skills}
+                    self.acd.acd.add_agent(Agent(id=row.id, skills=levels, contact=row.contact))
+        self.acd.apply(self.acd.acd.tick)
+        log.info("ACD loaded at %.3f", now)
+
+    # ---- one call ---------------------------------------------------------------------------
+
+    def _handle_call(self, call: OutboundCall) -> None:
+        services = SessionServices(
+            flows=lambda: self.flows,
+            flow_for=lambda number: self.config.calls.numbers.get(number, self.config.calls.default_flow),
+            executor=lambda c: IvrExecutor(c, self.tts, self._lookup, self.config.data_dir / "recordings"),
+            customer_pop=self._customer_pop,
+            acd=self.acd,
+            metrics=self.metrics,
+            record_call=self._record_call,
+            music_on_hold=self.config.calls.music_on_hold,
+        )
+        CallSession(call, services).run()
+
+    def _customer_pop(self, number: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        with self.sessions() as s:
+            customer = customers.find_customer_by_number(s, number, region=self.config.calls.region)
+            if customer is None:
+                return None, []
+            history = [
+                {
+                    "at": i.started_at.isoformat(),
+                    "kind": str(i.kind),
+                    "agent": i.agent_id,
+                    "queue": i.queue,
+                    "disposition": i.disposition,
+                    "notes": i.notes,
+                }
+                for i in customers.recent_interactions(s, customer.id, self.config.calls.history_in_pop)
+            ]
+            return {"id": customer.id, "name": customer.name, "tier": str(customer.tier)}, history
+
+    def _lookup(self, kind: str, key: str) -> dict:
+        if kind == "customer":
+            customer, _ = self._customer_pop(key)
+            return customer or {}
+        return {}  # tickets arrive with the CRM issue; until then nothing is found
+
+    def _record_call(self, trace: CallTrace) -> None:
+        record = calls.CallRecord(
+            uuid=trace.uuid,
+            caller_number=trace.caller,
+            destination=trace.destination,
+            created_at=trace.created_at,
+            ended_at=now(),
+            outcome=trace.outcome,
+            flow=trace.flow,
+            queue=trace.queue,
+            agent_id=trace.agent_id,
+            priority=trace.priority,
+            answered_at=trace.answered_at,
+            queued_at=trace.queued_at,
+            offered_at=trace.offered_at,
+            bridged_at=trace.bridged_at,
+            hangup_cause=trace.hangup_cause or None,
+        )
+        with self.sessions.begin() as s:
+            calls.record_finished_call(
+                s,
+                record,
+                kind=trace.kind,
+                customer_id=trace.customer["id"] if trace.customer else None,
+                ivr_path=trace.ivr_path,
+                recording_path=trace.recording,
+            )
+
+    def _persist_agent_state(self, change: commands.AgentStateChanged) -> None:
+        with self.sessions.begin() as s:
+            agent_states.append_agent_state(s, change.agent_id, str(change.new), reason=change.reason or None)
+
+    # ---- the API's backend ------------------------------------------------------------------
+
+    def agents_view(self) -> list[dict[str, Any]]:
+        snap = self.acd.acd.snapshot()
+        return [
+            {"id": a.id, "state": str(a.state), "reason": a.reason, "skills": a.skills, "calls": a.calls_handled}
+            for a in sorted(snap.agents.values(), key=lambda a: a.id)
+        ]
+
+    def queues_view(self) -> list[dict[str, Any]]:
+        now = self.acd.clock()
+        out = []
+        for name in sorted(self.acd.acd.snapshot().queues):
+            st = self.acd.acd.queue_status(name, now)
+            out.append(
+                {
+                    "queue": name,
+                    "waiting": st.waiting,
+                    "offering": st.offering,
+                    "talking": st.bridged,
+                    "longest_wait": round(st.longest_wait, 3),
+                    "agents": {str(k): v for k, v in st.agents.items() if v},
+                }
+            )
+        return out
+
+    def agent_action(self, agent_id: str, action: str, reason: str | None) -> dict[str, Any]:
+        core = self.acd.acd
+        events = {
+            "login": lambda t: core.agent_login(agent_id, t),
+            "logout": lambda t: core.agent_logout(agent_id, t),
+            "ready": lambda t: core.agent_ready(agent_id, t),
+            "break": lambda t: core.agent_break(agent_id, reason or "break", t),
+            "end_wrap_up": lambda t: core.end_wrap_up(agent_id, t),
+        }
+        self.acd.apply(events[action])
+        return {"agent": agent_id, "state": str(self.acd.agent_state(agent_id))}
+
+    def reload(self) -> dict[str, Any]:
+        """Re-read flows (all or nothing) and add new agents/queues from the database."""
+        flows = self._load_flows()
+        self.flows = flows
+        self._load_acd()
+        log.info("reloaded %d flows", len(flows))
+        return {"flows": sorted(flows)}

@@ -1,0 +1,166 @@
+"""Carries out the IVR interpreter's non-terminal actions on a live call over ESL.
+
+The interpreter (:mod:`engine.ivr.interpreter`) decides what happens next; this module maps one
+action to FreeSWITCH applications and turns their completion events back into results:
+
+=================  ==========================================================================
+Play / Say         ``playback`` (Say text is rendered by the TTS provider to a cached file)
+CollectDigits      ``play_and_get_digits`` (one attempt; retries are the interpreter's job)
+Recognise          ``play_and_detect_speech`` with the configured ASR engine (NLSML result)
+Record             beep, then ``record <path> <max> <threshold> <silence>``
+Lookup             the CRM, in-process (no FreeSWITCH involved)
+=================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+from engine.ivr import actions as a
+from engine.speech.tts import TtsProvider
+from engine.transport import OutboundCall
+
+log = logging.getLogger(__name__)
+
+DIGITS_VAR = "hotline_digits"
+BEEP = "tone_stream://%(250,0,800)"
+# Wide enough to let the interpreter judge every keyed string itself (nomatch is its decision).
+ANY_DIGITS = r"^[0-9*#ABCD]+$"
+STEP_TIMEOUT_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """``detect_speech`` engine and how long to wait for a recognition."""
+
+    engine: str = "pocketsphinx"
+
+
+Lookup = Callable[[str, str], dict]
+
+
+class IvrExecutor:
+    """Performs IVR actions on one call."""
+
+    def __init__(
+        self,
+        call: OutboundCall,
+        tts: TtsProvider,
+        lookup: Lookup,
+        recordings_dir: Path,
+        speech: SpeechSettings = SpeechSettings(),
+    ) -> None:
+        self.call = call
+        self.tts = tts
+        self.lookup = lookup
+        self.recordings_dir = recordings_dir
+        self.speech = speech
+
+    def perform(self, action: a.Action) -> a.Result:
+        match action:
+            case a.Play() | a.Say():
+                for item in self._files((action,)):
+                    self.call.execute("playback", item, timeout=STEP_TIMEOUT_MARGIN + 600)
+                return a.PlayResult()
+            case a.CollectDigits():
+                return self._collect(action)
+            case a.Recognise():
+                return self._recognise(action)
+            case a.Lookup():
+                return a.LookupResult(self.lookup(action.kind, action.key))
+            case a.Record():
+                return self._record(action)
+            case a.SendFax():
+                return self._fax(action)
+        raise TypeError(f"not an action the executor performs: {action!r}")
+
+    def _files(self, prompts: tuple[a.Prompt, ...]) -> list[str]:
+        files: list[str] = []
+        for prompt in prompts:
+            if isinstance(prompt, a.Play):
+                files.extend(prompt.items)
+            else:
+                files.append(self.tts.render(_spoken_text(prompt), prompt.language, prompt.voice))
+        return files
+
+    def _prompt_arg(self, prompts: tuple[a.Prompt, ...]) -> str:
+        files = self._files(prompts)
+        if not files:
+            return "silence_stream://250"
+        return files[0] if len(files) == 1 else "file_string://" + "!".join(files)
+
+    def _collect(self, action: a.CollectDigits) -> a.DigitsResult:
+        args = " ".join(
+            [
+                str(action.min_digits),
+                str(action.max_digits),
+                "1",
+                str(action.timeout_ms),
+                action.terminators or "none",
+                self._prompt_arg(action.prompts),
+                "silence_stream://1",
+                DIGITS_VAR,
+                ANY_DIGITS,
+                str(action.inter_digit_ms),
+            ]
+        )
+        timeout = STEP_TIMEOUT_MARGIN + (action.timeout_ms + action.inter_digit_ms * action.max_digits) / 1000
+        done = self.call.execute("play_and_get_digits", args, timeout=timeout)
+        digits = done.variable(DIGITS_VAR)
+        terminator = done.variable("read_terminator_used") or None
+        return a.DigitsResult(digits, terminator)
+
+    def _recognise(self, action: a.Recognise) -> a.SpeechResult:
+        grammar = action.grammar or "hotline_keywords:" + ",".join(action.keywords)
+        args = f"{self._prompt_arg(action.prompts)} detect:{self.speech.engine} {grammar}"
+        done = self.call.execute("play_and_detect_speech", args, timeout=STEP_TIMEOUT_MARGIN + action.timeout_ms / 1000)
+        return parse_nlsml(done.variable("detect_speech_result"))
+
+    def _record(self, action: a.Record) -> a.RecordResult:
+        self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", action.path_hint) or "message"
+        path = self.recordings_dir / f"{safe}-{self.call.uuid or uuid.uuid4()}.wav"
+        if action.beep:
+            self.call.execute("playback", BEEP, timeout=STEP_TIMEOUT_MARGIN)
+        args = f"{path} {action.max_seconds} {action.silence_threshold} {action.silence_seconds}"
+        done = self.call.execute("record", args, timeout=STEP_TIMEOUT_MARGIN + action.max_seconds)
+        seconds = float(done.variable("record_seconds") or 0)
+        return a.RecordResult(str(path), seconds)
+
+    def _fax(self, action: a.SendFax) -> a.FaxResult:
+        """Send on this line with mod_spandsp's ``txfax``; another number is dialled by the fax issue."""
+        if action.to_number:
+            log.warning("fax to another number (%s) is not supported yet; reporting failure", action.to_number)
+            return a.FaxResult(False)
+        done = self.call.execute("txfax", action.document, timeout=STEP_TIMEOUT_MARGIN + 600)
+        return a.FaxResult(done.variable("fax_success") == "1")
+
+
+def _spoken_text(say: a.Say) -> str:
+    """What the synthesiser should read: digits one by one, everything else as written."""
+    if say.say_as == "digits":
+        return " ".join(say.text)
+    return say.text
+
+
+def parse_nlsml(result: str) -> a.SpeechResult:
+    """The text and confidence of an NLSML ``detect_speech_result`` ('' when nothing was heard)."""
+    if not result.strip():
+        return a.SpeechResult("", 0.0)
+    try:
+        root = ElementTree.fromstring(result)
+    except ElementTree.ParseError:
+        log.warning("unparseable speech result: %r", result[:200])
+        return a.SpeechResult("", 0.0)
+    interpretation = root.find(".//interpretation")
+    if interpretation is None:
+        return a.SpeechResult("", 0.0)
+    text = (interpretation.findtext(".//input") or "").strip()
+    raw = float(interpretation.get("confidence", "0") or 0)
+    return a.SpeechResult(text, raw / 100 if raw > 1 else raw)

@@ -1,0 +1,1 @@
+"""Speech: text-to-speech and speech-recognition providers used by IVR flows."""
