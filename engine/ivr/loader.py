@@ -41,7 +41,10 @@ class _Reader:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.read(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError):  # e.g. 2024-13-01 looks like a date but is none: keep the text
+            return node.value
 
 
 def _walk(loc: tuple[int | str, ...], source: SourceMap, prefix: Path) -> Path:
@@ -57,8 +60,11 @@ def _walk(loc: tuple[int | str, ...], source: SourceMap, prefix: Path) -> Path:
 def _pydantic_errors(exc: ValidationError, source: SourceMap, prefix: Path) -> list[FlowError]:
     """Convert pydantic errors into FlowErrors at the offending key or value."""
     out: list[FlowError] = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors:
         kind, loc = err["type"], err["loc"]
+        if kind == "too_short" and any(len(e["loc"]) > len(loc) and e["loc"][:len(loc)] == loc for e in errors):
+            continue  # the list is only short because an item inside it failed: report that item alone
         if kind == "missing":
             path = _walk(loc[:-1], source, prefix)
             message = f"missing required field '{loc[-1]}'"
@@ -115,9 +121,10 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [FlowError(file, line, col, "", f"not valid YAML: {exc.problem or exc}")]
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        return None, [FlowError(file, line, col, "<top>", f"not valid YAML: {exc.problem}{context}")]
     if root is None:
-        return None, [FlowError(file, 1, 1, "", "file is empty")]
+        return None, [FlowError(file, 1, 1, "<top>", "file is empty")]
     data = reader.read(root, ())
     errors = reader.errors
     try:

@@ -193,12 +193,6 @@ class CollectStep(_Retrying):
             raise ValueError(f"terminator {value!r} may only contain 0-9, * and #")
         return value
 
-    @model_validator(mode="after")
-    def _min_max(self) -> CollectStep:
-        if self.min > self.max:
-            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
-        return self
-
 
 class RecogniseStep(_Retrying):
     """Recognise speech into a variable (`grammar: free` for free text)."""

@@ -23,11 +23,11 @@ _PROMPT_FIELDS = ("menu", "collect", "recognise", "survey", "message", "noinput"
 
 
 def format_path(path: Path) -> str:
-    """('nodes', 'menu', 'choices', 0, 'goto') -> 'nodes.menu.choices[0].goto'."""
+    """('nodes', 'menu', 'choices', 0, 'goto') -> 'nodes.menu.choices[0].goto'; () -> '<top>'."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return out or "<top>"
 
 
 def step_targets(scope: Scope, node_id: str) -> list[tuple[Path | None, str]]:
@@ -183,7 +183,7 @@ class _Checker:
                 GotoStep, BranchStep, MenuStep)) for n in ordered))
             if not has_exit:
                 self.error(first, f"loop {shown} has no exit", key=True)
-            elif not any(isinstance(s, WAITING_STEPS | SetStep) for s in steps):
+            elif not any(isinstance(s, (*WAITING_STEPS, SetStep)) for s in steps):
                 self.error(first, f"loop {shown} never waits for the caller and counts nothing: it can spin forever; "
                            "add an attempt counter (set) or a menu/collect", key=True)
 
@@ -210,6 +210,8 @@ class _Checker:
                     re.compile(step.regex)
                 except re.error as exc:
                     self.error((*base, "regex"), f"bad regex {step.regex!r}: {exc}")
+            if isinstance(step, CollectStep) and step.min > step.max:
+                self.error((*base, "min"), f"min ({step.min}) is larger than max ({step.max})")
             if isinstance(step, MenuStep):
                 self._duplicate_choices(base, step)
             if isinstance(step, LookupStep) and step.lookup == "ticket_status" and step.key is None:
