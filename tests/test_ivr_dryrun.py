@@ -10,8 +10,9 @@ from engine.ivr.dryrun import DryRunError, dry_run, main, run_flow_tests
 from engine.ivr.loader import load_flows, parse_flow
 
 FLOWS_DIR = Path(__file__).parent.parent / "ivr_flows"
-SHIPPED = load_flows(FLOWS_DIR, skills={"sales", "support", "billing", "vip"},
-                     queues={"sales", "support", "billing", "vip"})
+SHIPPED = load_flows(
+    FLOWS_DIR, skills={"sales", "support", "billing", "vip"}, queues={"sales", "support", "billing", "vip"}
+)
 CASES = [(name, i) for name, flow in SHIPPED.items() for i in range(len(flow.tests))]
 
 
@@ -27,8 +28,11 @@ def test_shipped_flow_tests_pass(flow: str, index: int) -> None:
 
 
 def test_trace_is_readable_and_terminator_is_split_off() -> None:
-    report = dry_run(SHIPPED["ticket_status"], inputs=["123456#", "1"],
-                     lookups={"ticket_status:123456": {"status": "open", "updated": "2024-05-01"}})
+    report = dry_run(
+        SHIPPED["ticket_status"],
+        inputs=["123456#", "1"],
+        lookups={"ticket_status:123456": {"status": "open", "updated": "2024-05-01"}},
+    )
     text = report.render()
     assert "ask_ticket" in text and "input='123456'" in text and "Ticket 123456 is open" in text
     assert report.variables["ticket_number"] == "123456"
@@ -48,7 +52,8 @@ def test_speech_to_a_keys_question_is_an_error() -> None:
 
 
 def test_failing_expectations_are_reported() -> None:
-    flow, _ = parse_flow("""
+    flow, _ = parse_flow(
+        """
 nodes:
   a:
     say: hello
@@ -60,7 +65,9 @@ tests:
     expect_nodes: [b, a]
     expect_said: [goodbye]
     expect_action: {cause: USER_BUSY}
-""", "t.yaml")
+""",
+        "t.yaml",
+    )
     [result] = run_flow_tests(flow)
     assert not result.passed
     assert len(result.failures) == 4

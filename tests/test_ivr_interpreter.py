@@ -7,8 +7,23 @@ from datetime import datetime
 import pytest
 
 from engine.ivr.actions import (
-    Callback, CollectDigits, DigitsResult, Done, FaxResult, Hangup, Lookup, LookupResult, Play, PlayResult, Queue,
-    Recognise, Record, RecordResult, Say, SendFax, SpeechResult,
+    Callback,
+    CollectDigits,
+    DigitsResult,
+    Done,
+    FaxResult,
+    Hangup,
+    Lookup,
+    LookupResult,
+    Play,
+    PlayResult,
+    Queue,
+    Recognise,
+    Record,
+    RecordResult,
+    Say,
+    SendFax,
+    SpeechResult,
 )
 from engine.ivr.interpreter import MAX_SILENT_STEPS, CallContext, FlowRun
 from engine.ivr.loader import parse_flow
@@ -111,7 +126,9 @@ nodes:
 def test_collect_validates_confirms_and_looks_up() -> None:
     r = run(COLLECT)
     ask = r.start()
-    assert ask == CollectDigits((Say("Key your account", "en-GB", None, "text"),), 4, 6, 7000, 2000, "#", "[0-9]+")
+    assert ask == CollectDigits(
+        (Say("Key your account", "en-GB", None, "text"),), 4, 6, 7000, 2000, "#", "[0-9]+"
+    )
     assert isinstance(r.resume(DigitsResult("12", "#")), CollectDigits)  # too short: asked again
     confirm = r.resume(DigitsResult("12345", "#"))
     assert confirm.max_digits == 1
@@ -244,7 +261,8 @@ nodes:
 
 
 def test_fax_and_survey() -> None:
-    r = run("""
+    r = run(
+        """
 nodes:
   s:
     survey: Rate us
@@ -257,7 +275,9 @@ nodes:
     end: self_served
   bad:
     hangup: NORMAL_CLEARING
-""", agent="1001")
+""",
+        agent="1001",
+    )
     ask = r.start()
     assert ask.regex == "^[1-5]$"
     assert isinstance(r.resume(DigitsResult("7")), CollectDigits)

@@ -33,16 +33,20 @@ def test_every_value_and_key_keeps_its_position() -> None:
 
 
 def test_fall_through_follows_file_order() -> None:
-    flow, _ = parse_flow("nodes:\n  a:\n    say: x\n  b:\n    say: y\n    next: a\n  c:\n    hangup: X\n", "f")
+    flow, _ = parse_flow(
+        "nodes:\n  a:\n    say: x\n  b:\n    say: y\n    next: a\n  c:\n    hangup: X\n", "f"
+    )
     assert flow.main.following == {"a": "b", "b": "a", "c": None}
 
 
 def test_several_schema_errors_are_all_reported() -> None:
-    _, errors = parse_flow("nodes:\n  a:\n    say: 1\n    colour: red\n  b:\n    queue: q\n    priority: high\n",
-                           "f.yaml")
+    _, errors = parse_flow(
+        "nodes:\n  a:\n    say: 1\n    colour: red\n  b:\n    queue: q\n    priority: high\n", "f.yaml"
+    )
     assert [str(e) for e in errors] == [
         "f.yaml:4:5: nodes.a.colour: unknown field 'colour'",
-        "f.yaml:7:15: nodes.b.priority: Input should be a valid integer, unable to parse string as an integer",
+        "f.yaml:7:15: nodes.b.priority: Input should be a valid integer, "
+        "unable to parse string as an integer",
     ]
 
 
@@ -58,8 +62,9 @@ def test_load_flows_is_all_or_nothing(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("nodes:\n  a:\n    goto: nowhere\n")
     with pytest.raises(FlowValidationError) as exc:
         load_flows(tmp_path)
-    assert [str(e) for e in exc.value.errors] == [f"{tmp_path / 'bad.yaml'}:3:11: nodes.a.goto: unknown goto target "
-                                                  "'nowhere'"]
+    assert [str(e) for e in exc.value.errors] == [
+        f"{tmp_path / 'bad.yaml'}:3:11: nodes.a.goto: unknown goto target 'nowhere'"
+    ]
 
 
 def test_duplicate_flow_names_and_unknown_transfer_flows(tmp_path: Path) -> None:

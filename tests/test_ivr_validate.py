@@ -1,4 +1,4 @@
-"""Semantic validation: every broken flow in tests/ivr_broken is rejected at the right line with the right message."""
+"""Semantic validation: each flow in tests/ivr_broken is rejected at the right line and message."""
 
 from __future__ import annotations
 
@@ -54,8 +54,10 @@ def test_skill_and_queue_checks_are_skipped_without_sets() -> None:
 
 def test_existing_audio_and_templated_paths_pass(tmp_path: Path) -> None:
     (tmp_path / "hello.wav").write_bytes(b"RIFF")
-    flow = _flow("nodes:\n  a:\n    play: [hello.wav, '{caller}.wav', 'tone_stream://%(100,0,440)']\n"
-                 "  b:\n    hangup: NORMAL_CLEARING\n")
+    flow = _flow(
+        "nodes:\n  a:\n    play: [hello.wav, '{caller}.wav', 'tone_stream://%(100,0,440)']\n"
+        "  b:\n    hangup: NORMAL_CLEARING\n"
+    )
     assert validate_flow(flow, sounds_dir=tmp_path) == []
 
 

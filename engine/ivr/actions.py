@@ -11,7 +11,15 @@ from typing import ClassVar, Literal, TypeAlias
 
 SayAs = Literal["text", "number", "amount", "date", "time", "digits"]
 Outcome = Literal["queued", "self_served", "abandoned", "transferred", "voicemail", "callback", "hangup"]
-OUTCOMES: tuple[str, ...] = ("queued", "self_served", "abandoned", "transferred", "voicemail", "callback", "hangup")
+OUTCOMES: tuple[str, ...] = (
+    "queued",
+    "self_served",
+    "abandoned",
+    "transferred",
+    "voicemail",
+    "callback",
+    "hangup",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +57,7 @@ class CollectDigits:
 
 @dataclass(frozen=True, slots=True)
 class Recognise:
-    """Play prompts and recognise speech; answered by `SpeechResult`, or `DigitsResult` when `dtmf_digits`>0."""
+    """Play prompts and recognise speech; answered by SpeechResult (or DigitsResult if dtmf_digits>0)."""
 
     prompts: tuple[Prompt, ...]
     grammar: str | None
@@ -80,7 +88,7 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class SendFax:
-    """Send a document by fax to this line (`to_number` None) or to another number; answered by `FaxResult`."""
+    """Fax a document to this line (`to_number` None) or another number; answered by FaxResult."""
 
     document: str
     to_number: str | None
@@ -136,7 +144,18 @@ class Done:
 
 
 Action: TypeAlias = (
-    Play | Say | CollectDigits | Recognise | Lookup | Record | SendFax | Queue | Transfer | Hangup | Callback | Done
+    Play
+    | Say
+    | CollectDigits
+    | Recognise
+    | Lookup
+    | Record
+    | SendFax
+    | Queue
+    | Transfer
+    | Hangup
+    | Callback
+    | Done
 )
 TERMINAL_ACTIONS: tuple[type, ...] = (Queue, Transfer, Hangup, Callback, Done)
 

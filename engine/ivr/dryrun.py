@@ -18,13 +18,27 @@ from datetime import datetime
 from typing import Any
 
 from engine.ivr.actions import (
-    Action, CollectDigits, DigitsResult, FaxResult, Lookup, LookupResult, Play, PlayResult, Recognise, Record,
-    RecordResult, Result, Say, SendFax, SpeechResult, is_terminal,
+    Action,
+    CollectDigits,
+    DigitsResult,
+    FaxResult,
+    Lookup,
+    LookupResult,
+    Play,
+    PlayResult,
+    Recognise,
+    Record,
+    RecordResult,
+    Result,
+    Say,
+    SendFax,
+    SpeechResult,
+    is_terminal,
 )
 from engine.ivr.errors import FlowValidationError
 from engine.ivr.flow import Flow
-from engine.ivr.loader import load_flows
 from engine.ivr.interpreter import CallContext, FlowRun, SurveyScore, TraceEntry, describe_prompt
+from engine.ivr.loader import load_flows
 
 DEFAULT_TIME = datetime(2024, 5, 6, 10, 0)  # a Monday morning
 MAX_ACTIONS = 1000
@@ -101,10 +115,17 @@ def _answer(action: Action, inputs: list[str], lookups: dict[str, dict[str, Any]
     return DigitsResult(token)
 
 
-def dry_run(flow: Flow, caller: str = "+441632960000", inputs: list[str] | tuple[str, ...] = (),
-            lookups: dict[str, dict[str, Any]] | None = None, *, called: str = "+441632960999",
-            variables: dict[str, Any] | None = None, now: datetime = DEFAULT_TIME,
-            call_uuid: str = "dry-run") -> DryRunReport:
+def dry_run(
+    flow: Flow,
+    caller: str = "+441632960000",
+    inputs: list[str] | tuple[str, ...] = (),
+    lookups: dict[str, dict[str, Any]] | None = None,
+    *,
+    called: str = "+441632960999",
+    variables: dict[str, Any] | None = None,
+    now: datetime = DEFAULT_TIME,
+    call_uuid: str = "dry-run",
+) -> DryRunReport:
     """Run `flow` to its end with scripted inputs and CRM data (see the module docstring for the format)."""
     run = FlowRun(flow, CallContext(caller, called, call_uuid, variables or {}), lambda: now)
     remaining = list(inputs)
@@ -124,8 +145,9 @@ def dry_run(flow: Flow, caller: str = "+441632960000", inputs: list[str] | tuple
             action = None
         else:
             action = run.resume(result)
-    return DryRunReport(flow.name, run.outcome, action, run.trace, actions, said, dict(run.variables), run.survey,
-                        remaining)
+    return DryRunReport(
+        flow.name, run.outcome, action, run.trace, actions, said, dict(run.variables), run.survey, remaining
+    )
 
 
 @dataclass(frozen=True)
@@ -150,17 +172,28 @@ def run_flow_tests(flow: Flow) -> list[FlowTestResult]:
     """Run every scenario in the flow's `tests:` section."""
     results = []
     for test in flow.tests:
-        report = dry_run(flow, test.caller, test.inputs, test.lookups, called=test.called,
-                         variables=dict(test.variables), now=test.time)
+        report = dry_run(
+            flow,
+            test.caller,
+            test.inputs,
+            test.lookups,
+            called=test.called,
+            variables=dict(test.variables),
+            now=test.time,
+        )
         failures: list[str] = []
         if test.expect_outcome is not None and report.outcome != test.expect_outcome:
             failures.append(f"outcome {report.outcome!r}, expected {test.expect_outcome!r}")
         if not _is_subsequence(test.expect_nodes, report.nodes):
-            failures.append(f"visited {report.nodes}, expected to pass {list(test.expect_nodes)} in that order")
+            failures.append(
+                f"visited {report.nodes}, expected to pass {list(test.expect_nodes)} in that order"
+            )
         spoken = " | ".join(report.said).lower()
         failures.extend(f"never said {text!r}" for text in test.expect_said if text.lower() not in spoken)
         for name, value in test.expect_action.items():
-            actual = type(report.final).__name__.lower() if name == "type" else getattr(report.final, name, None)
+            actual = (
+                type(report.final).__name__.lower() if name == "type" else getattr(report.final, name, None)
+            )
             if str(actual) != str(value):
                 failures.append(f"final action {name}={actual!r}, expected {value!r}")
         for name, value in test.expect_variables.items():
@@ -171,7 +204,7 @@ def run_flow_tests(flow: Flow) -> list[FlowTestResult]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m engine.ivr.dryrun FLOWS_DIR [FLOW INPUT...]`: validate all flows, run their tests, or one run."""
+    """`python -m engine.ivr.dryrun FLOWS_DIR [FLOW INPUT...]`: run all flow tests, or one run."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
         print("usage: python -m engine.ivr.dryrun FLOWS_DIR [FLOW [INPUT ...]]", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Conditions (`customer.tier == "vip" and open_tickets.count > 0`) and text templates (`Hello {customer.name}`).
+"""Conditions (`customer.tier == "vip" and tries < 3`) and text templates (`Hello {customer.name}`).
 
 Conditions use a small, safe subset of Python expression syntax; nothing can call out or change state.
 `customer.tier` reads key `tier` of the variable `customer`; a missing key reads as none.
@@ -18,13 +18,21 @@ from engine.ivr.errors import ExpressionError
 _CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {"len": len, "int": int, "str": str, "lower": str.lower}
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.Mod: operator.mod,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
 }
 _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
@@ -73,15 +81,35 @@ def compile_expression(source: str) -> Expression:
 
 def _check_node(node: ast.AST, source: str) -> None:
     allowed = (
-        ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.Compare, ast.BinOp, ast.Name,
-        ast.Load, ast.Attribute, ast.Constant, ast.List, ast.Tuple, ast.Call, *_BINOPS, *_CMPOPS,
+        ast.BoolOp,
+        ast.And,
+        ast.Or,
+        ast.UnaryOp,
+        ast.Not,
+        ast.USub,
+        ast.Compare,
+        ast.BinOp,
+        ast.Name,
+        ast.Load,
+        ast.Attribute,
+        ast.Constant,
+        ast.List,
+        ast.Tuple,
+        ast.Call,
+        *_BINOPS,
+        *_CMPOPS,
     )
     if not isinstance(node, allowed):
         raise ExpressionError(f"condition {source!r} uses {type(node).__name__}, which is not allowed")
     if isinstance(node, ast.Call) and not (
-        isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and len(node.args) == 1 and not node.keywords
+        isinstance(node.func, ast.Name)
+        and node.func.id in _FUNCTIONS
+        and len(node.args) == 1
+        and not node.keywords
     ):
-        raise ExpressionError(f"condition {source!r}: only {', '.join(sorted(_FUNCTIONS))}(value) may be called")
+        raise ExpressionError(
+            f"condition {source!r}: only {', '.join(sorted(_FUNCTIONS))}(value) may be called"
+        )
 
 
 def _eval(node: ast.expr, variables: Mapping[str, Any]) -> Any:
@@ -159,7 +187,7 @@ def compile_template(source: str) -> Template:
         field = match.group(1).strip()
         if not _DOTTED.match(field):
             raise ExpressionError(f"template field {{{match.group(1)}}} is not a variable name")
-        parts.append((False, source[pos:match.start()]))
+        parts.append((False, source[pos : match.start()]))
         parts.append((True, field))
         names.add(field.split(".", 1)[0])
         pos = match.end()

@@ -15,24 +15,67 @@ from functools import lru_cache
 from typing import Any
 
 from engine.ivr.actions import (
-    Action, Callback, CollectDigits, DigitsResult, Done, FaxResult, Hangup, Lookup, LookupResult, Play,
-    PlayResult, Prompt, Queue, Recognise, Record, RecordResult, Result, Say, SendFax, SpeechResult, Transfer,
+    Action,
+    Callback,
+    CollectDigits,
+    DigitsResult,
+    Done,
+    FaxResult,
+    Hangup,
+    Lookup,
+    LookupResult,
+    Play,
+    PlayResult,
+    Prompt,
+    Queue,
+    Recognise,
+    Record,
+    RecordResult,
+    Result,
+    Say,
+    SendFax,
+    SpeechResult,
+    Transfer,
     is_terminal,
 )
 from engine.ivr.expressions import compile_expression, compile_template, lookup_path
 from engine.ivr.flow import Flow, Scope
 from engine.ivr.schema import (
-    BranchStep, CallbackStep, CallStep, Case, CollectStep, EndStep, FaxStep, GotoStep, HangupStep, LookupStep,
-    MenuStep, MessageStep, PlayStep, PromptItem, QueueStep, RecogniseStep, ReturnStep, SayStep, SetStep, Step,
-    SurveyStep, TransferStep,
+    BranchStep,
+    CallbackStep,
+    CallStep,
+    Case,
+    CollectStep,
+    EndStep,
+    FaxStep,
+    GotoStep,
+    HangupStep,
+    LookupStep,
+    MenuStep,
+    MessageStep,
+    PlayStep,
+    PromptItem,
+    QueueStep,
+    RecogniseStep,
+    ReturnStep,
+    SayStep,
+    SetStep,
+    Step,
+    SurveyStep,
+    TransferStep,
 )
 
 MAX_SILENT_STEPS = 1000
 _template = lru_cache(maxsize=4096)(compile_template)
 _expression = lru_cache(maxsize=4096)(compile_expression)
 _EXPECTED: dict[type, tuple[type, ...]] = {
-    Play: (PlayResult,), Say: (PlayResult,), CollectDigits: (DigitsResult,), Recognise: (SpeechResult, DigitsResult),
-    Lookup: (LookupResult,), Record: (RecordResult,), SendFax: (FaxResult,),
+    Play: (PlayResult,),
+    Say: (PlayResult,),
+    CollectDigits: (DigitsResult,),
+    Recognise: (SpeechResult, DigitsResult),
+    Lookup: (LookupResult,),
+    Record: (RecordResult,),
+    SendFax: (FaxResult,),
 }
 
 
@@ -88,7 +131,10 @@ class FlowRun:
         self.call = call
         self.clock = clock
         self.variables: dict[str, Any] = {
-            **flow.variables, "caller": call.caller, "called": call.called, "call_uuid": call.uuid,
+            **flow.variables,
+            "caller": call.caller,
+            "called": call.called,
+            "call_uuid": call.uuid,
             **call.variables,
         }
         self.trace: list[TraceEntry] = []
@@ -133,8 +179,10 @@ class FlowRun:
         if not isinstance(result, expected) or (
             isinstance(pending, Recognise) and isinstance(result, DigitsResult) and not pending.dtmf_digits
         ):
-            raise TypeError(f"{self.node}: {type(pending).__name__} expects {expected[0].__name__}, "
-                            f"got {type(result).__name__}")
+            raise TypeError(
+                f"{self.node}: {type(pending).__name__} expects {expected[0].__name__}, "
+                f"got {type(result).__name__}"
+            )
         self._pending = None
         if isinstance(pending, Play | Say) and self._outbox:
             return self._drive(self._outbox.popleft())
@@ -196,13 +244,21 @@ class FlowRun:
         self._goto(following)
         return None
 
-    def _trace(self, step: str, *, prompts: tuple[Prompt, ...] | None = None, input: str | None = None,
-               outcome: str = "") -> None:
+    def _trace(
+        self,
+        step: str,
+        *,
+        prompts: tuple[Prompt, ...] | None = None,
+        input: str | None = None,
+        outcome: str = "",
+    ) -> None:
         """Record what happened; prompts default to those of the action just answered."""
         if prompts is None:
             answered = self._answered
             prompts = (answered,) if isinstance(answered, Play | Say) else getattr(answered, "prompts", ())
-        self.trace.append(TraceEntry(self.node, step, tuple(describe_prompt(p) for p in prompts), input, outcome))
+        self.trace.append(
+            TraceEntry(self.node, step, tuple(describe_prompt(p) for p in prompts), input, outcome)
+        )
 
     def _render(self, text: str) -> str:
         return _template(text).render(self.variables) if "{" in text else text
@@ -223,7 +279,9 @@ class FlowRun:
         return actions[0]
 
     # ---- retries (menu, collect, recognise, survey) ---------------------------------------------------
-    def _main_prompts(self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep) -> tuple[PromptItem, ...]:
+    def _main_prompts(
+        self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep
+    ) -> tuple[PromptItem, ...]:
         if isinstance(step, MenuStep):
             return step.menu
         if isinstance(step, CollectStep):
@@ -232,7 +290,9 @@ class FlowRun:
             return step.recognise
         return step.survey
 
-    def _failed(self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep, kind: str, heard: str) -> Action | None:
+    def _failed(
+        self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep, kind: str, heard: str
+    ) -> Action | None:
         if kind == "noinput":
             self._noinput += 1
             count, escalation = self._noinput, step.noinput
@@ -243,8 +303,11 @@ class FlowRun:
         name = self._step_name()
         if used >= step.attempts:
             target = step.on_failure
-            self._trace(name, input=heard, outcome=f"{kind} {used}/{step.attempts}: attempts used up -> "
-                        f"{target or 'next'}")
+            self._trace(
+                name,
+                input=heard,
+                outcome=f"{kind} {used}/{step.attempts}: attempts used up -> {target or 'next'}",
+            )
             if target is None:
                 return self._continue()
             self._goto(target)
@@ -259,16 +322,25 @@ class FlowRun:
         if isinstance(step, MenuStep):
             words = tuple(w for c in step.choices for w in c.words)
             if words:
-                return Recognise(prompts, "keywords", step.language or self.flow.language, step.timeout,
-                                 words, dtmf_digits=1)
+                return Recognise(
+                    prompts,
+                    "keywords",
+                    step.language or self.flow.language,
+                    step.timeout,
+                    words,
+                    dtmf_digits=1,
+                )
             return CollectDigits(prompts, 1, 1, step.timeout, step.timeout, "")
         if isinstance(step, CollectStep):
-            return CollectDigits(prompts, step.min, step.max, step.timeout, step.inter_digit, step.terminator,
-                                 step.regex)
+            return CollectDigits(
+                prompts, step.min, step.max, step.timeout, step.inter_digit, step.terminator, step.regex
+            )
         if isinstance(step, RecogniseStep):
             grammar = None if step.grammar == "free" else step.grammar
             return Recognise(prompts, grammar, step.language or self.flow.language, step.timeout)
-        return CollectDigits(prompts, 1, 1, step.timeout, step.timeout, "", f"^[{step.lowest}-{step.highest}]$")
+        return CollectDigits(
+            prompts, 1, 1, step.timeout, step.timeout, "", f"^[{step.lowest}-{step.highest}]$"
+        )
 
     def _enter_waiting(self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep) -> Action:
         return self._ask(step, self._prompts(self._main_prompts(step), step))
@@ -281,9 +353,18 @@ class FlowRun:
         else:
             heard = "say:" + result.text if result.text else ""
             text = result.text.lower()
-            choice = None if result.confidence < step.confidence else next(
-                (c for c in step.choices if any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in c.words)),
-                None)
+            choice = (
+                None
+                if result.confidence < step.confidence
+                else next(
+                    (
+                        c
+                        for c in step.choices
+                        if any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in c.words)
+                    ),
+                    None,
+                )
+            )
         if not heard:
             return self._failed(step, "noinput", "")
         if choice is None:
@@ -299,7 +380,9 @@ class FlowRun:
         if self._confirming:
             self._confirming = False
             if digits == "1":
-                self._trace("collect", input=digits, outcome=f"confirmed {step.into}={self.variables[step.into]}")
+                self._trace(
+                    "collect", input=digits, outcome=f"confirmed {step.into}={self.variables[step.into]}"
+                )
                 return self._continue()
             return self._failed(step, "nomatch" if digits else "noinput", digits)
         if not digits:
@@ -339,8 +422,12 @@ class FlowRun:
         return Play(tuple(self._render(item) for item in step.play))
 
     def _enter_say(self, step: SayStep) -> Action:
-        return Say(self._render(step.say), step.language or self.flow.language, step.voice or self.flow.voice,
-                   step.as_)
+        return Say(
+            self._render(step.say),
+            step.language or self.flow.language,
+            step.voice or self.flow.voice,
+            step.as_,
+        )
 
     def _spoken(self, step: PlayStep | SayStep, result: PlayResult) -> Action | None:
         del step, result
@@ -408,8 +495,11 @@ class FlowRun:
     def _lookup_result(self, step: LookupStep, result: LookupResult) -> Action | None:
         self.variables[step.into or step.lookup] = dict(result.data)
         found = bool(result.data)
-        self._trace("lookup", input=self._render(step.key or "{caller}"),
-                    outcome=f"{step.lookup} {'found' if found else 'not found'}")
+        self._trace(
+            "lookup",
+            input=self._render(step.key or "{caller}"),
+            outcome=f"{step.lookup} {'found' if found else 'not found'}",
+        )
         if not found and step.not_found:
             self._goto(step.not_found)
             return None
@@ -425,8 +515,13 @@ class FlowRun:
         return Transfer(step.transfer, target)
 
     def _enter_message(self, step: MessageStep) -> Action:
-        record = Record(f"voicemail/{self.call.uuid or 'call'}", step.max_seconds, step.silence_threshold,
-                        step.silence_seconds, step.beep)
+        record = Record(
+            f"voicemail/{self.call.uuid or 'call'}",
+            step.max_seconds,
+            step.silence_threshold,
+            step.silence_seconds,
+            step.beep,
+        )
         return self._sequence([*self._prompts(step.message, step), record])
 
     def _message_result(self, step: MessageStep, result: RecordResult) -> Action | None:
@@ -435,23 +530,32 @@ class FlowRun:
             self._trace("message", input="record:0", outcome=f"empty message -> {step.on_empty}")
             self._goto(step.on_empty)
             return None
-        self._trace("message", prompts=self._prompts(step.message, step), input=f"record:{result.seconds:g}",
-                    outcome="voicemail -> callback task")
+        self._trace(
+            "message",
+            prompts=self._prompts(step.message, step),
+            input=f"record:{result.seconds:g}",
+            outcome="voicemail -> callback task",
+        )
         callback = Callback(self._render(step.number), self._render(step.reason), result.path, "voicemail")
         return self._sequence([*self._prompts(step.goodbye, step), callback])
 
     def _enter_callback(self, step: CallbackStep) -> Action:
         number = self._render(step.callback)
         self._trace("callback", prompts=self._prompts(step.goodbye, step), outcome=f"callback to {number}")
-        return self._sequence([*self._prompts(step.goodbye, step), Callback(number, self._render(step.reason))])
+        return self._sequence(
+            [*self._prompts(step.goodbye, step), Callback(number, self._render(step.reason))]
+        )
 
     def _enter_fax(self, step: FaxStep) -> Action:
         return SendFax(self._render(step.fax), self._render(step.to) if step.to else None)
 
     def _fax_result(self, step: FaxStep, result: FaxResult) -> Action | None:
         self.variables["fax_ok"] = result.ok
-        self._trace("fax", input="ok" if result.ok else "failed",
-                    outcome=f"fax {self._render(step.fax)} {'sent' if result.ok else 'failed'}")
+        self._trace(
+            "fax",
+            input="ok" if result.ok else "failed",
+            outcome=f"fax {self._render(step.fax)} {'sent' if result.ok else 'failed'}",
+        )
         if not result.ok and step.on_failure:
             self._goto(step.on_failure)
             return None

@@ -15,6 +15,7 @@ from engine.ivr.flow import Flow, Path, Scope, SourceMap
 from engine.ivr.schema import FINAL_STEPS, STEP_MODELS, FlowDoc, Step
 from engine.ivr.validate import format_path, validate_flow, validate_transfers
 
+
 class _Reader:
     """Turns a composed YAML node tree into plain data while recording marks; duplicate keys are errors."""
 
@@ -32,9 +33,15 @@ class _Reader:
                 key = key if isinstance(key, str) else str(key)
                 child = (*path, key)
                 if key in out:
-                    self.errors.append(FlowError(self.source.file, key_node.start_mark.line + 1,
-                                                 key_node.start_mark.column + 1, format_path(child),
-                                                 f"duplicate key '{key}'"))
+                    self.errors.append(
+                        FlowError(
+                            self.source.file,
+                            key_node.start_mark.line + 1,
+                            key_node.start_mark.column + 1,
+                            format_path(child),
+                            f"duplicate key '{key}'",
+                        )
+                    )
                     continue
                 self.source.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 out[key] = self.read(value_node, child)
@@ -48,7 +55,7 @@ class _Reader:
 
 
 def _walk(loc: tuple[int | str, ...], source: SourceMap, prefix: Path) -> Path:
-    """Follow a pydantic error location through the parts that exist in the file (skipping pydantic's tags)."""
+    """Follow a pydantic error location through the parts that exist in the file."""
     path: Path = prefix
     for part in loc:
         candidate = (*path, part)
@@ -63,7 +70,9 @@ def _pydantic_errors(exc: ValidationError, source: SourceMap, prefix: Path) -> l
     errors = exc.errors()
     for err in errors:
         kind, loc = err["type"], err["loc"]
-        if kind == "too_short" and any(len(e["loc"]) > len(loc) and e["loc"][:len(loc)] == loc for e in errors):
+        if kind == "too_short" and any(
+            len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
+        ):
             continue  # the list is only short because an item inside it failed: report that item alone
         if kind == "missing":
             path = _walk(loc[:-1], source, prefix)
@@ -81,8 +90,14 @@ def _pydantic_errors(exc: ValidationError, source: SourceMap, prefix: Path) -> l
     return out
 
 
-def _build_scope(name: str, start: str | None, raw_nodes: dict[str, dict[str, Any]], base: Path,
-                 source: SourceMap, errors: list[FlowError]) -> Scope:
+def _build_scope(
+    name: str,
+    start: str | None,
+    raw_nodes: dict[str, dict[str, Any]],
+    base: Path,
+    source: SourceMap,
+    errors: list[FlowError],
+) -> Scope:
     nodes: dict[str, Step] = {}
     for node_id, raw in raw_nodes.items():
         path = (*base, node_id)
@@ -108,8 +123,9 @@ def _build_scope(name: str, start: str | None, raw_nodes: dict[str, dict[str, An
     for i, node_id in enumerate(order):
         step = nodes.get(node_id)
         explicit = getattr(step, "next", None)
-        following[node_id] = explicit or (None if isinstance(step, FINAL_STEPS) or i + 1 == len(order)
-                                          else order[i + 1])
+        following[node_id] = explicit or (
+            None if isinstance(step, FINAL_STEPS) or i + 1 == len(order) else order[i + 1]
+        )
     return Scope(name, start or order[0], nodes, following, base)
 
 
@@ -121,7 +137,11 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        context = (
+            f" ({exc.context} at line {exc.context_mark.line + 1})"
+            if exc.context and exc.context_mark
+            else ""
+        )
         return None, [FlowError(file, line, col, "<top>", f"not valid YAML: {exc.problem}{context}")]
     if root is None:
         return None, [FlowError(file, 1, 1, "<top>", "file is empty")]
@@ -132,20 +152,34 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     except ValidationError as exc:
         return None, errors + _pydantic_errors(exc, reader.source, ())
     main = _build_scope("", doc.start, doc.nodes, ("nodes",), reader.source, errors)
-    subflows = {name: _build_scope(name, sub.start, sub.nodes, ("subflows", name, "nodes"), reader.source, errors)
-                for name, sub in doc.subflows.items()}
+    subflows = {
+        name: _build_scope(name, sub.start, sub.nodes, ("subflows", name, "nodes"), reader.source, errors)
+        for name, sub in doc.subflows.items()
+    }
     if errors:
         return None, errors
     flow = Flow(
-        name=doc.flow or FsPath(file).stem, description=doc.description or "", main=main, subflows=subflows,
-        variables=dict(doc.variables), holidays=frozenset(doc.holidays), language=doc.language, voice=doc.voice,
-        tests=doc.tests, source=reader.source,
+        name=doc.flow or FsPath(file).stem,
+        description=doc.description or "",
+        main=main,
+        subflows=subflows,
+        variables=dict(doc.variables),
+        holidays=frozenset(doc.holidays),
+        language=doc.language,
+        voice=doc.voice,
+        tests=doc.tests,
+        source=reader.source,
     )
     return flow, []
 
 
-def check_file(path: str | FsPath, *, sounds_dir: str | FsPath | None = None, skills: Iterable[str] | None = None,
-               queues: Iterable[str] | None = None) -> tuple[Flow | None, list[FlowError]]:
+def check_file(
+    path: str | FsPath,
+    *,
+    sounds_dir: str | FsPath | None = None,
+    skills: Iterable[str] | None = None,
+    queues: Iterable[str] | None = None,
+) -> tuple[Flow | None, list[FlowError]]:
     """Parse and fully validate one file; returns the flow (None when invalid) and every error found."""
     file = str(path)
     flow, errors = parse_flow(FsPath(path).read_text(encoding="utf-8"), file)
@@ -155,8 +189,13 @@ def check_file(path: str | FsPath, *, sounds_dir: str | FsPath | None = None, sk
     return (None if errors else flow), errors
 
 
-def load_flow(path: str | FsPath, *, sounds_dir: str | FsPath | None = None, skills: Iterable[str] | None = None,
-              queues: Iterable[str] | None = None) -> Flow:
+def load_flow(
+    path: str | FsPath,
+    *,
+    sounds_dir: str | FsPath | None = None,
+    skills: Iterable[str] | None = None,
+    queues: Iterable[str] | None = None,
+) -> Flow:
     """Load one flow file; raises FlowValidationError listing every problem."""
     flow, errors = check_file(path, sounds_dir=sounds_dir, skills=skills, queues=queues)
     if flow is None:
@@ -164,9 +203,14 @@ def load_flow(path: str | FsPath, *, sounds_dir: str | FsPath | None = None, ski
     return flow
 
 
-def load_flows(path: str | FsPath, *, sounds_dir: str | FsPath | None = None, skills: Iterable[str] | None = None,
-               queues: Iterable[str] | None = None) -> dict[str, Flow]:
-    """Load every *.yaml flow in a directory (or one file); all-or-nothing: any error raises FlowValidationError."""
+def load_flows(
+    path: str | FsPath,
+    *,
+    sounds_dir: str | FsPath | None = None,
+    skills: Iterable[str] | None = None,
+    queues: Iterable[str] | None = None,
+) -> dict[str, Flow]:
+    """Load every *.yaml flow in a directory (or one file); all or nothing: any error raises."""
     root = FsPath(path)
     files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")]) if root.is_dir() else [root]
     flows: dict[str, Flow] = {}

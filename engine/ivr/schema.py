@@ -42,7 +42,7 @@ def _to_time_range(value: Any) -> tuple[int, int]:
         return value
     match = _TIME_RANGE.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ValueError(f"time range {value!r} should be written like \"08:00-18:00\" (in quotes)")
+        raise ValueError(f'time range {value!r} should be written like "08:00-18:00" (in quotes)')
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
         raise ValueError(f"time range {value!r} has an impossible time")
@@ -65,7 +65,9 @@ def _to_weekdays(value: Any) -> frozenset[int]:
         text = str(item).strip().lower()
         first, _, last = text.partition("-")
         if first[:3] not in _DAYS or (last and last[:3] not in _DAYS):
-            raise ValueError(f"weekday {item!r} should be mon, tue, wed, thu, fri, sat, sun or a range like mon-fri")
+            raise ValueError(
+                f"weekday {item!r} should be mon, tue, wed, thu, fri, sat, sun or a range like mon-fri"
+            )
         a, b = _DAYS.index(first[:3]), _DAYS.index((last or first)[:3])
         days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
     return frozenset(days)
@@ -85,7 +87,9 @@ def _to_holiday(value: Any) -> str:
         else:
             dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"holiday {value!r} should be a date like 2024-12-25 or 12-25 (every year)") from None
+        raise ValueError(
+            f"holiday {value!r} should be a date like 2024-12-25 or 12-25 (every year)"
+        ) from None
     return text
 
 
@@ -94,7 +98,7 @@ class _Model(BaseModel):
 
 
 class PromptItem(_Model):
-    """One prompt: `play` an audio file / tone_stream:// URL, or `say` text (optionally as number, date...)."""
+    """One prompt: `play` an audio file / tone_stream:// URL, or `say` text (as number, date...)."""
 
     play: str | None = None
     say: str | None = None
@@ -236,10 +240,14 @@ class Case(_Model):
     """One branch case: every condition given must hold."""
 
     if_: str | None = Field(None, alias="if")
-    time: Annotated[tuple[TimeRange, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
+    time: (
+        Annotated[tuple[TimeRange, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None
+    ) = None
     weekday: Weekdays | None = None
     holiday: bool | None = None
-    tier: Annotated[tuple[str, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
+    tier: Annotated[tuple[str, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = (
+        None
+    )
     goto: str
 
     @model_validator(mode="after")
@@ -321,21 +329,62 @@ class EndStep(_Model):
 
 
 Step = (
-    PlayStep | SayStep | MenuStep | CollectStep | RecogniseStep | SurveyStep | SetStep | BranchStep | GotoStep
-    | CallStep | ReturnStep | LookupStep | QueueStep | TransferStep | MessageStep | CallbackStep | FaxStep
-    | HangupStep | EndStep
+    PlayStep
+    | SayStep
+    | MenuStep
+    | CollectStep
+    | RecogniseStep
+    | SurveyStep
+    | SetStep
+    | BranchStep
+    | GotoStep
+    | CallStep
+    | ReturnStep
+    | LookupStep
+    | QueueStep
+    | TransferStep
+    | MessageStep
+    | CallbackStep
+    | FaxStep
+    | HangupStep
+    | EndStep
 )
 
 #: step keyword -> model; a node is a mapping holding exactly one of these keywords.
 STEP_MODELS: dict[str, type[_Model]] = {
-    "play": PlayStep, "say": SayStep, "menu": MenuStep, "collect": CollectStep, "recognise": RecogniseStep,
-    "survey": SurveyStep, "set": SetStep, "branch": BranchStep, "goto": GotoStep, "call": CallStep,
-    "return": ReturnStep, "lookup": LookupStep, "queue": QueueStep, "transfer": TransferStep,
-    "message": MessageStep, "callback": CallbackStep, "fax": FaxStep, "hangup": HangupStep, "end": EndStep,
+    "play": PlayStep,
+    "say": SayStep,
+    "menu": MenuStep,
+    "collect": CollectStep,
+    "recognise": RecogniseStep,
+    "survey": SurveyStep,
+    "set": SetStep,
+    "branch": BranchStep,
+    "goto": GotoStep,
+    "call": CallStep,
+    "return": ReturnStep,
+    "lookup": LookupStep,
+    "queue": QueueStep,
+    "transfer": TransferStep,
+    "message": MessageStep,
+    "callback": CallbackStep,
+    "fax": FaxStep,
+    "hangup": HangupStep,
+    "end": EndStep,
 }
 #: steps after which the flow does not continue to `next`.
-FINAL_STEPS = (GotoStep, ReturnStep, QueueStep, TransferStep, MessageStep, CallbackStep, HangupStep, EndStep,
-               BranchStep, MenuStep)
+FINAL_STEPS = (
+    GotoStep,
+    ReturnStep,
+    QueueStep,
+    TransferStep,
+    MessageStep,
+    CallbackStep,
+    HangupStep,
+    EndStep,
+    BranchStep,
+    MenuStep,
+)
 
 
 class FlowTest(_Model):

@@ -1,4 +1,4 @@
-"""Semantic checks of a parsed flow: targets, reachability, loops, exits, variables, audio, skills, regexes."""
+"""Semantic checks of a parsed flow: targets, reachability, loops, exits, variables, audio, skills."""
 
 from __future__ import annotations
 
@@ -11,15 +11,42 @@ from engine.ivr.errors import ExpressionError, FlowError
 from engine.ivr.expressions import compile_expression, compile_template
 from engine.ivr.flow import Flow, Path, Scope
 from engine.ivr.schema import (
-    BranchStep, CallbackStep, CallStep, CollectStep, EndStep, FaxStep, GotoStep, HangupStep, LookupStep,
-    MenuStep, MessageStep, PlayStep, PromptItem, QueueStep, RecogniseStep, ReturnStep, SetStep, Step,
-    SurveyStep, TransferStep,
+    BranchStep,
+    CallbackStep,
+    CallStep,
+    CollectStep,
+    EndStep,
+    FaxStep,
+    GotoStep,
+    HangupStep,
+    LookupStep,
+    MenuStep,
+    MessageStep,
+    PlayStep,
+    PromptItem,
+    QueueStep,
+    RecogniseStep,
+    ReturnStep,
+    SetStep,
+    Step,
+    SurveyStep,
+    TransferStep,
 )
 
 BUILTIN_VARIABLES = frozenset({"caller", "called", "call_uuid"})
 WAITING_STEPS = (MenuStep, CollectStep, RecogniseStep, SurveyStep)
 EXIT_STEPS = (ReturnStep, QueueStep, TransferStep, MessageStep, CallbackStep, HangupStep, EndStep)
-_PROMPT_FIELDS = ("menu", "collect", "recognise", "survey", "message", "noinput", "nomatch", "confirm", "goodbye")
+_PROMPT_FIELDS = (
+    "menu",
+    "collect",
+    "recognise",
+    "survey",
+    "message",
+    "noinput",
+    "nomatch",
+    "confirm",
+    "goodbye",
+)
 
 
 def format_path(path: Path) -> str:
@@ -31,7 +58,7 @@ def format_path(path: Path) -> str:
 
 
 def step_targets(scope: Scope, node_id: str) -> list[tuple[Path | None, str]]:
-    """Every node this node can continue to, with the field (relative path) naming it; None = falls through."""
+    """Every node this node can continue to, with the field naming it (None = falls through)."""
     step = scope.nodes[node_id]
     out: list[tuple[Path | None, str]] = []
     following = scope.following[node_id]
@@ -127,17 +154,28 @@ class _Checker:
             if isinstance(step, CallStep) and step.call not in self.flow.subflows:
                 self.error((*base, "call"), f"unknown sub-flow '{step.call}'")
             if isinstance(step, ReturnStep) and not scope.name:
-                self.error((*base, "return"), "'return' only ends a sub-flow; use end or hangup in the main flow")
+                self.error(
+                    (*base, "return"), "'return' only ends a sub-flow; use end or hangup in the main flow"
+                )
             if isinstance(step, MenuStep | CollectStep | RecogniseStep):
                 if step.on_failure is None:
                     kind = type(step).__name__.removesuffix("Step").lower()
-                    self.error(base, f"{kind} has no 'on_failure': where does the call go when attempts run out?",
-                               key=True)
+                    self.error(
+                        base,
+                        f"{kind} has no 'on_failure': where does the call go when attempts run out?",
+                        key=True,
+                    )
                 elif step.on_failure == node_id:
-                    self.error((*base, "on_failure"), "on_failure leads back to the same step: the caller never gets out")
+                    self.error(
+                        (*base, "on_failure"),
+                        "on_failure leads back to the same step: the caller never gets out",
+                    )
             if not isinstance(step, EXIT_STEPS) and not step_targets(scope, node_id) and not scope.name:
-                self.error(base, "the flow runs off the end after this step: add next, goto, queue or hangup",
-                           key=True)
+                self.error(
+                    base,
+                    "the flow runs off the end after this step: add next, goto, queue or hangup",
+                    key=True,
+                )
 
     def reachability(self) -> None:
         called: set[str] = set()
@@ -177,15 +215,27 @@ class _Checker:
             shown = " -> ".join([*ordered, ordered[0]])
             first = (*scope.base_path, ordered[0])
             steps = [scope.nodes[n] for n in ordered]
-            has_exit = any(isinstance(s, EXIT_STEPS) for s in steps) or any(
-                t not in members for n in ordered for _, t in step_targets(scope, n)
-            ) or (scope.name != "" and any(scope.following[n] is None and not isinstance(scope.nodes[n], (
-                GotoStep, BranchStep, MenuStep)) for n in ordered))
+            has_exit = (
+                any(isinstance(s, EXIT_STEPS) for s in steps)
+                or any(t not in members for n in ordered for _, t in step_targets(scope, n))
+                or (
+                    scope.name != ""
+                    and any(
+                        scope.following[n] is None
+                        and not isinstance(scope.nodes[n], (GotoStep, BranchStep, MenuStep))
+                        for n in ordered
+                    )
+                )
+            )
             if not has_exit:
                 self.error(first, f"loop {shown} has no exit", key=True)
             elif not any(isinstance(s, (*WAITING_STEPS, SetStep)) for s in steps):
-                self.error(first, f"loop {shown} never waits for the caller and counts nothing: it can spin forever; "
-                           "add an attempt counter (set) or a menu/collect", key=True)
+                self.error(
+                    first,
+                    f"loop {shown} never waits for the caller and counts nothing: it can spin forever; "
+                    "add an attempt counter (set) or a menu/collect",
+                    key=True,
+                )
 
     def variables(self, scope: Scope) -> None:
         known = assigned_variables(self.flow)
@@ -201,8 +251,9 @@ class _Checker:
                     kind = "condition" if is_condition else "text"
                     self.error((*base, *rel), f"undefined variable '{name}' in {kind}")
 
-    def details(self, scope: Scope, sounds_dir: FsPath | None, skills: set[str] | None,
-                queues: set[str] | None) -> None:
+    def details(
+        self, scope: Scope, sounds_dir: FsPath | None, skills: set[str] | None, queues: set[str] | None
+    ) -> None:
         for node_id, step in scope.nodes.items():
             base = (*scope.base_path, node_id)
             if isinstance(step, CollectStep) and step.regex is not None:
@@ -291,8 +342,13 @@ def _strongly_connected(graph: dict[str, list[str]]) -> list[list[str]]:
     return out
 
 
-def validate_flow(flow: Flow, *, sounds_dir: str | FsPath | None = None, skills: Iterable[str] | None = None,
-                  queues: Iterable[str] | None = None) -> list[FlowError]:
+def validate_flow(
+    flow: Flow,
+    *,
+    sounds_dir: str | FsPath | None = None,
+    skills: Iterable[str] | None = None,
+    queues: Iterable[str] | None = None,
+) -> list[FlowError]:
     """Every semantic problem in one flow, in file order; skills/queues/sounds checks skipped when None."""
     checker = _Checker(flow)
     sounds = FsPath(sounds_dir) if sounds_dir is not None else None
