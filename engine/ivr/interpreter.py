@@ -293,12 +293,13 @@ class FlowRun:
     def _failed(
         self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep, kind: str, heard: str
     ) -> Action | None:
+        """Count a noinput/nomatch/rejected attempt; retry with the escalated prompt or give up to on_failure."""
         if kind == "noinput":
             self._noinput += 1
             count, escalation = self._noinput, step.noinput
         else:
             self._nomatch += 1
-            count, escalation = self._nomatch, step.nomatch
+            count, escalation = self._nomatch, (() if kind == "rejected" else step.nomatch)
         used = self._noinput + self._nomatch
         name = self._step_name()
         if used >= step.attempts:
@@ -384,7 +385,7 @@ class FlowRun:
                     "collect", input=digits, outcome=f"confirmed {step.into}={self.variables[step.into]}"
                 )
                 return self._continue()
-            return self._failed(step, "nomatch" if digits else "noinput", digits)
+            return self._failed(step, "rejected" if digits else "noinput", digits)
         if not digits:
             return self._failed(step, "noinput", "")
         if not step.min <= len(digits) <= step.max or (step.regex and not re.fullmatch(step.regex, digits)):
