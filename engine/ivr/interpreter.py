@@ -293,7 +293,7 @@ class FlowRun:
     def _failed(
         self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep, kind: str, heard: str
     ) -> Action | None:
-        """Count a noinput/nomatch/rejected attempt; retry with the escalated prompt or give up to on_failure."""
+        """Count a failed attempt; retry with the escalated prompt, or give up to on_failure."""
         if kind == "noinput":
             self._noinput += 1
             count, escalation = self._noinput, step.noinput
