@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -49,6 +50,7 @@ class Calls(_Section):
     default_flow: str = "main"
     music_on_hold: str = "local_stream://moh"
     region: str = "CN"
+    timezone: str = "Asia/Shanghai"
     history_in_pop: int = Field(5, ge=0, le=50)
     tts_voice: str = "en"
 
@@ -66,6 +68,15 @@ class Config(_Section):
     calls: Calls = Calls()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("calls")
+    @classmethod
+    def _known_timezone(cls, calls: Calls) -> Calls:
+        try:
+            ZoneInfo(calls.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {calls.timezone!r} is not an IANA zone name such as Asia/Shanghai") from None
+        return calls
 
     @field_validator("tokens")
     @classmethod

@@ -26,6 +26,8 @@ from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
 
+MAX_FLOW_TRANSFERS = 8
+
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
     "self_served": "self_served",
@@ -71,6 +73,7 @@ class SessionServices:
     """What a call session uses, provided by the engine."""
 
     flows: Callable[[], dict[str, Flow]]
+    flow_clock: Callable[[], datetime]
     flow_for: Callable[[str], str]
     executor: Callable[[OutboundCall], IvrExecutor]
     customer_pop: Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
@@ -100,36 +103,46 @@ class CallSession:
 
     def _run(self) -> None:
         flows = self.s.flows()  # this call keeps the flow version it started with across reloads
-        flow_name = self.s.flow_for(self.trace.destination)
-        flow = flows[flow_name]
-        self.trace.flow = flow_name
         self.call.execute("answer", timeout=10)
         self.trace.answered_at = now()
         customer, history = self.s.customer_pop(self.trace.caller)
         self.trace.customer = customer
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
-        run = FlowRun(flow, CallContext(self.trace.caller, self.trace.destination, self.call.uuid, variables), now)
+        flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
+        for _hop in range(MAX_FLOW_TRANSFERS):
+            action = self._run_flow(flows[flow_name], executor, variables)
+            if not (isinstance(action, a.Transfer) and action.kind == "flow"):
+                self._terminal(action, history)
+                return
+            flow_name = action.target
+        log.warning("%s: more than %d flow transfers; hanging up", self.call.name, MAX_FLOW_TRANSFERS)
+        self.call.hangup("NORMAL_TEMPORARY_FAILURE")
+
+    def _run_flow(self, flow: Flow, executor: IvrExecutor, variables: dict[str, Any]) -> a.Action:
+        self.trace.flow = self.trace.flow or flow.name
+        context = CallContext(self.trace.caller, self.trace.destination, self.call.uuid, variables)
+        run = FlowRun(flow, context, self.s.flow_clock)
         action = run.start()
         try:
             while not a.is_terminal(action):
-                self.s.metrics.ivr_steps.labels(flow_name, type(action).__name__).inc()
+                self.s.metrics.ivr_steps.labels(flow.name, type(action).__name__).inc()
                 action = run.resume(executor.perform(action))
         except ESLError:
             run.abandon()
             raise
         finally:
-            self.trace.ivr_path = [entry.node for entry in run.trace]
-            self.trace.ivr_inputs = {
-                k: v for k, v in run.variables.items() if k not in ("caller", "called", "call_uuid")
-            }
-        self._terminal(action, history)
+            self.trace.ivr_path += [f"{flow.name}/{entry.node}" for entry in run.trace]
+            self.trace.ivr_inputs.update(
+                (k, v) for k, v in run.variables.items() if k not in ("caller", "called", "call_uuid", "customer")
+            )
+        return action
 
     def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
         match action:
             case a.Queue():
                 self._queue(action, history)
-            case a.Transfer(kind="number"):
+            case a.Transfer():  # a number or an agent's extension, in FreeSWITCH's default context
                 self.trace.outcome = "transferred"
                 self.call.execute("transfer", f"{action.target} XML default", timeout=10)
             case a.Callback():

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import gevent
 from gevent.pywsgi import WSGIServer
@@ -48,8 +52,18 @@ class Ports:
 class Hotline:
     """One engine instance. ``start()`` returns the bound ports; ``stop()`` undoes it."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        flow_clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock`` drives ACD timers (the demo runs it faster); ``flow_clock`` is the local time
+        IVR flows see for opening hours (default: now in ``calls.timezone``)."""
         self.config = config
+        zone = ZoneInfo(config.calls.timezone)
+        self.flow_clock = flow_clock or (lambda: datetime.now(zone))
         self.metrics = Metrics()
         self.hub = Hub()
         self.db = make_engine(config.db_url())
@@ -64,7 +78,7 @@ class Hotline:
             timeout=config.freeswitch.command_timeout,
             backoff=(0.05, config.freeswitch.reconnect_max_seconds),
         )
-        self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics)
+        self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics, clock=clock)
         self.acd.on_agent_state(self._persist_agent_state)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
@@ -144,6 +158,7 @@ class Hotline:
     def _handle_call(self, call: OutboundCall) -> None:
         services = SessionServices(
             flows=lambda: self.flows,
+            flow_clock=self.flow_clock,
             flow_for=lambda number: self.config.calls.numbers.get(number, self.config.calls.default_flow),
             executor=lambda c: IvrExecutor(c, self.tts, self._lookup, self.config.data_dir / "recordings"),
             customer_pop=self._customer_pop,
