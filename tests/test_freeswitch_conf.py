@@ -157,9 +157,10 @@ def test_expansion_reads_every_file_and_defines_every_variable(expanded: Expande
     assert set(all_xml_files()) == {path.resolve() for path in expanded.files}
 
 
-def test_expanded_document_has_the_three_sections(document: ET.Element) -> None:
+def test_expanded_document_has_the_four_sections(document: ET.Element) -> None:
     assert document.tag == "document"
-    assert [s.get("name") for s in document.findall("section")] == ["configuration", "directory", "dialplan"]
+    sections = [s.get("name") for s in document.findall("section")]
+    assert sections == ["configuration", "directory", "dialplan", "languages"]
 
 
 def test_dialplan_folder_defaults_to_the_repository_dialplans(expanded: Expanded) -> None:
@@ -272,3 +273,15 @@ def test_tts_calls_espeak_ng(document: ET.Element) -> None:
     command = params(config(document, "tts_commandline.conf"))["command"]
     assert command.split()[0] == "espeak-ng"
     assert {"${text}", "${file}"} <= set(command.split())
+
+
+def test_voicemail_phrases_are_spoken_by_tts(document: ET.Element, expanded: Expanded) -> None:
+    language = document.find("section[@name='languages']/language[@name='en']")
+    assert language is not None
+    assert language.get("tts-engine") == "tts_commandline"
+    assert language.get("tts-voice") == expanded.variables["tts_voice"]
+    macros = {m.get("name"): m for m in language.iter("macro")}
+    assert {"voicemail_ack", "voicemail_goodbye", "voicemail_disk_quota_exceeded"} <= set(macros)
+    acks = {i.get("pattern") for i in macros["voicemail_ack"].iter("input")}
+    assert {"^too-small$", "^saved$"} <= acks
+    assert {a.get("function") for a in language.iter("action")} == {"speak-text"}

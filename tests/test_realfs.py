@@ -43,8 +43,8 @@ def freeswitch_binary() -> str | None:
     return os.environ.get("HOTLINE_FREESWITCH_BIN") or shutil.which("freeswitch")
 
 
-def port_in_use(port: int, kind: int = socket.SOCK_STREAM) -> bool:
-    with socket.socket(socket.AF_INET, kind) as probe:
+def udp_port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -134,8 +134,8 @@ def freeswitch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.
     binary = freeswitch_binary()
     if binary is None:
         pytest.skip("no freeswitch binary on PATH and HOTLINE_FREESWITCH_BIN is not set")
-    busy = [p for p in (ESL_PORT, HOTLINE_PORT) if port_in_use(p)]
-    busy += [SIP_PORT] if port_in_use(SIP_PORT, socket.SOCK_DGRAM) else []
+    busy = [p for p in (ESL_PORT, HOTLINE_PORT) if accepting(p)]
+    busy += [SIP_PORT] if udp_port_in_use(SIP_PORT) else []
     if busy:
         pytest.skip(f"ports already in use on {HOST}: {busy}")
     root = tmp_path_factory.mktemp("fs")
@@ -202,25 +202,39 @@ def test_all_configured_modules_loaded(esl: EslClient) -> None:
 
 
 def test_hotline_unreachable_falls_back_to_voicemail(esl: EslClient) -> None:
-    """With nothing on the hotline socket, a call to the hotline number still ends in voicemail."""
-    number = vars_value("hotline_number")
+    """With nothing on the hotline socket, a caller still reaches voicemail and leaves a message."""
+    number, box = vars_value("hotline_number"), vars_value("hotline_voicemail_box")
+    mailbox = f"{box}@{vars_value('domain')}"
     watcher = esl_connect(vars_value("esl_password"))
     executed: list[str] = []
     try:
-        headers, _ = watcher.send("event plain CHANNEL_EXECUTE")
+        headers, _ = watcher.send("event plain CHANNEL_EXECUTE RECORD_START CHANNEL_HANGUP_COMPLETE")
         assert headers.get("Reply-Text", "").startswith("+OK"), headers
         caller = "{origination_caller_id_number=5550100}"
         reply = esl.api(f"originate {caller}loopback/{number}/default &park()")
         assert reply.startswith("+OK"), reply
+        caller_uuid = reply.split()[1]
         deadline = time.monotonic() + 60
-        while "voicemail" not in executed:
-            assert time.monotonic() < deadline, f"no voicemail within 60 s, ran {executed}"
-            headers, body = watcher.read_message()
+        while True:
+            assert time.monotonic() < deadline, f"fallback did not finish within 60 s, ran {executed}"
+            _, body = watcher.read_message()
             event = dict(line.partition(": ")[::2] for line in body.splitlines() if line)
-            if event.get("Channel-Name", "").endswith(f"{number}-b"):
+            if not event.get("Channel-Name", "").endswith(f"{number}-b"):
+                continue
+            name = event.get("Event-Name")
+            if name == "CHANNEL_EXECUTE":
                 executed.append(event.get("Application", ""))
+            elif name == "RECORD_START":
+                # the caller "speaks" for a few seconds, then falls silent: voicemail keeps it
+                esl.api(f"uuid_broadcast {caller_uuid} tone_stream://%(4000,0,440) aleg")
+            elif name == "CHANNEL_HANGUP_COMPLETE":
+                break
     finally:
         watcher.close()
         esl.api("hupall NORMAL_CLEARING")
     assert executed[0] == "socket"
     assert executed.index("answer") < executed.index("speak") < executed.index("bridge")
+    assert executed.index("bridge") < executed.index("voicemail")
+    messages = esl.api(f"vm_list {mailbox}").splitlines()
+    # vm_list fields: created:read:user:domain:folder:path:uuid:cid_name:cid_number:seconds
+    assert any(line.split(":")[8] == "5550100" for line in messages if line.count(":") == 9), messages
