@@ -174,9 +174,7 @@ def test_nothing_reaches_outside_this_machine() -> None:
             assert not forbidden.search(line), f"{path}:{lineno}: {line.strip()}"
 
 
-def test_event_socket_is_loopback_only_with_the_vars_password(
-    document: ET.Element, expanded: Expanded
-) -> None:
+def test_event_socket_is_loopback_only_with_the_vars_password(document: ET.Element, expanded: Expanded) -> None:
     esl = params(config(document, "event_socket.conf"))
     assert esl["listen-ip"] == LOOPBACK
     assert esl["listen-port"] == "8021"
@@ -205,9 +203,7 @@ def test_only_allowed_modules_are_loaded(document: ET.Element) -> None:
     assert needed <= set(loaded)
 
 
-def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(
-    document: ET.Element, expanded: Expanded
-) -> None:
+def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(document: ET.Element, expanded: Expanded) -> None:
     number, socket = expanded.variables["hotline_number"], expanded.variables["hotline_socket"]
     assert socket == "127.0.0.1:8084"
     steps = actions(extension(document, "default", number))
@@ -224,9 +220,7 @@ def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(
     assert apps[-1] == "hangup"
 
 
-def test_public_context_sends_only_the_hotline_number_to_default(
-    document: ET.Element, expanded: Expanded
-) -> None:
+def test_public_context_sends_only_the_hotline_number_to_default(document: ET.Element, expanded: Expanded) -> None:
     number = expanded.variables["hotline_number"]
     assert actions(extension(document, "public", number)) == [("transfer", f"{number} XML default")]
     public = document.find("section[@name='dialplan']/context[@name='public']")

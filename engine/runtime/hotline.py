@@ -69,6 +69,7 @@ class Hotline:
         self.db = make_engine(config.db_url())
         self.sessions: sessionmaker[Session] = session_factory(self.db)
         self.flows: dict[str, Flow] = {}
+        self.call_recorded: list[Callable[[CallTrace], None]] = []
         self.control = InboundClient(
             config.freeswitch.host,
             config.freeswitch.port,
@@ -220,6 +221,8 @@ class Hotline:
                 ivr_path=trace.ivr_path,
                 recording_path=trace.recording,
             )
+        for listener in self.call_recorded:
+            listener(trace)
 
     def _persist_agent_state(self, change: commands.AgentStateChanged) -> None:
         with self.sessions.begin() as s:

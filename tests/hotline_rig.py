@@ -1,0 +1,121 @@
+"""A running hotline on the FreeSWITCH emulator, over real TCP sockets, for integration tests."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import gevent
+from engine.emulator import Emulator
+from engine.store.db import make_engine, session_factory
+from engine.store.migrate import upgrade
+from gevent.event import AsyncResult
+from gevent.queue import Queue
+
+from engine.config import load_config
+from engine.runtime.call_session import CallTrace
+from engine.runtime.hotline import Hotline
+
+HOTLINE_NUMBER = "4000"
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+TIME_SCALE = 0.01  # the emulator's media and ring times run 100x faster
+
+
+@dataclass
+class Rig:
+    emulator: Emulator
+    engine: Hotline
+    http_port: int
+    admin: str
+    agent_tokens: dict[str, str]
+    recorded: Queue = field(default_factory=Queue)
+
+    def api(self, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method,
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def ready(self, agent_id: str) -> None:
+        token = self.agent_tokens[agent_id]
+        assert self.api("POST", f"/api/agents/{agent_id}/login", token)[0] == 200
+        assert self.api("POST", f"/api/agents/{agent_id}/ready", token)[1]["state"] == "ready"
+
+    def next_call(self, timeout: float = 10) -> CallTrace:
+        return self.recorded.get(timeout=timeout)
+
+    def feed(self, agent_id: str) -> Queue:
+        """Subscribe to the agent's SSE feed over HTTP; parsed messages arrive on the queue."""
+        messages: Queue = Queue()
+        connected = AsyncResult()
+
+        def reader() -> None:
+            url = f"http://127.0.0.1:{self.http_port}/api/agents/{agent_id}/feed?token={self.agent_tokens[agent_id]}"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                event: dict[str, Any] = {}
+                for raw in response:
+                    line = raw.decode().rstrip("\n")
+                    if line == ": connected":
+                        connected.set(True)
+                    elif line.startswith("event: "):
+                        event["kind"] = line[7:]
+                    elif line.startswith("data: "):
+                        event["data"] = json.loads(line[6:])
+                    elif not line and event:
+                        messages.put(event)
+                        event = {}
+
+        gevent.spawn(reader)
+        connected.get(timeout=5)
+        return messages
+
+
+def seed(url: str, seeder) -> None:
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine).begin() as s:
+        seeder(s)
+    engine.dispose()
+
+
+def start_rig(tmp_path: Path, db_url: str, agents: list[str], *, flows_dir: Path | None = None) -> Iterator[Rig]:
+    password = secrets.token_hex(8)
+    emulator = Emulator(password=password, time_scale=TIME_SCALE)
+    fs_port = emulator.start()
+    admin = secrets.token_hex(16)
+    agent_tokens = {agent: secrets.token_hex(16) for agent in agents}
+    tokens = {admin: {"role": "admin"}, **{t: {"role": "agent", "agent": a} for a, t in agent_tokens.items()}}
+    overrides: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "database_url": db_url,
+        "freeswitch": {"port": fs_port, "password": password, "reconnect_max_seconds": 0.2},
+        "socket": {"port": 0},
+        "http": {"port": 0},
+        "tokens": tokens,
+    }
+    if flows_dir is not None:
+        overrides["flows_dir"] = str(flows_dir)
+    engine = Hotline(load_config(None, overrides), flow_clock=lambda: MONDAY_MORNING)
+    ports = engine.start(wait_for_freeswitch=5)
+    emulator.dialplan[HOTLINE_NUMBER] = [("socket", f"127.0.0.1:{ports.socket} async full")]
+    rig = Rig(emulator, engine, ports.http, admin, agent_tokens)
+    engine.call_recorded.append(rig.recorded.put)
+    try:
+        yield rig
+    finally:
+        engine.stop()
+        emulator.stop()

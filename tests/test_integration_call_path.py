@@ -1,0 +1,130 @@
+"""The whole call path over real TCP between hotline and the FreeSWITCH emulator.
+
+Caller dials the hotline number -> FreeSWITCH hands the call to hotline's socket -> the main flow
+recognises the customer and the caller presses 2 -> queued for 'support' -> offered to the agent
+(originate to the agent's phone, screen pop on the agent's feed) -> agent answers -> bridged ->
+they talk -> caller hangs up -> CDR + CRM interaction stored, metrics counted.
+"""
+
+from __future__ import annotations
+
+import pytest
+from engine.emulator import Caller, Phone
+from engine.store import agents, customers, queues, skills
+from engine.store.models import Call, Interaction
+from sqlalchemy import select
+
+from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
+
+pytestmark = [pytest.mark.integration, pytest.mark.db]
+
+CALLER = "13900139000"
+
+
+def _seed(s) -> None:
+    for name in ("sales", "support", "billing", "vip"):
+        skills.create_skill(s, name)
+    for name in ("sales", "support", "billing", "vip"):
+        queues.create_queue(s, name, wrap_up_seconds=1, required_skills={name: 1})
+    agents.create_agent(s, "1001", name="Grace", contact="user/1001", skills={"support": 7})
+    agents.create_agent(s, "1002", name="Linus", contact="user/1002", skills={"sales": 5})
+    customers.create_customer(s, "Ada Lovelace", region="CN", numbers=[CALLER], tier="normal")
+
+
+@pytest.fixture
+def rig(tmp_path, db_url):
+    seed(db_url, _seed)
+    yield from start_rig(tmp_path, db_url, ["1001", "1002"])
+
+
+def test_caller_is_routed_by_skill_answered_recorded_and_popped(rig):
+    rig.emulator.phones["1001"] = Phone("1001", answer_delay=1.0)
+    rig.emulator.phones["1002"] = Phone("1002", answer_delay=1.0)
+    rig.ready("1001")
+    rig.ready("1002")
+    feed = rig.feed("1001")
+    other_feed = rig.feed("1002")
+
+    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], talk_seconds=30), HOTLINE_NUMBER)
+    trace = rig.next_call()
+
+    # -- the CDR and the CRM interaction, as stored
+    assert trace.uuid == uuid
+    with rig.engine.sessions() as s:
+        call = s.scalars(select(Call).where(Call.uuid == uuid)).one()
+        interaction = s.scalars(select(Interaction).where(Interaction.call_uuid == uuid)).one()
+        customer = customers.find_customer_by_number(s, CALLER, region="CN")
+        assert customer is not None
+        assert interaction.customer_id == customer.id
+    assert call.outcome == "answered"
+    assert call.queue == "support" and call.agent_id == "1001"  # the sales agent never rang
+    assert call.caller_number == CALLER and call.destination == HOTLINE_NUMBER and call.flow == "main"
+    assert call.answered_at <= call.queued_at <= call.offered_at <= call.bridged_at <= call.ended_at
+    assert call.talk_seconds is not None and call.talk_seconds > 0
+    assert call.hangup_cause == "NORMAL_CLEARING"
+    assert interaction.agent_id == "1001" and interaction.queue == "support" and interaction.kind == "inbound"
+    assert "main/main_menu" in interaction.ivr_path
+
+    # -- the screen pop: on offer, then again on answer, only on that agent's feed
+    offer = feed.get(timeout=2)
+    while offer["kind"] != "screen_pop":
+        offer = feed.get(timeout=2)
+    assert offer["data"]["phase"] == "offer"
+    assert offer["data"]["caller_number"] == CALLER
+    assert offer["data"]["customer_name"] == "Ada Lovelace"
+    assert offer["data"]["queue"] == "support"
+    answer = feed.get(timeout=2)
+    while answer["kind"] != "screen_pop":
+        answer = feed.get(timeout=2)
+    assert answer["data"]["phase"] == "answer"
+    assert all(m["kind"] != "screen_pop" for m in list(other_feed.queue))
+
+    # -- metrics, as Prometheus scrapes them
+    status, text = rig.api("GET", "/metrics", rig.admin)
+    assert status == 200
+    assert 'hotline_calls_total{outcome="answered"} 1.0' in text
+    assert 'hotline_queue_offered_total{queue="support"} 1.0' in text
+    assert 'hotline_queue_calls_waiting{queue="support"} 0.0' in text
+    assert 'hotline_esl_connected{connection="control"} 1.0' in text
+    assert 'hotline_offers_total{result="answered"} 1.0' in text
+    assert 'hotline_esl_command_seconds_count{command="bgapi originate"} 1.0' in text
+    assert 'hotline_screen_pops_total{kind="offer"} 1.0' in text
+    m = rig.engine.metrics
+    assert m.value("hotline_agents", state="wrap_up") + m.value("hotline_agents", state="ready") == 2
+
+
+def test_second_call_pop_shows_the_first_in_history(rig):
+    rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+    rig.ready("1001")
+    rig.emulator.place_call(Caller(CALLER, script=["2"], talk_seconds=10), HOTLINE_NUMBER)
+    first = rig.next_call()
+    feed = rig.feed("1001")
+    rig.api("POST", "/api/agents/1001/end_wrap_up", rig.agent_tokens["1001"])
+    rig.emulator.place_call(Caller(CALLER, script=["2"], talk_seconds=10), HOTLINE_NUMBER)
+    second = rig.next_call()
+    assert second.uuid != first.uuid
+    pops = []
+    while not feed.empty():
+        message = feed.get()
+        if message["kind"] == "screen_pop" and message["data"]["call_id"] == second.uuid:
+            pops.append(message["data"])
+    assert pops and pops[0]["last_interactions"][0]["queue"] == "support"
+
+
+def test_caller_who_hangs_up_in_queue_is_abandoned_and_nobody_stays_reserved(rig):
+    rig.emulator.phones["1001"] = Phone("1001", behaviour="no_answer")
+    rig.ready("1001")
+    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=5), HOTLINE_NUMBER)
+    trace = rig.next_call()
+    assert trace.uuid == uuid and trace.outcome == "abandoned"
+    assert rig.engine.acd.agent_state("1001") in ("ready", "break")  # never left reserved
+    with rig.engine.sessions() as s:
+        assert s.scalars(select(Call.outcome).where(Call.uuid == uuid)).one() == "abandoned"
+
+
+def test_agent_api_refuses_other_agents_and_missing_tokens(rig):
+    assert rig.api("POST", "/api/agents/1001/ready", rig.agent_tokens["1002"])[0] == 403
+    assert rig.api("POST", "/api/agents/1001/ready", "nope")[0] == 401
+    assert rig.api("GET", "/api/queues", rig.agent_tokens["1001"])[0] == 403
+    status, queues_view = rig.api("GET", "/api/queues", rig.admin)
+    assert status == 200 and {q["queue"] for q in queues_view} == {"sales", "support", "billing", "vip"}
