@@ -52,8 +52,7 @@ class Rig:
 
     def ready(self, agent_id: str) -> None:
         token = self.agent_tokens[agent_id]
-        assert self.api("POST", f"/api/agents/{agent_id}/login", token)[0] == 200
-        assert self.api("POST", f"/api/agents/{agent_id}/ready", token)[1]["state"] == "ready"
+        assert self.api("POST", f"/api/agents/{agent_id}/login", token)[1]["state"] == "ready"
 
     def next_call(self, timeout: float = 10) -> CallTrace:
         return self.recorded.get(timeout=timeout)

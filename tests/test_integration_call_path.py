@@ -122,7 +122,11 @@ def test_caller_who_hangs_up_in_queue_is_abandoned_and_nobody_stays_reserved(rig
         assert s.scalars(select(Call.outcome).where(Call.uuid == uuid)).one() == "abandoned"
 
 
-def test_agent_api_refuses_other_agents_and_missing_tokens(rig):
+def test_agent_api_refuses_other_agents_and_missing_tokens_and_illegal_moves(rig):
+    rig.ready("1001")
+    status, body = rig.api("POST", "/api/agents/1001/end_wrap_up", rig.agent_tokens["1001"])
+    assert status == 409 and "not allowed in state 'ready'" in body["error"]
+    assert rig.api("POST", "/api/agents/9999/login", rig.admin)[0] == 404
     assert rig.api("POST", "/api/agents/1001/ready", rig.agent_tokens["1002"])[0] == 403
     assert rig.api("POST", "/api/agents/1001/ready", "nope")[0] == 401
     assert rig.api("GET", "/api/queues", rig.agent_tokens["1001"])[0] == 403

@@ -82,7 +82,6 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> int:
     emulator.dialplan[HOTLINE_NUMBER] = [("socket", f"127.0.0.1:{ports.socket} async full")]
     for agent_id in agent_ids:
         engine.agent_action(agent_id, "login", None)
-        engine.agent_action(agent_id, "ready", None)
     print(
         f"hotline demo: {options.agents} agents, {options.calls} calls, {options.speed:g}x time; "
         f"metrics: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports.http}/metrics\n"

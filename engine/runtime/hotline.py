@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.acd import commands
 from engine.acd.core import Acd
 from engine.acd.model import Agent, QueueConfig
+from engine.acd.states import IllegalTransition
 from engine.api import make_app
 from engine.config import Config
 from engine.cti import Hub
@@ -263,7 +264,12 @@ class Hotline:
             "break": lambda t: core.agent_break(agent_id, reason or "break", t),
             "end_wrap_up": lambda t: core.end_wrap_up(agent_id, t),
         }
-        self.acd.apply(events[action])
+        if agent_id not in self.acd.acd.snapshot().agents:
+            raise KeyError(f"agent {agent_id}")
+        try:
+            self.acd.apply(events[action])
+        except IllegalTransition as exc:
+            raise ValueError(str(exc)) from None
         return {"agent": agent_id, "state": str(self.acd.agent_state(agent_id))}
 
     def reload(self) -> dict[str, Any]:
