@@ -635,14 +635,13 @@ class Acd:
         for offer_id in sorted(call.offer_ids):
             self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
         call.state = transition(Machine.CALL, state, CallEvent.HANG_UP, call.call_id)
+        self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         stats = self._stats[call.queue]
         if state is CallState.BRIDGED:
             stats.completed += 1
             self._finish_call(call)
             return
-        if state is CallState.QUEUED:
-            self._unindex_call(call.call_id)
         stats.abandoned += 1
         self._out.append(commands.CallAbandoned(call.call_id, call.queue, self._now - call.enqueued_at))
 
