@@ -647,9 +647,9 @@ class Acd:
 
     def _finish_call(self, call: QueuedCall) -> None:
         """Account the ended bridged call and put its agent into wrap-up."""
-        assert call.agent_id is not None, "a bridged call has an agent"
+        assert call.agent_id is not None and call.bridged_at is not None, "a bridged call has an agent"
         agent = self._agents[call.agent_id]
-        talk = self._now - (call.bridged_at or self._now)
+        talk = self._now - call.bridged_at
         config = self._queues[call.queue]
         self._stats[call.queue].talk_seconds += talk
         agent.talk_seconds += talk
