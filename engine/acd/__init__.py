@@ -1,0 +1,1 @@
+"""Pure ACD: agent, call and offer state machines, routing strategies, Erlang C staffing."""

@@ -1,0 +1,195 @@
+"""The ACD's three state machines: agents, calls (as the ACD sees them) and offers.
+
+Modelled on h11's ``_state.py``: the rules are stated here in prose, every legal
+transition is one row of a table below, and anything not in a table raises
+:class:`IllegalTransition`.  Everything else in :mod:`engine.acd` moves a state
+only through :func:`transition`.
+
+Agents
+    An agent starts ``logged_out``.  ``login`` makes them ``ready``.  A ready agent
+    may be offered a call (``offer``): they are then ``reserved`` — exactly one offer
+    is ringing at their phone.  ``answer`` puts them ``on_call``.  If the offer fails
+    (no answer, busy, rejected, failed) they go back to ``ready`` (the ACD may hold
+    them out of routing for a per-reason delay, which is not a state), or to
+    ``break`` when they reached the queue's consecutive no-answer limit
+    (``too_many_no_answers``).  If the offer is withdrawn (caller hung up, another
+    agent answered a ring-all call, FreeSWITCH reconnected) they go back to
+    ``ready``.  When the bridged call ends they are in ``wrap_up`` until it expires
+    or they end it (``wrap_up_ended`` -> ``ready``).  ``break`` carries a reason
+    code; going on break again just changes the reason.  Logging out is possible
+    from every logged-in state except ``on_call`` (finish the call first); from
+    ``reserved`` it withdraws the ringing offer, as does going on break.
+
+Calls
+    A call enters ``queued``.  The ACD ``offer``\\ s it (``offering``); when every
+    offer for it fails or is withdrawn it returns to ``queued`` at the head
+    (``offer_failed``).  The first ``answer`` bridges it (``bridged``).  The caller
+    may ``hang_up`` in any live state (``ended``; from ``queued`` this is an
+    abandoned call).  A queued call that waited its queue's maximum leaves the
+    queue to the configured exit target (``max_wait`` -> ``left``).  ``ended`` and
+    ``left`` are final.
+
+Offers
+    An offer is ``ringing`` until exactly one outcome: ``answered``, ``no_answer``,
+    ``busy``, ``rejected``, ``failed`` or ``cancelled`` (withdrawn by the ACD).
+    All outcomes are final.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+
+class Machine(StrEnum):
+    """Which state machine a transition belongs to."""
+
+    AGENT = "agent"
+    CALL = "call"
+    OFFER = "offer"
+
+
+class AgentState(StrEnum):
+    """An agent's state."""
+
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    BREAK = "break"
+    RESERVED = "reserved"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+
+
+class AgentEvent(StrEnum):
+    """Something that happens to an agent."""
+
+    LOGIN = "login"
+    LOGOUT = "logout"
+    READY = "ready"
+    BREAK = "break"
+    OFFER = "offer"
+    ANSWER = "answer"
+    OFFER_FAILED = "offer_failed"
+    TOO_MANY_NO_ANSWERS = "too_many_no_answers"
+    OFFER_CANCELLED = "offer_cancelled"
+    CALL_ENDED = "call_ended"
+    WRAP_UP_ENDED = "wrap_up_ended"
+
+
+class CallState(StrEnum):
+    """A call's state as the ACD sees it."""
+
+    QUEUED = "queued"
+    OFFERING = "offering"
+    BRIDGED = "bridged"
+    ENDED = "ended"
+    LEFT = "left"
+
+
+class CallEvent(StrEnum):
+    """Something that happens to a call."""
+
+    OFFER = "offer"
+    OFFER_FAILED = "offer_failed"
+    ANSWER = "answer"
+    HANG_UP = "hang_up"
+    MAX_WAIT = "max_wait"
+
+
+class OfferState(StrEnum):
+    """An offer's state."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OfferEvent(StrEnum):
+    """The outcome reported for a ringing offer."""
+
+    ANSWER = "answer"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    REJECT = "reject"
+    FAIL = "fail"
+    CANCEL = "cancel"
+
+
+_A, _AE = AgentState, AgentEvent
+_C, _CE = CallState, CallEvent
+_O, _OE = OfferState, OfferEvent
+
+AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
+    (_A.LOGGED_OUT, _AE.LOGIN): _A.READY,
+    (_A.READY, _AE.LOGOUT): _A.LOGGED_OUT,
+    (_A.READY, _AE.BREAK): _A.BREAK,
+    (_A.READY, _AE.OFFER): _A.RESERVED,
+    (_A.BREAK, _AE.LOGOUT): _A.LOGGED_OUT,
+    (_A.BREAK, _AE.BREAK): _A.BREAK,
+    (_A.BREAK, _AE.READY): _A.READY,
+    (_A.RESERVED, _AE.LOGOUT): _A.LOGGED_OUT,
+    (_A.RESERVED, _AE.BREAK): _A.BREAK,
+    (_A.RESERVED, _AE.ANSWER): _A.ON_CALL,
+    (_A.RESERVED, _AE.OFFER_FAILED): _A.READY,
+    (_A.RESERVED, _AE.TOO_MANY_NO_ANSWERS): _A.BREAK,
+    (_A.RESERVED, _AE.OFFER_CANCELLED): _A.READY,
+    (_A.ON_CALL, _AE.CALL_ENDED): _A.WRAP_UP,
+    (_A.WRAP_UP, _AE.WRAP_UP_ENDED): _A.READY,
+    (_A.WRAP_UP, _AE.BREAK): _A.BREAK,
+    (_A.WRAP_UP, _AE.LOGOUT): _A.LOGGED_OUT,
+}
+
+CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
+    (_C.QUEUED, _CE.OFFER): _C.OFFERING,
+    (_C.QUEUED, _CE.HANG_UP): _C.ENDED,
+    (_C.QUEUED, _CE.MAX_WAIT): _C.LEFT,
+    (_C.OFFERING, _CE.OFFER_FAILED): _C.QUEUED,
+    (_C.OFFERING, _CE.ANSWER): _C.BRIDGED,
+    (_C.OFFERING, _CE.HANG_UP): _C.ENDED,
+    (_C.BRIDGED, _CE.HANG_UP): _C.ENDED,
+}
+
+OFFER_TRANSITIONS: dict[tuple[OfferState, OfferEvent], OfferState] = {
+    (_O.RINGING, _OE.ANSWER): _O.ANSWERED,
+    (_O.RINGING, _OE.NO_ANSWER): _O.NO_ANSWER,
+    (_O.RINGING, _OE.BUSY): _O.BUSY,
+    (_O.RINGING, _OE.REJECT): _O.REJECTED,
+    (_O.RINGING, _OE.FAIL): _O.FAILED,
+    (_O.RINGING, _OE.CANCEL): _O.CANCELLED,
+}
+
+TABLES: dict[Machine, dict] = {
+    Machine.AGENT: AGENT_TRANSITIONS,
+    Machine.CALL: CALL_TRANSITIONS,
+    Machine.OFFER: OFFER_TRANSITIONS,
+}
+
+
+class IllegalTransition(Exception):
+    """An event arrived that the current state does not accept."""
+
+    def __init__(self, kind: Machine, current: StrEnum, event: StrEnum, subject: str = "") -> None:
+        who = f" {subject}" if subject else ""
+        super().__init__(f"{kind}{who}: event '{event}' is not allowed in state '{current}'")
+        self.kind = kind
+        self.current = current
+        self.event = event
+        self.subject = subject
+
+
+S = TypeVar("S", AgentState, CallState, OfferState)
+
+
+def transition(kind: Machine, current: S, event: StrEnum, subject: str = "") -> S:
+    """Return the state that ``event`` moves ``current`` to, or raise IllegalTransition.
+
+    ``subject`` (an agent, call or offer id) only improves the error message.
+    """
+    try:
+        return TABLES[kind][(current, event)]
+    except KeyError:
+        raise IllegalTransition(kind, current, event, subject) from None

@@ -1,0 +1,239 @@
+"""Random event sequences against the ACD, checking its invariants after every step.
+
+The machine also plays the I/O shell: it mirrors agent states and ringing offers
+from the returned commands alone, and checks the mirror against the ACD's own
+records, so a missing or spurious command fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from engine.acd import commands
+from engine.acd.core import Acd, Snapshot
+from engine.acd.model import Agent, AgentSkill, EscalationStep, QueueConfig, Strategy
+from engine.acd.states import AgentState, CallState, IllegalTransition
+
+QUEUES = (
+    QueueConfig("sales", "sales", min_level=5, wrap_up_seconds=5, no_answer_delay_seconds=4,
+                busy_delay_seconds=6, reject_delay_seconds=2, failed_delay_seconds=3, max_no_answer=2,
+                max_wait_seconds=45, exit_target="voicemail",
+                escalation=(EscalationStep(10, min_level=2),
+                            EscalationStep(25, extra_skills=(AgentSkill("vip", 8),)))),
+    QueueConfig("support", "support", strategy=Strategy.RING_ALL, wrap_up_seconds=0, ring_timeout_seconds=15,
+                escalation=(EscalationStep(30, overflow_queue="sales"),)),
+    QueueConfig("billing", "sales", min_level=1, strategy=Strategy.ROUND_ROBIN, wrap_up_seconds=8),
+    QueueConfig("vip", "vip", strategy=Strategy.MOST_SKILLED, no_answer_delay_seconds=0, max_no_answer=0),
+)
+AGENTS = (
+    Agent("alice", {"sales": 9, "vip": 9}, order=1),
+    Agent("bob", {"sales": 3}, order=2),
+    Agent("carol", {"support": 5, "sales": 6}, order=3),
+    Agent("dave", {"support": 2}, order=4),
+    Agent("erin", {"vip": 4, "support": 7}, order=5),
+)
+AGENT_IDS = [a.id for a in AGENTS]
+STRATEGY_OF = {q.name: q.strategy for q in QUEUES}
+LIVE = (CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED)
+
+
+class AcdMachine(RuleBasedStateMachine):
+    """Drives one Acd with arbitrary interleavings of shell and agent events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.acd = Acd(seed=7)
+        self.now = 0.0
+        self.next_call = 0
+        self.mirror_states = {a.id: AgentState.LOGGED_OUT for a in AGENTS}
+        self.ringing: dict[str, commands.Offer] = {}
+        self.resolved_offers: list[str] = []
+        self.gone_calls: set[str] = set()
+        for queue in QUEUES:
+            self.apply(self.acd.configure_queue(queue, self.now))
+        for agent in AGENTS:
+            self.acd.add_agent(agent)
+
+    # -- the shell side ------------------------------------------------------------
+
+    def apply(self, out: list[commands.Command]) -> None:
+        for command in out:
+            match command:
+                case commands.AgentStateChanged(agent_id=agent_id, old=old, new=new):
+                    assert self.mirror_states[agent_id] is old, (agent_id, old, self.mirror_states[agent_id])
+                    self.mirror_states[agent_id] = new
+                case commands.Offer(offer_id=offer_id):
+                    assert offer_id not in self.ringing
+                    self.ringing[offer_id] = command
+                case commands.CancelOffer(offer_id=offer_id) | commands.Bridge(offer_id=offer_id):
+                    assert offer_id in self.ringing, command
+                    del self.ringing[offer_id]
+                    self.resolved_offers.append(offer_id)
+                case commands.CallAbandoned(call_id=call_id) | commands.QueueExit(call_id=call_id):
+                    event(type(command).__name__)
+                    assert call_id not in self.gone_calls
+                    self.gone_calls.add(call_id)
+
+    def agent_op(self, agent_id: str, legal: bool, op: str, *args: object) -> None:
+        """Call an agent operation; when illegal it must raise and change nothing."""
+        if legal:
+            self.apply(getattr(self.acd, op)(agent_id, *args, self.now))
+            return
+        self.apply(self.acd.tick(self.now))
+        before = self.acd.snapshot()
+        with pytest.raises(IllegalTransition):
+            getattr(self.acd, op)(agent_id, *args, self.now)
+        assert self.acd.snapshot() == before
+
+    def state_of(self, agent_id: str) -> AgentState:
+        return self.acd.snapshot().agents[agent_id].state
+
+    # -- rules ---------------------------------------------------------------------
+
+    @initialize(logged_in=st.sets(st.sampled_from(AGENT_IDS)))
+    def start_shift(self, logged_in: set[str]) -> None:
+        for agent_id in sorted(logged_in):
+            self.apply(self.acd.agent_login(agent_id, self.now))
+
+    @rule(queue=st.sampled_from([q.name for q in QUEUES]), priority=st.integers(0, 2))
+    def arrive(self, queue: str, priority: int) -> None:
+        self.next_call += 1
+        self.apply(self.acd.enqueue(f"call-{self.next_call}", queue, priority, self.now, caller="+100"))
+
+    @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.0, 15.0, 30.0]))
+    def tick(self, dt: float) -> None:
+        self.now += dt
+        self.apply(self.acd.tick(self.now))
+
+    @precondition(lambda self: self.ringing)
+    @rule(data=st.data())
+    def answer(self, data: st.DataObject) -> None:
+        offer_id = data.draw(st.sampled_from(sorted(self.ringing)))
+        out = self.acd.offer_answered(offer_id, self.now)
+        assert any(isinstance(c, commands.Bridge) and c.offer_id == offer_id for c in out)
+        self.apply(out)
+
+    @precondition(lambda self: self.ringing)
+    @rule(data=st.data(), reason=st.sampled_from(["no_answer", "busy", "rejected", "failed"]))
+    def fail(self, data: st.DataObject, reason: str) -> None:
+        offer_id = data.draw(st.sampled_from(sorted(self.ringing)))
+        del self.ringing[offer_id]
+        self.resolved_offers.append(offer_id)
+        self.apply(self.acd.offer_failed(offer_id, reason, self.now))
+        assert offer_id not in self.acd.snapshot().offers
+
+    @precondition(lambda self: self.resolved_offers)
+    @rule(data=st.data(), answered=st.booleans())
+    def late_report(self, data: st.DataObject, answered: bool) -> None:
+        offer_id = data.draw(st.sampled_from(self.resolved_offers))
+        self.apply(self.acd.tick(self.now))
+        before = self.acd.snapshot()
+        out = (self.acd.offer_answered(offer_id, self.now) if answered
+               else self.acd.offer_failed(offer_id, "no_answer", self.now))
+        assert out == []
+        assert self.acd.snapshot() == before
+
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def hang_up(self, data: st.DataObject) -> None:
+        call_id = f"call-{data.draw(st.integers(1, self.next_call))}"
+        self.apply(self.acd.call_ended(call_id, self.now))
+        assert call_id not in self.acd.snapshot().calls
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def login(self, agent_id: str) -> None:
+        self.agent_op(agent_id, self.state_of(agent_id) is AgentState.LOGGED_OUT, "agent_login")
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def logout(self, agent_id: str) -> None:
+        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL)
+        self.agent_op(agent_id, legal, "agent_logout")
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS), reason=st.sampled_from(["lunch", "training"]))
+    def take_break(self, agent_id: str, reason: str) -> None:
+        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL)
+        self.agent_op(agent_id, legal, "agent_break", reason)
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def ready(self, agent_id: str) -> None:
+        self.agent_op(agent_id, self.state_of(agent_id) is AgentState.BREAK, "agent_ready")
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def end_wrap_up(self, agent_id: str) -> None:
+        self.agent_op(agent_id, self.state_of(agent_id) is AgentState.WRAP_UP, "end_wrap_up")
+
+    @rule(confirm=st.booleans())
+    def reset(self, confirm: bool) -> None:
+        out = self.acd.reset(self.now)
+        assert not any(isinstance(c, commands.Offer) and c.offer_id in self.ringing for c in out)
+        self.apply(out)
+        if confirm:
+            for call in self.acd.snapshot().calls.values():
+                if call.state is CallState.BRIDGED:
+                    assert self.acd.confirm_bridged(call.call_id)
+
+    # -- invariants ----------------------------------------------------------------
+
+    @invariant()
+    def invariants_hold(self) -> None:
+        snap = self.acd.snapshot()
+        self.shell_mirror_matches(snap)
+        self.offers_agents_and_calls_agree(snap)
+        self.no_call_waits_for_an_idle_eligible_agent(snap)
+        self.calls_are_conserved(snap)
+
+    def shell_mirror_matches(self, snap: Snapshot) -> None:
+        assert {a.id: a.state for a in snap.agents.values()} == self.mirror_states
+        assert set(snap.offers) == set(self.ringing)
+
+    def offers_agents_and_calls_agree(self, snap: Snapshot) -> None:
+        offers_by_agent: dict[str, list[str]] = {}
+        offers_by_call: dict[str, set[str]] = {}
+        for offer in snap.offers.values():
+            offers_by_agent.setdefault(offer.agent_id, []).append(offer.offer_id)
+            offers_by_call.setdefault(offer.call_id, set()).add(offer.offer_id)
+        for agent in snap.agents.values():
+            mine = offers_by_agent.get(agent.id, [])
+            assert len(mine) <= 1, f"{agent.id} has offers {mine}"
+            assert (agent.state is AgentState.RESERVED) == bool(mine), agent
+            assert agent.offer_id == (mine[0] if mine else None)
+            if agent.state is AgentState.ON_CALL:
+                call = snap.calls[agent.call_id]
+                assert call.state is CallState.BRIDGED and call.agent_id == agent.id
+        for call in snap.calls.values():
+            assert call.state in LIVE
+            offers = offers_by_call.get(call.call_id, set())
+            assert call.offer_ids == offers
+            assert (call.state is CallState.OFFERING) == bool(offers)
+            if len(offers) > 1:
+                assert STRATEGY_OF[call.queue] is Strategy.RING_ALL
+                event("ring_all rang several agents")
+            if call.state is CallState.BRIDGED:
+                assert snap.agents[call.agent_id].state is AgentState.ON_CALL
+                assert snap.agents[call.agent_id].call_id == call.call_id
+
+    def no_call_waits_for_an_idle_eligible_agent(self, snap: Snapshot) -> None:
+        idle = [a for a in snap.agents.values() if a.state is AgentState.READY and a.available_at <= snap.now]
+        for call in snap.calls.values():
+            if call.state is CallState.QUEUED:
+                for agent in idle:
+                    assert not any(agent.level(s) >= m for s, m in snap.rules[call.call_id]), (call, agent)
+
+    def calls_are_conserved(self, snap: Snapshot) -> None:
+        assert sum(s.arrived for s in snap.stats.values()) == self.next_call
+        for name, stats in snap.stats.items():
+            live = sum(1 for c in snap.calls.values() if c.queue == name)
+            assert stats.arrived == live + stats.abandoned + stats.exited + stats.completed, name
+        assert self.gone_calls.isdisjoint(snap.calls)
+
+
+AcdMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=40, deadline=None, derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestAcdProperties = AcdMachine.TestCase
