@@ -133,8 +133,14 @@ class Snapshot:
 class Acd:
     """The ACD state and routing; see the module docstring for its contract."""
 
-    def __init__(self, *, queue_choice: QueueChoice = QueueChoice.LONGEST_WAITING, seed: int = 0,
-                 offer_grace_seconds: float = 5.0, reset_confirm_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        queue_choice: QueueChoice = QueueChoice.LONGEST_WAITING,
+        seed: int = 0,
+        offer_grace_seconds: float = 5.0,
+        reset_confirm_seconds: float = 10.0,
+    ) -> None:
         """``offer_grace_seconds``: how long past its ring timeout an offer nobody reported on
         is failed as no_answer.  ``reset_confirm_seconds``: how long after :meth:`reset`
         a bridged call not reconfirmed is ended."""
@@ -175,10 +181,15 @@ class Acd:
         Overflow queues named by escalation steps must already be configured.
         """
         for i, step in enumerate(config.escalation):
-            if step.overflow_queue is not None and step.overflow_queue not in self._queues \
-                    and step.overflow_queue != config.name:
-                raise UnknownQueue(f"QueueConfig({config.name!r}).escalation[{i}].overflow_queue: "
-                                   f"{step.overflow_queue!r} is not configured")
+            if (
+                step.overflow_queue is not None
+                and step.overflow_queue not in self._queues
+                and step.overflow_queue != config.name
+            ):
+                raise UnknownQueue(
+                    f"QueueConfig({config.name!r}).escalation[{i}].overflow_queue: "
+                    f"{step.overflow_queue!r} is not configured"
+                )
         self._advance(now)
         queued = [c.call_id for c in self._calls.values() if c.state is CallState.QUEUED]
         for call_id in queued:
@@ -278,8 +289,16 @@ class Acd:
 
     # ------------------------------------------------------------------ call events
 
-    def enqueue(self, call_id: str, queue: str, priority: int, now: float, *, caller: str = "",
-                data: dict[str, Any] | None = None) -> list[commands.Command]:
+    def enqueue(
+        self,
+        call_id: str,
+        queue: str,
+        priority: int,
+        now: float,
+        *,
+        caller: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> list[commands.Command]:
         """A call joins ``queue``; higher ``priority`` is served first."""
         config = self._queue(queue)
         if isinstance(priority, bool) or not isinstance(priority, int):
@@ -287,8 +306,15 @@ class Acd:
         if call_id in self._calls:
             raise ValueError(f"enqueue({call_id!r}).call_id: the call is already in the ACD")
         self._advance(now)
-        call = QueuedCall(call_id=call_id, queue=queue, priority=priority, enqueued_at=now, caller=caller,
-                          data=dict(data or {}), seq=next(self._call_seq))
+        call = QueuedCall(
+            call_id=call_id,
+            queue=queue,
+            priority=priority,
+            enqueued_at=now,
+            caller=caller,
+            data=dict(data or {}),
+            seq=next(self._call_seq),
+        )
         self._calls[call_id] = call
         self._stats[queue].arrived += 1
         for step_no, step in enumerate(config.escalation, start=1):
@@ -333,8 +359,7 @@ class Acd:
         Reports for offers the ACD already resolved are ignored.
         """
         if reason not in FAILURE_EVENTS:
-            raise ValueError(f"offer_failed({offer_id!r}).reason: {reason!r} is not one of "
-                             f"{', '.join(FAILURE_EVENTS)}")
+            raise ValueError(f"offer_failed({offer_id!r}).reason: {reason!r} is not one of {', '.join(FAILURE_EVENTS)}")
         self._advance(now)
         offer = self._offers.get(offer_id)
         if offer is not None:
@@ -397,9 +422,16 @@ class Acd:
         for agent_id in self._members[queue]:
             agents[self._agents[agent_id].state] += 1
         stats = self._stats[queue]
-        return QueueStatus(queue, counts[CallState.QUEUED], counts[CallState.OFFERING],
-                           counts[CallState.BRIDGED], longest, agents, stats.average_handle_seconds(),
-                           replace(stats))
+        return QueueStatus(
+            queue,
+            counts[CallState.QUEUED],
+            counts[CallState.OFFERING],
+            counts[CallState.BRIDGED],
+            longest,
+            agents,
+            stats.average_handle_seconds(),
+            replace(stats),
+        )
 
     def agents_by_state(self) -> dict[AgentState, list[str]]:
         """Agent ids grouped by state (every state present, ids sorted)."""
@@ -410,10 +442,15 @@ class Acd:
 
     def snapshot(self) -> Snapshot:
         """Deep copies of all records, the calls' current acceptance rules and queue statistics."""
-        return Snapshot(self._now, dict(self._queues), copy.deepcopy(self._agents),
-                        copy.deepcopy(self._calls), copy.deepcopy(self._offers),
-                        {cid: self._call_rules(c) for cid, c in self._calls.items()},
-                        {name: replace(s) for name, s in self._stats.items()})
+        return Snapshot(
+            self._now,
+            dict(self._queues),
+            copy.deepcopy(self._agents),
+            copy.deepcopy(self._calls),
+            copy.deepcopy(self._offers),
+            {cid: self._call_rules(c) for cid, c in self._calls.items()},
+            {name: replace(s) for name, s in self._stats.items()},
+        )
 
     def average_handle_time(self, queue: str) -> float | None:
         """Mean talk + wrap-up seconds of the queue's completed calls; None before the first."""
@@ -593,8 +630,12 @@ class Acd:
             agent.no_answer_count = 0
             self._agent_event(agent, AgentEvent.TOO_MANY_NO_ANSWERS, self._now, "no_answer")
         else:
-            delay = {"no_answer": config.no_answer_delay_seconds, "busy": config.busy_delay_seconds,
-                     "rejected": config.reject_delay_seconds, "failed": config.failed_delay_seconds}[reason]
+            delay = {
+                "no_answer": config.no_answer_delay_seconds,
+                "busy": config.busy_delay_seconds,
+                "rejected": config.reject_delay_seconds,
+                "failed": config.failed_delay_seconds,
+            }[reason]
             agent.available_at = self._now + delay
             self._agent_event(agent, AgentEvent.OFFER_FAILED, self._now)
         self._after_offer(self._calls[offer.call_id])
@@ -622,10 +663,14 @@ class Acd:
             call.offer_ids.add(offer.offer_id)
             agent.offer_id = offer.offer_id
             self._agent_event(agent, AgentEvent.OFFER, self._now)
-            self._schedule(self._now + config.ring_timeout_seconds + self._offer_grace, _Timer.OFFER_GUARD,
-                           offer.offer_id)
-            self._out.append(commands.Offer(offer.offer_id, call.call_id, agent.id, call.queue,
-                                            config.ring_timeout_seconds, agent.contact))
+            self._schedule(
+                self._now + config.ring_timeout_seconds + self._offer_grace, _Timer.OFFER_GUARD, offer.offer_id
+            )
+            self._out.append(
+                commands.Offer(
+                    offer.offer_id, call.call_id, agent.id, call.queue, config.ring_timeout_seconds, agent.contact
+                )
+            )
 
     # ------------------------------------------------------------------ internals: calls
 
@@ -677,7 +722,7 @@ class Acd:
         config = self._queues[call.queue]
         level = config.min_level
         rules: set[Rule] = set()
-        for step in config.escalation[:call.escalation]:
+        for step in config.escalation[: call.escalation]:
             level = step.min_level if step.min_level is not None else level
             rules.update((s.skill, s.level) for s in step.extra_skills)
             if step.overflow_queue is not None:

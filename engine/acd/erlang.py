@@ -41,8 +41,9 @@ def average_speed_of_answer(agents: int, traffic: float, aht: float) -> float:
     return erlang_c(agents, traffic) * aht / (agents - traffic)
 
 
-def agents_needed(calls: float, interval_seconds: float, aht: float, target_seconds: float,
-                  target_sl: float) -> Staffing:
+def agents_needed(
+    calls: float, interval_seconds: float, aht: float, target_seconds: float, target_sl: float
+) -> Staffing:
     """Fewest agents answering ``target_sl`` of ``calls`` per interval within ``target_seconds``.
 
     Example: 100 calls / 1800 s, AHT 180 s, 80 % in 20 s -> 14 agents, SL 0.888, ASA 7.84 s.

@@ -34,8 +34,7 @@ class Strategy(StrEnum):
 
 def _check_level(owner: str, name: str, level: int) -> None:
     if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise ValueError(f"{owner}.{name}: skill level must be an integer {MIN_LEVEL}..{MAX_LEVEL}, "
-                         f"got {level!r}")
+        raise ValueError(f"{owner}.{name}: skill level must be an integer {MIN_LEVEL}..{MAX_LEVEL}, got {level!r}")
 
 
 def _check_seconds(owner: str, name: str, value: float | None, *, allow_none: bool = False) -> None:
@@ -119,8 +118,14 @@ class QueueConfig:
         except ValueError:
             choices = ", ".join(s.value for s in Strategy)
             raise ValueError(f"{owner}.strategy: {self.strategy!r} is not one of {choices}") from None
-        for name in ("wrap_up_seconds", "no_answer_delay_seconds", "busy_delay_seconds",
-                     "reject_delay_seconds", "failed_delay_seconds", "skill_weight_seconds"):
+        for name in (
+            "wrap_up_seconds",
+            "no_answer_delay_seconds",
+            "busy_delay_seconds",
+            "reject_delay_seconds",
+            "failed_delay_seconds",
+            "skill_weight_seconds",
+        ):
             _check_seconds(owner, name, getattr(self, name))
         _check_seconds(owner, "max_wait_seconds", self.max_wait_seconds, allow_none=True)
         _check_seconds(owner, "ring_timeout_seconds", self.ring_timeout_seconds)
@@ -135,8 +140,10 @@ class QueueConfig:
             raise ValueError(f"{owner}.escalation: must be a tuple of EscalationStep")
         for i, step in enumerate(self.escalation):
             if step.min_level is not None and step.min_level > self.min_level:
-                raise ValueError(f"{owner}.escalation[{i}].min_level: {step.min_level} would narrow "
-                                 f"the queue (min_level {self.min_level}); escalation only widens")
+                raise ValueError(
+                    f"{owner}.escalation[{i}].min_level: {step.min_level} would narrow "
+                    f"the queue (min_level {self.min_level}); escalation only widens"
+                )
         times = [s.after_seconds for s in self.escalation]
         if times != sorted(times):
             raise ValueError(f"{owner}.escalation: steps must be in increasing after_seconds order")

@@ -41,20 +41,23 @@ def _ordered(eligible: Iterable[Agent], key: Callable[[Agent], Any], limit: int 
     return ordered if limit is None else ordered[:limit]
 
 
-def longest_idle(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                 limit: int | None = None) -> list[Agent]:
+def longest_idle(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """The agent ready for the longest time first."""
     return _ordered(eligible, lambda a: (a.state_since, a.id), limit)
 
 
-def most_skilled(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                 limit: int | None = None) -> list[Agent]:
+def most_skilled(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Highest level in the queue's skill first; then longest idle."""
     return _ordered(eligible, lambda a: (-a.level(queue.skill), a.state_since, a.id), limit)
 
 
-def skill_weighted(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                   limit: int | None = None) -> list[Agent]:
+def skill_weighted(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Highest score first: idle seconds + level × ``queue.skill_weight_seconds``.
 
     Each level point counts as that many seconds of idle time, so a better agent
@@ -64,26 +67,30 @@ def skill_weighted(eligible: Iterable[Agent], queue: QueueConfig, state: Routing
     return _ordered(eligible, lambda a: (a.state_since - a.level(queue.skill) * weight, a.id), limit)
 
 
-def least_talk_time(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                    limit: int | None = None) -> list[Agent]:
+def least_talk_time(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Fewest accumulated talk seconds first; then longest idle."""
     return _ordered(eligible, lambda a: (a.talk_seconds, a.state_since, a.id), limit)
 
 
-def fewest_calls(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                 limit: int | None = None) -> list[Agent]:
+def fewest_calls(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Fewest handled calls first; then longest idle."""
     return _ordered(eligible, lambda a: (a.calls_handled, a.state_since, a.id), limit)
 
 
-def top_down(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-             limit: int | None = None) -> list[Agent]:
+def top_down(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Lowest ``order`` first, every time."""
     return _ordered(eligible, lambda a: (a.order, a.id), limit)
 
 
-def round_robin(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                limit: int | None = None) -> list[Agent]:
+def round_robin(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """The next agent by ``order`` after the one last chosen for this queue, wrapping round."""
     last = state.last_chosen.get(queue.name)
     if last is None:
@@ -91,14 +98,16 @@ def round_robin(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingSta
     return _ordered(eligible, lambda a: ((a.order, a.id) <= last, a.order, a.id), limit)
 
 
-def ring_all(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-             limit: int | None = None) -> list[Agent]:
+def ring_all(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """Every eligible agent (``limit`` ignored), longest idle first."""
     return longest_idle(eligible, queue, state)
 
 
-def random_choice(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState,
-                  limit: int | None = None) -> list[Agent]:
+def random_choice(
+    eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
+) -> list[Agent]:
     """A random order drawn from ``state.rng`` (agents taken in id order, so it is reproducible)."""
     pool = sorted(eligible, key=lambda a: a.id)
     return state.rng.sample(pool, len(pool) if limit is None else min(limit, len(pool)))
@@ -129,20 +138,21 @@ class QueueChoice(StrEnum):
     LONGEST_PREDICTED_WAIT = "longest_predicted_wait"
 
 
-def longest_waiting_first(candidates: Iterable[QueuedCall],
-                          predicted_wait: Mapping[str, float | None]) -> list[QueuedCall]:
+def longest_waiting_first(
+    candidates: Iterable[QueuedCall], predicted_wait: Mapping[str, float | None]
+) -> list[QueuedCall]:
     """Highest priority first, then the call that has waited longest (``predicted_wait`` unused)."""
     return sorted(candidates, key=QueuedCall.sort_key)
 
 
-def longest_predicted_wait(candidates: Iterable[QueuedCall],
-                           predicted_wait: Mapping[str, float | None]) -> list[QueuedCall]:
+def longest_predicted_wait(
+    candidates: Iterable[QueuedCall], predicted_wait: Mapping[str, float | None]
+) -> list[QueuedCall]:
     """Highest priority first, then the queue with the longest predicted wait, then longest waiting.
 
     A queue whose wait cannot be predicted (no history or no staff) counts as 0.
     """
-    return sorted(candidates, key=lambda c: (-c.priority, -(predicted_wait.get(c.queue) or 0.0),
-                                             c.enqueued_at, c.seq))
+    return sorted(candidates, key=lambda c: (-c.priority, -(predicted_wait.get(c.queue) or 0.0), c.enqueued_at, c.seq))
 
 
 CallChooser = Callable[[Iterable[QueuedCall], Mapping[str, float | None]], list[QueuedCall]]

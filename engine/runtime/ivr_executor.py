@@ -116,11 +116,14 @@ class IvrExecutor:
         terminator = done.variable("read_terminator_used") or None
         return a.DigitsResult(digits, terminator)
 
-    def _recognise(self, action: a.Recognise) -> a.SpeechResult:
+    def _recognise(self, action: a.Recognise) -> a.SpeechResult | a.DigitsResult:
         grammar = action.grammar or "hotline_keywords:" + ",".join(action.keywords)
         args = f"{self._prompt_arg(action.prompts)} detect:{self.speech.engine} {grammar}"
         done = self.call.execute("play_and_detect_speech", args, timeout=STEP_TIMEOUT_MARGIN + action.timeout_ms / 1000)
-        return parse_nlsml(done.variable("detect_speech_result"))
+        result = parse_nlsml(done.variable("detect_speech_result"))
+        if isinstance(result, a.DigitsResult) and not action.dtmf_digits:
+            return a.SpeechResult("", 0.0)  # keys where only speech is accepted: heard nothing usable
+        return result
 
     def _record(self, action: a.Record) -> a.RecordResult:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -149,8 +152,9 @@ def _spoken_text(say: a.Say) -> str:
     return say.text
 
 
-def parse_nlsml(result: str) -> a.SpeechResult:
-    """The text and confidence of an NLSML ``detect_speech_result`` ('' when nothing was heard)."""
+def parse_nlsml(result: str) -> a.SpeechResult | a.DigitsResult:
+    """An NLSML ``detect_speech_result``: words heard (with confidence 0..1), or keys pressed
+    (``<input mode="dtmf">``); an empty SpeechResult when nothing was heard."""
     if not result.strip():
         return a.SpeechResult("", 0.0)
     try:
@@ -161,6 +165,9 @@ def parse_nlsml(result: str) -> a.SpeechResult:
     interpretation = root.find(".//interpretation")
     if interpretation is None:
         return a.SpeechResult("", 0.0)
-    text = (interpretation.findtext(".//input") or "").strip()
+    spoken = interpretation.find(".//input")
+    text = (spoken.text or "").strip() if spoken is not None else ""
+    if spoken is not None and spoken.get("mode") == "dtmf":
+        return a.DigitsResult(text)
     raw = float(interpretation.get("confidence", "0") or 0)
     return a.SpeechResult(text, raw / 100 if raw > 1 else raw)
