@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, ConfigError, load_config
+from engine.ivr.errors import FlowValidationError
+from engine.transport.connection import ESLError
 
 
 class CliError(Exception):
@@ -192,7 +194,6 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def cmd_flows(args: argparse.Namespace) -> int:
     from engine.ivr.dryrun import dry_run, run_flow_tests
-    from engine.ivr.errors import FlowValidationError
     from engine.ivr.loader import load_flows
 
     if args.action == "reload":
@@ -298,9 +299,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.fn(args)
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, ESLError) as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
+    except FlowValidationError as exc:
+        print(f"hotline: flows failed validation; nothing was loaded:\n{exc}", file=sys.stderr)
+        return 1
     except (LookupError, ValueError) as exc:  # the store's NotFound / InvalidInput / Conflict name the field
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
