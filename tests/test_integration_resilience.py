@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from engine.emulator import Caller, Emulator, Phone
 from gevent.queue import Queue
 
 from engine.config import load_config
-from engine.emulator import Caller, Emulator, Phone
 from engine.runtime.hotline import Hotline
 from engine.transport import AuthenticationFailed
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
@@ -46,6 +46,7 @@ def test_malformed_frame_from_freeswitch_is_counted_and_calls_go_on(rig):
 
 
 def test_wrong_event_socket_password_stops_start_up_with_a_clear_error(tmp_path, db_url):
+    seed(db_url, _seed)
     emulator = Emulator(password="the-real-one")
     port = emulator.start()
     config = load_config(
