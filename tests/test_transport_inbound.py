@@ -47,10 +47,10 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
         while cmd := peer.read_command():
             if cmd.startswith("event "):
                 subscriptions.put(cmd)
-                peer.send(codec.reply("+OK event listener enabled plain"))
+                peer.send(codec.reply("+OK event listener enabled json"))
             elif cmd.startswith("api "):
                 peer.send(codec.api_response("UP\n"))
-                peer.send(codec.event_plain({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u1"}))
+                peer.send(codec.event_json({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u1"}))
 
     first = ScriptedPeer(script)
     port = first.start()
@@ -65,7 +65,7 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
     client.on_event("CHANNEL_CREATE", lambda e: created.put(e.uuid))
     client.on_event("CONNECTION_CLOSED", lambda e: closed.put(client.connected))
     client.start(wait=2)
-    assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
+    assert subscriptions.get(timeout=2) == "event json CHANNEL_CREATE CHANNEL_HANGUP"
     assert connects.get(timeout=2)
     assert metrics.value("hotline_esl_connected", connection="control") == 1
 
@@ -80,7 +80,7 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
     second.start()
     try:
         assert connects.get(timeout=5)
-        assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
+        assert subscriptions.get(timeout=2) == "event json CHANNEL_CREATE CHANNEL_HANGUP"
         assert client.api("status") == "UP\n"
         assert created.get(timeout=2) == "u1"  # handlers were attached to the new connection
         assert metrics.value("hotline_esl_reconnects_total", connection="control") == 1

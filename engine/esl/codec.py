@@ -124,7 +124,7 @@ def _parse_header_block(text: str) -> list[tuple[str, str]]:
             name, sep, value = line.partition(":")
         if not sep or not name or " " in name:
             raise ESLProtocolError(f"header line without 'Name: value': {line[:80]!r}")
-        headers.append((name, unquote(value)))
+        headers.append((name, unquote(value) if "%" in value else value))
     return headers
 
 
