@@ -280,6 +280,7 @@ class Channel:
         self.event("CHANNEL_HANGUP")
         self.dead.set()
         self.interrupt.set()
+        self.dtmf.put("\0")
         self.queue.put(Message("wake"))
         if self.session is None:
             self.session = gevent.spawn(self.finish)
@@ -297,9 +298,9 @@ class Channel:
         self.go("CS_REPORTING")
         self._cdr_variables()
         self.event("CHANNEL_HANGUP_COMPLETE", lead=[("Hangup-Cause", self.hangup_cause)])
+        self.switch.channels.pop(self.uuid, None)
         if peer is not None and self.variables.get("loopback_leg") == "B":
             peer.gone.wait()
-        self.switch.channels.pop(self.uuid, None)
         self.state = "CS_DESTROY"
         self.event("CHANNEL_DESTROY")
         self.go("CS_DESTROY")
@@ -359,6 +360,8 @@ class Channel:
         self.variables["last_app"] = app
         tail = [("Application", app), *data, ("Application-Response", response), ("Application-UUID", app_uuid)]
         self.event("CHANNEL_EXECUTE_COMPLETE", tail=tail)
+        while self.alive and not self.dtmf.empty():  # digits left over (a terminator) are read now
+            self.take_dtmf(0)
         return response
 
     def pause(self, seconds: float | None) -> bool:

@@ -69,9 +69,11 @@ class Commands:
         years, d = divmod(days, 365)
         n = len(self.switch.channels)
         self.switch.peak_sessions = max(self.switch.peak_sessions, n)
+        parts = zip((years, d, h, m, s, us // 1000, us % 1000),
+                    ("year", "day", "hour", "minute", "second", "millisecond", "microsecond"), strict=True)  # fmt: skip
+        uptime = ", ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts)
         return (
-            f"UP {years} years, {d} days, {h} hours, {m} minute{'s' if m != 1 else ''}, {s} seconds, "
-            f"{us // 1000} milliseconds, {us % 1000} microseconds\n"
+            f"UP {uptime}\n"
             f"FreeSWITCH (Version 1.11.2-release git 3f13ad1 2026-08-09 16:23:10Z 64bit) is ready\n"
             f"{self.switch.sessions_since_startup} session(s) since startup\n"
             f"{n} session(s) - peak {self.switch.peak_sessions}, last 5min {self.switch.peak_sessions} \n"
@@ -85,9 +87,9 @@ class Commands:
         ip = self.switch.ipv4
         bar = "=" * 97
         return (
-            f"{'Name':>21}\t{'Type':>7}\t{'Data':>42}\tState\n{bar}\n"
-            f"{ip:>21}\t{'alias':>7}\t{'internal':>42}\tALIASED\n"
-            f"{'internal':>21}\t{'profile':>7}\t{'sip:mod_sofia@' + ip + ':5060':>42}\tRUNNING (0)\n"
+            f"{'Name':>25}\t{'Type':>7}\t{'Data':>42}\tState\n{bar}\n"
+            f"{ip:>25}\t{'alias':>7}\t{'internal':>42}\tALIASED\n"
+            f"{'internal':>25}\t{'profile':>7}\t{'sip:mod_sofia@' + ip + ':5060':>42}\tRUNNING (0)\n"
             f"{bar}\n1 profile 1 alias\n"
         )
 

@@ -116,6 +116,7 @@ class Connection:
             self._session_over(ch)
 
     def _session_over(self, ch: Channel) -> None:
+        self.events_on = False
         if self.linger is None:
             self.send(codec.disconnect_notice())
             self.send(_CLOSE)
