@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Iterator
 
 import gevent
+import gevent.event
+import gevent.queue
 import gevent.server
 import gevent.socket
 import pytest
@@ -192,3 +194,95 @@ def test_originate_loopback_events_match_freeswitch(emu: Emulator, fmt: str) -> 
     assert [k for k, _ in hangup_complete.pairs].count("Hangup-Cause") == 2
     assert client.command("api show channels as json\n\n").body == '{"row_count": 0}\n'
     assert client.command("api hupall NORMAL_CLEARING\n\n").body == "+OK hangup all channels with cause NORMAL_CLEARING\n"
+
+
+class OutboundListener:
+    """hotline's side of the outbound socket: accepts the sessions the emulator opens."""
+
+    def __init__(self) -> None:
+        self.sessions: gevent.queue.Queue[Client] = gevent.queue.Queue()
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self._accept)
+        self.server.start()
+        self.port = self.server.server_port
+
+    def _accept(self, sock: gevent.socket.socket, _addr: object) -> None:
+        done = gevent.event.Event()
+        client = Client(sock)
+        client.done = done  # type: ignore[attr-defined]
+        self.sessions.put(client)
+        done.wait()
+
+    def next(self, timeout: float = 5.0) -> Client:
+        return self.sessions.get(timeout=timeout)
+
+    def stop(self) -> None:
+        self.server.stop(timeout=0)
+
+
+@pytest.fixture
+def hotline() -> Iterator[OutboundListener]:
+    listener = OutboundListener()
+    yield listener
+    listener.stop()
+
+
+def steps(name: str) -> list[tuple[str, int]]:
+    """Each command the client sent, with how many frames FreeSWITCH sent before the next command."""
+    out: list[tuple[str, int]] = []
+    for line in load(name):
+        if line.dir == "send":
+            out.append((line.frame, 0))
+        elif out:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+    return out
+
+
+def session_shapes(frames: list[codec.Frame]) -> list[tuple[str, str]]:
+    return [frame_shape(f) for f in frames]
+
+
+def test_outbound_socket_session_matches_freeswitch(hotline: OutboundListener, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 0.1: play_and_get_digits waits 4 s (0.4 s here) for the DTMF this test sends from another socket
+    emu = Emulator(time_scale=0.1, dialplan={"8888": f"socket 127.0.0.1:{hotline.port} async full"})
+    emu.start()
+    try:
+        control = Client.connect(emu.port)
+        control.login()
+        control.command("bgapi originate {origination_caller_id_number=13900139000}loopback/8888 &park()\n\n")
+        session = hotline.next()
+        rec_path = str(tmp_path / "rec.wav")
+        want = recorded("06_outbound_socket_session.jsonl")
+        got: list[codec.Frame] = []
+        for data, count in steps("06_outbound_socket_session.jsonl"):
+            data = data.replace("/tmp/hotline_rec_test.wav", rec_path)
+            if data.startswith("api uuid_getvar"):
+                data = UUID.sub(got[0].headers["Unique-ID"], data)
+            session.send(data)
+            if "play_and_get_digits" in data:
+                got += [session.read(), session.read()]  # +OK, CHANNEL_EXECUTE
+                a_uuid = got[0].headers["variable_other_loopback_leg_uuid"]
+                assert control.command(f"api uuid_send_dtmf {a_uuid} 42#\n\n").body == f"+OK {a_uuid} sent DTMF 42#.\n"
+                count -= 2
+            got += [session.read() for _ in range(count)]
+        assert session_shapes(got) == session_shapes(want)
+        events = [(codec.parse_event(f), codec.parse_event(w)) for f, w in zip(got, want, strict=True)
+                  if f.content_type == "text/event-plain"]  # fmt: skip
+        for mine, theirs in events:
+            assert header_names(mine) == header_names(theirs), mine.name
+            for key in ("Application", "Application-Data", "Application-Response", "DTMF-Digit", "Hangup-Cause",
+                        "Channel-State", "Channel-Call-State", "Answer-State"):  # fmt: skip
+                if key == "Application-Data" and ("hotline_rec_test" in theirs.get(key) or "8084" in theirs.get(key)):
+                    continue
+                assert mine.get(key) == theirs.get(key), (mine.name, key)
+        completes = {e.get("Application-UUID") for e, _ in events if e.name == "CHANNEL_EXECUTE_COMPLETE"}
+        assert {"11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"} <= completes
+        pagd = next(e for e, _ in events if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "play_and_get_digits")
+        assert pagd.variable("menu_choice") == "42"
+        notice = next(f for f in got if f.content_type == "text/disconnect-notice")
+        assert [k for k, _ in notice.pairs] == [k for k, _ in want[got.index(notice)].pairs]
+        import wave
+
+        with wave.open(rec_path) as wav:
+            assert wav.getframerate() == 8000
+    finally:
+        emu.stop()
