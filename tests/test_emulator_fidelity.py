@@ -226,13 +226,16 @@ def hotline() -> Iterator[OutboundListener]:
     listener.stop()
 
 
-def steps(name: str) -> list[tuple[str, int]]:
-    """Each command the client sent, with how many frames FreeSWITCH sent before the next command."""
+def steps(name: str, skip: str = "\0") -> list[tuple[str, int]]:
+    """Each command the client sent, with how many frames FreeSWITCH sent before the next command.
+
+    Frames containing ``skip`` (leftovers of an earlier recording) are not counted.
+    """
     out: list[tuple[str, int]] = []
     for line in load(name):
         if line.dir == "send":
             out.append((line.frame, 0))
-        elif out:
+        elif out and skip not in line.frame:
             out[-1] = (out[-1][0], out[-1][1] + 1)
     return out
 
@@ -286,3 +289,77 @@ def test_outbound_socket_session_matches_freeswitch(hotline: OutboundListener, t
             assert wav.getframerate() == 8000
     finally:
         emu.stop()
+
+
+def _by_channel(events: list[codec.Event]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for e in events:
+        out.setdefault(e.get("Channel-Name") or "job", []).append((e.name, e.get("Hangup-Cause")))
+    return out
+
+
+def test_outbound_bridge_matches_freeswitch(hotline: OutboundListener) -> None:
+    emu = Emulator(time_scale=0.01, dialplan={"8888": f"socket 127.0.0.1:{hotline.port} async full"})
+    emu.start()
+    try:
+        control = Client.connect(emu.port)
+        control.login()
+        control_cmds = sent("07_outbound_bridge_control.jsonl")
+        assert control.command(control_cmds[1]).reply_text == "+OK event listener enabled plain"
+        control.send(control_cmds[2])
+        session = hotline.next()
+        got: list[codec.Frame] = []
+        for data, count in steps("07_outbound_bridge.jsonl"):
+            session.send(data)
+            got += [session.read() for _ in range(count)]
+        want = recorded("07_outbound_bridge.jsonl")
+        assert session_shapes(got) == session_shapes(want)
+        for mine, theirs in zip(got, want, strict=True):
+            if mine.content_type == "text/event-plain":
+                e, w = codec.parse_event(mine), codec.parse_event(theirs)
+                assert header_names(e) == header_names(w), e.name
+                other = [k for k, _ in e.pairs if k.startswith("Other-")]
+                assert other == [k for k, _ in w.pairs if k.startswith("Other-")], e.name
+        bridge = codec.parse_event(next(f for f in got if b"CHANNEL_BRIDGE" in f.body.encode()))
+        assert bridge.get("Bridge-A-Unique-ID") == bridge.uuid
+        emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.get("Channel-Name") == "loopback/9999-a")
+        frames = control.read_until(lambda f: f.content_type == "text/event-plain" and codec.parse_event(f).name
+                                    == "CHANNEL_HANGUP_COMPLETE" and "9999-a" in f.body)  # fmt: skip
+        control_want = [codec.parse_event(f) for f in recorded("07_outbound_bridge_control.jsonl")
+                        if f.content_type == "text/event-plain"]  # fmt: skip
+        mine_events = [codec.parse_event(f) for f in frames if f.content_type == "text/event-plain"]
+        assert _by_channel(mine_events) == _by_channel(control_want)
+    finally:
+        emu.stop()
+
+
+def test_inbound_control_of_parked_calls_matches_freeswitch(emu: Emulator, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    name = "08_inbound_control_of_parked_calls.jsonl"
+    path = str(tmp_path / "uuid_record.wav")
+    client = Client.connect(emu.port)
+    client.read()
+    got: list[codec.Frame] = []
+    for data, count in steps(name, skip="loopback/8888"):
+        client.send(data.replace("/tmp/hotline_uuid_record.wav", path))
+        got += [client.read() for _ in range(count)]
+    assert not emu.channels
+    want = [f for f in recorded(name)[1:] if "loopback/8888" not in f.body]
+    replies = [frame_shape(f) for f in got if not f.content_type.startswith("text/event")]
+    assert replies == [frame_shape(f) for f in want if not f.content_type.startswith("text/event")]
+    getvar = next(f for f in got if f.content_type == "api/response" and f.body == "1001")
+    assert getvar.headers["Content-Length"] == "4"
+    mine = [codec.parse_event(f) for f in got if f.content_type == "text/event-plain"]
+    theirs = [codec.parse_event(f) for f in want if f.content_type == "text/event-plain"]
+    by_uuid_mine = _by_channel(mine)
+    by_uuid_theirs = _by_channel(theirs)
+    assert sorted(by_uuid_mine) == sorted(by_uuid_theirs)
+    for key, seq in by_uuid_theirs.items():
+        assert sorted(by_uuid_mine[key]) == sorted(seq), key
+    for e in mine:
+        w = next(t for t in theirs if t.name == e.name)
+        if e.name not in ("CHANNEL_HANGUP_COMPLETE",):
+            assert header_names(e) == header_names(w), e.name
+    import wave
+
+    with wave.open(path) as wav:
+        assert wav.getnframes() > 0
