@@ -42,6 +42,7 @@ class Connection:
         self.events_on = False
         self.all_events = False
         self.events: set[str] = set()
+        self.nixed: set[str] = set()  # taken out of ALL
         self.custom: set[str] = set()
         self.filters: list[tuple[str, str]] = []
         self.my_uuid = ""
@@ -100,7 +101,7 @@ class Connection:
             return False
         name = event.name
         custom_ok = name != "CUSTOM" or event.get("Event-Subclass") in self.custom
-        ok = self.all_events or (name in self.events and custom_ok)
+        ok = (self.all_events and name not in self.nixed) or (name in self.events and custom_ok)
         if ok and self.filters:
             ok = any(event.get(h).lower() == v.lower() for h, v in self.filters if h in event.headers)
         if ok and self.my_uuid:
@@ -226,8 +227,9 @@ class Connection:
             elif EVENT_NAME.match(word):
                 keys += 1
                 if word == "ALL":
-                    self.all_events = True
+                    self.all_events, self.nixed = True, set()
                 self.events.add(word)
+                self.nixed.discard(word)
                 custom = custom or word == "CUSTOM"
         if not keys:
             return "-ERR no keywords supplied"
@@ -245,6 +247,7 @@ class Connection:
                 if word == "ALL":
                     self.all_events, self.events = False, set()
                 self.events.discard(word)
+                self.nixed.add(word)
         if not keys:
             return "-ERR no keywords supplied"
         return "+OK events nixed"
