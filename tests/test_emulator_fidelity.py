@@ -109,8 +109,11 @@ def replay_simple(emu: Emulator, name: str) -> tuple[list[codec.Frame], Client]:
     got = [client.read()]
     for data in sent(name):
         client.send(data)
-        while len(got) < len(want) and (len(got) < 2 or frame_shape(got[-1]) != frame_shape(want[len(got) - 1])
-                                          or want[len(got)].content_type != "command/reply"):  # fmt: skip
+        while len(got) < len(want) and (
+            len(got) < 2
+            or frame_shape(got[-1]) != frame_shape(want[len(got) - 1])
+            or want[len(got)].content_type != "command/reply"
+        ):
             got.append(client.read())
             if got[-1].content_type in ("command/reply", "api/response") and len(got) >= len(want):
                 break
@@ -145,8 +148,14 @@ def test_api_commands_have_the_recorded_replies(emu: Emulator) -> None:
     want = recorded("03_api_commands.jsonl")
     assert [frame_shape(f) for f in got] == [frame_shape(f) for f in want]
     by_cmd = dict(zip([s.split("\n")[0] for s in sent("03_api_commands.jsonl")], got[1:], strict=False))
-    exact = ["api version", "api show channels as json", "api nosuchcommand", "api sofia status", "api originate",
-             "api uuid_kill 00000000-0000-0000-0000-000000000000"]  # fmt: skip
+    exact = [
+        "api version",
+        "api show channels as json",
+        "api nosuchcommand",
+        "api sofia status",
+        "api originate",
+        "api uuid_kill 00000000-0000-0000-0000-000000000000",
+    ]
     want_by_cmd = dict(zip([s.split("\n")[0] for s in sent("03_api_commands.jsonl")], want[1:], strict=False))
     for cmd in exact:
         assert by_cmd[cmd].body == want_by_cmd[cmd].body, cmd
@@ -169,16 +178,43 @@ def test_originate_loopback_events_match_freeswitch(emu: Emulator, fmt: str) -> 
     assert client.command(subscribe).reply_text == f"+OK event listener enabled {fmt}"
     reply = client.command(originate)
     assert shape(reply.reply_text) == "+OK Job-UUID: <uuid>"
-    frames = client.read_until(lambda f: f.content_type.startswith("text/event") and sum(
-        1 for e in [codec.parse_event(f)] if e.name == "CHANNEL_STATE" and e.get("Channel-State") == "CS_DESTROY") > 0
-        and codec.parse_event(f).get("Channel-Name").endswith("-b"))  # fmt: skip
+    frames = client.read_until(
+        lambda f: (
+            f.content_type.startswith("text/event")
+            and sum(
+                1
+                for e in [codec.parse_event(f)]
+                if e.name == "CHANNEL_STATE" and e.get("Channel-State") == "CS_DESTROY"
+            )
+            > 0
+            and codec.parse_event(f).get("Channel-Name").endswith("-b")
+        )
+    )
     got = [codec.parse_event(f) for f in frames]
     assert {f.content_type for f in frames} == {f"text/event-{fmt}"}
     for leg in ("-a", "-b", "job"):
-        steps = [(e.name, e.get("Channel-State"), e.get("Channel-Call-State"), e.get("Channel-State-Number"),
-                  e.get("Application")) for e in got if _leg(e) == leg]  # fmt: skip
-        expected = [(e.name, e.get("Channel-State"), e.get("Channel-Call-State"), e.get("Channel-State-Number"),
-                     e.get("Application")) for e in want if _leg(e) == leg]  # fmt: skip
+        steps = [
+            (
+                e.name,
+                e.get("Channel-State"),
+                e.get("Channel-Call-State"),
+                e.get("Channel-State-Number"),
+                e.get("Application"),
+            )
+            for e in got
+            if _leg(e) == leg
+        ]
+        expected = [
+            (
+                e.name,
+                e.get("Channel-State"),
+                e.get("Channel-Call-State"),
+                e.get("Channel-State-Number"),
+                e.get("Application"),
+            )
+            for e in want
+            if _leg(e) == leg
+        ]
         assert steps == expected, leg
         mine = [e for e in got if _leg(e) == leg]
         theirs = [e for e in want if _leg(e) == leg]
@@ -193,7 +229,9 @@ def test_originate_loopback_events_match_freeswitch(emu: Emulator, fmt: str) -> 
     hangup_complete = next(e for e in got if e.name == "CHANNEL_HANGUP_COMPLETE")
     assert [k for k, _ in hangup_complete.pairs].count("Hangup-Cause") == 2
     assert client.command("api show channels as json\n\n").body == '{"row_count": 0}\n'
-    assert client.command("api hupall NORMAL_CLEARING\n\n").body == "+OK hangup all channels with cause NORMAL_CLEARING\n"
+    assert (
+        client.command("api hupall NORMAL_CLEARING\n\n").body == "+OK hangup all channels with cause NORMAL_CLEARING\n"
+    )
 
 
 class OutboundListener:
@@ -268,18 +306,33 @@ def test_outbound_socket_session_matches_freeswitch(hotline: OutboundListener, t
                 count -= 2
             got += [session.read() for _ in range(count)]
         assert session_shapes(got) == session_shapes(want)
-        events = [(codec.parse_event(f), codec.parse_event(w)) for f, w in zip(got, want, strict=True)
-                  if f.content_type == "text/event-plain"]  # fmt: skip
+        events = [
+            (codec.parse_event(f), codec.parse_event(w))
+            for f, w in zip(got, want, strict=True)
+            if f.content_type == "text/event-plain"
+        ]
         for mine, theirs in events:
             assert header_names(mine) == header_names(theirs), mine.name
-            for key in ("Application", "Application-Data", "Application-Response", "DTMF-Digit", "Hangup-Cause",
-                        "Channel-State", "Channel-Call-State", "Answer-State"):  # fmt: skip
+            for key in (
+                "Application",
+                "Application-Data",
+                "Application-Response",
+                "DTMF-Digit",
+                "Hangup-Cause",
+                "Channel-State",
+                "Channel-Call-State",
+                "Answer-State",
+            ):
                 if key == "Application-Data" and ("hotline_rec_test" in theirs.get(key) or "8084" in theirs.get(key)):
                     continue
                 assert mine.get(key) == theirs.get(key), (mine.name, key)
         completes = {e.get("Application-UUID") for e, _ in events if e.name == "CHANNEL_EXECUTE_COMPLETE"}
         assert {"11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"} <= completes
-        pagd = next(e for e, _ in events if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "play_and_get_digits")
+        pagd = next(
+            e
+            for e, _ in events
+            if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "play_and_get_digits"
+        )
         assert pagd.variable("menu_choice") == "42"
         notice = next(f for f in got if f.content_type == "text/disconnect-notice")
         assert [k for k, _ in notice.pairs] == [k for k, _ in want[got.index(notice)].pairs]
@@ -323,10 +376,18 @@ def test_outbound_bridge_matches_freeswitch(hotline: OutboundListener) -> None:
         bridge = codec.parse_event(next(f for f in got if b"CHANNEL_BRIDGE" in f.body.encode()))
         assert bridge.get("Bridge-A-Unique-ID") == bridge.uuid
         emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.get("Channel-Name") == "loopback/9999-a")
-        frames = control.read_until(lambda f: f.content_type == "text/event-plain" and codec.parse_event(f).name
-                                    == "CHANNEL_HANGUP_COMPLETE" and "9999-a" in f.body)  # fmt: skip
-        control_want = [codec.parse_event(f) for f in recorded("07_outbound_bridge_control.jsonl")
-                        if f.content_type == "text/event-plain"]  # fmt: skip
+        frames = control.read_until(
+            lambda f: (
+                f.content_type == "text/event-plain"
+                and codec.parse_event(f).name == "CHANNEL_HANGUP_COMPLETE"
+                and "9999-a" in f.body
+            )
+        )
+        control_want = [
+            codec.parse_event(f)
+            for f in recorded("07_outbound_bridge_control.jsonl")
+            if f.content_type == "text/event-plain"
+        ]
         mine_events = [codec.parse_event(f) for f in frames if f.content_type == "text/event-plain"]
         assert _by_channel(mine_events) == _by_channel(control_want)
     finally:

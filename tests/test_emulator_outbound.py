@@ -24,9 +24,13 @@ def run(session: Client, app: str, arg: str = "", uuid: str = "") -> codec.Event
     """Execute ``app`` and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""
     app_uuid = uuid or f"{app}-{id(session)}-{arg}"[:60]
     assert session.command(codec.execute(app, arg, event_uuid=app_uuid)).reply_text == "+OK"
-    frames = session.read_until(lambda f: f.content_type == "text/event-plain"
-                                and codec.parse_event(f).name == "CHANNEL_EXECUTE_COMPLETE"
-                                and codec.parse_event(f).get("Application-UUID") == app_uuid)  # fmt: skip
+    frames = session.read_until(
+        lambda f: (
+            f.content_type == "text/event-plain"
+            and codec.parse_event(f).name == "CHANNEL_EXECUTE_COMPLETE"
+            and codec.parse_event(f).get("Application-UUID") == app_uuid
+        )
+    )
     return codec.parse_event(frames[-1])
 
 
@@ -48,7 +52,7 @@ def test_caller_session_collects_digits_speech_and_bridges_to_an_agent(hotline: 
         assert session.command(f"api uuid_getvar {uuid} choice\n\n").body == "12"
         run(session, "detect_speech", "unimrcp grammar.xml billing")
         speech = session.read_until(lambda f: "DETECTED_SPEECH" in f.body)
-        assert "<input mode=\"speech\">billing</input>" in codec.parse_event(speech[-1]).body
+        assert '<input mode="speech">billing</input>' in codec.parse_event(speech[-1]).body
         bridge = run(session, "bridge", "user/1001")
         assert bridge.variable("originate_disposition") == "SUCCESS"
         assert bridge.get("Hangup-Cause") == "NORMAL_CLEARING"  # the bridge ended because the caller left
@@ -84,8 +88,15 @@ def test_agent_hanging_up_first_returns_the_caller_to_hotline(hotline: OutboundL
         emu.stop()
 
 
-@pytest.mark.parametrize(("behaviour", "cause"), [("busy", "USER_BUSY"), ("reject", "CALL_REJECTED"),
-                                                   ("unregistered", "USER_NOT_REGISTERED"), ("no_answer", "NO_ANSWER")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("behaviour", "cause"),
+    [
+        ("busy", "USER_BUSY"),
+        ("reject", "CALL_REJECTED"),
+        ("unregistered", "USER_NOT_REGISTERED"),
+        ("no_answer", "NO_ANSWER"),
+    ],
+)
 def test_bridge_failures_set_originate_disposition(hotline: OutboundListener, behaviour: str, cause: str) -> None:
     emu = Emulator(time_scale=0.01, dialplan={"100": f"socket 127.0.0.1:{hotline.port} async full"})
     emu.start()
@@ -103,8 +114,11 @@ def test_bridge_failures_set_originate_disposition(hotline: OutboundListener, be
 
 def test_refused_socket_falls_back_to_message_and_voicemail(tmp_path: Path) -> None:
     box = tmp_path / "vm.wav"
-    emu = Emulator(time_scale=0.01, dialplan={"100": "socket 127.0.0.1:1 async full"},
-                   fallback=[("answer", ""), ("playback", "sorry.wav"), ("record", f"{box} 30")])  # fmt: skip
+    emu = Emulator(
+        time_scale=0.01,
+        dialplan={"100": "socket 127.0.0.1:1 async full"},
+        fallback=[("answer", ""), ("playback", "sorry.wav"), ("record", f"{box} 30")],
+    )
     emu.start()
     try:
         uuid = emu.place_call(Caller("555"), "100")

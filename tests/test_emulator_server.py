@@ -54,7 +54,11 @@ def test_bgapi_honours_the_clients_job_uuid_and_delivers_the_result(emu: Emulato
     reply = client.command(codec.bgapi("uuid_getvar nope x", job_uuid="job-1"))
     assert reply.reply_text == "+OK Job-UUID: job-1"
     (job,) = events_until(client, "BACKGROUND_JOB")
-    assert (job.get("Job-UUID"), job.get("Job-Command"), job.body) == ("job-1", "uuid_getvar", "-ERR No such channel!\n")
+    assert (job.get("Job-UUID"), job.get("Job-Command"), job.body) == (
+        "job-1",
+        "uuid_getvar",
+        "-ERR No such channel!\n",
+    )
 
 
 def test_filter_nixevent_and_myevents_narrow_the_stream(emu: Emulator) -> None:

@@ -106,9 +106,16 @@ class Emulator:
 
     def place_call(self, caller: Caller, destination: str) -> str:
         """A simulated caller dials ``destination``; returns the new inbound channel's uuid."""
-        ch = Channel(self.switch, name=f"sofia/internal/{caller.number}@{self.switch.ipv4}", direction="inbound",
-                     destination=destination, cid_number=caller.number, cid_name=caller.name,
-                     source="mod_sofia", context="public")  # fmt: skip
+        ch = Channel(
+            self.switch,
+            name=f"sofia/internal/{caller.number}@{self.switch.ipv4}",
+            direction="inbound",
+            destination=destination,
+            cid_number=caller.number,
+            cid_name=caller.name,
+            source="mod_sofia",
+            context="public",
+        )
         ch.script = lambda _kind: caller.next_input()
         if caller.hangup_after_bridge is not None:
             ch.variables["hangup_after_bridge"] = "true" if caller.hangup_after_bridge else "false"

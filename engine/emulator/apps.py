@@ -176,8 +176,13 @@ class Apps:
     def bridge(self, ch: Channel, arg: str) -> None:
         exports = {n: ch.variables.get(n, "") for n in ch.variables.get("export_vars", "").split(",") if n}
         try:
-            leg = self.originator.originate(arg, originator=ch, cid_number=ch.cid_number, cid_name=ch.cid_name,
-                                            timeout=float(ch.variables.get("call_timeout", "60") or 60))  # fmt: skip
+            leg = self.originator.originate(
+                arg,
+                originator=ch,
+                cid_number=ch.cid_number,
+                cid_name=ch.cid_name,
+                timeout=float(ch.variables.get("call_timeout", "60") or 60),
+            )
         except OriginateError as exc:
             ch.variables["originate_disposition"] = exc.cause
             ch.variables["DIALSTATUS"] = exc.cause
@@ -214,8 +219,12 @@ class Apps:
                 digit = ch.take_dtmf(None)
                 if digit in modes:
                     ch.variables["eavesdrop_mode"] = modes[digit]
-                    headers = [("Event-Subclass", "eavesdrop::mode"), ("Unique-ID", ch.uuid),
-                               ("Eavesdrop-Target", target.uuid), ("Eavesdrop-Mode", modes[digit])]  # fmt: skip
+                    headers = [
+                        ("Event-Subclass", "eavesdrop::mode"),
+                        ("Unique-ID", ch.uuid),
+                        ("Eavesdrop-Target", target.uuid),
+                        ("Eavesdrop-Mode", modes[digit]),
+                    ]
                     ch.switch.fire("CUSTOM", headers)
 
         reader = gevent.spawn(keys)

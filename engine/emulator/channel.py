@@ -20,15 +20,36 @@ from engine.emulator.switch import Pairs, Switch, new_uuid
 from engine.esl.codec import Event
 
 STATES = [
-    "CS_NEW", "CS_INIT", "CS_ROUTING", "CS_SOFT_EXECUTE", "CS_EXECUTE", "CS_EXCHANGE_MEDIA", "CS_PARK",
-    "CS_CONSUME_MEDIA", "CS_HIBERNATE", "CS_RESET", "CS_HANGUP", "CS_REPORTING", "CS_DESTROY",
-]  # fmt: skip
+    "CS_NEW",
+    "CS_INIT",
+    "CS_ROUTING",
+    "CS_SOFT_EXECUTE",
+    "CS_EXECUTE",
+    "CS_EXCHANGE_MEDIA",
+    "CS_PARK",
+    "CS_CONSUME_MEDIA",
+    "CS_HIBERNATE",
+    "CS_RESET",
+    "CS_HANGUP",
+    "CS_REPORTING",
+    "CS_DESTROY",
+]
 CALL_STATES = ["DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD", "RING_WAIT", "HANGUP", "UNHELD"]
 Q850 = {
-    "UNALLOCATED_NUMBER": 1, "NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19,
-    "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21, "DESTINATION_OUT_OF_ORDER": 27, "NORMAL_TEMPORARY_FAILURE": 41,
-    "RECOVERY_ON_TIMER_EXPIRE": 102, "ORIGINATOR_CANCEL": 487, "USER_NOT_REGISTERED": 606, "MANAGER_REQUEST": 0,
-}  # fmt: skip
+    "UNALLOCATED_NUMBER": 1,
+    "NORMAL_CLEARING": 16,
+    "USER_BUSY": 17,
+    "NO_USER_RESPONSE": 18,
+    "NO_ANSWER": 19,
+    "SUBSCRIBER_ABSENT": 20,
+    "CALL_REJECTED": 21,
+    "DESTINATION_OUT_OF_ORDER": 27,
+    "NORMAL_TEMPORARY_FAILURE": 41,
+    "RECOVERY_ON_TIMER_EXPIRE": 102,
+    "ORIGINATOR_CANCEL": 487,
+    "USER_NOT_REGISTERED": 606,
+    "MANAGER_REQUEST": 0,
+}
 NO_VARIABLES = {"CHANNEL_STATE", "CHANNEL_CALLSTATE", "DTMF"}
 AppFunc = Callable[["Channel", str], "str | None"]
 
@@ -315,18 +336,29 @@ class Channel:
         if answered:
             v["answer_stamp"] = _stamp(answered)
         v["end_stamp"] = _stamp(end)
-        for key, us in (("start", start), ("answer", answered), ("bridge", t["bridged"]),
-                        ("progress", t["progress"]), ("progress_media", t["progress_media"]), ("end", end)):  # fmt: skip
+        for key, us in (
+            ("start", start),
+            ("answer", answered),
+            ("bridge", t["bridged"]),
+            ("progress", t["progress"]),
+            ("progress_media", t["progress_media"]),
+            ("end", end),
+        ):
             v[f"{key}_epoch"] = str(us // 1_000_000)
             v[f"{key}_uepoch"] = str(us)
         wait = (answered or end) - start
-        v.update({
-            "duration": str((end - start) // 1_000_000), "billsec": str(bill // 1_000_000),
-            "answersec": str(wait // 1_000_000 if answered else 0),
-            "waitsec": str(wait // 1_000_000 if answered else 0),
-            "mduration": str((end - start) // 1000), "billmsec": str(bill // 1000),
-            "uduration": str(end - start), "billusec": str(bill),
-        })  # fmt: skip
+        v.update(
+            {
+                "duration": str((end - start) // 1_000_000),
+                "billsec": str(bill // 1_000_000),
+                "answersec": str(wait // 1_000_000 if answered else 0),
+                "waitsec": str(wait // 1_000_000 if answered else 0),
+                "mduration": str((end - start) // 1000),
+                "billmsec": str(bill // 1000),
+                "uduration": str(end - start),
+                "billusec": str(bill),
+            }
+        )
 
     # ---- session ----------------------------------------------------------------------------------
 

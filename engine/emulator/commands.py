@@ -69,8 +69,11 @@ class Commands:
         years, d = divmod(days, 365)
         n = len(self.switch.channels)
         self.switch.peak_sessions = max(self.switch.peak_sessions, n)
-        parts = zip((years, d, h, m, s, us // 1000, us % 1000),
-                    ("year", "day", "hour", "minute", "second", "millisecond", "microsecond"), strict=True)  # fmt: skip
+        parts = zip(
+            (years, d, h, m, s, us // 1000, us % 1000),
+            ("year", "day", "hour", "minute", "second", "millisecond", "microsecond"),
+            strict=True,
+        )
         uptime = ", ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts)
         return (
             f"UP {uptime}\n"
@@ -100,8 +103,11 @@ class Commands:
         if what == "channels":
             rows = [self._row(ch) for ch in chans]
         elif what == "calls":
-            rows = [{**self._row(ch), **{f"b_{k}": v for k, v in self._row(ch.bridged_to).items()}}
-                    for ch in chans if ch.bridged_to is not None and ch.other_type == "originatee"]  # fmt: skip
+            rows = [
+                {**self._row(ch), **{f"b_{k}": v for k, v in self._row(ch.bridged_to).items()}}
+                for ch in chans
+                if ch.bridged_to is not None and ch.other_type == "originatee"
+            ]
         else:
             return "-USAGE: show channels|calls [as json]\n"
         if "json" not in words:
@@ -115,19 +121,45 @@ class Commands:
     def _row(self, ch: Channel) -> dict[str, str]:
         created = ch.times["created"] // 1_000_000
         return {
-            "uuid": ch.uuid, "direction": ch.direction,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)), "created_epoch": str(created),
-            "name": ch.name, "state": ch.running_state, "cid_name": ch.cid_name, "cid_num": ch.cid_number,
-            "ip_addr": "", "dest": ch.destination, "application": ch.variables.get("current_application", ""),
-            "application_data": ch.variables.get("current_application_data", ""), "dialplan": "XML",
-            "context": ch.context, "read_codec": "L16", "read_rate": "8000", "read_bit_rate": "128000",
-            "write_codec": "L16", "write_rate": "8000", "write_bit_rate": "128000", "secure": "",
-            "hostname": self.switch.hostname, "presence_id": "", "presence_data": "", "accountcode": "",
-            "callstate": ch.callstate, "callee_name": ch.callee_name, "callee_num": ch.callee_number,
-            "callee_direction": "", "call_uuid": ch.uuid, "sent_callee_name": "", "sent_callee_num": "",
-            "initial_cid_name": ch.cid_name, "initial_cid_num": ch.cid_number, "initial_ip_addr": "",
-            "initial_dest": ch.destination, "initial_dialplan": "XML", "initial_context": ch.context,
-        }  # fmt: skip
+            "uuid": ch.uuid,
+            "direction": ch.direction,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)),
+            "created_epoch": str(created),
+            "name": ch.name,
+            "state": ch.running_state,
+            "cid_name": ch.cid_name,
+            "cid_num": ch.cid_number,
+            "ip_addr": "",
+            "dest": ch.destination,
+            "application": ch.variables.get("current_application", ""),
+            "application_data": ch.variables.get("current_application_data", ""),
+            "dialplan": "XML",
+            "context": ch.context,
+            "read_codec": "L16",
+            "read_rate": "8000",
+            "read_bit_rate": "128000",
+            "write_codec": "L16",
+            "write_rate": "8000",
+            "write_bit_rate": "128000",
+            "secure": "",
+            "hostname": self.switch.hostname,
+            "presence_id": "",
+            "presence_data": "",
+            "accountcode": "",
+            "callstate": ch.callstate,
+            "callee_name": ch.callee_name,
+            "callee_num": ch.callee_number,
+            "callee_direction": "",
+            "call_uuid": ch.uuid,
+            "sent_callee_name": "",
+            "sent_callee_num": "",
+            "initial_cid_name": ch.cid_name,
+            "initial_cid_num": ch.cid_number,
+            "initial_ip_addr": "",
+            "initial_dest": ch.destination,
+            "initial_dialplan": "XML",
+            "initial_context": ch.context,
+        }
 
     def hupall(self, arg: str) -> str:
         cause = arg.split()[0] if arg else "MANAGER_REQUEST"

@@ -17,12 +17,30 @@ from engine.emulator.switch import Switch, new_uuid
 from engine.esl import codec
 
 MYEVENTS = {
-    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
-    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING", "CHANNEL_PARK",
-    "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE", "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK",
-    "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
-}  # fmt: skip
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_UNPARK",
+    "DETECTED_SPEECH",
+    "DTMF",
+    "NOTALK",
+    "TALK",
+}
 EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _CLOSE = b""
 
@@ -30,8 +48,15 @@ _CLOSE = b""
 class Connection:
     """Speaks ESL on ``sock``; inbound when ``password`` is given, outbound when ``channel`` is."""
 
-    def __init__(self, switch: Switch, commands: Commands, sock: gevent.socket.socket, *,
-                 password: str | None = None, channel: Channel | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        switch: Switch,
+        commands: Commands,
+        sock: gevent.socket.socket,
+        *,
+        password: str | None = None,
+        channel: Channel | None = None,
+    ) -> None:
         self.switch = switch
         self.commands = commands
         self.sock = sock
@@ -122,8 +147,12 @@ class Connection:
             self.send(codec.disconnect_notice())
             self.send(_CLOSE)
             return
-        linger = [("Controlled-Session-UUID", ch.uuid), ("Content-Disposition", "linger"),
-                  ("Channel-Name", ch.name), ("Linger-Time", str(self.linger))]  # fmt: skip
+        linger = [
+            ("Controlled-Session-UUID", ch.uuid),
+            ("Content-Disposition", "linger"),
+            ("Channel-Name", ch.name),
+            ("Linger-Time", str(self.linger)),
+        ]
         self.send(codec.disconnect_notice(linger))
         if self.linger >= 0:
             gevent.spawn_later(self.switch.scaled(self.linger), self.close)

@@ -63,8 +63,15 @@ class Originator:
         self.phones = phones
         self.dialplan = dialplan
 
-    def originate(self, dial: str, *, timeout: float = 60, originator: Channel | None = None,
-                  cid_number: str = "0000000000", cid_name: str = "") -> Channel:  # fmt: skip
+    def originate(
+        self,
+        dial: str,
+        *,
+        timeout: float = 60,
+        originator: Channel | None = None,
+        cid_number: str = "0000000000",
+        cid_name: str = "",
+    ) -> Channel:
         """An answered leg, or OriginateError. ``originator`` (bridge) becomes its Other-Leg."""
         cause = "DESTINATION_OUT_OF_ORDER"
         for target in parse_dial(dial):
@@ -74,8 +81,9 @@ class Originator:
                 cause = exc.cause
         raise OriginateError(cause)
 
-    def _one(self, target: DialTarget, timeout: float, originator: Channel | None,
-             cid_number: str, cid_name: str) -> Channel:  # fmt: skip
+    def _one(
+        self, target: DialTarget, timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
         v = target.variables
         for key in TIMEOUT_VARS:
             if v.get(key, "").isdigit():
@@ -92,13 +100,32 @@ class Originator:
             return self._loopback(rest.split("/")[0], v, timeout, originator, cid_number, cid_name)
         raise OriginateError("CHAN_NOT_IMPLEMENTED")
 
-    def _leg(self, name: str, dest: str, v: dict[str, str], originator: Channel | None,
-             cid_number: str, cid_name: str, source: str, endpoint: str) -> Channel:  # fmt: skip
+    def _leg(
+        self,
+        name: str,
+        dest: str,
+        v: dict[str, str],
+        originator: Channel | None,
+        cid_number: str,
+        cid_name: str,
+        source: str,
+        endpoint: str,
+    ) -> Channel:
         variables = {k: v[k] for k in v}
         variables.update(originate_early_media="true", originate_endpoint=endpoint)
-        leg = Channel(self.switch, name=name, direction="outbound", destination=dest, cid_number=cid_number,
-                      cid_name=cid_name, callee_name="Outbound Call", callee_number=dest, source=source,
-                      uuid=v.get("origination_uuid") or None, variables=variables)  # fmt: skip
+        leg = Channel(
+            self.switch,
+            name=name,
+            direction="outbound",
+            destination=dest,
+            cid_number=cid_number,
+            cid_name=cid_name,
+            callee_name="Outbound Call",
+            callee_number=dest,
+            source=source,
+            uuid=v.get("origination_uuid") or None,
+            variables=variables,
+        )
         if originator is not None:
             leg.other, leg.other_type = originator, "originator"
         return leg
@@ -111,8 +138,9 @@ class Originator:
             leg.hangup("NO_ANSWER")
         raise OriginateError(leg.hangup_cause or "NO_ANSWER")
 
-    def _user(self, ext: str, v: dict[str, str], timeout: float, originator: Channel | None,
-              cid_number: str, cid_name: str) -> Channel:  # fmt: skip
+    def _user(
+        self, ext: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
         phone = self.phones.get(ext)
         if phone is None or phone.behaviour == "unregistered":
             raise OriginateError("USER_NOT_REGISTERED")
@@ -136,12 +164,20 @@ class Originator:
             if phone.talk_seconds is not None and leg.dead.wait(self.switch.scaled(phone.talk_seconds)) is False:
                 leg.hangup("NORMAL_CLEARING")
 
-    def _loopback(self, exten: str, v: dict[str, str], timeout: float, originator: Channel | None,
-                  cid_number: str, cid_name: str) -> Channel:  # fmt: skip
+    def _loopback(
+        self, exten: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
         a = self._leg(f"loopback/{exten}-a", exten, v, originator, cid_number, cid_name, "mod_loopback", "loopback")
-        b = Channel(self.switch, name=f"loopback/{exten}-b", direction="inbound", destination=exten,
-                    cid_number=cid_number, cid_name=cid_name, callee_name="Outbound Call",
-                    callee_number=exten)  # fmt: skip
+        b = Channel(
+            self.switch,
+            name=f"loopback/{exten}-b",
+            direction="inbound",
+            destination=exten,
+            cid_number=cid_number,
+            cid_name=cid_name,
+            callee_name="Outbound Call",
+            callee_number=exten,
+        )
         a.variables.update(other_loopback_leg_uuid=b.uuid, loopback_leg="A")
         b.variables.update(other_loopback_leg_uuid=a.uuid, loopback_leg="B", is_loopback="1")
         a.loopback_peer, b.loopback_peer = b, a
