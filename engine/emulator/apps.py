@@ -13,7 +13,7 @@ from engine.emulator.channel import Channel
 from engine.emulator.originate import Dialplan, OriginateError, Originator
 from engine.emulator.switch import new_uuid
 
-App = Callable[[Channel, str], "str | None"]
+App = Callable[[Channel, str], object]  # a str result is the Application-Response
 SPEECH_RESULT = (
     '<?xml version="1.0"?>\n<result grammar="{grammar}"><interpretation grammar="{grammar}" confidence="90">'
     '<input mode="speech">{text}</input></interpretation></result>\n'
@@ -65,14 +65,14 @@ class Apps:
             "detect_speech": self.detect_speech,
             "record": self.record,
             "record_session": self.record_session,
-            "stop_record_session": lambda ch, arg: str(ch.stop_recording(arg)) and None,
+            "stop_record_session": lambda ch, arg: ch.stop_recording(arg.strip()),
             "set": self.set,
             "export": self.export,
-            "unset": lambda ch, arg: ch.variables.pop(arg.strip(), None) and None,
-            "sleep": lambda ch, arg: ch.pause(int(arg or 0) / 1000) and None,
+            "unset": lambda ch, arg: ch.variables.pop(arg.strip(), None),
+            "sleep": lambda ch, arg: ch.pause(int(arg or 0) / 1000),
             "park": lambda ch, _: ch.park(),
             "bridge": self.bridge,
-            "hangup": lambda ch, arg: ch.hangup(arg.strip() or "NORMAL_CLEARING") and None,
+            "hangup": lambda ch, arg: ch.hangup(arg.strip() or "NORMAL_CLEARING"),
             "transfer": self.transfer,
             "eavesdrop": self.eavesdrop,
             "socket": socket_app,

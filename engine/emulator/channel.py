@@ -51,7 +51,6 @@ Q850 = {
     "MANAGER_REQUEST": 0,
 }
 NO_VARIABLES = {"CHANNEL_STATE", "CHANNEL_CALLSTATE", "DTMF"}
-AppFunc = Callable[["Channel", str], "str | None"]
 
 
 @dataclass
@@ -388,7 +387,8 @@ class Channel:
         data = [("Application-Data", arg)] if arg else []
         self.event("CHANNEL_EXECUTE", tail=[("Application", app), *data, ("Application-UUID", app_uuid)])
         self.interrupt.clear()
-        response = func(self, arg) or "_none_"
+        result = func(self, arg)
+        response = result if isinstance(result, str) and result else "_none_"
         self.variables["last_app"] = app
         tail = [("Application", app), *data, ("Application-Response", response), ("Application-UUID", app_uuid)]
         self.event("CHANNEL_EXECUTE_COMPLETE", tail=tail)

@@ -61,7 +61,7 @@ class Switch:
         self.ipv6 = "::1"
         self.core_uuid = new_uuid()
         self.channels: dict[str, Any] = {}  # uuid -> Channel
-        self.apps: dict[str, Callable[[Any, str], str | None]] = {}  # dialplan applications by name
+        self.apps: dict[str, Callable[[Any, str], object]] = {}  # dialplan applications by name
         self.listeners: set[Listener] = set()
         self.log: list[Event] = []
         self.sessions_since_startup = 0
