@@ -95,6 +95,7 @@ class Channel:
         self.destination = destination
         self.cid_number = cid_number
         self.cid_name = cid_name
+        self.orig_cid_number = cid_number
         self.callee_name = callee_name
         self.callee_number = callee_number
         self.source = source
@@ -152,7 +153,7 @@ class Channel:
         if self.cid_name:
             out.append((f"{prefix}-Caller-ID-Name", self.cid_name))
         out.append((f"{prefix}-Caller-ID-Number", self.cid_number))
-        out.append((f"{prefix}-Orig-Caller-ID-Number", self.cid_number))
+        out.append((f"{prefix}-Orig-Caller-ID-Number", self.orig_cid_number))
         if self.callee_name:
             out.append((f"{prefix}-Callee-ID-Name", self.callee_name))
         if self.callee_number:
@@ -242,6 +243,12 @@ class Channel:
         number = str(CALL_STATES.index(callstate))
         lead = [("Original-Channel-Call-State", original), ("Channel-Call-State-Number", number)]
         self.event("CHANNEL_CALLSTATE", lead)
+
+    def flip_caller_id(self) -> None:
+        """An originated leg that starts its own application shows the far end as its caller."""
+        self.cid_name, self.cid_number = self.callee_name, self.callee_number
+        self.callee_name, self.callee_number = "", self.orig_cid_number
+        self.variables["channel_cid_flipped"] = "yes"
 
     def init(self, *, ring: bool) -> None:
         """CS_INIT, CHANNEL_CREATE, (RINGING), CS_ROUTING: what every new session goes through."""

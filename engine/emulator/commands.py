@@ -189,6 +189,7 @@ class Commands:
             leg = self.originator.originate(url, timeout=timeout, cid_number=cid_num, cid_name=cid_name)
         except OriginateError as exc:
             return f"-ERR {exc.cause}\n"
+        leg.flip_caller_id()
         gevent.spawn(leg.start, apps)
         return f"+OK {leg.uuid}\n"
 
