@@ -175,3 +175,23 @@ def test_ok_reads_reply_text_or_api_body():
     assert not codec.Frame.of({"Content-Type": "command/reply", "Reply-Text": "-ERR invalid"}).ok
     assert not codec.Frame.of({"Content-Type": "api/response"}, "-ERR No such channel!\n").ok
     assert not codec.Frame.of({"Content-Type": "api/response"}, "-USAGE: <call url>\n").ok
+
+
+def test_command_parser_reads_every_recorded_client_frame():
+    for path in require_transcripts():
+        for line in load(path.name):
+            if line.dir != "send":
+                continue
+            (cmd,) = codec.CommandParser().feed(line.frame.encode())
+            assert isinstance(cmd, codec.Command)
+            assert cmd.line == line.frame.split("\n", 1)[0].strip()
+
+
+def test_command_parser_headers_body_and_chunks():
+    raw = b"sendmsg abc\ncall-command: execute\nexecute-app-name: playback\nContent-Length: 3\n\nxyzapi status\n\n"
+    parser = codec.CommandParser()
+    got = [c for i in range(len(raw)) for c in parser.feed(raw[i : i + 1])]
+    assert [(c.line, c.headers.get("call-command"), c.body) for c in got] == [
+        ("sendmsg abc", "execute", "xyz"),
+        ("api status", None, ""),
+    ]

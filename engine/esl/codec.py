@@ -310,3 +310,59 @@ def disconnect_notice(linger: HeaderInput | None = None) -> bytes:
         pairs = (("Content-Type", "text/disconnect-notice"), *_pairs(linger), ("Content-Length", "0"))
         return _header_lines(pairs, encode=False).encode() + b"\n"
     return frame({"Content-Type": "text/disconnect-notice"}, DISCONNECT_TEXT)
+
+
+# ---- parsing commands: server side (what the emulator reads) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """A client command: its first line, the header pairs after it (decoded), and a body if any."""
+
+    line: str
+    pairs: Pairs = ()
+    body: str = ""
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        return dict(self.pairs)
+
+
+@dataclass
+class CommandParser:
+    """Incremental parser for what an ESL client sends: ``line\\n[Name: value\\n]*\\n[body]``."""
+
+    _buf: bytearray = field(default_factory=bytearray)
+    _pending: Command | None = None
+    _pending_length: int = 0
+
+    def feed(self, data: bytes) -> list[Command | MalformedFrame]:
+        self._buf += data.replace(b"\r\n", b"\n")
+        out: list[Command | MalformedFrame] = []
+        while True:
+            if self._pending is not None:
+                if len(self._buf) < self._pending_length:
+                    return out
+                body = bytes(self._buf[: self._pending_length]).decode("utf-8", "replace")
+                del self._buf[: self._pending_length]
+                out.append(Command(self._pending.line, self._pending.pairs, body))
+                self._pending = None
+                continue
+            while self._buf[:1] == b"\n":
+                del self._buf[:1]
+            end = self._buf.find(b"\n\n")
+            if end < 0:
+                return out
+            raw = bytes(self._buf[:end]).decode("utf-8", "replace")
+            del self._buf[: end + 2]
+            line, _, rest = raw.partition("\n")
+            try:
+                pairs = tuple(_parse_header_block(rest))
+                length = int(dict(pairs).get("Content-Length", "0") or 0)
+            except (ESLProtocolError, ValueError) as exc:
+                out.append(MalformedFrame(raw.encode(), str(exc)))
+                continue
+            if length > 0:
+                self._pending, self._pending_length = Command(line.strip(), pairs), length
+            else:
+                out.append(Command(line.strip(), pairs))

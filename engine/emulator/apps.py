@@ -1,0 +1,232 @@
+"""Dialplan applications a channel can execute (mod_dptools as far as hotline uses it)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+
+import gevent
+
+from engine.emulator import media
+from engine.emulator.channel import Channel
+from engine.emulator.originate import Dialplan, OriginateError, Originator
+from engine.emulator.switch import new_uuid
+
+App = Callable[[Channel, str], object]  # a str result is the Application-Response
+SPEECH_RESULT = (
+    '<?xml version="1.0"?>\n<result grammar="{grammar}"><interpretation grammar="{grammar}" confidence="90">'
+    '<input mode="speech">{text}</input></interpretation></result>\n'
+)
+NO_INPUT = '<?xml version="1.0"?>\n<result><interpretation><input><noinput/></input></interpretation></result>\n'
+
+
+def _play(ch: Channel, path: str) -> str:
+    seconds = media.play_seconds(path)
+    ch.pause(seconds)
+    return "FILE PLAYED"
+
+
+def _collect(ch: Channel, min_d: int, max_d: int, timeout: float, terminators: str, digit_timeout: float) -> str:
+    """Read digits the way switch_ivr_read does: stop at max, a terminator, or a timeout."""
+    if ch.script is not None:
+        answer = ch.script("dtmf")
+        if answer not in ("noinput", "") and not answer.startswith("say:"):
+            ch.queue_dtmf(answer)
+    digits = ""
+    wait = timeout
+    while len(digits) < max_d:
+        digit = ch.take_dtmf(wait)
+        if digit is None:
+            break
+        if digit in terminators:
+            ch.variables["read_terminator_used"] = digit
+            break
+        digits += digit
+        wait = digit_timeout
+    return digits if len(digits) >= min_d else ""
+
+
+class Apps:
+    """The application table; built per emulator because bridge/transfer need the originator and dialplan."""
+
+    def __init__(self, originator: Originator, dialplan: Dialplan, socket_app: App) -> None:
+        self.originator = originator
+        self.dialplan = dialplan
+        self.table: dict[str, App] = {
+            "answer": lambda ch, _: ch.answer(),
+            "pre_answer": lambda ch, _: ch.pre_answer(),
+            "ring_ready": lambda ch, _: ch.ring_ready(),
+            "playback": lambda ch, arg: _play(ch, arg),
+            "endless_playback": lambda ch, arg: _play(ch, "local_stream://" + arg),
+            "speak": self.speak,
+            "play_and_get_digits": self.play_and_get_digits,
+            "read": self.read,
+            "detect_speech": self.detect_speech,
+            "record": self.record,
+            "record_session": self.record_session,
+            "stop_record_session": lambda ch, arg: ch.stop_recording(arg.strip()),
+            "set": self.set,
+            "export": self.export,
+            "unset": lambda ch, arg: ch.variables.pop(arg.strip(), None),
+            "sleep": lambda ch, arg: ch.pause(int(arg or 0) / 1000),
+            "park": lambda ch, _: ch.park(),
+            "bridge": self.bridge,
+            "hangup": lambda ch, arg: ch.hangup(arg.strip() or "NORMAL_CLEARING"),
+            "transfer": self.transfer,
+            "eavesdrop": self.eavesdrop,
+            "socket": socket_app,
+            "log": lambda ch, _: None,
+            "info": lambda ch, _: None,
+        }
+
+    def speak(self, ch: Channel, arg: str) -> None:
+        ch.pause(media.speak_seconds(arg.split("|")[-1]))
+
+    def play_and_get_digits(self, ch: Channel, arg: str) -> None:
+        """min max tries timeout terminators file invalid_file var_name regexp digit_timeout transfer_on_failure."""
+        args = arg.split()
+        if len(args) < 5:
+            return
+        min_d, max_d, tries, timeout_ms = (int(x) for x in args[:4])
+        terminators = args[4]
+        prompt = args[5] if len(args) > 5 else ""
+        invalid = args[6] if len(args) > 6 else ""
+        var = args[7] if len(args) > 7 else ""
+        regexp = args[8] if len(args) > 8 else r"\d+"
+        digit_timeout = int(args[9]) / 1000 if len(args) > 9 else timeout_ms / 1000
+        on_failure = " ".join(args[10:])
+        for attempt in range(max(tries, 1)):
+            if not ch.alive:
+                return
+            if prompt and ch.dtmf.empty():
+                _play(ch, prompt)
+            digits = _collect(ch, min_d, max_d, timeout_ms / 1000, terminators, digit_timeout)
+            if digits and re.fullmatch(regexp, digits):
+                if var:
+                    ch.variables[var] = digits
+                return
+            if invalid and attempt + 1 < tries and ch.alive:
+                _play(ch, invalid)
+        if var:
+            ch.variables.pop(var, None)
+        if on_failure and ch.alive:
+            self.transfer(ch, on_failure)
+
+    def read(self, ch: Channel, arg: str) -> None:
+        """min max file var timeout terminators."""
+        args = arg.split()
+        if len(args) < 4:
+            return
+        timeout = int(args[4]) / 1000 if len(args) > 4 else 5.0
+        if ch.dtmf.empty():
+            _play(ch, args[2])
+        terminators = args[5] if len(args) > 5 else "#"
+        ch.variables[args[3]] = _collect(ch, int(args[0]), int(args[1]), timeout, terminators, timeout)
+
+    def detect_speech(self, ch: Channel, arg: str) -> None:
+        """``engine grammar name`` starts recognition: DETECTED_SPEECH follows with the caller's words."""
+        words = arg.split()
+        if not words or words[0] in ("pause", "resume", "stop", "param", "grammaron", "grammaroff"):
+            return
+        grammar = words[2] if len(words) > 2 else (words[1] if len(words) > 1 else "default")
+        answer = ch.script("speech") if ch.script is not None else "noinput"
+        text = answer.removeprefix("say:") if answer.startswith("say:") else ""
+        gevent.spawn(self._speech_result, ch, grammar, text)
+
+    @staticmethod
+    def _speech_result(ch: Channel, grammar: str, text: str) -> None:
+        if not ch.pause(media.speak_seconds(text or "x")) and not ch.alive:
+            return
+        body = SPEECH_RESULT.format(grammar=grammar, text=text) if text else NO_INPUT
+        lead = [("Speech-Type", "detected-speech"), ("ASR-Completion-Cause", "0" if text else "2")]
+        ch.event("DETECTED_SPEECH", lead=lead, body=body)
+
+    def record(self, ch: Channel, arg: str) -> None:
+        """path [time_limit_secs] [silence_thresh] [silence_hits]: records until the limit or hangup."""
+        args = arg.split()
+        if not args:
+            return
+        limit = float(args[1]) if len(args) > 1 else 3.0
+        ch.start_recording(args[0])
+        ch.pause(min(limit, 1.0))
+        ch.stop_recording(args[0])
+        ch.variables["record_seconds"] = str(int(min(limit, 1.0)))
+
+    def record_session(self, ch: Channel, arg: str) -> None:
+        path = arg.split()[0] if arg.split() else f"/tmp/{ch.uuid}.wav"
+        ch.start_recording(path)
+        gevent.spawn(lambda: ch.dead.wait() and ch.stop_recording(path))
+
+    def set(self, ch: Channel, arg: str) -> None:
+        name, _, value = arg.partition("=")
+        if value:
+            ch.variables[name.strip()] = value
+        else:
+            ch.variables.pop(name.strip(), None)
+
+    def export(self, ch: Channel, arg: str) -> None:
+        self.set(ch, arg.removeprefix("nolocal:"))
+        name = arg.partition("=")[0].strip().removeprefix("nolocal:")
+        exported = [n for n in ch.variables.get("export_vars", "").split(",") if n]
+        ch.variables["export_vars"] = ",".join(dict.fromkeys([*exported, name]))
+        if ch.bridged_to is not None:
+            ch.bridged_to.variables[name] = ch.variables.get(name, "")
+
+    def bridge(self, ch: Channel, arg: str) -> None:
+        exports = {n: ch.variables.get(n, "") for n in ch.variables.get("export_vars", "").split(",") if n}
+        try:
+            leg = self.originator.originate(
+                arg,
+                originator=ch,
+                cid_number=ch.cid_number,
+                cid_name=ch.cid_name,
+                timeout=float(ch.variables.get("call_timeout", "60") or 60),
+            )
+        except OriginateError as exc:
+            ch.variables["originate_disposition"] = exc.cause
+            ch.variables["DIALSTATUS"] = exc.cause
+            return
+        leg.variables.update(exports)
+        ch.variables["originate_disposition"] = "SUCCESS"
+        ch.variables["DIALSTATUS"] = "SUCCESS"
+        leg.session = gevent.spawn(self._callee, leg)
+        ch.bridge(leg, by_app=True)
+
+    @staticmethod
+    def _callee(leg: Channel) -> None:
+        """The originated leg's session: stay bridged, leave when the caller does."""
+        leg.wait_unbridged(by_app=False)
+        leg.finish()
+
+    def transfer(self, ch: Channel, arg: str) -> None:
+        dest = shlex.split(arg)[-1] if arg.startswith("-") else (arg.split() or [""])[0]
+        for app, app_arg in self.dialplan(dest):
+            if not ch.alive:
+                return
+            ch.execute(app, app_arg, new_uuid())
+
+    def eavesdrop(self, ch: Channel, arg: str) -> None:
+        """Listen to ``arg`` (a uuid); DTMF 1/2/3/0 switch whisper-to-A / to-B / three-way / listen."""
+        target = ch.switch.channels.get(arg.strip())
+        if target is None:
+            return
+        ch.variables["eavesdrop_target"] = target.uuid
+        modes = {"1": "whisper_a", "2": "whisper_b", "3": "three_way", "0": "listen"}
+
+        def keys() -> None:
+            while ch.alive:
+                digit = ch.take_dtmf(None)
+                if digit in modes:
+                    ch.variables["eavesdrop_mode"] = modes[digit]
+                    headers = [
+                        ("Event-Subclass", "eavesdrop::mode"),
+                        ("Unique-ID", ch.uuid),
+                        ("Eavesdrop-Target", target.uuid),
+                        ("Eavesdrop-Mode", modes[digit]),
+                    ]
+                    ch.switch.fire("CUSTOM", headers)
+
+        reader = gevent.spawn(keys)
+        gevent.wait([ch.dead, target.dead], count=1)
+        reader.kill()

@@ -1,0 +1,188 @@
+"""Dial strings and endpoints: ``{vars}user/<ext>``, ``loopback/<exten>``, ``error/<cause>``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gevent
+
+from engine.emulator.channel import Channel
+from engine.emulator.sim import Phone
+from engine.emulator.switch import Switch
+
+TIMEOUT_VARS = ("leg_timeout", "originate_timeout", "call_timeout")
+Dialplan = Callable[[str], list[tuple[str, str]]]
+
+
+class OriginateError(Exception):
+    """The call could not be set up; ``cause`` is the FreeSWITCH hangup cause."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+@dataclass
+class DialTarget:
+    variables: dict[str, str]
+    endpoint: str
+
+
+def split_vars(text: str) -> tuple[dict[str, str], str]:
+    """``{a=1,b=2}rest`` or ``[a=1]rest`` -> ({'a': '1', 'b': '2'}, 'rest')."""
+    variables: dict[str, str] = {}
+    text = text.strip()
+    while text[:1] in ("{", "["):
+        close = "}" if text[0] == "{" else "]"
+        end = text.find(close)
+        if end < 0:
+            break
+        for item in filter(None, text[1:end].split(",")):
+            key, _, value = item.partition("=")
+            variables[key.strip()] = value.strip().strip("'")
+        text = text[end + 1 :]
+    return variables, text
+
+
+def parse_dial(text: str) -> list[DialTarget]:
+    """Sequential targets (``|``); the first wins."""
+    outer, rest = split_vars(text)
+    targets = []
+    for part in rest.split("|"):
+        inner, endpoint = split_vars(part)
+        targets.append(DialTarget({**outer, **inner}, endpoint.strip()))
+    return targets
+
+
+class Originator:
+    """Creates outbound legs and waits for them to answer (``switch_ivr_originate``)."""
+
+    def __init__(self, switch: Switch, phones: dict[str, Phone], dialplan: Dialplan) -> None:
+        self.switch = switch
+        self.phones = phones
+        self.dialplan = dialplan
+
+    def originate(
+        self,
+        dial: str,
+        *,
+        timeout: float = 60,
+        originator: Channel | None = None,
+        cid_number: str = "0000000000",
+        cid_name: str = "",
+    ) -> Channel:
+        """An answered leg, or OriginateError. ``originator`` (bridge) becomes its Other-Leg."""
+        cause = "DESTINATION_OUT_OF_ORDER"
+        for target in parse_dial(dial):
+            try:
+                return self._one(target, timeout, originator, cid_number, cid_name)
+            except OriginateError as exc:
+                cause = exc.cause
+        raise OriginateError(cause)
+
+    def _one(
+        self, target: DialTarget, timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
+        v = target.variables
+        for key in TIMEOUT_VARS:
+            if v.get(key, "").isdigit():
+                timeout = float(v[key])
+                break
+        kind, _, rest = target.endpoint.partition("/")
+        cid_number = v.get("origination_caller_id_number", cid_number)
+        cid_name = v.get("origination_caller_id_name", cid_name)
+        if kind == "error":
+            raise OriginateError(rest.upper() or "DESTINATION_OUT_OF_ORDER")
+        if kind == "user":
+            return self._user(rest.split("@")[0], v, timeout, originator, cid_number, cid_name)
+        if kind == "loopback":
+            return self._loopback(rest.split("/")[0], v, timeout, originator, cid_number, cid_name)
+        raise OriginateError("CHAN_NOT_IMPLEMENTED")
+
+    def _leg(
+        self,
+        name: str,
+        dest: str,
+        v: dict[str, str],
+        originator: Channel | None,
+        cid_number: str,
+        cid_name: str,
+        source: str,
+        endpoint: str,
+    ) -> Channel:
+        variables = {k: v[k] for k in v}
+        variables.update(originate_early_media="true", originate_endpoint=endpoint)
+        leg = Channel(
+            self.switch,
+            name=name,
+            direction="outbound",
+            destination=dest,
+            cid_number=cid_number,
+            cid_name=cid_name,
+            callee_name="Outbound Call",
+            callee_number=dest,
+            source=source,
+            uuid=v.get("origination_uuid") or None,
+            variables=variables,
+        )
+        if originator is not None:
+            leg.other, leg.other_type = originator, "originator"
+        return leg
+
+    def _wait_answer(self, leg: Channel, timeout: float) -> Channel:
+        gevent.wait([leg.answered, leg.dead], timeout=self.switch.scaled(timeout), count=1)
+        if leg.answered.is_set() and leg.alive:
+            return leg
+        if leg.alive:
+            leg.hangup("NO_ANSWER")
+        raise OriginateError(leg.hangup_cause or "NO_ANSWER")
+
+    def _user(
+        self, ext: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
+        phone = self.phones.get(ext)
+        if phone is None or phone.behaviour == "unregistered":
+            raise OriginateError("USER_NOT_REGISTERED")
+        name = f"sofia/internal/{ext}@{self.switch.ipv4}"
+        leg = self._leg(name, ext, v, originator, cid_number, cid_name, "mod_sofia", "sofia")
+        leg.init(ring=False)
+        leg.go("CS_CONSUME_MEDIA")
+        gevent.spawn(self._ring, leg, phone)
+        return self._wait_answer(leg, timeout)
+
+    def _ring(self, leg: Channel, phone: Phone) -> None:
+        leg.ring_ready()
+        if phone.behaviour == "no_answer" or not leg.pause(phone.answer_delay):
+            return
+        if phone.behaviour == "busy":
+            leg.hangup("USER_BUSY")
+        elif phone.behaviour == "reject":
+            leg.hangup("CALL_REJECTED")
+        else:
+            leg.answer()
+            if phone.talk_seconds is not None and leg.dead.wait(self.switch.scaled(phone.talk_seconds)) is False:
+                leg.hangup("NORMAL_CLEARING")
+
+    def _loopback(
+        self, exten: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
+        a = self._leg(f"loopback/{exten}-a", exten, v, originator, cid_number, cid_name, "mod_loopback", "loopback")
+        b = Channel(
+            self.switch,
+            name=f"loopback/{exten}-b",
+            direction="inbound",
+            destination=exten,
+            cid_number=cid_number,
+            cid_name=cid_name,
+            callee_name="Outbound Call",
+            callee_number=exten,
+        )
+        a.variables.update(other_loopback_leg_uuid=b.uuid, loopback_leg="A")
+        b.variables.update(other_loopback_leg_uuid=a.uuid, loopback_leg="B", is_loopback="1")
+        a.loopback_peer, b.loopback_peer = b, a
+        a.init(ring=False)
+        a.go("CS_CONSUME_MEDIA")
+        b.init(ring=True)
+        b.start(self.dialplan(exten))
+        return self._wait_answer(a, timeout)

@@ -1,0 +1,68 @@
+"""Applications on a caller's channel, driven by the caller's script."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.emulator import Caller, Emulator
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    emulator = Emulator(time_scale=0.001)
+    yield emulator
+    emulator.stop()
+
+
+def complete(emu: Emulator, app: str) -> dict[str, str]:
+    return emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == app).headers
+
+
+def test_play_and_get_digits_retries_invalid_input_then_accepts(emu: Emulator) -> None:
+    emu.dialplan["1"] = [("answer", ""), ("play_and_get_digits", r"1 1 3 3000 # p.wav bad.wav pick [12] 1000")]
+    emu.place_call(Caller("555", script=["7", "noinput", "2"]), "1")
+    done = complete(emu, "play_and_get_digits")
+    assert done["variable_pick"] == "2"
+    played = [e.get("Application-Data") for e in emu.events if e.name == "CHANNEL_EXECUTE"]
+    assert played == ["", r"1 1 3 3000 # p.wav bad.wav pick [12] 1000"]
+    digits = [e.get("DTMF-Digit") for e in emu.events if e.name == "DTMF"]
+    assert digits == ["7", "2"]
+
+
+def test_read_stops_at_the_terminator(emu: Emulator) -> None:
+    emu.dialplan["1"] = [("read", "1 6 p.wav acct 3000 #")]
+    emu.place_call(Caller("555", script=["12#"]), "1")
+    assert complete(emu, "read")["variable_acct"] == "12"
+
+
+def test_detect_speech_reports_noinput(emu: Emulator) -> None:
+    emu.dialplan["1"] = [("answer", ""), ("detect_speech", "unimrcp g.xml menu"), ("sleep", "2000")]
+    emu.place_call(Caller("555", script=["noinput"]), "1")
+    speech = emu.wait_for(lambda e: e.name == "DETECTED_SPEECH")
+    assert "<noinput/>" in speech.body
+
+
+def test_set_export_unset_record_session_and_hangup_cause(emu: Emulator, tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    emu.dialplan["1"] = [
+        ("set", "a=1"),
+        ("export", "b=2"),
+        ("unset", "a"),
+        ("record_session", str(path)),
+        ("hangup", "USER_BUSY"),
+    ]
+    uuid = emu.place_call(Caller("555"), "1")
+    end = emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == uuid)
+    assert (end.variable("a", "-"), end.variable("b"), end.get("Hangup-Cause")) == ("-", "2", "USER_BUSY")
+    stop = emu.wait_for(lambda e: e.name == "RECORD_STOP")
+    assert stop.get("Record-File-Path") == str(path)
+    assert path.exists()
+
+
+def test_unknown_number_is_refused(emu: Emulator) -> None:
+    uuid = emu.place_call(Caller("555"), "nowhere")
+    end = emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == uuid)
+    assert end.get("Hangup-Cause") == "NO_ROUTE_DESTINATION"

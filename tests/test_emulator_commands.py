@@ -1,0 +1,115 @@
+"""api commands over a real socket: originate results, uuid_* control, show, eavesdrop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from engine.emulator import Emulator, Phone
+from tests.test_emulator_fidelity import Client
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    emulator = Emulator(time_scale=0.01)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def api(emu: Emulator) -> Iterator[Client]:
+    client = Client.connect(emu.port)
+    client.login()
+    yield client
+    client.close()
+
+
+def call(client: Client, cmd: str) -> str:
+    return client.command(f"api {cmd}\n\n").body
+
+
+@pytest.mark.parametrize(
+    ("phone", "result"),
+    [
+        (Phone("1", behaviour="busy", answer_delay=0.1), "-ERR USER_BUSY\n"),
+        (Phone("1", behaviour="reject", answer_delay=0.1), "-ERR CALL_REJECTED\n"),
+        (Phone("1", behaviour="no_answer"), "-ERR NO_ANSWER\n"),
+        (Phone("1", behaviour="unregistered"), "-ERR USER_NOT_REGISTERED\n"),
+    ],
+)
+def test_originate_failures(emu: Emulator, api: Client, phone: Phone, result: str) -> None:
+    emu.phones["1"] = phone
+    assert call(api, "originate {originate_timeout=5}user/1 &park()") == result
+
+
+def test_originate_error_endpoint_and_unknown_user(api: Client) -> None:
+    assert call(api, "originate error/user_busy &park()") == "-ERR USER_BUSY\n"
+    assert call(api, "originate user/nobody &park()") == "-ERR USER_NOT_REGISTERED\n"
+
+
+def test_originate_to_a_phone_then_control_it(emu: Emulator, api: Client) -> None:
+    emu.phones["1001"] = Phone("1001", answer_delay=1)
+    assert call(api, "originate {origination_uuid=u-1,agent=yes}user/1001 &park()") == "+OK u-1\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "u-1")
+    assert call(api, "uuid_exists u-1") == "true"
+    assert call(api, "uuid_getvar u-1 agent") == "yes"
+    assert call(api, "uuid_getvar u-1 unset_thing") == "_undef_"
+    assert call(api, "uuid_setvar u-1 agent") == "+OK\n"
+    assert call(api, "uuid_getvar u-1 agent") == "_undef_"
+    rows = json.loads(call(api, "show channels as json"))
+    assert rows["row_count"] == 1
+    assert rows["rows"][0]["uuid"] == "u-1"
+    assert rows["rows"][0]["name"] == "sofia/internal/1001@127.0.0.1"
+    assert call(api, "uuid_hold u-1") == "+OK Success\n"
+    assert emu.channels["u-1"].callstate == "HELD"
+    assert call(api, "uuid_hold off u-1") == "+OK Success\n"
+    assert call(api, "uuid_broadcast u-1 hello.wav") == "+OK Message sent\n"
+    done = emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "playback")
+    assert done.get("Application-Response") == "FILE PLAYED"
+    assert call(api, "uuid_kill u-1 CALL_REJECTED") == "+OK\n"
+    end = emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == "u-1")
+    assert end.get("Hangup-Cause") == "CALL_REJECTED"
+    assert end.variable("hangup_cause_q850") == "21"
+    assert call(api, "uuid_kill u-1") == "-ERR No such channel!\n"
+
+
+def test_uuid_break_ends_music_on_hold_and_transfer_runs_the_dialplan(emu: Emulator, api: Client) -> None:
+    emu.dialplan["moh"] = [("answer", ""), ("playback", "local_stream://moh"), ("park", "")]
+    call(api, "originate {origination_uuid=m-1}loopback/moh &park()")
+    b_leg = emu.channels["m-1"].loopback_peer
+    assert b_leg is not None
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.get("Application") == "playback")
+    assert call(api, f"uuid_break {b_leg.uuid}") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == b_leg.uuid)
+    assert call(api, f"uuid_transfer {b_leg.uuid} 9999") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == b_leg.uuid and e.get("Application") == "hangup")
+    emu.wait_until(lambda: not emu.channels)
+
+
+def test_eavesdrop_follows_the_target_and_reports_mode_changes(emu: Emulator, api: Client) -> None:
+    emu.phones["9000"] = Phone("9000", answer_delay=0.1)
+    call(api, "originate {origination_uuid=t-1}loopback/park_me &park()")
+    assert call(api, "originate {origination_uuid=s-1}user/9000 &eavesdrop(t-1)").startswith("+OK s-1")
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.get("Application") == "eavesdrop")
+    emu.send_dtmf("s-1", "2")
+    mode = emu.wait_for(lambda e: e.name == "CUSTOM" and e.get("Event-Subclass") == "eavesdrop::mode")
+    assert mode.get("Eavesdrop-Mode") == "whisper_b"
+    call(api, "uuid_kill t-1")
+    done = emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "eavesdrop")
+    assert done.uuid == "s-1"
+
+
+def test_uuid_bridge_and_show_calls(emu: Emulator, api: Client) -> None:
+    for n in ("1", "2"):
+        call(api, f"originate {{origination_uuid=p-{n}}}loopback/park_me &park()")
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "p-2")
+    assert call(api, "uuid_bridge p-1 p-2") == "+OK p-2\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_BRIDGE")
+    calls = json.loads(call(api, "show calls as json"))
+    assert calls["row_count"] == 1
+    assert (calls["rows"][0]["uuid"], calls["rows"][0]["b_uuid"]) == ("p-1", "p-2")
+    assert call(api, "hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
+    emu.wait_until(lambda: not emu.channels)
