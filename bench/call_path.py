@@ -35,18 +35,20 @@ from engine.store.migrate import upgrade  # noqa: E402
 EMULATOR = """
 import sys, json, gevent
 from engine.emulator import Emulator, Phone, Caller
+def line():  # read stdin in a thread so the emulator keeps serving meanwhile
+    return gevent.get_hub().threadpool.apply(sys.stdin.readline)
 emu = Emulator(password=sys.argv[1], time_scale=0.002)
 port = emu.start()
 for n in range(int(sys.argv[2])):
     emu.phones[str(1001 + n)] = Phone(str(1001 + n), answer_delay=1.0)
 print(json.dumps({"port": port}), flush=True)
-socket_port = int(sys.stdin.readline())
+socket_port = int(line())
 emu.dialplan["4000"] = [("socket", f"127.0.0.1:{socket_port} async full")]
-calls = int(sys.stdin.readline())
+calls = int(line())
 for n in range(calls):
     emu.place_call(Caller(f"1390000{n:04d}", script=["2"], talk_seconds=20), "4000")
     gevent.sleep(0.002)
-sys.stdin.readline()
+line()
 """
 
 

@@ -45,6 +45,20 @@ def test_detect_speech_reports_noinput(emu: Emulator) -> None:
     assert "<noinput/>" in speech.body
 
 
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("say:billing", '<input mode="speech">billing</input>'),
+        ("2", '<input mode="dtmf">2</input>'),
+        ("noinput", "<noinput/>"),
+    ],
+)
+def test_play_and_detect_speech_sets_the_nlsml_result(emu: Emulator, answer: str, expected: str) -> None:
+    emu.dialplan["1"] = [("answer", ""), ("play_and_detect_speech", "menu.wav detect:pocketsphinx menu")]
+    emu.place_call(Caller("555", script=[answer]), "1")
+    assert expected in complete(emu, "play_and_detect_speech")["variable_detect_speech_result"]
+
+
 def test_set_export_unset_record_session_and_hangup_cause(emu: Emulator, tmp_path: Path) -> None:
     path = tmp_path / "call.wav"
     emu.dialplan["1"] = [

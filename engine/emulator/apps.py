@@ -18,6 +18,10 @@ SPEECH_RESULT = (
     '<?xml version="1.0"?>\n<result grammar="{grammar}"><interpretation grammar="{grammar}" confidence="90">'
     '<input mode="speech">{text}</input></interpretation></result>\n'
 )
+DTMF_RESULT = (
+    '<?xml version="1.0"?>\n<result><interpretation confidence="100"><input mode="dtmf">{digits}</input>'
+    "</interpretation></result>\n"
+)
 NO_INPUT = '<?xml version="1.0"?>\n<result><interpretation><input><noinput/></input></interpretation></result>\n'
 
 
@@ -63,6 +67,7 @@ class Apps:
             "play_and_get_digits": self.play_and_get_digits,
             "read": self.read,
             "detect_speech": self.detect_speech,
+            "play_and_detect_speech": self.play_and_detect_speech,
             "record": self.record,
             "record_session": self.record_session,
             "stop_record_session": lambda ch, arg: ch.stop_recording(arg.strip()),
@@ -133,6 +138,26 @@ class Apps:
         answer = ch.script("speech") if ch.script is not None else "noinput"
         text = answer.removeprefix("say:") if answer.startswith("say:") else ""
         gevent.spawn(self._speech_result, ch, grammar, text)
+
+    def play_and_detect_speech(self, ch: Channel, arg: str) -> None:
+        """``<file> detect:<engine> [{params}]<grammar>``: play, recognise, set ``detect_speech_result``.
+
+        The caller's next scripted answer decides: ``say:<words>`` is heard as speech, keys are
+        returned as ``<input mode="dtmf">``, anything else is no input.
+        """
+        path, _, _detector = arg.partition(" detect:")
+        answer = ch.script("speech") if ch.script is not None else "noinput"
+        if answer.startswith("say:"):
+            text = answer.removeprefix("say:")
+            result = SPEECH_RESULT.format(grammar="default", text=text)
+        elif answer not in ("noinput", "", "hangup"):
+            ch.queue_dtmf(answer)
+            result = DTMF_RESULT.format(digits=answer)
+        else:
+            result = NO_INPUT
+        if ch.dtmf.empty() or not answer.startswith("say:"):
+            _play(ch, path.strip())
+        ch.variables["detect_speech_result"] = result
 
     @staticmethod
     def _speech_result(ch: Channel, grammar: str, text: str) -> None:
