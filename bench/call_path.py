@@ -24,13 +24,13 @@ from pathlib import Path  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 import gevent  # noqa: E402
+from engine.store import agents, queues, skills  # noqa: E402
+from engine.store.db import make_engine, session_factory  # noqa: E402
+from engine.store.migrate import upgrade  # noqa: E402
 from gevent.queue import Queue  # noqa: E402
 
 from engine.config import load_config  # noqa: E402
 from engine.runtime.hotline import Hotline  # noqa: E402
-from engine.store import agents, queues, skills  # noqa: E402
-from engine.store.db import make_engine, session_factory  # noqa: E402
-from engine.store.migrate import upgrade  # noqa: E402
 
 EMULATOR = """
 import sys, json, gevent

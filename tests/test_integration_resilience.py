@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from engine.emulator import Caller, Emulator, Phone
 from gevent.queue import Queue
 
 from engine.config import load_config
+from engine.emulator import Caller, Emulator, Phone
 from engine.runtime.hotline import Hotline
 from engine.transport import AuthenticationFailed
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
