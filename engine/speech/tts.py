@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import uuid
 from pathlib import Path
 from typing import Protocol
 
 from gevent import subprocess
+from gevent.event import AsyncResult
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +42,35 @@ class EspeakFileTts:
         self.cache_dir = cache_dir
         self.binary = binary
         self.timeout = timeout
+        self._rendering: dict[Path, AsyncResult] = {}
 
     def render(self, text: str, language: str, voice: str | None = None) -> str:
+        """The cached file for ``text``; concurrent calls for the same prompt share one synthesis."""
         espeak_voice = voice or _ESPEAK_VOICES.get(language, language.lower())
         key = hashlib.sha1(f"{espeak_voice}\0{text}".encode()).hexdigest()
         path = self.cache_dir / f"{key}.wav"
         if path.exists():
             return str(path)
+        pending = self._rendering.get(path)
+        if pending is not None:
+            return pending.get()
+        pending = self._rendering[path] = AsyncResult()
+        try:
+            self._synthesise(text, espeak_voice, path)
+            pending.set(str(path))
+        except TtsError as exc:
+            pending.set_exception(exc)
+            raise
+        finally:
+            del self._rendering[path]
+        return str(path)
+
+    def _synthesise(self, text: str, espeak_voice: str, path: Path) -> None:
         exe = shutil.which(self.binary)
         if exe is None:
             raise TtsError(f"{self.binary} is not installed (Debian package espeak-ng)")
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
         try:
             subprocess.run(
                 [exe, "-v", espeak_voice, "-w", str(tmp), "--", text],
@@ -64,4 +83,3 @@ class EspeakFileTts:
         except subprocess.TimeoutExpired as exc:
             raise TtsError(f"{self.binary} took longer than {self.timeout:g} s") from exc
         tmp.replace(path)
-        return str(path)
