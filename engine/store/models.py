@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from engine.store.types import UTCDateTime, utcnow
+from engine.store.timestamps import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -74,7 +74,7 @@ class Base(DeclarativeBase):
     """Declarative base carrying the constraint naming convention."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), list[str]: JSON()}
 
 
 class Customer(Base):
@@ -85,7 +85,9 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
-    tier: Mapped[CustomerTier] = mapped_column(_enum_column(CustomerTier, "tier"), default=CustomerTier.normal)
+    tier: Mapped[CustomerTier] = mapped_column(
+        _enum_column(CustomerTier, "tier"), default=CustomerTier.normal
+    )
     tags: Mapped[list[str]] = mapped_column(default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,4 @@
-"""Column types shared by the models: timezone-aware UTC timestamps."""
+"""Timezone-aware UTC timestamps: validation helpers and the column type the models use."""
 
 from __future__ import annotations
 
