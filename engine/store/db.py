@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gevent import monkey
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +22,9 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
     """Create an engine for *url*.
 
     SQLite connections get ``journal_mode=WAL`` and ``foreign_keys=ON`` and the database file's
-    directory is created. PostgreSQL (psycopg2) is made gevent-cooperative, so a query blocks only
-    its own greenlet; psycopg2 and psycogreen are imported only for PostgreSQL URLs.
+    directory is created. PostgreSQL (psycopg2) is made gevent-cooperative when the process is
+    monkey-patched, so a query blocks only its own greenlet; psycopg2 and psycogreen are imported
+    only for PostgreSQL URLs.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -54,11 +56,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _make_psycopg2_cooperative() -> None:
-    """Install psycogreen's gevent wait callback into psycopg2 (idempotent, process-wide)."""
+    """Install psycogreen's gevent wait callback into psycopg2 (idempotent, process-wide).
+
+    Only done once gevent has monkey-patched ``threading``: SQLAlchemy's pool and first-connect
+    locks are threading locks, and a greenlet yielding inside one would otherwise deadlock the
+    hub. Unpatched processes (CLI one-shots) keep plain blocking psycopg2.
+    """
     try:
         from psycogreen.gevent import patch_psycopg
     except ImportError as exc:
         raise ImportError(
             "PostgreSQL URLs need psycopg2 and psycogreen: pip install 'hotline[postgres]'"
         ) from exc
-    patch_psycopg()
+    if monkey.is_module_patched("threading"):
+        patch_psycopg()
