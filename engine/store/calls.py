@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.store.customers import get_customer
 from engine.store.errors import Conflict, InvalidInput, NotFound
 from engine.store.models import Call, CallOutcome, Interaction, InteractionKind
 from engine.store.timestamps import utc
@@ -59,7 +60,8 @@ def record_finished_call(
     """Store the CDR of a finished call and its interaction in the caller's transaction.
 
     Both rows are flushed together, so either both or neither reach the database.
-    Raises InvalidInput (naming the field) or Conflict when the call uuid was already recorded.
+    Raises InvalidInput (naming the field), NotFound for an unknown *customer_id* or Conflict
+    when the call uuid was already recorded.
     """
     non_empty("call.uuid", record.uuid)
     created_at = utc("call.created_at", record.created_at)
@@ -70,6 +72,8 @@ def record_finished_call(
         name: None if (value := getattr(record, name)) is None else utc(f"call.{name}", value)
         for name in _OPTIONAL_TIMESTAMPS
     }
+    if customer_id is not None:
+        get_customer(session, customer_id)
     if session.scalar(select(Call.id).where(Call.uuid == record.uuid)) is not None:
         raise Conflict("call", record.uuid, "already recorded")
     call = Call(
