@@ -1,0 +1,51 @@
+"""The append-only, time-stamped log of agent state changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.agents import get_agent
+from engine.store.models import AgentStateChange
+from engine.store.timestamps import utc, utcnow
+from engine.store.validation import non_empty
+
+
+def append_agent_state(
+    session: Session, agent_id: str, state: str, *, reason: str | None = None, at: datetime | None = None
+) -> AgentStateChange:
+    """Log that agent *agent_id* entered *state* at *at* (default now, aware UTC).
+
+    Raises NotFound for an unknown agent and InvalidInput for a blank state or naive *at*.
+    """
+    get_agent(session, agent_id)
+    change = AgentStateChange(
+        agent_id=agent_id,
+        state=non_empty("agent_state.state", state),
+        reason=reason,
+        at=utcnow() if at is None else utc("agent_state.at", at),
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def list_agent_states(
+    session: Session,
+    agent_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[AgentStateChange]:
+    """Agent *agent_id*'s state changes with ``since <= at < until``, oldest first.
+
+    Works for removed agents too, whose log is kept.
+    """
+    query = select(AgentStateChange).where(AgentStateChange.agent_id == agent_id)
+    if since is not None:
+        query = query.where(AgentStateChange.at >= utc("since", since))
+    if until is not None:
+        query = query.where(AgentStateChange.at < utc("until", until))
+    return list(session.scalars(query.order_by(AgentStateChange.at, AgentStateChange.id)))

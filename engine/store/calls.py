@@ -1,0 +1,132 @@
+"""Call detail records: store a finished call together with its CRM interaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.customers import get_customer
+from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.models import Call, CallOutcome, Interaction, InteractionKind
+from engine.store.timestamps import utc
+from engine.store.validation import non_empty, parse_enum
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """Everything known about a call when it ends; timestamps must be timezone-aware.
+
+    ``wait_seconds`` defaults to queued -> bridged (or ended) and ``talk_seconds`` to
+    bridged -> ended when not given.
+    """
+
+    uuid: str
+    caller_number: str
+    destination: str
+    created_at: datetime
+    ended_at: datetime
+    outcome: str
+    flow: str | None = None
+    queue: str | None = None
+    agent_id: str | None = None
+    priority: int = 0
+    answered_at: datetime | None = None
+    queued_at: datetime | None = None
+    offered_at: datetime | None = None
+    bridged_at: datetime | None = None
+    wait_seconds: float | None = None
+    talk_seconds: float | None = None
+    hangup_cause: str | None = None
+
+
+_OPTIONAL_TIMESTAMPS = ("answered_at", "queued_at", "offered_at", "bridged_at")
+
+
+def record_finished_call(
+    session: Session,
+    record: CallRecord,
+    *,
+    kind: str = InteractionKind.inbound,
+    customer_id: int | None = None,
+    disposition: str | None = None,
+    notes: str = "",
+    ivr_path: Sequence[str] = (),
+    recording_path: str | None = None,
+) -> tuple[Call, Interaction]:
+    """Store the CDR of a finished call and its interaction in the caller's transaction.
+
+    Both rows are flushed together, so either both or neither reach the database.
+    Raises InvalidInput (naming the field), NotFound for an unknown *customer_id* or Conflict
+    when the call uuid was already recorded.
+    """
+    non_empty("call.uuid", record.uuid)
+    created_at = utc("call.created_at", record.created_at)
+    ended_at = utc("call.ended_at", record.ended_at)
+    if ended_at < created_at:
+        raise InvalidInput("call.ended_at", record.ended_at, "is before call.created_at")
+    stamps = {
+        name: None if (value := getattr(record, name)) is None else utc(f"call.{name}", value)
+        for name in _OPTIONAL_TIMESTAMPS
+    }
+    if customer_id is not None:
+        get_customer(session, customer_id)
+    if session.scalar(select(Call.id).where(Call.uuid == record.uuid)) is not None:
+        raise Conflict("call", record.uuid, "already recorded")
+    call = Call(
+        uuid=record.uuid,
+        caller_number=record.caller_number,
+        destination=record.destination,
+        flow=record.flow,
+        queue=record.queue,
+        agent_id=record.agent_id,
+        priority=record.priority,
+        created_at=created_at,
+        ended_at=ended_at,
+        wait_seconds=_wait_seconds(record, stamps, ended_at),
+        talk_seconds=_talk_seconds(record, stamps, ended_at),
+        outcome=parse_enum(CallOutcome, "call.outcome", record.outcome),
+        hangup_cause=record.hangup_cause,
+        **stamps,
+    )
+    interaction = Interaction(
+        customer_id=customer_id,
+        call_uuid=record.uuid,
+        agent_id=record.agent_id,
+        queue=record.queue,
+        kind=parse_enum(InteractionKind, "interaction.kind", kind),
+        started_at=created_at,
+        ended_at=ended_at,
+        disposition=disposition,
+        notes=notes,
+        ivr_path=list(ivr_path),
+        recording_path=recording_path,
+    )
+    session.add_all([call, interaction])
+    session.flush()
+    return call, interaction
+
+
+def get_call(session: Session, uuid: str) -> Call:
+    """The CDR of call *uuid*; raises NotFound."""
+    call = session.scalar(select(Call).where(Call.uuid == uuid))
+    if call is None:
+        raise NotFound("call", uuid)
+    return call
+
+
+def _wait_seconds(record: CallRecord, stamps: dict[str, datetime | None], ended_at: datetime) -> float | None:
+    """Given wait, else time from joining the queue to being bridged (or hanging up)."""
+    if record.wait_seconds is not None or stamps["queued_at"] is None:
+        return record.wait_seconds
+    return ((stamps["bridged_at"] or ended_at) - stamps["queued_at"]).total_seconds()
+
+
+def _talk_seconds(record: CallRecord, stamps: dict[str, datetime | None], ended_at: datetime) -> float | None:
+    """Given talk time, else time from bridge to hangup."""
+    if record.talk_seconds is not None or stamps["bridged_at"] is None:
+        return record.talk_seconds
+    return (ended_at - stamps["bridged_at"]).total_seconds()

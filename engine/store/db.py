@@ -1,0 +1,72 @@
+"""Engine and session construction: SQLite by default, PostgreSQL (gevent-cooperative) by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gevent import monkey
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_FILENAME = "hotline.sqlite3"
+
+
+def default_url(data_dir: str | Path) -> str:
+    """SQLite URL of the default database file inside *data_dir*."""
+    return f"sqlite:///{Path(data_dir).resolve() / DEFAULT_FILENAME}"
+
+
+def make_engine(url: str, **engine_options: Any) -> Engine:
+    """Create an engine for *url*.
+
+    SQLite connections get ``journal_mode=WAL`` and ``foreign_keys=ON`` and the database file's
+    directory is created. PostgreSQL (psycopg2) is made gevent-cooperative when the process is
+    monkey-patched, so a query blocks only its own greenlet; psycopg2 and psycogreen are imported
+    only for PostgreSQL URLs.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **engine_options)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
+        _make_psycopg2_cooperative()
+    return create_engine(parsed, pool_pre_ping=True, **engine_options)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Session factory; objects stay readable after commit (``expire_on_commit=False``)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Turn on WAL journaling, foreign keys and a lock wait for every new SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def _make_psycopg2_cooperative() -> None:
+    """Install psycogreen's gevent wait callback into psycopg2 (idempotent, process-wide).
+
+    Only done once gevent has monkey-patched ``threading``: SQLAlchemy's pool and first-connect
+    locks are threading locks, and a greenlet yielding inside one would otherwise deadlock the
+    hub. Unpatched processes (CLI one-shots) keep plain blocking psycopg2.
+    """
+    try:
+        from psycogreen.gevent import patch_psycopg
+    except ImportError as exc:
+        raise ImportError(
+            "PostgreSQL URLs need psycopg2 and psycogreen: pip install 'hotline[postgres]'"
+        ) from exc
+    if monkey.is_module_patched("threading"):
+        patch_psycopg()

@@ -1,0 +1,1 @@
+"""Alembic migration environment of the hotline database (run through engine.store.migrate)."""

@@ -1,0 +1,51 @@
+"""Database fixtures: a fresh database per test, SQLite by default, PostgreSQL when
+HOTLINE_TEST_DATABASE_URL is set (each test then gets its own schema, dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from engine.store.db import default_url, make_engine, session_factory
+from engine.store.migrate import upgrade
+
+TEST_DATABASE_URL_ENV = "HOTLINE_TEST_DATABASE_URL"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database private to this test."""
+    server_url = os.environ.get(TEST_DATABASE_URL_ENV)
+    if not server_url:
+        yield default_url(tmp_path)
+        return
+    schema = f"test_{uuid.uuid4().hex}"
+    admin = make_engine(server_url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    """A session on the database at ``db_url`` after running the Alembic migrations."""
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with session_factory(engine)() as db_session:
+            yield db_session
+    finally:
+        engine.dispose()

@@ -1,0 +1,69 @@
+"""Agent state change log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.orm import Session
+
+from engine.store.agent_states import append_agent_state, list_agent_states
+from engine.store.agents import create_agent, remove_agent
+from engine.store.errors import InvalidInput, NotFound
+
+pytestmark = pytest.mark.db
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def test_state_changes_are_listed_oldest_first_within_a_window(session: Session) -> None:
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    create_agent(session, "1002", name="Bob", contact="user/1002")
+    append_agent_state(session, "1001", "available", at=T0 + timedelta(minutes=1))
+    append_agent_state(session, "1001", "logged_out", at=T0)
+    append_agent_state(session, "1001", "on_break", reason="lunch", at=T0 + timedelta(minutes=30))
+    append_agent_state(session, "1002", "available", at=T0)
+    session.commit()
+    log = list_agent_states(session, "1001")
+    assert [(change.state, change.reason) for change in log] == [
+        ("logged_out", None),
+        ("available", None),
+        ("on_break", "lunch"),
+    ]
+    window = list_agent_states(
+        session, "1001", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=30)
+    )
+    assert [change.state for change in window] == ["available"]
+
+
+def test_times_are_stored_in_utc_and_default_to_now(session: Session) -> None:
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    beijing = datetime(2026, 5, 1, 17, 0, tzinfo=timezone(timedelta(hours=8)))
+    append_agent_state(session, "1001", "available", at=beijing)
+    before = datetime.now(UTC)
+    append_agent_state(session, "1001", "busy")
+    session.commit()
+    session.expunge_all()
+    first, second = list_agent_states(session, "1001")
+    assert first.at == T0 and first.at.tzinfo is UTC
+    assert second.at >= before - timedelta(seconds=1)
+
+
+def test_the_log_outlives_the_agent(session: Session) -> None:
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    append_agent_state(session, "1001", "available", at=T0)
+    remove_agent(session, "1001")
+    session.commit()
+    assert [change.state for change in list_agent_states(session, "1001")] == ["available"]
+
+
+def test_invalid_changes_are_rejected(session: Session) -> None:
+    with pytest.raises(NotFound):
+        append_agent_state(session, "9999", "available")
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    with pytest.raises(InvalidInput) as caught:
+        append_agent_state(session, "1001", "available", at=datetime(2026, 5, 1))
+    assert caught.value.field == "agent_state.at"
+    with pytest.raises(InvalidInput) as caught:
+        append_agent_state(session, "1001", "")
+    assert caught.value.field == "agent_state.state"
