@@ -7,6 +7,10 @@ engine's HTTP API with an admin token (``--token`` or ``HOTLINE_TOKEN``).
 
 from __future__ import annotations
 
+from gevent import monkey
+
+monkey.patch_all()  # before anything imports socket, ssl or threading: the engine is one gevent process
+
 import argparse
 import json
 import os

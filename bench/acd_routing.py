@@ -29,8 +29,13 @@ AGENTS = 5_000
 SKILLS = 50
 WAITING = 2_000
 SAMPLES = 2_000
-STRATEGIES = [Strategy.LONGEST_IDLE, Strategy.MOST_SKILLED, Strategy.FEWEST_CALLS, Strategy.SKILL_WEIGHTED,
-              Strategy.ROUND_ROBIN]
+STRATEGIES = [
+    Strategy.LONGEST_IDLE,
+    Strategy.MOST_SKILLED,
+    Strategy.FEWEST_CALLS,
+    Strategy.SKILL_WEIGHTED,
+    Strategy.ROUND_ROBIN,
+]
 
 
 def build(rng: random.Random, queues: list[QueueConfig], skills_of: Callable[[int], dict[str, int]]) -> Acd:
@@ -56,15 +61,25 @@ def timed(fn: Callable[[], list[commands.Command]]) -> tuple[float, list[command
 def report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
-    print(f"{name:<48} n={len(samples):>5}  p50={statistics.median(ordered):8.1f} us  "
-          f"p99={p99:8.1f} us  max={ordered[-1]:8.1f} us")
+    print(
+        f"{name:<48} n={len(samples):>5}  p50={statistics.median(ordered):8.1f} us  "
+        f"p99={p99:8.1f} us  max={ordered[-1]:8.1f} us"
+    )
 
 
 def main() -> None:
     rng = random.Random(2024)
     skills = [f"skill-{s}" for s in range(SKILLS)]
-    queues = [QueueConfig(f"queue-{s}", skill, min_level=rng.randint(1, 3), wrap_up_seconds=0,
-                          strategy=STRATEGIES[s % len(STRATEGIES)]) for s, skill in enumerate(skills)]
+    queues = [
+        QueueConfig(
+            f"queue-{s}",
+            skill,
+            min_level=rng.randint(1, 3),
+            wrap_up_seconds=0,
+            strategy=STRATEGIES[s % len(STRATEGIES)],
+        )
+        for s, skill in enumerate(skills)
+    ]
 
     def three_skills(_: int) -> dict[str, int]:
         return {skill: rng.randint(3, 10) for skill in rng.sample(skills, 3)}
@@ -86,8 +101,10 @@ def main() -> None:
         now += 0.001
         assert not offers(acd.enqueue(f"call-{call_no}", rng.choice(queues).name, rng.randint(0, 2), now))
         waiting += 1
-    print(f"setup: {AGENTS} agents, {SKILLS} skills, {len(bridged)} bridged, {waiting} waiting "
-          f"({time.perf_counter() - start:.1f} s)")
+    print(
+        f"setup: {AGENTS} agents, {SKILLS} skills, {len(bridged)} bridged, {waiting} waiting "
+        f"({time.perf_counter() - start:.1f} s)"
+    )
 
     freed: list[float] = []
     for _ in range(SAMPLES):

@@ -13,24 +13,24 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import json  # noqa: E402
-import secrets  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import gevent  # noqa: E402
-from engine.store import agents, queues, skills  # noqa: E402
-from engine.store.db import make_engine, session_factory  # noqa: E402
-from engine.store.migrate import upgrade  # noqa: E402
-from gevent.queue import Queue  # noqa: E402
+import gevent
+from gevent.queue import Queue
 
-from engine.config import load_config  # noqa: E402
-from engine.runtime.hotline import Hotline  # noqa: E402
+from engine.config import load_config
+from engine.runtime.hotline import Hotline
+from engine.store import agents, queues, skills
+from engine.store.db import make_engine, session_factory
+from engine.store.migrate import upgrade
 
 EMULATOR = """
 import sys, json, gevent

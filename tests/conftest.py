@@ -1,7 +1,12 @@
 """Database fixtures: a fresh database per test, SQLite by default, PostgreSQL when
-HOTLINE_TEST_DATABASE_URL is set (each test then gets its own schema, dropped afterwards)."""
+HOTLINE_TEST_DATABASE_URL is set (each test then gets its own schema, dropped afterwards).
 
-from __future__ import annotations
+gevent patches the standard library first, as the engine's process does (``cli.py``): tests drive
+gevent servers with urllib in the same process, and psycopg2 is cooperative only when patched."""
+
+from gevent import monkey
+
+monkey.patch_all()
 
 import os
 import uuid

@@ -13,15 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import gevent
-from engine.emulator import Emulator
-from engine.store.db import make_engine, session_factory
-from engine.store.migrate import upgrade
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
 from engine.config import load_config
+from engine.emulator import Emulator
 from engine.runtime.call_session import CallTrace
 from engine.runtime.hotline import Hotline
+from engine.store.db import make_engine, session_factory
+from engine.store.migrate import upgrade
 
 HOTLINE_NUMBER = "4000"
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -19,8 +19,12 @@ def of(kind: type[T], out: list[commands.Command]) -> list[T]:
     return [c for c in out if isinstance(c, kind)]
 
 
-def make(*queues: QueueConfig, agents: dict[str, dict[str, int]], login: bool = True,
-         queue_choice: QueueChoice = QueueChoice.LONGEST_WAITING) -> Acd:
+def make(
+    *queues: QueueConfig,
+    agents: dict[str, dict[str, int]],
+    login: bool = True,
+    queue_choice: QueueChoice = QueueChoice.LONGEST_WAITING,
+) -> Acd:
     acd = Acd(queue_choice=queue_choice)
     for queue in queues:
         acd.configure_queue(queue, 0)
@@ -42,8 +46,13 @@ def test_offer_goes_only_to_an_agent_with_the_skill_at_min_level() -> None:
     acd = make(SALES, agents={"low": {"sales": 4}, "other": {"support": 9}, "good": {"sales": 5}})
     out = acd.enqueue("c1", "sales", 0, 1)
     [offer] = of(commands.Offer, out)
-    assert (offer.agent_id, offer.call_id, offer.queue, offer.timeout_seconds, offer.contact) == \
-        ("good", "c1", "sales", 20.0, "user/good")
+    assert (offer.agent_id, offer.call_id, offer.queue, offer.timeout_seconds, offer.contact) == (
+        "good",
+        "c1",
+        "sales",
+        20.0,
+        "user/good",
+    )
     assert commands.AgentStateChanged("good", AgentState.READY, AgentState.RESERVED, "", 1) in out
     assert of(commands.Offer, acd.enqueue("c2", "sales", 0, 2)) == []
     assert acd.position("c2") == 1
@@ -69,8 +78,11 @@ def test_no_answer_returns_the_call_to_the_head_and_delays_the_agent() -> None:
     assert acd.position("c1") == 1 and acd.position("c2") == 2
     snap = acd.snapshot()
     assert snap.calls["c1"].enqueued_at == 0
-    assert (snap.agents["a"].state, snap.agents["a"].available_at, snap.agents["a"].no_answer_count) == \
-        (AgentState.READY, 15, 1)
+    assert (snap.agents["a"].state, snap.agents["a"].available_at, snap.agents["a"].no_answer_count) == (
+        AgentState.READY,
+        15,
+        1,
+    )
     assert of(commands.Offer, acd.tick(14.9)) == []
     second = of(commands.Offer, acd.tick(15))[0]
     assert second.call_id == "c1"
@@ -85,8 +97,9 @@ def test_no_answer_returns_the_call_to_the_head_and_delays_the_agent() -> None:
 
 @pytest.mark.parametrize(("reason", "delay"), [("busy", 30), ("rejected", 7), ("failed", 45)])
 def test_busy_reject_and_failure_delays(reason: str, delay: float) -> None:
-    queue = QueueConfig("sales", "sales", busy_delay_seconds=30, reject_delay_seconds=7,
-                        failed_delay_seconds=45, max_no_answer=1)
+    queue = QueueConfig(
+        "sales", "sales", busy_delay_seconds=30, reject_delay_seconds=7, failed_delay_seconds=45, max_no_answer=1
+    )
     acd = make(queue, agents={"a": {"sales": 5}})
     offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
     acd.offer_failed(offer.offer_id, reason, 1)
@@ -159,8 +172,12 @@ def test_hangup_while_bridged_puts_the_agent_in_wrap_up_which_expires() -> None:
     out = acd.call_ended("c1", 32)
     assert of(commands.CallAbandoned, out) == []
     agent = acd.snapshot().agents["a"]
-    assert (agent.state, agent.calls_handled, agent.talk_seconds, agent.last_call_ended_at) == \
-        (AgentState.WRAP_UP, 1, 30, 32)
+    assert (agent.state, agent.calls_handled, agent.talk_seconds, agent.last_call_ended_at) == (
+        AgentState.WRAP_UP,
+        1,
+        30,
+        32,
+    )
     assert of(commands.Offer, acd.tick(41.9)) == []
     out = acd.tick(42)
     assert commands.AgentStateChanged("a", AgentState.WRAP_UP, AgentState.READY, "", 42) in out
@@ -169,8 +186,11 @@ def test_hangup_while_bridged_puts_the_agent_in_wrap_up_which_expires() -> None:
 
 
 def test_wrap_up_can_end_early_and_zero_wrap_up_skips_it() -> None:
-    acd = make(QueueConfig("sales", "sales", wrap_up_seconds=60),
-               QueueConfig("fast", "fast", wrap_up_seconds=0), agents={"a": {"sales": 5, "fast": 5}})
+    acd = make(
+        QueueConfig("sales", "sales", wrap_up_seconds=60),
+        QueueConfig("fast", "fast", wrap_up_seconds=0),
+        agents={"a": {"sales": 5, "fast": 5}},
+    )
     offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
     acd.offer_answered(offer.offer_id, 1)
     acd.call_ended("c1", 5)
@@ -181,17 +201,23 @@ def test_wrap_up_can_end_early_and_zero_wrap_up_skips_it() -> None:
     offer = of(commands.Offer, acd.enqueue("c2", "fast", 0, 8))[0]
     acd.offer_answered(offer.offer_id, 9)
     out = acd.call_ended("c2", 10)
-    assert [(c.old, c.new) for c in of(commands.AgentStateChanged, out)] == \
-        [(AgentState.ON_CALL, AgentState.WRAP_UP), (AgentState.WRAP_UP, AgentState.READY)]
+    assert [(c.old, c.new) for c in of(commands.AgentStateChanged, out)] == [
+        (AgentState.ON_CALL, AgentState.WRAP_UP),
+        (AgentState.WRAP_UP, AgentState.READY),
+    ]
 
 
 def test_escalation_lowers_the_level_then_adds_skills_then_overflows() -> None:
-    escalation = (EscalationStep(30, min_level=3),
-                  EscalationStep(60, extra_skills=(AgentSkill("general", 2),)),
-                  EscalationStep(90, overflow_queue="backup"))
-    acd = make(QueueConfig("backup", "backup", min_level=4),
-               QueueConfig("sales", "sales", min_level=8, escalation=escalation),
-               agents={"mid": {"sales": 3}, "gen": {"general": 2}, "bak": {"backup": 4}})
+    escalation = (
+        EscalationStep(30, min_level=3),
+        EscalationStep(60, extra_skills=(AgentSkill("general", 2),)),
+        EscalationStep(90, overflow_queue="backup"),
+    )
+    acd = make(
+        QueueConfig("backup", "backup", min_level=4),
+        QueueConfig("sales", "sales", min_level=8, escalation=escalation),
+        agents={"mid": {"sales": 3}, "gen": {"general": 2}, "bak": {"backup": 4}},
+    )
     acd.enqueue("c1", "sales", 0, 0)
     acd.enqueue("c2", "sales", 0, 0.5)
     acd.enqueue("c3", "sales", 0, 1)
@@ -240,14 +266,15 @@ def test_reset_fails_offers_requeues_and_keeps_only_confirmed_bridges() -> None:
     assert acd.confirm_bridged("c2") and not acd.confirm_bridged("c1") and not acd.confirm_bridged("zz")
     assert of(commands.AgentStateChanged, acd.tick(19.9)) == []
     out = acd.tick(20)
-    assert [(c.agent_id, c.new) for c in of(commands.AgentStateChanged, out)] == \
-        [(o3.agent_id, AgentState.WRAP_UP)]
+    assert [(c.agent_id, c.new) for c in of(commands.AgentStateChanged, out)] == [(o3.agent_id, AgentState.WRAP_UP)]
     assert set(acd.snapshot().calls) == {"c1", "c2"}
 
 
 def test_ring_all_rings_everyone_and_the_first_answer_wins() -> None:
-    acd = make(QueueConfig("help", "help", strategy=Strategy.RING_ALL),
-               agents={"a": {"help": 1}, "b": {"help": 1}, "c": {"help": 1}})
+    acd = make(
+        QueueConfig("help", "help", strategy=Strategy.RING_ALL),
+        agents={"a": {"help": 1}, "b": {"help": 1}, "c": {"help": 1}},
+    )
     offers = of(commands.Offer, acd.enqueue("c1", "help", 0, 1))
     assert sorted(o.agent_id for o in offers) == ["a", "b", "c"]
     out = acd.offer_failed(offers[0].offer_id, "no_answer", 2)
@@ -273,8 +300,7 @@ def test_an_offer_nobody_reports_on_is_failed_after_its_timeout() -> None:
 
 
 def test_queue_status_position_and_estimated_wait() -> None:
-    acd = make(QueueConfig("sales", "sales", wrap_up_seconds=20),
-               agents={"a": {"sales": 5}, "b": {"sales": 5}})
+    acd = make(QueueConfig("sales", "sales", wrap_up_seconds=20), agents={"a": {"sales": 5}, "b": {"sales": 5}})
     for n, agent in enumerate("ab"):
         offer = of(commands.Offer, acd.enqueue(f"h{n}", "sales", 0, 0))[0]
         assert offer.agent_id == agent
@@ -297,8 +323,11 @@ def test_queue_status_position_and_estimated_wait() -> None:
 
 def test_longest_predicted_wait_prefers_the_more_backlogged_queue() -> None:
     queues = (QueueConfig("q1", "s1", wrap_up_seconds=0), QueueConfig("q2", "s2", wrap_up_seconds=0))
-    acd = make(*queues, agents={"x": {"s1": 1, "s2": 1}, "y": {"s1": 1}, "z": {"s2": 1}},
-               queue_choice=QueueChoice.LONGEST_PREDICTED_WAIT)
+    acd = make(
+        *queues,
+        agents={"x": {"s1": 1, "s2": 1}, "y": {"s1": 1}, "z": {"s2": 1}},
+        queue_choice=QueueChoice.LONGEST_PREDICTED_WAIT,
+    )
     for call_id, queue, agent in (("h1", "q1", "x"), ("h2", "q1", "y"), ("h3", "q2", "z")):
         offer = of(commands.Offer, acd.enqueue(call_id, queue, 0, 0))[0]
         assert offer.agent_id == agent

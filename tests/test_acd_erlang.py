@@ -34,10 +34,16 @@ def test_no_traffic_needs_no_agents() -> None:
     assert agents_needed(0, 1800, 180, 20, 0.8).agents == 0
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"calls": -1}, "calls"), ({"interval_seconds": 0}, "interval_seconds"), ({"aht": 0}, "aht"),
-    ({"target_sl": 1.0}, "target_sl"), ({"target_seconds": -5}, "target_seconds"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"calls": -1}, "calls"),
+        ({"interval_seconds": 0}, "interval_seconds"),
+        ({"aht": 0}, "aht"),
+        ({"target_sl": 1.0}, "target_sl"),
+        ({"target_seconds": -5}, "target_seconds"),
+    ],
+)
 def test_bad_input_names_the_field(kwargs: dict[str, float], field: str) -> None:
     args = {"calls": 100, "interval_seconds": 1800, "aht": 180, "target_seconds": 20, "target_sl": 0.8}
     args |= kwargs

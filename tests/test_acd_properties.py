@@ -20,13 +20,28 @@ from engine.acd.model import Agent, AgentSkill, EscalationStep, QueueConfig, Str
 from engine.acd.states import AgentState, CallState, IllegalTransition
 
 QUEUES = (
-    QueueConfig("sales", "sales", min_level=5, wrap_up_seconds=5, no_answer_delay_seconds=4,
-                busy_delay_seconds=6, reject_delay_seconds=2, failed_delay_seconds=3, max_no_answer=2,
-                max_wait_seconds=45, exit_target="voicemail",
-                escalation=(EscalationStep(10, min_level=2),
-                            EscalationStep(25, extra_skills=(AgentSkill("vip", 8),)))),
-    QueueConfig("support", "support", strategy=Strategy.RING_ALL, wrap_up_seconds=0, ring_timeout_seconds=15,
-                escalation=(EscalationStep(30, overflow_queue="sales"),)),
+    QueueConfig(
+        "sales",
+        "sales",
+        min_level=5,
+        wrap_up_seconds=5,
+        no_answer_delay_seconds=4,
+        busy_delay_seconds=6,
+        reject_delay_seconds=2,
+        failed_delay_seconds=3,
+        max_no_answer=2,
+        max_wait_seconds=45,
+        exit_target="voicemail",
+        escalation=(EscalationStep(10, min_level=2), EscalationStep(25, extra_skills=(AgentSkill("vip", 8),))),
+    ),
+    QueueConfig(
+        "support",
+        "support",
+        strategy=Strategy.RING_ALL,
+        wrap_up_seconds=0,
+        ring_timeout_seconds=15,
+        escalation=(EscalationStep(30, overflow_queue="sales"),),
+    ),
     QueueConfig("billing", "sales", min_level=1, strategy=Strategy.ROUND_ROBIN, wrap_up_seconds=8),
     QueueConfig("vip", "vip", strategy=Strategy.MOST_SKILLED, no_answer_delay_seconds=0, max_no_answer=0),
 )
@@ -133,8 +148,11 @@ class AcdMachine(RuleBasedStateMachine):
         offer_id = data.draw(st.sampled_from(self.resolved_offers))
         self.apply(self.acd.tick(self.now))
         before = self.acd.snapshot()
-        out = (self.acd.offer_answered(offer_id, self.now) if answered
-               else self.acd.offer_failed(offer_id, "no_answer", self.now))
+        out = (
+            self.acd.offer_answered(offer_id, self.now)
+            if answered
+            else self.acd.offer_failed(offer_id, "no_answer", self.now)
+        )
         assert out == []
         assert self.acd.snapshot() == before
 
@@ -233,7 +251,10 @@ class AcdMachine(RuleBasedStateMachine):
 
 
 AcdMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=40, deadline=None, derandomize=bool(os.environ.get("CI")),
+    max_examples=200,
+    stateful_step_count=40,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestAcdProperties = AcdMachine.TestCase

@@ -27,8 +27,12 @@ MACHINES = [
     (Machine.OFFER, OfferState, OfferEvent, OFFER_TRANSITIONS),
 ]
 LEGAL = [(kind, state, event, new) for kind, _, _, table in MACHINES for (state, event), new in table.items()]
-ILLEGAL = [(kind, state, event) for kind, states, events, table in MACHINES
-           for state, event in itertools.product(states, events) if (state, event) not in table]
+ILLEGAL = [
+    (kind, state, event)
+    for kind, states, events, table in MACHINES
+    for state, event in itertools.product(states, events)
+    if (state, event) not in table
+]
 
 
 @pytest.mark.parametrize(("kind", "state", "event", "new"), LEGAL)

@@ -38,16 +38,19 @@ def ids(agents: list[Agent]) -> list[str]:
     return [a.id for a in agents]
 
 
-@pytest.mark.parametrize(("strategy", "expected"), [
-    (longest_idle, ["cat", "ann", "dan", "ben"]),
-    (most_skilled, ["ben", "cat", "dan", "ann"]),
-    # score = idle + 60 × level, i.e. state_since - 60 × level ascending: ann -80, ben -140, cat -310, dan -60
-    (skill_weighted, ["cat", "ben", "ann", "dan"]),
-    (least_talk_time, ["cat", "dan", "ann", "ben"]),
-    (fewest_calls, ["dan", "ben", "ann", "cat"]),
-    (top_down, ["ben", "cat", "ann", "dan"]),
-    (ring_all, ["cat", "ann", "dan", "ben"]),
-])
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        (longest_idle, ["cat", "ann", "dan", "ben"]),
+        (most_skilled, ["ben", "cat", "dan", "ann"]),
+        # score = idle + 60 × level, i.e. state_since - 60 × level ascending: ann -80, ben -140, cat -310, dan -60
+        (skill_weighted, ["cat", "ben", "ann", "dan"]),
+        (least_talk_time, ["cat", "dan", "ann", "ben"]),
+        (fewest_calls, ["dan", "ben", "ann", "cat"]),
+        (top_down, ["ben", "cat", "ann", "dan"]),
+        (ring_all, ["cat", "ann", "dan", "ben"]),
+    ],
+)
 def test_full_order(strategy: object, expected: list[str]) -> None:
     assert ids(strategy(AGENTS, QUEUE, RoutingState())) == expected
     assert ids(strategy(reversed(AGENTS), QUEUE, RoutingState())) == expected
@@ -87,8 +90,12 @@ def test_choose_agents_offers_to_one_or_to_all_for_ring_all() -> None:
 
 
 def test_queue_choice_helpers() -> None:
-    calls = [QueuedCall("a", "q1", 0, 10.0, seq=1), QueuedCall("b", "q2", 0, 20.0, seq=2),
-             QueuedCall("c", "q2", 1, 30.0, seq=3), QueuedCall("d", "q1", 0, 10.0, seq=4)]
+    calls = [
+        QueuedCall("a", "q1", 0, 10.0, seq=1),
+        QueuedCall("b", "q2", 0, 20.0, seq=2),
+        QueuedCall("c", "q2", 1, 30.0, seq=3),
+        QueuedCall("d", "q1", 0, 10.0, seq=4),
+    ]
     assert [c.call_id for c in longest_waiting_first(calls, {})] == ["c", "a", "d", "b"]
     predicted = {"q1": 30.0, "q2": 90.0}
     assert [c.call_id for c in longest_predicted_wait(calls, predicted)] == ["c", "b", "a", "d"]

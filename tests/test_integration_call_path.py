@@ -9,11 +9,11 @@ they talk -> caller hangs up -> CDR + CRM interaction stored, metrics counted.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
 from engine.emulator import Caller, Phone
 from engine.store import agents, customers, queues, skills
 from engine.store.models import Call, Interaction
-from sqlalchemy import select
-
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]

@@ -30,9 +30,7 @@ def test_state_changes_are_listed_oldest_first_within_a_window(session: Session)
         ("available", None),
         ("on_break", "lunch"),
     ]
-    window = list_agent_states(
-        session, "1001", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=30)
-    )
+    window = list_agent_states(session, "1001", since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=30))
     assert [change.state for change in window] == ["available"]
 
 

@@ -72,9 +72,7 @@ def test_finished_call_stores_cdr_and_interaction(session: Session) -> None:
 
 
 def test_abandoned_call_waits_until_hangup_and_has_no_talk_time(session: Session) -> None:
-    abandoned = replace(
-        ANSWERED, uuid="ab", offered_at=None, bridged_at=None, agent_id=None, outcome="abandoned"
-    )
+    abandoned = replace(ANSWERED, uuid="ab", offered_at=None, bridged_at=None, agent_id=None, outcome="abandoned")
     call, interaction = record_finished_call(session, abandoned)
     assert (call.wait_seconds, call.talk_seconds) == (155.0, None)
     assert interaction.customer_id is None

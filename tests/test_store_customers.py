@@ -101,13 +101,9 @@ def test_recent_interactions_are_the_newest_first_and_limited(session: Session) 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for day in range(5):
         session.add(
-            Interaction(
-                customer_id=customer.id, kind=InteractionKind.inbound, started_at=start + timedelta(days=day)
-            )
+            Interaction(customer_id=customer.id, kind=InteractionKind.inbound, started_at=start + timedelta(days=day))
         )
-    session.add(
-        Interaction(customer_id=other.id, kind=InteractionKind.fax, started_at=start + timedelta(days=9))
-    )
+    session.add(Interaction(customer_id=other.id, kind=InteractionKind.fax, started_at=start + timedelta(days=9)))
     session.commit()
     latest = recent_interactions(session, customer.id, limit=3)
     assert [interaction.started_at.day for interaction in latest] == [5, 4, 3]

@@ -53,13 +53,9 @@ def test_migration_creates_the_skill_level_check(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO agents VALUES ('1001', 'Ann', 'user/1001', CURRENT_TIMESTAMP)")
-            )
+            connection.execute(text("INSERT INTO agents VALUES ('1001', 'Ann', 'user/1001', CURRENT_TIMESTAMP)"))
             connection.execute(text("INSERT INTO skills (name) VALUES ('sales')"))
         with pytest.raises(IntegrityError), engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO agent_skills SELECT '1001', id, 11 FROM skills WHERE name = 'sales'")
-            )
+            connection.execute(text("INSERT INTO agent_skills SELECT '1001', id, 11 FROM skills WHERE name = 'sales'"))
     finally:
         engine.dispose()

@@ -23,7 +23,7 @@ def test_queue_is_created_with_required_skills(session: Session) -> None:
     create_queue(
         session,
         "sales",
-        strategy="round-robin",
+        strategy="round_robin",
         wrap_up_seconds=15,
         max_wait_seconds=120,
         required_skills={"sales": 3, "english": 5},
@@ -31,14 +31,14 @@ def test_queue_is_created_with_required_skills(session: Session) -> None:
     session.commit()
     session.expunge_all()
     queue = get_queue(session, "sales")
-    assert (queue.strategy, queue.wrap_up_seconds, queue.max_wait_seconds) == ("round-robin", 15, 120)
+    assert (queue.strategy, queue.wrap_up_seconds, queue.max_wait_seconds) == ("round_robin", 15, 120)
     assert queue.skill_levels == {"sales": 3, "english": 5}
 
 
 @pytest.mark.usefixtures("skills")
 def test_defaults(session: Session) -> None:
     queue = create_queue(session, "support")
-    assert (queue.strategy, queue.wrap_up_seconds, queue.max_wait_seconds) == ("longest-idle", 0, 300)
+    assert (queue.strategy, queue.wrap_up_seconds, queue.max_wait_seconds) == ("longest_idle", 0, 300)
     assert queue.skill_levels == {}
 
 
@@ -85,3 +85,8 @@ def test_duplicate_queue_and_unknown_skill_are_rejected(session: Session) -> Non
         create_queue(session, "sales")
     with pytest.raises(NotFound, match="skill 'cooking'"):
         update_queue(session, "sales", required_skills={"cooking": 2})
+
+
+def test_strategy_must_be_one_the_acd_knows(session: Session) -> None:
+    with pytest.raises(InvalidInput, match=r"queue\.strategy: 'longest-idle' must be one of longest_idle"):
+        create_queue(session, "q", strategy="longest-idle")

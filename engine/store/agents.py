@@ -24,9 +24,7 @@ def create_agent(
     non_empty("agent.id", agent_id)
     if session.get(Agent, agent_id) is not None:
         raise Conflict("agent", agent_id, "already exists")
-    agent = Agent(
-        id=agent_id, name=non_empty("agent.name", name), contact=non_empty("agent.contact", contact)
-    )
+    agent = Agent(id=agent_id, name=non_empty("agent.name", name), contact=non_empty("agent.contact", contact))
     session.add(agent)
     for skill_name, level in (skills or {}).items():
         _set_level(session, agent, skill_name, level)
@@ -47,9 +45,7 @@ def list_agents(session: Session) -> list[Agent]:
     return list(session.scalars(select(Agent).order_by(Agent.id)))
 
 
-def update_agent(
-    session: Session, agent_id: str, *, name: str | None = None, contact: str | None = None
-) -> Agent:
+def update_agent(session: Session, agent_id: str, *, name: str | None = None, contact: str | None = None) -> Agent:
     """Change the name and/or contact of agent *agent_id*; raises NotFound or InvalidInput."""
     agent = get_agent(session, agent_id)
     if name is not None:

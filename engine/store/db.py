@@ -65,8 +65,6 @@ def _make_psycopg2_cooperative() -> None:
     try:
         from psycogreen.gevent import patch_psycopg
     except ImportError as exc:
-        raise ImportError(
-            "PostgreSQL URLs need psycopg2 and psycogreen: pip install 'hotline[postgres]'"
-        ) from exc
+        raise ImportError("PostgreSQL URLs need psycopg2 and psycogreen: pip install 'hotline[postgres]'") from exc
     if monkey.is_module_patched("threading"):
         patch_psycopg()

@@ -85,9 +85,7 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
-    tier: Mapped[CustomerTier] = mapped_column(
-        _enum_column(CustomerTier, "tier"), default=CustomerTier.normal
-    )
+    tier: Mapped[CustomerTier] = mapped_column(_enum_column(CustomerTier, "tier"), default=CustomerTier.normal)
     tags: Mapped[list[str]] = mapped_column(default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

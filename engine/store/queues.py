@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.acd.model import Strategy
 from engine.store.errors import Conflict, InvalidInput, NotFound
 from engine.store.models import Queue, QueueSkill
 from engine.store.skills import get_skill
 from engine.store.validation import non_empty, skill_level
 
-DEFAULT_STRATEGY = "longest-idle"
+DEFAULT_STRATEGY = Strategy.LONGEST_IDLE.value
 DEFAULT_MAX_WAIT_SECONDS = 300
 
 
@@ -83,16 +84,16 @@ def _apply(
 ) -> None:
     """Validate and set the given (non-None) settings on *queue*."""
     if strategy is not None:
-        queue.strategy = non_empty("queue.strategy", strategy)
+        if strategy not in {s.value for s in Strategy}:
+            raise InvalidInput("queue.strategy", strategy, f"must be one of {', '.join(s.value for s in Strategy)}")
+        queue.strategy = strategy
     if wrap_up_seconds is not None:
         queue.wrap_up_seconds = _seconds("queue.wrap_up_seconds", wrap_up_seconds, minimum=0)
     if max_wait_seconds is not None:
         queue.max_wait_seconds = _seconds("queue.max_wait_seconds", max_wait_seconds, minimum=1)
     if required_skills is not None:
         queue.required_skills = [
-            QueueSkill(
-                skill=get_skill(session, skill), min_level=skill_level("queue_skills.min_level", level)
-            )
+            QueueSkill(skill=get_skill(session, skill), min_level=skill_level("queue_skills.min_level", level))
             for skill, level in required_skills.items()
         ]
 

@@ -77,9 +77,7 @@ def upgrade() -> None:
         sa.Column("call_uuid", sa.String(length=64), nullable=True),
         sa.Column("agent_id", sa.String(length=32), nullable=True),
         sa.Column("queue", sa.String(length=64), nullable=True),
-        sa.Column(
-            "kind", _enum("kind", "inbound", "outbound", "callback", "voicemail", "fax"), nullable=False
-        ),
+        sa.Column("kind", _enum("kind", "inbound", "outbound", "callback", "voicemail", "fax"), nullable=False),
         _timestamp("started_at"),
         _timestamp("ended_at", nullable=True),
         sa.Column("disposition", sa.String(length=64), nullable=True),
