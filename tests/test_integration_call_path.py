@@ -114,9 +114,9 @@ def test_second_call_pop_shows_the_first_in_history(rig):
 def test_caller_who_hangs_up_in_queue_is_abandoned_and_nobody_stays_reserved(rig):
     rig.emulator.phones["1001"] = Phone("1001", behaviour="no_answer")
     rig.ready("1001")
-    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=5), HOTLINE_NUMBER)
+    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=300), HOTLINE_NUMBER)
     trace = rig.next_call()
-    assert trace.uuid == uuid and trace.outcome == "abandoned"
+    assert trace.uuid == uuid and trace.outcome == "abandoned" and trace.queue == "support"
     assert rig.engine.acd.agent_state("1001") in ("ready", "break")  # never left reserved
     with rig.engine.sessions() as s:
         assert s.scalars(select(Call.outcome).where(Call.uuid == uuid)).one() == "abandoned"

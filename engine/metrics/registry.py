@@ -85,6 +85,9 @@ class Metrics:
             buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600),
             registry=r,
         )
+        self.handshake_failures = Counter(
+            "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
+        )
         self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
         self.ivr_steps = Counter("hotline_ivr_steps", "IVR steps executed", ["flow", "step"], registry=r)
 

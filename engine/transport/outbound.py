@@ -104,7 +104,12 @@ class OutboundServer:
         call.start()
         self.active.add(call)
         try:
-            call.handshake()
+            try:
+                call.handshake()
+            except ESLError:
+                if self.metrics:  # the caller hung up before FreeSWITCH handed the call over: nothing to record
+                    self.metrics.handshake_failures.inc()
+                raise
             self.handler(call)
         except ESLError as exc:
             log.info("%s: ended: %s", call.name, exc)
