@@ -46,6 +46,7 @@ class BudgetStatus:
     remaining_to_target: float  # abandons still affordable at the current live count before the target
     remaining_to_cap: float
     false_positive_per_live: float  # estimated hidden AMD false positives per detected live answer
+    detected_abandons: int  # abandons without the AMD estimate
     spent: bool  # the rate reached the target: pacing must fall back to progressive
 
 
@@ -91,5 +92,6 @@ class AbandonBudget:
             remaining_to_target=s.target * live - abandons,
             remaining_to_cap=s.cap * live - abandons,
             false_positive_per_live=per_live,
+            detected_abandons=self._abandons,
             spent=live == 0 or abandons >= s.target * live,
         )
