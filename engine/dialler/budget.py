@@ -22,7 +22,7 @@ WINDOW_SECONDS = {WindowRule.FTC_30_DAYS: 30 * 86400.0, WindowRule.OFCOM_24_HOUR
 @dataclass(frozen=True)
 class BudgetSettings:
     """``cap`` is the legal limit; pacing aims at ``target`` (below the cap) and falls back to progressive once
-    the window's rate reaches it."""
+    the window's budget to the cap is spent."""
 
     rule: WindowRule = WindowRule.FTC_30_DAYS
     cap: float = 0.03
@@ -47,7 +47,7 @@ class BudgetStatus:
     remaining_to_cap: float
     false_positive_per_live: float  # estimated hidden AMD false positives per detected live answer
     detected_abandons: int  # abandons without the AMD estimate
-    spent: bool  # the rate reached the target: pacing must fall back to progressive
+    spent: bool  # no abandons left before the cap (or no live answers yet): pacing must fall back to progressive
 
 
 class AbandonBudget:
@@ -93,5 +93,5 @@ class AbandonBudget:
             remaining_to_cap=s.cap * live - abandons,
             false_positive_per_live=per_live,
             detected_abandons=self._abandons,
-            spent=live == 0 or abandons >= s.target * live,
+            spent=live == 0 or abandons >= s.cap * live,
         )

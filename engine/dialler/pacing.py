@@ -176,9 +176,10 @@ class GuardSettings:
     step_s: float = 2.0  # checkpoint spacing across the horizon
     sigma_margin: float = 1.3  # variance inflation for the skew of small counts
     cap_z: float = 3.0  # the cap check uses the mean + cap_z sigma of abandons
-    slack_spread_live: float = 200.0  # window slack is spent over this many future live answers
+    price_gain: float = 4.0  # how strongly the window's headroom raises the abandon price
+    min_budget_live: float = 5.0  # headroom denominator floor (abandons) early in a window
     min_samples: int = 30
-    refit_s: float = 30.0
+    refit_s: float = 60.0
     default_amd_s: float = 2.5
 
 
@@ -189,8 +190,10 @@ class _Tables:
     ring: list[list[float]]  # [ringing seconds][checkpoint] P(live delivered by checkpoint)
     live_given_answer: float
     amd_s: float
-    handle: list[float]  # CDF of handle time on a 1 s grid
+    talk: list[float]  # CDF of talk time on a 1 s grid
     wrap: list[float]
+    wrap_quantiles: list[float]  # wrap time still to come after talk ends, as a few equally likely values
+    agent_memo: dict[tuple[bool, int], list[float]]
     fp_upper: float
     probabilities: dict[CallOutcome, float]
 
@@ -226,32 +229,54 @@ class PredictiveGuard:
                 x = min(max(int(r + t - amd), r), ring_max + 1)
                 row.append(p_live * (ring_cdf[x] - f_r) / denom if denom > 0 else 0.0)
             ring_tab.append(row)
-        handle_max = math.ceil(max(stats.handle.sorted()[-1], 1.0)) + 1
-        wrap_max = math.ceil(max(stats.wrap.sorted()[-1], 1.0)) + 1
+        talk_max = math.ceil(max(stats.talk.sorted()[-1], 1.0)) + 1
+        wraps = stats.wrap.sorted()
+        wrap_max = math.ceil(max(wraps[-1], 1.0)) + 1
         return _Tables(
             at=now,
             offsets=offsets,
             ring=ring_tab,
             live_given_answer=p_live / p_answer if p_answer > 0 else 0.0,
             amd_s=amd,
-            handle=stats.handle.cdf_grid(handle_max),
+            talk=stats.talk.cdf_grid(talk_max),
             wrap=stats.wrap.cdf_grid(wrap_max),
+            wrap_quantiles=[wraps[int(len(wraps) * q)] for q in (1 / 6, 1 / 2, 5 / 6)],
+            agent_memo={},
             fp_upper=stats.amd_false_positive_upper(),
             probabilities=probs,
         )
 
     @staticmethod
-    def _free_by(cdf: list[float], elapsed: float, offsets: list[float], tol: float) -> list[float]:
-        """P(the remaining time ends within each offset + tol | elapsed so far); 0 beyond the data."""
+    def _free_by(cdf: list[float], elapsed: int, offsets: list[float], shifts: list[float]) -> list[float]:
+        """P(the phase ends within each offset less a shift | ``elapsed`` so far), averaged over the shifts;
+        0 beyond the data (an unusually long call is assumed not to end soon)."""
         top = len(cdf) - 1
-        e = int(elapsed)
-        if e >= top:
+        if elapsed >= top or cdf[elapsed] >= 1.0:
             return [0.0] * len(offsets)
-        base = cdf[e]
-        rest = 1.0 - base
-        if rest <= 0:
-            return [0.0] * len(offsets)
-        return [(cdf[min(e + int(t + tol), top)] - base) / rest for t in offsets]
+        base = cdf[elapsed]
+        rest = (1.0 - base) * len(shifts)
+        return [sum(cdf[min(max(elapsed + int(t - w), elapsed), top)] - base for w in shifts) / rest for t in offsets]
+
+    def _agent_free_by(self, tab: _Tables, talking: bool, elapsed: float) -> list[float]:
+        """P(an agent talking (else wrapping) for ``elapsed`` s is free by each checkpoint + the tolerance)."""
+        key = (talking, int(elapsed))
+        probs = tab.agent_memo.get(key)
+        if probs is None:
+            tol = self.settings.answer_tolerance_s
+            offsets = [t + tol for t in tab.offsets]
+            if talking:
+                probs = self._free_by(tab.talk, key[1], offsets, tab.wrap_quantiles)
+            else:
+                probs = self._free_by(tab.wrap, key[1], offsets, [0.0])
+            tab.agent_memo[key] = probs
+        return probs
+
+    def _price(self, status: BudgetStatus) -> float:
+        """Abandons the next call may add per live answer it adds: the target net of AMD false positives,
+        raised while the window runs below its target and lowered above it."""
+        base = max(0.0, status.target - status.false_positive_per_live)
+        headroom = status.remaining_to_target / max(status.target * status.live, self.settings.min_budget_live)
+        return base * math.exp(self.settings.price_gain * max(headroom, -3.0))
 
     def decide(self, state: PacingState, now: float) -> DialDecision:
         s = self.settings
@@ -273,7 +298,7 @@ class PredictiveGuard:
             "tables_fitted_at": tab.at,
         }
         if status.spent:
-            return _decision(self.name, n_prog, inputs, "progressive: the window reached its target abandon rate")
+            return _decision(self.name, n_prog, inputs, "progressive: the window's abandon budget is spent")
         k = len(tab.offsets)
         demand = [0.0] * k
         demand_var = [0.0] * k
@@ -297,12 +322,11 @@ class PredictiveGuard:
         free = inputs["agents_free"]
         supply = [float(free)] * k
         supply_var = [0.0] * k
-        tol = s.answer_tolerance_s
-        for status_ in stats.agents.values():
-            if status_.state is AgentState.ON_CALL and status_.handle_started is not None:
-                probs = self._free_by(tab.handle, now - status_.handle_started, tab.offsets, tol)
-            elif status_.state is AgentState.WRAP:
-                probs = self._free_by(tab.wrap, now - status_.since, tab.offsets, tol)
+        for agent in stats.agents.values():
+            if agent.state is AgentState.ON_CALL:
+                probs = self._agent_free_by(tab, True, now - agent.since)
+            elif agent.state is AgentState.WRAP:
+                probs = self._agent_free_by(tab, False, now - agent.since)
             else:
                 continue
             for i, g in enumerate(probs):
@@ -310,8 +334,9 @@ class PredictiveGuard:
                 supply_var[i] += g * (1 - g)
         new = tab.ring[0]
         inflate = s.sigma_margin**2
-        per_live = status.false_positive_per_live
+        price = self._price(status)
         best = 0
+        previous_lost = previous_live = 0.0
         predicted: dict[str, float] = {}
         for n in range(inputs["n_max"] + 1):
             lost = 0.0
@@ -319,28 +344,23 @@ class PredictiveGuard:
             for i in range(k):
                 mu = demand[i] + n * new[i] - supply[i]
                 var = (demand_var[i] + n * new[i] * (1 - new[i]) + supply_var[i]) * inflate
-                lost = max(lost, _normal_excess(mu, var))
+                lost = max(lost, min(_normal_excess(mu, var), demand[i] + n * new[i]))
                 lost_high = max(lost_high, mu + s.cap_z * math.sqrt(var))
             live = demand[-1] + n * new[-1]
-            share = live / (live + s.slack_spread_live)
-            allowance = max(0.0, status.target - per_live) * live + share * status.remaining_to_target
             cap_room = status.remaining_to_cap + status.cap * live
-            if n > 0 and (lost > allowance or lost_high > cap_room):
+            marginal = (lost - previous_lost) / (live - previous_live) if n > 0 and live > previous_live else 0.0
+            if n > 0 and (marginal > price or lost_high > cap_room):
                 break
             best = n
-            predicted = {
-                "live": live,
-                "lost": lost,
-                "lost_high": lost_high,
-                "allowance": allowance,
-                "cap_room": cap_room,
-            }
+            previous_lost, previous_live = lost, live
+            predicted = {"live": live, "lost": lost, "lost_high": lost_high, "marginal": marginal, "cap_room": cap_room}
+        inputs["abandon_price"] = price
         inputs["forecast"] = predicted | {"demand": demand[-1], "supply": supply[-1]}
         n = max(best, n_prog)
-        live, lost, allowance = (predicted.get(key, 0.0) for key in ("live", "lost", "allowance"))
+        live, lost, marginal = (predicted.get(key, 0.0) for key in ("live", "lost", "marginal"))
         reason = (
-            f"predictive: {n} calls; forecast {live:.2f} live vs {supply[-1]:.2f} agents, "
-            f"expected abandons {lost:.3f} within allowance {allowance:.3f}"
+            f"predictive: {n} calls; forecast {live:.2f} live vs {supply[-1]:.2f} agents, expected abandons "
+            f"{lost:.3f}, last call's abandons per live answer {marginal:.4f} <= price {price:.4f}"
         )
         return _decision(self.name, n, inputs, reason)
 

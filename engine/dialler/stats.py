@@ -140,6 +140,7 @@ class CampaignStats:
         self.hourly = [DecayingCounts(self.settings.hour_half_life_s) for _ in range(24)]
         self.ring = Empirical(self.settings.max_samples)  # dial-to-answer seconds, answered calls only
         self.handle = Empirical(self.settings.max_samples)  # talk + wrap seconds
+        self.talk = Empirical(self.settings.max_samples)
         self.wrap = Empirical(self.settings.max_samples)
         self.amd_time = Empirical(self.settings.max_samples)
         self.amd_audited_live = 0
@@ -166,6 +167,7 @@ class CampaignStats:
 
     def record_handle(self, talk_s: float, wrap_s: float) -> None:
         self.handle.add(talk_s + wrap_s)
+        self.talk.add(talk_s)
         self.wrap.add(wrap_s)
         self.version += 1
 
