@@ -47,7 +47,7 @@ class BudgetStatus:
     remaining_to_cap: float
     false_positive_per_live: float  # estimated hidden AMD false positives per detected live answer
     detected_abandons: int  # abandons without the AMD estimate
-    spent: bool  # no abandons left before the cap (or no live answers yet): pacing must fall back to progressive
+    spent: bool  # one more abandoned call would put the window over the cap: pacing must fall back to progressive
 
 
 class AbandonBudget:
@@ -93,5 +93,5 @@ class AbandonBudget:
             remaining_to_cap=s.cap * live - abandons,
             false_positive_per_live=per_live,
             detected_abandons=self._abandons,
-            spent=live == 0 or abandons >= s.cap * live,
+            spent=s.cap * live - abandons < 1.0 - s.cap,
         )
