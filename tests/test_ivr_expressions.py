@@ -32,9 +32,7 @@ def test_names_are_roots_only() -> None:
     assert compile_expression("customer.tier == x and len(y) > 0").names == {"customer", "x", "y"}
 
 
-@pytest.mark.parametrize(
-    "source", ["__import__('os')", "customer.__class__()", "[x for x in y]", "a = 1", "f(x)"]
-)
+@pytest.mark.parametrize("source", ["__import__('os')", "customer.__class__()", "[x for x in y]", "a = 1", "f(x)"])
 def test_unsafe_or_invalid_conditions_are_rejected(source: str) -> None:
     with pytest.raises(ExpressionError):
         compile_expression(source)

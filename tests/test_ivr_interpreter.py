@@ -126,9 +126,7 @@ nodes:
 def test_collect_validates_confirms_and_looks_up() -> None:
     r = run(COLLECT)
     ask = r.start()
-    assert ask == CollectDigits(
-        (Say("Key your account", "en-GB", None, "text"),), 4, 6, 7000, 2000, "#", "[0-9]+"
-    )
+    assert ask == CollectDigits((Say("Key your account", "en-GB", None, "text"),), 4, 6, 7000, 2000, "#", "[0-9]+")
     assert isinstance(r.resume(DigitsResult("12", "#")), CollectDigits)  # too short: asked again
     confirm = r.resume(DigitsResult("12345", "#"))
     assert confirm.max_digits == 1

@@ -33,9 +33,7 @@ def test_every_value_and_key_keeps_its_position() -> None:
 
 
 def test_fall_through_follows_file_order() -> None:
-    flow, _ = parse_flow(
-        "nodes:\n  a:\n    say: x\n  b:\n    say: y\n    next: a\n  c:\n    hangup: X\n", "f"
-    )
+    flow, _ = parse_flow("nodes:\n  a:\n    say: x\n  b:\n    say: y\n    next: a\n  c:\n    hangup: X\n", "f")
     assert flow.main.following == {"a": "b", "b": "a", "c": None}
 
 
@@ -45,8 +43,7 @@ def test_several_schema_errors_are_all_reported() -> None:
     )
     assert [str(e) for e in errors] == [
         "f.yaml:4:5: nodes.a.colour: unknown field 'colour'",
-        "f.yaml:7:15: nodes.b.priority: Input should be a valid integer, "
-        "unable to parse string as an integer",
+        "f.yaml:7:15: nodes.b.priority: Input should be a valid integer, unable to parse string as an integer",
     ]
 
 

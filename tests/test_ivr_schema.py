@@ -9,9 +9,7 @@ from engine.ivr.schema import Case, CollectStep, FlowDoc, MenuStep, PromptItem
 
 
 def test_durations() -> None:
-    step = CollectStep.model_validate(
-        {"collect": "x", "into": "v", "timeout": "1.5s", "inter_digit": "700ms"}
-    )
+    step = CollectStep.model_validate({"collect": "x", "into": "v", "timeout": "1.5s", "inter_digit": "700ms"})
     assert (step.timeout, step.inter_digit) == (1500, 700)
     assert CollectStep.model_validate({"collect": "x", "into": "v", "timeout": 4}).timeout == 4000
     with pytest.raises(ValidationError, match="should be written like 5s"):

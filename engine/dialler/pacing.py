@@ -179,6 +179,7 @@ class GuardSettings:
     price_gain: float = 4.0  # how strongly the window's headroom raises the abandon price
     min_budget_live: float = 5.0  # headroom denominator floor (abandons) early in a window
     min_samples: int = 30
+    min_window_live: float = 100.0  # cold start: progressive until the window holds this many live answers
     refit_s: float = 60.0
     default_amd_s: float = 2.5
 
@@ -299,6 +300,9 @@ class PredictiveGuard:
         }
         if status.spent:
             return _decision(self.name, n_prog, inputs, "progressive: the window's abandon budget is spent")
+        if status.live < s.min_window_live:
+            reason = f"progressive: fewer than {s.min_window_live:g} live answers in the window"
+            return _decision(self.name, n_prog, inputs, reason)
         k = len(tab.offsets)
         demand = [0.0] * k
         demand_var = [0.0] * k

@@ -88,6 +88,7 @@ class ShiftResult:
     max_dials_per_second: int = 0
     max_lines_per_agent: float = 0.0
     decisions: int = 0
+    window_rate: float = 0.0  # the budget's view at the end: detected abandons + upper-bound AMD estimate
 
     @property
     def abandon_rate(self) -> float:
@@ -162,9 +163,11 @@ class _Sim:
             _TALK_END: self.talk_end,
             _WRAP_END: self.wrap_end,
         }
+        when = self.start
         while self.events:
             when, _, kind, payload = heapq.heappop(self.events)
             handlers[kind](when, payload)
+        self.result.window_rate = self.budget.status(when, self.stats.amd_false_positive_upper()).rate
         return self.result
 
     def tick(self, now: float, _: object) -> None:

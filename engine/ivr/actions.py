@@ -144,18 +144,7 @@ class Done:
 
 
 Action: TypeAlias = (
-    Play
-    | Say
-    | CollectDigits
-    | Recognise
-    | Lookup
-    | Record
-    | SendFax
-    | Queue
-    | Transfer
-    | Hangup
-    | Callback
-    | Done
+    Play | Say | CollectDigits | Recognise | Lookup | Record | SendFax | Queue | Transfer | Hangup | Callback | Done
 )
 TERMINAL_ACTIONS: tuple[type, ...] = (Queue, Transfer, Hangup, Callback, Done)
 

@@ -185,15 +185,11 @@ def run_flow_tests(flow: Flow) -> list[FlowTestResult]:
         if test.expect_outcome is not None and report.outcome != test.expect_outcome:
             failures.append(f"outcome {report.outcome!r}, expected {test.expect_outcome!r}")
         if not _is_subsequence(test.expect_nodes, report.nodes):
-            failures.append(
-                f"visited {report.nodes}, expected to pass {list(test.expect_nodes)} in that order"
-            )
+            failures.append(f"visited {report.nodes}, expected to pass {list(test.expect_nodes)} in that order")
         spoken = " | ".join(report.said).lower()
         failures.extend(f"never said {text!r}" for text in test.expect_said if text.lower() not in spoken)
         for name, value in test.expect_action.items():
-            actual = (
-                type(report.final).__name__.lower() if name == "type" else getattr(report.final, name, None)
-            )
+            actual = type(report.final).__name__.lower() if name == "type" else getattr(report.final, name, None)
             if str(actual) != str(value):
                 failures.append(f"final action {name}={actual!r}, expected {value!r}")
         for name, value in test.expect_variables.items():

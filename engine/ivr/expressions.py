@@ -102,14 +102,9 @@ def _check_node(node: ast.AST, source: str) -> None:
     if not isinstance(node, allowed):
         raise ExpressionError(f"condition {source!r} uses {type(node).__name__}, which is not allowed")
     if isinstance(node, ast.Call) and not (
-        isinstance(node.func, ast.Name)
-        and node.func.id in _FUNCTIONS
-        and len(node.args) == 1
-        and not node.keywords
+        isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and len(node.args) == 1 and not node.keywords
     ):
-        raise ExpressionError(
-            f"condition {source!r}: only {', '.join(sorted(_FUNCTIONS))}(value) may be called"
-        )
+        raise ExpressionError(f"condition {source!r}: only {', '.join(sorted(_FUNCTIONS))}(value) may be called")
 
 
 def _eval(node: ast.expr, variables: Mapping[str, Any]) -> Any:

@@ -180,8 +180,7 @@ class FlowRun:
             isinstance(pending, Recognise) and isinstance(result, DigitsResult) and not pending.dtmf_digits
         ):
             raise TypeError(
-                f"{self.node}: {type(pending).__name__} expects {expected[0].__name__}, "
-                f"got {type(result).__name__}"
+                f"{self.node}: {type(pending).__name__} expects {expected[0].__name__}, got {type(result).__name__}"
             )
         self._pending = None
         if isinstance(pending, Play | Say) and self._outbox:
@@ -256,9 +255,7 @@ class FlowRun:
         if prompts is None:
             answered = self._answered
             prompts = (answered,) if isinstance(answered, Play | Say) else getattr(answered, "prompts", ())
-        self.trace.append(
-            TraceEntry(self.node, step, tuple(describe_prompt(p) for p in prompts), input, outcome)
-        )
+        self.trace.append(TraceEntry(self.node, step, tuple(describe_prompt(p) for p in prompts), input, outcome))
 
     def _render(self, text: str) -> str:
         return _template(text).render(self.variables) if "{" in text else text
@@ -279,9 +276,7 @@ class FlowRun:
         return actions[0]
 
     # ---- retries (menu, collect, recognise, survey) ---------------------------------------------------
-    def _main_prompts(
-        self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep
-    ) -> tuple[PromptItem, ...]:
+    def _main_prompts(self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep) -> tuple[PromptItem, ...]:
         if isinstance(step, MenuStep):
             return step.menu
         if isinstance(step, CollectStep):
@@ -339,9 +334,7 @@ class FlowRun:
         if isinstance(step, RecogniseStep):
             grammar = None if step.grammar == "free" else step.grammar
             return Recognise(prompts, grammar, step.language or self.flow.language, step.timeout)
-        return CollectDigits(
-            prompts, 1, 1, step.timeout, step.timeout, "", f"^[{step.lowest}-{step.highest}]$"
-        )
+        return CollectDigits(prompts, 1, 1, step.timeout, step.timeout, "", f"^[{step.lowest}-{step.highest}]$")
 
     def _enter_waiting(self, step: MenuStep | CollectStep | RecogniseStep | SurveyStep) -> Action:
         return self._ask(step, self._prompts(self._main_prompts(step), step))
@@ -358,11 +351,7 @@ class FlowRun:
                 None
                 if result.confidence < step.confidence
                 else next(
-                    (
-                        c
-                        for c in step.choices
-                        if any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in c.words)
-                    ),
+                    (c for c in step.choices if any(re.search(rf"\b{re.escape(w.lower())}\b", text) for w in c.words)),
                     None,
                 )
             )
@@ -381,9 +370,7 @@ class FlowRun:
         if self._confirming:
             self._confirming = False
             if digits == "1":
-                self._trace(
-                    "collect", input=digits, outcome=f"confirmed {step.into}={self.variables[step.into]}"
-                )
+                self._trace("collect", input=digits, outcome=f"confirmed {step.into}={self.variables[step.into]}")
                 return self._continue()
             return self._failed(step, "rejected" if digits else "noinput", digits)
         if not digits:
@@ -543,9 +530,7 @@ class FlowRun:
     def _enter_callback(self, step: CallbackStep) -> Action:
         number = self._render(step.callback)
         self._trace("callback", prompts=self._prompts(step.goodbye, step), outcome=f"callback to {number}")
-        return self._sequence(
-            [*self._prompts(step.goodbye, step), Callback(number, self._render(step.reason))]
-        )
+        return self._sequence([*self._prompts(step.goodbye, step), Callback(number, self._render(step.reason))])
 
     def _enter_fax(self, step: FaxStep) -> Action:
         return SendFax(self._render(step.fax), self._render(step.to) if step.to else None)

@@ -70,9 +70,7 @@ def _pydantic_errors(exc: ValidationError, source: SourceMap, prefix: Path) -> l
     errors = exc.errors()
     for err in errors:
         kind, loc = err["type"], err["loc"]
-        if kind == "too_short" and any(
-            len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors
-        ):
+        if kind == "too_short" and any(len(e["loc"]) > len(loc) and e["loc"][: len(loc)] == loc for e in errors):
             continue  # the list is only short because an item inside it failed: report that item alone
         if kind == "missing":
             path = _walk(loc[:-1], source, prefix)
@@ -137,11 +135,7 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        context = (
-            f" ({exc.context} at line {exc.context_mark.line + 1})"
-            if exc.context and exc.context_mark
-            else ""
-        )
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
         return None, [FlowError(file, line, col, "<top>", f"not valid YAML: {exc.problem}{context}")]
     if root is None:
         return None, [FlowError(file, 1, 1, "<top>", "file is empty")]

@@ -65,9 +65,7 @@ def _to_weekdays(value: Any) -> frozenset[int]:
         text = str(item).strip().lower()
         first, _, last = text.partition("-")
         if first[:3] not in _DAYS or (last and last[:3] not in _DAYS):
-            raise ValueError(
-                f"weekday {item!r} should be mon, tue, wed, thu, fri, sat, sun or a range like mon-fri"
-            )
+            raise ValueError(f"weekday {item!r} should be mon, tue, wed, thu, fri, sat, sun or a range like mon-fri")
         a, b = _DAYS.index(first[:3]), _DAYS.index((last or first)[:3])
         days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
     return frozenset(days)
@@ -87,9 +85,7 @@ def _to_holiday(value: Any) -> str:
         else:
             dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"holiday {value!r} should be a date like 2024-12-25 or 12-25 (every year)"
-        ) from None
+        raise ValueError(f"holiday {value!r} should be a date like 2024-12-25 or 12-25 (every year)") from None
     return text
 
 
@@ -240,14 +236,10 @@ class Case(_Model):
     """One branch case: every condition given must hold."""
 
     if_: str | None = Field(None, alias="if")
-    time: (
-        Annotated[tuple[TimeRange, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None
-    ) = None
+    time: Annotated[tuple[TimeRange, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
     weekday: Weekdays | None = None
     holiday: bool | None = None
-    tier: Annotated[tuple[str, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = (
-        None
-    )
+    tier: Annotated[tuple[str, ...], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] | None = None
     goto: str
 
     @model_validator(mode="after")

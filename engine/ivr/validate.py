@@ -154,9 +154,7 @@ class _Checker:
             if isinstance(step, CallStep) and step.call not in self.flow.subflows:
                 self.error((*base, "call"), f"unknown sub-flow '{step.call}'")
             if isinstance(step, ReturnStep) and not scope.name:
-                self.error(
-                    (*base, "return"), "'return' only ends a sub-flow; use end or hangup in the main flow"
-                )
+                self.error((*base, "return"), "'return' only ends a sub-flow; use end or hangup in the main flow")
             if isinstance(step, MenuStep | CollectStep | RecogniseStep):
                 if step.on_failure is None:
                     kind = type(step).__name__.removesuffix("Step").lower()
@@ -221,8 +219,7 @@ class _Checker:
                 or (
                     scope.name != ""
                     and any(
-                        scope.following[n] is None
-                        and not isinstance(scope.nodes[n], (GotoStep, BranchStep, MenuStep))
+                        scope.following[n] is None and not isinstance(scope.nodes[n], (GotoStep, BranchStep, MenuStep))
                         for n in ordered
                     )
                 )
