@@ -46,7 +46,7 @@ def main() -> None:
             results.setdefault((label, result.agents), []).append(result)
     print(f"{args.hours:g} h shift, seeds 1..{args.seeds}, cap {CAP:.1%}; occupancy = (talk + wrap) / staffed time")
     header = (
-        f"{'agents':>6} {'policy':<18} {'occupancy':>9} {'abandon mean':>12} {'abandon worst':>13} {'conn/agent-h':>12}"
+        f"{'agents':>6} {'policy':<26} {'occupancy':>9} {'abandon mean':>12} {'abandon worst':>13} {'conn/agent-h':>12}"
     )
     for agents in args.agents:
         print(header)
@@ -57,7 +57,7 @@ def main() -> None:
             runs = rows[label]
             tag = " (best static)" if best is not None and label == f"ratio {best}" else ""
             print(
-                f"{agents:>6} {label + tag:<18} {statistics.mean(r.occupancy for r in runs):>9.1%} "
+                f"{agents:>6} {label + tag:<26} {statistics.mean(r.occupancy for r in runs):>9.1%} "
                 f"{statistics.mean(r.abandon_rate for r in runs):>12.2%} {max(r.abandon_rate for r in runs):>13.2%} "
                 f"{statistics.mean(r.connects_per_agent_hour for r in runs):>12.1f}"
             )
