@@ -175,7 +175,7 @@ class GuardSettings:
     answer_tolerance_s: float = 2.0  # a person must reach an agent within this after AMD
     step_s: float = 2.0  # checkpoint spacing across the horizon
     sigma_margin: float = 1.3  # variance inflation for the skew of small counts
-    cap_z: float = 3.0  # the cap check uses the mean + cap_z sigma of abandons
+    cap_z: float = 4.0  # the cap check uses the mean + cap_z sigma of abandons
     price_gain: float = 4.0  # how strongly the window's headroom raises the abandon price
     min_budget_live: float = 5.0  # headroom denominator floor (abandons) early in a window
     min_samples: int = 30
