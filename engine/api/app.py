@@ -9,28 +9,19 @@ An agent token reaches only that agent's feed and state.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from engine.api.http import ApiError, Raw, Request, Router
 from engine.config.model import Token
 from engine.cti import Hub
 from engine.metrics import Metrics
 
 MAX_BODY = 64 * 1024
 KEEPALIVE_SECONDS = 15.0
-
-
-class ApiError(Exception):
-    """An error with an HTTP status, returned to the client as ``{"error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class Backend(Protocol):
@@ -43,15 +34,6 @@ class Backend(Protocol):
     def agent_action(self, agent_id: str, action: str, reason: str | None) -> dict[str, Any]: ...
 
     def reload(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    token: Token | None
-    body: dict[str, Any]
 
 
 StartResponse = Callable[..., Any]
@@ -74,9 +56,15 @@ def _json(start: StartResponse, status: int, data: Any) -> list[bytes]:
 
 
 def make_app(
-    backend: Backend, hub: Hub, metrics: Metrics, tokens: dict[str, Token], *, metrics_open: bool = False
+    backend: Backend,
+    hub: Hub,
+    metrics: Metrics,
+    tokens: dict[str, Token],
+    *,
+    metrics_open: bool = False,
+    modules: Sequence[Callable[[Router], None]] = (),
 ) -> Callable[[dict, StartResponse], Iterable[bytes]]:
-    """Build the WSGI callable."""
+    """Build the WSGI callable; each of ``modules`` registers a domain's routes on the router."""
 
     def authenticate(environ: dict) -> Token | None:
         header = environ.get("HTTP_AUTHORIZATION", "")
@@ -102,15 +90,7 @@ def make_app(
             raise ApiError(400, "body must be a JSON object")
         return data
 
-    def require(req: Request, *roles: str, agent: str | None = None) -> None:
-        if req.token is None:
-            raise ApiError(401, "missing or unknown token")
-        if req.token.role == "agent" and agent is not None and req.token.agent == agent:
-            return
-        if req.token.role not in roles:
-            raise ApiError(403, f"role {req.token.role!r} may not do this")
-
-    def feed(req: Request, agent_id: str) -> Iterator[bytes]:
+    def feed(agent_id: str) -> Iterator[bytes]:
         sub = hub.subscribe(agent_id)
         try:
             yield b": connected\n\n"
@@ -120,23 +100,29 @@ def make_app(
         finally:
             sub.close()
 
-    routes: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = []
+    router = Router()
+    route = router.route
 
-    def route(method: str, pattern: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            routes.append((method, re.compile(f"^{pattern}$"), fn))
-            return fn
+    @route("GET", r"/api/agents/(?P<agent_id>[^/]+)/feed")
+    def agent_feed(req: Request, agent_id: str) -> Raw:
+        req.require("admin", "supervisor", agent=agent_id)
+        return Raw("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], feed(agent_id))
 
-        return register
+    @route("GET", "/metrics")
+    def metrics_text(req: Request) -> Raw:
+        if not metrics_open:
+            req.require("admin", "supervisor")
+        data = generate_latest(metrics.registry)
+        return Raw("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data)))], [data])
 
     @route("GET", "/api/agents")
     def list_agents(req: Request) -> Any:
-        require(req, "admin", "supervisor")
+        req.require("admin", "supervisor")
         return backend.agents_view()
 
     @route("POST", r"/api/agents/(?P<agent_id>[^/]+)/(?P<action>login|logout|ready|break|end_wrap_up)")
     def agent_action(req: Request, agent_id: str, action: str) -> Any:
-        require(req, "admin", "supervisor", agent=agent_id)
+        req.require("admin", "supervisor", agent=agent_id)
         reason = req.body.get("reason")
         if reason is not None and not isinstance(reason, str):
             raise ApiError(400, "reason must be a string")
@@ -144,46 +130,30 @@ def make_app(
 
     @route("GET", "/api/queues")
     def list_queues(req: Request) -> Any:
-        require(req, "admin", "supervisor")
+        req.require("admin", "supervisor")
         return backend.queues_view()
 
     @route("POST", "/api/reload")
     def reload(req: Request) -> Any:
-        require(req, "admin")
+        req.require("admin")
         return backend.reload()
+
+    for register in modules:
+        register(router)
 
     def app(environ: dict, start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
         try:
             if path == "/healthz":
                 return _json(start, 200, {"ok": True})
-            token = authenticate(environ)
-            if path == "/metrics":
-                if not metrics_open and token is None:
-                    raise ApiError(401, "missing or unknown token")
-                data = generate_latest(metrics.registry)
-                start("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(data)))])
-                return [data]
+            handler, groups = router.find(method, path)
             query = parse_qs(environ.get("QUERY_STRING", ""))
-            match = re.match(r"^/api/agents/(?P<agent_id>[^/]+)/feed$", path)
-            if match and method == "GET":
-                req = Request(method, path, query, token, {})
-                require(req, "admin", "supervisor", agent=match["agent_id"])
-                start("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
-                return feed(req, match["agent_id"])
-            allowed = False
-            for verb, pattern, handler in routes:
-                found = pattern.match(path)
-                if not found:
-                    continue
-                allowed = True
-                if verb == method:
-                    req = Request(method, path, query, token, read_body(environ) if method == "POST" else {})
-                    return _json(start, 200, handler(req, **found.groupdict()))
-            raise ApiError(
-                405 if allowed else 404,
-                f"{method} {path}: " + ("method not allowed" if allowed else "no such endpoint"),
-            )
+            body = read_body(environ) if method in ("POST", "PUT", "PATCH") else {}
+            result = handler(Request(method, path, query, authenticate(environ), body), **groups)
+            if isinstance(result, Raw):
+                start(result.status, result.headers)
+                return result.body
+            return _json(start, 200, result)
         except ApiError as exc:
             return _json(start, exc.status, {"error": str(exc)})
         except KeyError as exc:
