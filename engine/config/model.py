@@ -52,7 +52,15 @@ class Calls(_Section):
     region: str = "CN"
     timezone: str = "Asia/Shanghai"
     history_in_pop: int = Field(5, ge=0, le=50)
-    tts_voice: str = "en"
+    post_call_flow: str | None = None
+
+
+class Speech(_Section):
+    """Text-to-speech and speech recognition for IVR flows."""
+
+    tts: Literal["espeak_file"] = "espeak_file"
+    asr: Literal["detect_speech", "none"] = "detect_speech"
+    asr_engine: str = "pocketsphinx"
 
 
 class Config(_Section):
@@ -66,6 +74,7 @@ class Config(_Section):
     socket: Listen = Listen(port=8084)
     http: Listen = Listen(port=8085)
     calls: Calls = Calls()
+    speech: Speech = Speech()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -89,7 +89,20 @@ class Metrics:
             "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
         )
         self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
-        self.ivr_steps = Counter("hotline_ivr_steps", "IVR steps executed", ["flow", "step"], registry=r)
+        self.ivr_steps = Counter("hotline_ivr_steps", "IVR actions carried out", ["flow", "step"], registry=r)
+        self.ivr_entries = Counter("hotline_ivr_node_entries", "Entries into an IVR node", ["flow", "node"], registry=r)
+        self.ivr_failures = Counter(
+            "hotline_ivr_input_failures", "Failed caller inputs", ["flow", "node", "kind"], registry=r
+        )
+        self.ivr_exits = Counter("hotline_ivr_exits", "Flow runs ended, by outcome", ["flow", "outcome"], registry=r)
+        self.ivr_seconds = Histogram(
+            "hotline_ivr_seconds",
+            "Time a caller spent in one flow",
+            ["flow"],
+            buckets=(1, 5, 10, 20, 30, 60, 120, 300),
+            registry=r,
+        )
+        self.surveys = Counter("hotline_survey_scores", "Post-call survey answers", ["score"], registry=r)
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

@@ -8,6 +8,7 @@ hang up, or callback -> on hangup, one CDR and one CRM interaction, in one trans
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from gevent.event import Event
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
+from engine.ivr.tally import tally
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo
 from engine.runtime.ivr_executor import IvrExecutor
@@ -80,7 +82,9 @@ class SessionServices:
     acd: AcdShell
     metrics: Metrics
     record_call: Callable[[CallTrace], None]
+    record_survey: Callable[[str, str | None, str, int], None]
     music_on_hold: str
+    post_call_flow: str | None
 
 
 class CallSession:
@@ -123,6 +127,7 @@ class CallSession:
         self.trace.flow = self.trace.flow or flow.name
         context = CallContext(self.trace.caller, self.trace.destination, self.call.uuid, variables)
         run = FlowRun(flow, context, self.s.flow_clock)
+        started = time.monotonic()
         action = run.start()
         try:
             while not a.is_terminal(action):
@@ -132,16 +137,34 @@ class CallSession:
             run.abandon()
             raise
         finally:
+            self._count(flow.name, run, time.monotonic() - started)
             self.trace.ivr_path += [f"{flow.name}/{entry.node}" for entry in run.trace]
             self.trace.ivr_inputs.update(
                 (k, v) for k, v in run.variables.items() if k not in ("caller", "called", "call_uuid", "customer")
             )
+            for answer in run.survey:
+                self.s.record_survey(answer.call_uuid or self.call.uuid, answer.agent, answer.question, answer.score)
         return action
+
+    def _count(self, flow: str, run: FlowRun, seconds: float) -> None:
+        m = self.s.metrics
+        counts = tally(run.trace)
+        for node, n in counts.entries.items():
+            m.ivr_entries.labels(flow, node).inc(n)
+        for (node, kind), n in counts.failures.items():
+            m.ivr_failures.labels(flow, node, kind).inc(n)
+        m.ivr_exits.labels(flow, run.outcome or "abandoned").inc()
+        m.ivr_seconds.labels(flow).observe(seconds)
 
     def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
         match action:
             case a.Queue():
+                if self.s.post_call_flow:  # keep the caller when the agent hangs up, for the survey
+                    self.call.execute("set", "park_after_bridge=true", timeout=10)
                 self._queue(action, history)
+                if self.trace.outcome == "answered" and self.s.post_call_flow and not self.call.hungup.is_set():
+                    self._post_call(self.s.post_call_flow)
+                self.call.hangup()
             case a.Transfer():  # a number or an agent's extension, in FreeSWITCH's default context
                 self.trace.outcome = "transferred"
                 self.call.execute("transfer", f"{action.target} XML default", timeout=10)
@@ -194,7 +217,17 @@ class CallSession:
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
         self.s.acd.call_ended(t.uuid)
-        self.call.hangup()
+
+    def _post_call(self, flow_name: str) -> None:
+        """The agent hung up and the caller is still here: run the post-call flow (e.g. a survey)."""
+        flow = self.s.flows().get(flow_name)
+        if flow is None:
+            log.warning("%s: post-call flow %r is not loaded", self.call.name, flow_name)
+            return
+        try:
+            self._run_flow(flow, self.s.executor(self.call), {"agent": self.trace.agent_id})
+        except ESLError as exc:
+            log.info("%s: post-call flow ended: %s", self.call.name, exc)
 
     def _break_hold(self, hold: gevent.event.AsyncResult) -> None:
         if not hold.ready():

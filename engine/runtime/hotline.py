@@ -34,7 +34,7 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
-from engine.store import agent_states, agents, calls, customers, queues, skills
+from engine.store import agent_states, agents, calls, customers, queues, skills, surveys
 from engine.store.db import make_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.transport import InboundClient, OutboundCall, OutboundServer
@@ -162,12 +162,16 @@ class Hotline:
             flows=lambda: self.flows,
             flow_clock=self.flow_clock,
             flow_for=lambda number: self.config.calls.numbers.get(number, self.config.calls.default_flow),
-            executor=lambda c: IvrExecutor(c, self.tts, self._lookup, self.config.data_dir / "recordings"),
+            executor=lambda c: IvrExecutor(
+                c, self.tts, self._lookup, self.config.data_dir / "recordings", self.config.speech
+            ),
             customer_pop=self._customer_pop,
             acd=self.acd,
             metrics=self.metrics,
             record_call=self._record_call,
+            record_survey=self._record_survey,
             music_on_hold=self.config.calls.music_on_hold,
+            post_call_flow=self.config.calls.post_call_flow,
         )
         CallSession(call, services).run()
 
@@ -224,6 +228,11 @@ class Hotline:
             )
         for listener in self.call_recorded:
             listener(trace)
+
+    def _record_survey(self, call_uuid: str, agent_id: str | None, question: str, score: int) -> None:
+        with self.sessions.begin() as s:
+            surveys.record_score(s, call_uuid, agent_id, question, score)
+        self.metrics.surveys.labels(str(score)).inc()
 
     def _persist_agent_state(self, change: commands.AgentStateChanged) -> None:
         with self.sessions.begin() as s:

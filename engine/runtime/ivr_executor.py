@@ -18,10 +18,10 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+from engine.config.model import Speech
 from engine.ivr import actions as a
 from engine.speech.tts import TtsProvider
 from engine.transport import OutboundCall
@@ -33,13 +33,6 @@ BEEP = "tone_stream://%(250,0,800)"
 # Wide enough to let the interpreter judge every keyed string itself (nomatch is its decision).
 ANY_DIGITS = r"^[0-9*#ABCD]+$"
 STEP_TIMEOUT_MARGIN = 30.0
-
-
-@dataclass(frozen=True)
-class SpeechSettings:
-    """``detect_speech`` engine and how long to wait for a recognition."""
-
-    engine: str = "pocketsphinx"
 
 
 Lookup = Callable[[str, str], dict]
@@ -54,7 +47,7 @@ class IvrExecutor:
         tts: TtsProvider,
         lookup: Lookup,
         recordings_dir: Path,
-        speech: SpeechSettings = SpeechSettings(),
+        speech: Speech,
     ) -> None:
         self.call = call
         self.tts = tts
@@ -117,8 +110,16 @@ class IvrExecutor:
         return a.DigitsResult(digits, terminator)
 
     def _recognise(self, action: a.Recognise) -> a.SpeechResult | a.DigitsResult:
+        """Speech through FreeSWITCH's detect_speech (``speech.asr: detect_speech``, engine
+        ``speech.asr_engine``: pocketsphinx, unimrcp:<profile>...), or keys only (``asr: none``)."""
+        if self.speech.asr == "none":
+            if not action.dtmf_digits:
+                self.call.execute("playback", self._prompt_arg(action.prompts), timeout=STEP_TIMEOUT_MARGIN + 600)
+                return a.SpeechResult("", 0.0)
+            keys = a.CollectDigits(action.prompts, 1, action.dtmf_digits, action.timeout_ms, 3000, "#")
+            return self._collect(keys)
         grammar = action.grammar or "hotline_keywords:" + ",".join(action.keywords)
-        args = f"{self._prompt_arg(action.prompts)} detect:{self.speech.engine} {grammar}"
+        args = f"{self._prompt_arg(action.prompts)} detect:{self.speech.asr_engine} {grammar}"
         done = self.call.execute("play_and_detect_speech", args, timeout=STEP_TIMEOUT_MARGIN + action.timeout_ms / 1000)
         result = parse_nlsml(done.variable("detect_speech_result"))
         if isinstance(result, a.DigitsResult) and not action.dtmf_digits:
