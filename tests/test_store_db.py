@@ -89,13 +89,30 @@ def test_postgresql_queries_yield_to_other_greenlets_when_monkey_patched(postgre
     assert float(probe.stdout) < 0.9, "four 0.3 s queries in parallel greenlets ran one after another"
 
 
+BLOCKING_PROBE = """
+import sys
+
+import psycopg2.extensions
+from sqlalchemy import text
+
+from engine.store.db import make_engine
+
+engine = make_engine(sys.argv[1])
+with engine.connect() as connection:
+    assert connection.scalar(text("SELECT 1")) == 1
+print(psycopg2.extensions.get_wait_callback() is None)
+"""
+
+
 @pytest.mark.db
 def test_postgresql_stays_blocking_without_monkey_patching(postgres_url: str) -> None:
-    extensions = pytest.importorskip("psycopg2.extensions")
-    engine = make_engine(postgres_url)
-    try:
-        with engine.connect() as connection:
-            assert connection.scalar(text("SELECT 1")) == 1
-        assert extensions.get_wait_callback() is None
-    finally:
-        engine.dispose()
+    """A process that never patched gevent (a one-shot script) keeps plain blocking psycopg2."""
+    probe = subprocess.run(
+        [sys.executable, "-c", BLOCKING_PROBE, postgres_url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    assert probe.stdout.strip() == "True"
