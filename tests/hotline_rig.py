@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -91,7 +91,15 @@ def seed(url: str, seeder) -> None:
     engine.dispose()
 
 
-def start_rig(tmp_path: Path, db_url: str, agents: list[str], *, flows_dir: Path | None = None) -> Iterator[Rig]:
+def start_rig(
+    tmp_path: Path,
+    db_url: str,
+    agents: list[str],
+    *,
+    flows_dir: Path | None = None,
+    config: dict[str, Any] | None = None,
+    flow_clock: Callable[[], datetime] = lambda: MONDAY_MORNING,
+) -> Iterator[Rig]:
     password = secrets.token_hex(8)
     emulator = Emulator(password=password, time_scale=TIME_SCALE)
     fs_port = emulator.start()
@@ -108,7 +116,7 @@ def start_rig(tmp_path: Path, db_url: str, agents: list[str], *, flows_dir: Path
     }
     if flows_dir is not None:
         overrides["flows_dir"] = str(flows_dir)
-    engine = Hotline(load_config(None, overrides), flow_clock=lambda: MONDAY_MORNING)
+    engine = Hotline(load_config(None, {**overrides, **(config or {})}), flow_clock=flow_clock)
     ports = engine.start(wait_for_freeswitch=5)
     emulator.dialplan[HOTLINE_NUMBER] = [("socket", f"127.0.0.1:{ports.socket} async full")]
     rig = Rig(emulator, engine, ports.http, admin, agent_tokens)

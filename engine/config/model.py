@@ -53,6 +53,7 @@ class Calls(_Section):
     timezone: str = "Asia/Shanghai"
     history_in_pop: int = Field(5, ge=0, le=50)
     post_call_flow: str | None = None
+    fax_dial: str = "loopback/{number}"
 
 
 class Speech(_Section):
@@ -70,6 +71,7 @@ class Config(_Section):
     database_url: str | None = None
     flows_dir: Path = Path("ivr_flows")
     sounds_dir: Path = Path("sounds")
+    fax_dir: Path = Path("fax")
     freeswitch: FreeSwitch = FreeSwitch()
     socket: Listen = Listen(port=8084)
     http: Listen = Listen(port=8085)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 
 import gevent
 
@@ -68,6 +69,8 @@ class Apps:
             "read": self.read,
             "detect_speech": self.detect_speech,
             "play_and_detect_speech": self.play_and_detect_speech,
+            "txfax": self.fax,
+            "rxfax": self.fax,
             "record": self.record,
             "record_session": self.record_session,
             "stop_record_session": lambda ch, arg: ch.stop_recording(arg.strip()),
@@ -138,6 +141,29 @@ class Apps:
         answer = ch.script("speech") if ch.script is not None else "noinput"
         text = answer.removeprefix("say:") if answer.startswith("say:") else ""
         gevent.spawn(self._speech_result, ch, grammar, text)
+
+    def fax(self, ch: Channel, arg: str) -> None:
+        """mod_spandsp's txfax/rxfax: a one-page T.30 exchange, reported in the same variables.
+
+        ``rxfax <path>`` writes a placeholder file there; a missing document for ``txfax`` fails
+        the way spandsp does (``fax_success=0``, result code 2, "Cannot open source TIFF file").
+        """
+        path = Path(arg.split()[0]) if arg.split() else None
+        sending = ch.variables.get("current_application") == "txfax"
+        ok = path is not None and (not sending or path.exists())
+        ch.pause(6.0)
+        if ok and not sending and path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"II*\x00")  # a TIFF header: what was received is a (tiny) TIFF
+        ch.variables.update(
+            {
+                "fax_success": "1" if ok else "0",
+                "fax_result_code": "0" if ok else "2",
+                "fax_result_text": "OK" if ok else "Cannot open source TIFF file",
+                "fax_document_transferred_pages": "1" if ok else "0",
+                "fax_document_total_pages": "1" if ok else "0",
+            }
+        )
 
     def play_and_detect_speech(self, ch: Channel, arg: str) -> None:
         """``<file> detect:<engine> [{params}]<grammar>``: play, recognise, set ``detect_speech_result``.

@@ -163,7 +163,13 @@ class Hotline:
             flow_clock=self.flow_clock,
             flow_for=lambda number: self.config.calls.numbers.get(number, self.config.calls.default_flow),
             executor=lambda c: IvrExecutor(
-                c, self.tts, self._lookup, self.config.data_dir / "recordings", self.config.speech
+                c,
+                self.tts,
+                self._lookup,
+                self.config.data_dir / "recordings",
+                self.config.speech,
+                self.config.fax_dir.resolve(),
+                self.config.calls.fax_dial,
             ),
             customer_pop=self._customer_pop,
             acd=self.acd,

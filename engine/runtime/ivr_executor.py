@@ -24,7 +24,7 @@ from xml.etree import ElementTree
 from engine.config.model import Speech
 from engine.ivr import actions as a
 from engine.speech.tts import TtsProvider
-from engine.transport import OutboundCall
+from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,16 @@ class IvrExecutor:
         lookup: Lookup,
         recordings_dir: Path,
         speech: Speech,
+        fax_dir: Path,
+        fax_dial: str,
     ) -> None:
         self.call = call
         self.tts = tts
         self.lookup = lookup
         self.recordings_dir = recordings_dir
         self.speech = speech
+        self.fax_dir = fax_dir
+        self.fax_dial = fax_dial
 
     def perform(self, action: a.Action) -> a.Result:
         match action:
@@ -138,12 +142,19 @@ class IvrExecutor:
         return a.RecordResult(str(path), seconds)
 
     def _fax(self, action: a.SendFax) -> a.FaxResult:
-        """Send on this line with mod_spandsp's ``txfax``; another number is dialled by the fax issue."""
-        if action.to_number:
-            log.warning("fax to another number (%s) is not supported yet; reporting failure", action.to_number)
+        """mod_spandsp's ``txfax``: on this line, or on a new call to the number the caller keyed in
+        (``calls.fax_dial``); documents are read from ``fax_dir``."""
+        document = str(self.fax_dir / action.document)
+        if not action.to_number:
+            done = self.call.execute("txfax", document, timeout=STEP_TIMEOUT_MARGIN + 600)
+            return a.FaxResult(done.variable("fax_success") == "1")
+        dial = self.fax_dial.format(number=re.sub(r"[^0-9+*#]", "", action.to_number))
+        try:
+            self.call.bgapi(f"originate {{origination_caller_id_number=hotline}}{dial} &txfax({document})", 120)
+        except ESLError as exc:
+            log.info("fax to %s failed: %s", action.to_number, exc)
             return a.FaxResult(False)
-        done = self.call.execute("txfax", action.document, timeout=STEP_TIMEOUT_MARGIN + 600)
-        return a.FaxResult(done.variable("fax_success") == "1")
+        return a.FaxResult(True)
 
 
 def _spoken_text(say: a.Say) -> str:
