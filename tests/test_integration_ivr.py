@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,11 +31,11 @@ def flows_dir(tmp_path) -> Path:
 
 def _rig(tmp_path, db_url, **kwargs):
     seed(db_url, _seed)
-    return start_rig(tmp_path, db_url, ["1001"], **kwargs)
+    return contextmanager(start_rig)(tmp_path, db_url, ["1001"], **kwargs)
 
 
 def test_spoken_choice_reaches_the_queue_and_counts_per_node(tmp_path, db_url):
-    for rig in _rig(tmp_path, db_url):
+    with _rig(tmp_path, db_url) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         rig.ready("1001")
         uuid = rig.emulator.place_call(Caller(CALLER, script=["say:support"], talk_seconds=5), HOTLINE_NUMBER)
@@ -47,7 +48,7 @@ def test_spoken_choice_reaches_the_queue_and_counts_per_node(tmp_path, db_url):
 
 
 def test_wrong_key_then_silence_are_counted_as_nomatch_and_noinput(tmp_path, db_url):
-    for rig in _rig(tmp_path, db_url):
+    with _rig(tmp_path, db_url) as rig:
         rig.ready("1001")
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         rig.emulator.place_call(Caller(CALLER, script=["9", "noinput", "2"], talk_seconds=5), HOTLINE_NUMBER)
@@ -59,7 +60,7 @@ def test_wrong_key_then_silence_are_counted_as_nomatch_and_noinput(tmp_path, db_
 
 def test_after_hours_message_becomes_a_callback_interaction_with_the_recording(tmp_path, db_url):
     night = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    for rig in _rig(tmp_path, db_url, flow_clock=lambda: night):
+    with _rig(tmp_path, db_url, flow_clock=lambda: night) as rig:
         uuid = rig.emulator.place_call(Caller(CALLER, script=[]), HOTLINE_NUMBER)
         trace = rig.next_call()
         assert trace.uuid == uuid and trace.outcome == "voicemail"
@@ -75,7 +76,7 @@ def test_fax_on_demand_sends_the_chosen_document_on_this_line(tmp_path, db_url):
     fax_dir = tmp_path / "fax"
     fax_dir.mkdir()
     (fax_dir / "price_list.tiff").write_bytes(b"II*\x00")
-    for rig in _rig(tmp_path, db_url, config={"fax_dir": str(fax_dir)}):
+    with _rig(tmp_path, db_url, config={"fax_dir": str(fax_dir)}) as rig:
         uuid = rig.emulator.place_call(Caller(CALLER, script=["4", "1", "1"]), HOTLINE_NUMBER)
         trace = rig.next_call()
         assert trace.uuid == uuid and trace.outcome == "self_served"
@@ -87,7 +88,7 @@ def test_fax_on_demand_sends_the_chosen_document_on_this_line(tmp_path, db_url):
 
 
 def test_post_call_survey_scores_are_stored_against_call_and_agent(tmp_path, db_url):
-    for rig in _rig(tmp_path, db_url, config={"calls": {"post_call_flow": "survey"}}):
+    with _rig(tmp_path, db_url, config={"calls": {"post_call_flow": "survey"}}) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5, talk_seconds=5)  # the agent hangs up first
         rig.ready("1001")
         uuid = rig.emulator.place_call(Caller(CALLER, script=["2", "5", "4"]), HOTLINE_NUMBER)
@@ -100,7 +101,7 @@ def test_post_call_survey_scores_are_stored_against_call_and_agent(tmp_path, db_
 
 
 def test_reload_during_a_call_keeps_its_version_and_a_broken_flow_is_never_loaded(tmp_path, db_url, flows_dir):
-    for rig in _rig(tmp_path, db_url, flows_dir=flows_dir):
+    with _rig(tmp_path, db_url, flows_dir=flows_dir) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         rig.ready("1001")
         first = rig.emulator.place_call(Caller(CALLER, script=["2"], talk_seconds=5), HOTLINE_NUMBER)
