@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the engine on the built-in FreeSWITCH emulator with synthetic traffic")
     demo.add_argument("--calls", type=int, default=40, help="stop after this many calls (0 = until Ctrl-C)")
     demo.add_argument("--agents", type=int, default=6)
-    demo.add_argument("--rate", type=float, default=2.0, help="new calls per (simulated) minute per agent")
+    demo.add_argument("--rate", type=float, default=0.3, help="new calls per (simulated) minute per agent")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--data-dir", default=None, help="where the demo database goes (default: a temp dir)")

@@ -35,7 +35,7 @@ OUTCOMES = ("answered", "abandoned", "self_served", "voicemail", "transferred", 
 class DemoOptions:
     calls: int = 40
     agents: int = 6
-    rate: float = 2.0
+    rate: float = 0.3
     seed: int = 1
     speed: float = 20.0
     data_dir: str | None = None
