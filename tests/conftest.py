@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from engine.store.db import default_url, make_engine, session_factory
 from engine.store.migrate import upgrade
 
+pytest_plugins = ["tests.real_freeswitch"]  # the `freeswitch` fixture for tests marked realfs
+
 TEST_DATABASE_URL_ENV = "HOTLINE_TEST_DATABASE_URL"
 
 

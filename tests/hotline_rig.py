@@ -113,6 +113,7 @@ def start_rig(
         "socket": {"port": 0},
         "http": {"port": 0},
         "tokens": tokens,
+        "speech": {"asr": "detect_speech"},  # the emulator recognises the callers' scripted words
     }
     if flows_dir is not None:
         overrides["flows_dir"] = str(flows_dir)

@@ -60,7 +60,7 @@ class Speech(_Section):
     """Text-to-speech and speech recognition for IVR flows."""
 
     tts: Literal["espeak_file"] = "espeak_file"
-    asr: Literal["detect_speech", "none"] = "detect_speech"
+    asr: Literal["detect_speech", "none"] = "none"
     asr_engine: str = "pocketsphinx"
 
 

@@ -63,6 +63,7 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> int:
             "socket": {"port": 0},
             "http": {"port": 0},
             "tokens": {admin: {"role": "admin"}},
+            "speech": {"asr": "detect_speech"},
         },
     )
     upgrade(config.db_url())

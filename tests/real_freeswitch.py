@@ -1,0 +1,111 @@
+"""A real FreeSWITCH, booted with freeswitch_conf/ unchanged, for tests marked ``realfs``.
+
+Skipped unless a ``freeswitch`` binary is on PATH or named by HOTLINE_FREESWITCH_BIN.
+Every writable folder (log, db, run, storage, ...) is a temporary one; the configuration is read
+straight from the repository. Waits poll with a deadline; none sleeps blindly. Tests talk to it
+with hotline's own transport (engine.transport), so these are also the transport's real-peer tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.transport import Connection, ESLError, InboundClient
+
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO / "freeswitch_conf"
+HOST = "127.0.0.1"
+ESL_PORT = 8021
+SIP_PORT = 5060
+HOTLINE_PORT = 8084
+BOOT_SECONDS = 30.0
+WRITABLE_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "sounds")
+
+
+def vars_value(name: str) -> str:
+    """A value set in vars.xml."""
+    text = (CONF_DIR / "vars.xml").read_text(encoding="utf-8")
+    match = re.search(rf'cmd="set" data="{re.escape(name)}=([^"]*)"', text)
+    assert match, f"vars.xml does not set {name}"
+    return match.group(1)
+
+
+def freeswitch_binary() -> str | None:
+    return os.environ.get("HOTLINE_FREESWITCH_BIN") or shutil.which("freeswitch")
+
+
+def udp_port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def poll(check: Callable[[], bool], deadline: float, proc: subprocess.Popen[bytes], what: str) -> None:
+    """Call ``check`` until it is true; fail at ``deadline`` or when FreeSWITCH exits."""
+    while not check():
+        try:
+            code = proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None:
+            pytest.fail(f"freeswitch exited with {code} while waiting for {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+
+
+def esl_connect(events: tuple[str, ...] = ()) -> Connection:
+    """An authenticated control connection through hotline's transport (events in json)."""
+    client = InboundClient(HOST, ESL_PORT, vars_value("esl_password"), list(events) or ["BACKGROUND_JOB"])
+    return client.connect_once()
+
+
+def accepting(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def freeswitch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
+    binary = freeswitch_binary()
+    if binary is None:
+        pytest.skip("no freeswitch binary on PATH and HOTLINE_FREESWITCH_BIN is not set")
+    busy = [p for p in (ESL_PORT, HOTLINE_PORT) if accepting(p)]
+    busy += [SIP_PORT] if udp_port_in_use(SIP_PORT) else []
+    if busy:
+        pytest.skip(f"ports already in use on {HOST}: {busy}")
+    root = tmp_path_factory.mktemp("fs")
+    args = [binary, "-nonat", "-nf", "-nc", "-conf", str(CONF_DIR)]
+    for name in WRITABLE_DIRS:
+        (root / name).mkdir()
+        args += [f"-{name}", str(root / name)]
+    with (root / "stdout.txt").open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        poll(lambda: accepting(ESL_PORT), time.monotonic() + BOOT_SECONDS, proc, "the event socket")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            try:
+                esl_connect().api("fsctl shutdown")
+            except (OSError, ESLError):
+                proc.terminate()
+            try:
+                proc.wait(timeout=BOOT_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
