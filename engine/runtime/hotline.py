@@ -41,7 +41,8 @@ from engine.transport import InboundClient, OutboundCall, OutboundServer
 
 log = logging.getLogger(__name__)
 
-CONTROL_EVENTS = ["CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "BACKGROUND_JOB", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE"]
+# Only what the control connection acts on: bgapi results. Calls get their own events on their sockets.
+CONTROL_EVENTS = ["BACKGROUND_JOB"]
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Turn on WAL journaling, foreign keys and a lock wait for every new SQLite connection."""
+    """Turn on WAL journaling, foreign keys and a lock wait for every new SQLite connection.
+
+    ``synchronous=NORMAL`` is SQLite's advice for WAL: no fsync per commit (FULL took 2.4 ms per
+    commit here, blocking every greenlet), still never corrupt; a power cut may lose the last
+    commits. Production runs PostgreSQL.
+    """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
