@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Self
 from urllib.parse import quote, unquote
 
 # FreeSWITCH's SWITCH_URL_UNSAFE (switch_utils.h); control and non-ASCII bytes are encoded as well.
@@ -42,19 +43,28 @@ def _pairs(headers: HeaderInput) -> Pairs:
 
 
 @dataclass(frozen=True)
-class Frame:
-    """One whole frame: decoded header pairs in wire order and the raw body."""
+class _Headed:
+    """Header pairs (decoded, in wire order; a name may repeat) and a body."""
 
     pairs: Pairs
     body: str = ""
 
     @classmethod
-    def of(cls, headers: HeaderInput, body: str = "") -> Frame:
+    def of(cls, headers: HeaderInput, body: str = "") -> Self:
         return cls(_pairs(headers), body)
 
     @cached_property
     def headers(self) -> dict[str, str]:
+        """Lookup view of ``pairs`` (a repeated name keeps its last value)."""
         return dict(self.pairs)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.headers.get(key, default)
+
+
+@dataclass(frozen=True)
+class Frame(_Headed):
+    """One whole frame as it came off the wire; the body is never decoded."""
 
     @property
     def content_type(self) -> str:
@@ -80,19 +90,8 @@ class MalformedFrame:
 
 
 @dataclass(frozen=True)
-class Event:
-    """A FreeSWITCH event: header pairs (decoded, in order) and the event's own body."""
-
-    pairs: Pairs
-    body: str = ""
-
-    @classmethod
-    def of(cls, headers: HeaderInput, body: str = "") -> Event:
-        return cls(_pairs(headers), body)
-
-    @cached_property
-    def headers(self) -> dict[str, str]:
-        return dict(self.pairs)
+class Event(_Headed):
+    """A FreeSWITCH event: its headers and its own body (e.g. a BACKGROUND_JOB's output)."""
 
     @property
     def name(self) -> str:
@@ -101,9 +100,6 @@ class Event:
     @property
     def uuid(self) -> str:
         return self.headers.get("Unique-ID", "")
-
-    def get(self, key: str, default: str = "") -> str:
-        return self.headers.get(key, default)
 
     def variable(self, name: str, default: str = "") -> str:
         return self.headers.get(f"variable_{name}", default)
