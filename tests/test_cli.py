@@ -1,0 +1,87 @@
+"""The operator CLI: database commands, flow validation and dry runs, and its error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cli
+
+REPO = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def hotline(tmp_path: Path, db_url: str, capsys):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'var'}\ndatabase_url: {db_url}\nflows_dir: {REPO / 'ivr_flows'}\n")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(["--config", str(config), *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.mark.db
+def test_db_upgrade_reports_the_revision(hotline):
+    code, out, _ = hotline("db", "upgrade")
+    assert code == 0 and out.startswith("schema revision: ")
+
+
+@pytest.mark.db
+def test_agents_and_queues_are_added_listed_and_removed(hotline):
+    assert hotline("queue", "add", "support", "--skill", "support=2", "--strategy", "most_skilled")[0] == 0
+    assert hotline("agent", "add", "1001", "--name", "Grace", "--skill", "support=7", "--skill", "billing=3")[0] == 0
+    code, out, _ = hotline("agent", "list")
+    assert code == 0 and "1001" in out and "Grace" in out and "user/1001" in out
+    assert "billing=3" in out and "support=7" in out
+    code, out, _ = hotline("queue", "list")
+    assert "support" in out and "most_skilled" in out and "support>=2" in out
+    assert hotline("agent", "remove", "1001")[0] == 0
+    assert "1001" not in hotline("agent", "list")[1]
+
+
+@pytest.mark.db
+def test_bad_input_is_one_clear_line_and_status_2(hotline):
+    code, _, err = hotline("agent", "add", "1001", "--skill", "support=11")
+    assert code == 2 and "level" in err and "11" in err and "Traceback" not in err
+    code, _, err = hotline("queue", "add", "q", "--strategy", "longest-idle")
+    assert code == 2 and "queue.strategy" in err
+    code, _, err = hotline("agent", "remove", "9999")
+    assert code == 2 and "9999" in err
+    code, _, err = hotline("agent", "add", "1002", "--skill", "support=x")
+    assert code == 2 and "expected NAME or NAME=LEVEL" in err
+
+
+def test_validate_runs_every_shipped_flow_and_its_test_cases(hotline):
+    code, out, _ = hotline("flows", "validate")
+    assert code == 0
+    for name in ("main", "ticket_status", "after_hours", "fax_on_demand", "survey"):
+        assert f"ok   {name}" in out
+
+
+def test_validate_names_file_line_and_loads_nothing_from_a_broken_directory(hotline, tmp_path: Path):
+    broken = tmp_path / "flows"
+    broken.mkdir()
+    (broken / "bad.yaml").write_text("flow: bad\nnodes:\n  start:\n    goto: nowhere\n")
+    code, _, err = hotline("flows", "validate", str(broken))
+    assert code == 1
+    assert f"{broken / 'bad.yaml'}:4:" in err and "nowhere" in err and "nothing was loaded" in err
+
+
+def test_dry_run_prints_the_trace_and_outcome(hotline):
+    code, out, _ = hotline("flows", "test", "ticket_status", "--caller", "13900139000", "--input", "123456#,1")
+    assert code == 0
+    assert "flow ticket_status" in out and "outcome:" in out
+
+
+def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
+    code, _, err = hotline("flows", "test", "nope")
+    assert code == 2 and "no flow named 'nope'" in err and "main" in err
+
+
+def test_live_commands_say_when_the_engine_is_not_running(hotline):
+    code, _, err = hotline("queue", "status")
+    assert code == 2 and "not reachable" in err and "hotline run" in err
