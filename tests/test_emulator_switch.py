@@ -50,3 +50,11 @@ def test_time_scale_shrinks_waits() -> None:
     assert switch.scaled(2) == pytest.approx(0.002)
     with gevent.Timeout(0.5):
         switch.sleep(100)
+
+
+def test_without_a_log_events_still_reach_listeners_but_wait_for_refuses() -> None:
+    switch = Switch(keep_log=False)
+    switch.fire("CUSTOM", [("Event-Subclass", "x")])
+    assert switch.log == []
+    with pytest.raises(RuntimeError, match="keeps no event log"):
+        switch.wait_for(lambda e: True, timeout=0.01)

@@ -52,7 +52,7 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> int:
     rng = random.Random(options.seed)
     data_dir = Path(options.data_dir or tempfile.mkdtemp(prefix="hotline-demo-"))
     password = secrets.token_hex(8)
-    emulator = Emulator(password=password, time_scale=1 / options.speed)
+    emulator = Emulator(password=password, time_scale=1 / options.speed, keep_log=False)  # runs for hours
     fs_port = emulator.start()
     admin = secrets.token_hex(16)
     config = load_config(

@@ -62,9 +62,10 @@ class Emulator:
         dialplan: Mapping[str, DialplanEntry] | None = None,
         time_scale: float = 1.0,
         fallback: Sequence[tuple[str, str]] = DEFAULT_FALLBACK,
+        keep_log: bool = True,
     ) -> None:
         self.password, self.host, self.port = password, host, port
-        self.switch = Switch(time_scale=time_scale)
+        self.switch = Switch(time_scale=time_scale, keep_log=keep_log)
         self.dialplan: dict[str, list[tuple[str, str]]] = {}
         for number, entry in {**DEFAULT_DIALPLAN, **(dialplan or {})}.items():
             self.dialplan[number] = _app_list(number, entry)

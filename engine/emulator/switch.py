@@ -54,8 +54,10 @@ def new_uuid() -> str:
 class Switch:
     """State shared by every part of the emulator; one per :class:`~engine.emulator.Emulator`."""
 
-    def __init__(self, *, time_scale: float = 1.0, hostname: str = "hotline-emu") -> None:
+    def __init__(self, *, time_scale: float = 1.0, hostname: str = "hotline-emu", keep_log: bool = True) -> None:
+        """``keep_log=False`` (long demo runs) keeps no event history: ``wait_for`` is unavailable."""
         self.time_scale = time_scale
+        self.keep_log = keep_log
         self.hostname = hostname
         self.ipv4 = "127.0.0.1"
         self.ipv6 = "::1"
@@ -117,7 +119,8 @@ class Switch:
         return event
 
     def publish(self, event: Event) -> None:
-        self.log.append(event)
+        if self.keep_log:
+            self.log.append(event)
         for listener in list(self.listeners):
             listener.deliver(event)
         tick, self._tick = self._tick, gevent.event.Event()
@@ -140,6 +143,8 @@ class Switch:
 
     def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 5.0, since: int = 0) -> Event:
         """The first logged event from index ``since`` on that matches ``predicate``."""
+        if not self.keep_log:
+            raise RuntimeError("this emulator keeps no event log (keep_log=False)")
         pos = since
 
         def scan() -> Event | None:
