@@ -44,8 +44,8 @@ const Desktop = (() => {
       if (!session.agent) throw new Error("this page is for agents");
       const me = session.agent;
       show("controls", "pop", "wrap", "kb", "tickets");
-      const state = await api("POST", `/api/agents/${me}/login`);
-      setState(state.state);
+      // Logging in to the ACD makes the agent ready; a desktop reopened mid-shift is already logged in.
+      await api("POST", `/api/agents/${me}/login`).then((r) => setState(r.state), () => setState("logged in"));
       const feed = new EventSource(`/api/agents/${me}/feed?token=${encodeURIComponent(session.token)}`);
       feed.addEventListener("screen_pop", (ev) => renderPop(JSON.parse(ev.data)));
       feed.addEventListener("agent_state", (ev) => setState(JSON.parse(ev.data).state));
