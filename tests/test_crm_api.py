@@ -99,6 +99,9 @@ def test_agents_see_only_their_teams_tickets_and_cannot_act_for_others(rig) -> N
     assert rig.api("GET", "/api/agents/1001/stats", linus)[0] == 403
     assert rig.api("POST", "/api/customers/1/merge", linus, {"duplicate_id": 2})[0] == 403
     assert rig.api("POST", "/api/kb", grace, {"question": "q", "answer": "a"})[0] == 403
+    own = rig.api("POST", "/api/tickets", grace, {"title": "mine"})[1]
+    assert (own["assignee"], own["state"]) == ("1001", "assigned")
+    assert rig.api("GET", f"/api/tickets/{own['id']}", linus)[0] == 403
 
 
 def test_ticket_lifecycle_over_the_api_is_stored_and_audited(rig) -> None:
@@ -159,6 +162,10 @@ def test_text_is_stored_and_returned_faithfully(rig) -> None:
     status, c = rig.api("POST", "/api/customers", rig.admin, {"name": nasty, "numbers": ["+86 139 0013 9111"]})
     assert status == 200 and c["name"] == nasty and c["numbers"] == ["+8613900139111"]
     assert rig.api("GET", "/api/customers?number=13900139111", rig.admin)[1]["name"] == nasty
+    created = rig.api("GET", f"/api/audit?entity=customer&id={c['id']}", rig.admin)[1]
+    assert [(e["action"], e["actor"], e["after"]["name"]) for e in created] == [
+        ("customer.create", "token:admin", nasty)
+    ]
     assert rig.api("GET", "/api/kb?q=" + urllib.request.quote(nasty), rig.admin)[0] == 200
     assert rig.api("GET", "/api/kb?q=router", rig.admin)[1][0]["question"] == "How do I reset my router?"
 

@@ -23,6 +23,7 @@ from engine.crm.lifecycle import DEFAULT_FOLLOW_UP_HOURS, IllegalTransition, Tic
 from engine.metrics import Metrics
 from engine.store import audit, customers, kb, tickets, users
 from engine.store.crm_customers import (
+    create_customer,
     customer_view,
     get_interaction,
     interaction_by_call,
@@ -165,12 +166,9 @@ def _routes(router: Router, sessions: sessionmaker[Session], metrics: Metrics, r
         return _customer_detail(s, customer.id)
 
     @route("POST", "/api/customers", *ANY)
-    def create_customer(req: Request, s: Session, who: Identity) -> Any:
+    def new_customer(req: Request, s: Session, who: Identity) -> Any:
         """Add a customer: name, numbers, email, tier, tags, notes."""
-        b = req.body
-        customer = customers.create_customer(s, text("customer.name", b.get("name"), max_len=200), region=region)
-        update_customer(s, customer.id, who.name, {k: v for k, v in b.items() if k != "name"}, region=region)
-        return customer_view(customer)
+        return customer_view(create_customer(s, who.name, req.body, region=region))
 
     @route("GET", r"/api/customers/(?P<cid>\d+)", *ANY)
     def get_customer(req: Request, s: Session, who: Identity, cid: str) -> Any:
@@ -234,8 +232,10 @@ def _routes(router: Router, sessions: sessionmaker[Session], metrics: Metrics, r
     def create_ticket(req: Request, s: Session, who: Identity) -> Any:
         """Open a ticket: title, category, priority, description, customer_id, interaction_id,
         assignee or team, due_at."""
-        b = req.body
+        b = dict(req.body)
         _may_assign(who, b.get("assignee"), b.get("team"))
+        if who.role == "agent" and b.get("assignee") is None and b.get("team") is None:
+            b["assignee"] = who.agent  # an agent's own ticket: theirs until they hand it over
         ticket = tickets.create_ticket(
             s, who.name, title=b.get("title"), category=b.get("category", "question"),
             priority=b.get("priority", "normal"), description=b.get("description", ""),

@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.store import audit
+from engine.store import audit, customers
 from engine.store.crm_fields import choice, optional_text, tags, text
 from engine.store.crm_models import Ticket
-from engine.store.customers import add_phone_number, get_customer
 from engine.store.errors import InvalidInput, NotFound
 from engine.store.models import Customer, CustomerTier, Interaction, PhoneNumber
 from engine.store.phones import to_e164
@@ -54,12 +53,27 @@ def interaction_view(interaction: Interaction, ticket_ids: list[int]) -> dict[st
     }
 
 
+def create_customer(session: Session, actor: str, fields: dict[str, Any], *, region: str) -> Customer:
+    """A new customer from API fields (name, numbers, email, tier, tags, notes), checked and audited."""
+    customer = customers.create_customer(session, text("customer.name", fields.get("name"), max_len=200), region=region)
+    _apply(session, customer, {k: v for k, v in fields.items() if k != "name"}, region)
+    audit.record(session, actor, "customer.create", "customer", customer.id, None, customer_view(customer))
+    return customer
+
+
 def update_customer(
     session: Session, customer_id: int, actor: str, changes: dict[str, Any], *, region: str
 ) -> Customer:
     """Change name, email, tier, tags, notes, or add ``numbers``; raises InvalidInput naming the field."""
-    customer = get_customer(session, customer_id)
+    customer = customers.get_customer(session, customer_id)
     before = customer_view(customer)
+    _apply(session, customer, changes, region)
+    audit.record(session, actor, "customer.update", "customer", customer.id, before, customer_view(customer))
+    return customer
+
+
+def _apply(session: Session, customer: Customer, changes: dict[str, Any], region: str) -> None:
+    """Check and set each of ``changes`` on ``customer``."""
     for key, value in changes.items():
         match key:
             case "name":
@@ -77,16 +91,12 @@ def update_customer(
                     raise InvalidInput("customer.numbers", value, "must be a list of phone numbers")
                 known = {phone.e164 for phone in customer.phone_numbers}
                 for number in value:
-                    if (
-                        to_e164(text("customer.numbers", number, max_len=40), region, field="customer.numbers")
-                        not in known
-                    ):
-                        add_phone_number(session, customer.id, number, region=region)
+                    e164 = to_e164(text("customer.numbers", number, max_len=40), region, field="customer.numbers")
+                    if e164 not in known:
+                        customers.add_phone_number(session, customer.id, number, region=region)
             case _:
                 raise InvalidInput(key, value, "is not a customer field (name, email, tier, tags, notes, numbers)")
     session.flush()
-    audit.record(session, actor, "customer.update", "customer", customer.id, before, customer_view(customer))
-    return customer
 
 
 def merge_customers(session: Session, survivor_id: int, duplicate_id: int, actor: str) -> Customer:
@@ -94,7 +104,7 @@ def merge_customers(session: Session, survivor_id: int, duplicate_id: int, actor
     survivor, tags are united, notes appended, missing email taken; the duplicate is deleted."""
     if survivor_id == duplicate_id:
         raise InvalidInput("duplicate_id", duplicate_id, "is the survivor itself")
-    survivor, duplicate = get_customer(session, survivor_id), get_customer(session, duplicate_id)
+    survivor, duplicate = customers.get_customer(session, survivor_id), customers.get_customer(session, duplicate_id)
     before = {"survivor": customer_view(survivor), "duplicate": customer_view(duplicate)}
     session.execute(update(PhoneNumber).where(PhoneNumber.customer_id == duplicate_id).values(customer_id=survivor_id))
     session.execute(update(Interaction).where(Interaction.customer_id == duplicate_id).values(customer_id=survivor_id))

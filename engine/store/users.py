@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,7 +66,10 @@ def create_user(
 def login(session: Session, username: str, password: str, *, now: datetime | None = None) -> tuple[str, User] | None:
     """A new session token and the user when the password matches, else None."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not check_password(password, user.password_hash):
+    if user is None:
+        check_password(password, _decoy_hash())  # same work as a real check: no timing hint that the name is unknown
+        return None
+    if not check_password(password, user.password_hash):
         return None
     token = new_session_token()
     now = now or utcnow()
@@ -75,6 +79,11 @@ def login(session: Session, username: str, password: str, *, now: datetime | Non
     session.execute(delete(LoginSession).where(LoginSession.expires_at < now))
     audit.record(session, f"user:{user.username}", "user.login", "user", user.id, None, None)
     return token, user
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return hash_password("decoy-password")
 
 
 def logout(session: Session, token: str) -> None:
