@@ -10,11 +10,13 @@ ticket transition); every message names the field or record.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.api.auth import identity
@@ -44,6 +46,7 @@ from engine.store.users import Identity
 if TYPE_CHECKING:
     from engine.runtime.call_session import CallTrace
 
+log = logging.getLogger(__name__)
 ANY = ("admin", "supervisor", "agent")
 STAFF = ("admin", "supervisor")
 
@@ -63,18 +66,26 @@ def module(
     and exports the overdue-ticket gauge."""
     sessions, metrics = engine.sessions, engine.metrics
 
-    def overdue() -> int:
-        with sessions() as s:
-            return tickets.overdue_count(s, utcnow())
+    def overdue() -> float:
+        try:
+            with sessions() as s:
+                return tickets.overdue_count(s, utcnow())
+        except SQLAlchemyError:
+            log.exception("overdue tickets: database unavailable")
+            return float("nan")  # a failed scrape of one gauge must not break /metrics
 
     metrics.tickets_overdue.set_function(overdue)
 
     def on_call(trace: CallTrace) -> None:
         if trace.kind != "callback":
             return
-        with sessions.begin() as s:
-            ticket = tickets.ticket_from_callback(s, interaction_by_call(s, trace.uuid), trace.caller)
-            metrics.tickets_created.labels(ticket.category).inc()
+        try:
+            with sessions.begin() as s:
+                ticket = tickets.ticket_from_callback(s, interaction_by_call(s, trace.uuid), trace.caller)
+        except (SQLAlchemyError, NotFound, InvalidInput):
+            log.exception("call %s: callback request recorded, but no ticket could be opened", trace.uuid)
+            return
+        metrics.tickets_created.labels(ticket.category).inc()
 
     engine.call_recorded.append(on_call)
 
