@@ -228,6 +228,30 @@ def cmd_flows(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- CRM users ---------------------------------------------------------------------------
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    """Add or list the CRM's login users (the password comes from HOTLINE_PASSWORD or a prompt)."""
+    import getpass
+
+    from sqlalchemy import select
+
+    from engine.store import users
+    from engine.store.crm_models import User
+
+    with _session(args) as s:
+        if args.action == "list":
+            rows = [{"username": u.username, "role": u.role, "agent": u.agent_id or "", "team": u.team or ""}
+                    for u in s.scalars(select(User).order_by(User.username))]  # fmt: skip
+            print(_table(rows, ["username", "role", "agent", "team"]))
+            return 0
+        password = os.environ.get("HOTLINE_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+        users.create_user(s, "cli", args.username, password, args.role, agent_id=args.agent, team=args.team)
+        print(f"user {args.username} added ({args.role})")
+    return 0
+
+
 # ---- parser --------------------------------------------------------------------------------
 
 
@@ -287,12 +311,21 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--path", default=None)
     flows_sub.add_parser("reload", help="reload flows in the running engine (a bad flow is never loaded)")
     flows.set_defaults(fn=cmd_flows)
+
+    user = sub.add_parser("user", help="CRM login users: add/list (passwords are scrypt-hashed)")
+    user.add_argument("action", choices=["add", "list"])
+    user.add_argument("username", nargs="?")
+    user.add_argument("--role", choices=["admin", "supervisor", "agent"], default="agent")
+    user.add_argument("--agent", help="the ACD agent id of an agent user")
+    user.add_argument("--team", help="team whose tickets the user sees")
+    user.set_defaults(fn=cmd_user)
     return p
 
 
 _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
     "agent": lambda a: a.action not in ("list", "status") and not a.id,
     "queue": lambda a: a.action in ("add", "remove") and not a.name,
+    "user": lambda a: a.action == "add" and not a.username,
 }
 
 

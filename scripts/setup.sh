@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(python3 python3-venv python3-dev gcc libpq-dev espeak-ng sip-tester)
+want=(python3 python3-venv python3-dev gcc libpq-dev espeak-ng sip-tester chromium chromium-driver)
 [[ "${1:-}" == "--postgres" ]] && want+=(postgresql)
 missing=()
 for pkg in "${want[@]}"; do

@@ -15,6 +15,8 @@ from engine.store.models import Base
 
 pytestmark = pytest.mark.db
 
+HEAD = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
 
 def test_fresh_database_has_no_revision(db_url: str) -> None:
     assert current(db_url) is None
@@ -22,7 +24,7 @@ def test_fresh_database_has_no_revision(db_url: str) -> None:
 
 def test_upgrade_reaches_head_and_models_match_migrations(db_url: str) -> None:
     upgrade(db_url)
-    assert current(db_url) == _head(db_url)
+    assert current(db_url) == HEAD
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
@@ -35,7 +37,7 @@ def test_upgrade_reaches_head_and_models_match_migrations(db_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     upgrade(db_url)
     upgrade(db_url)
-    assert current(db_url) == _head(db_url)
+    assert current(db_url) == HEAD
 
 
 def test_downgrade_to_base_drops_every_table(db_url: str) -> None:
@@ -60,8 +62,3 @@ def test_migration_creates_the_skill_level_check(db_url: str) -> None:
             connection.execute(text("INSERT INTO agent_skills SELECT '1001', id, 11 FROM skills WHERE name = 'sales'"))
     finally:
         engine.dispose()
-
-
-def _head(url: str) -> str:
-    """The single head revision: every migration chains into one line."""
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()

@@ -103,6 +103,13 @@ class Metrics:
             registry=r,
         )
         self.surveys = Counter("hotline_survey_scores", "Post-call survey answers", ["score"], registry=r)
+        self.tickets_created = Counter(
+            "hotline_tickets_created", "Tickets opened by category", ["category"], registry=r
+        )
+        self.ticket_events = Counter("hotline_ticket_events", "Ticket lifecycle events applied", ["event"], registry=r)
+        self.tickets_overdue = Gauge(
+            "hotline_tickets_overdue", "Open tickets past their due or follow-up due time (read at scrape)", registry=r
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

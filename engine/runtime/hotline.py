@@ -20,11 +20,14 @@ import gevent
 from gevent.pywsgi import WSGIServer
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import desktop
 from engine.acd import commands
 from engine.acd.core import Acd
 from engine.acd.model import Agent, QueueConfig
 from engine.acd.states import IllegalTransition
-from engine.api import make_app
+from engine.api import crm as crm_api
+from engine.api import make_app, openapi
+from engine.api.auth import Credentials
 from engine.config import Config
 from engine.cti import Hub
 from engine.ivr.flow import Flow
@@ -34,8 +37,9 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
-from engine.store import agent_states, agents, calls, customers, queues, skills, surveys
+from engine.store import agent_states, agents, calls, customers, queues, skills, surveys, tickets
 from engine.store.db import make_engine, session_factory
+from engine.store.errors import NotFound
 from engine.store.migrate import upgrade
 from engine.transport import InboundClient, OutboundCall, OutboundServer
 
@@ -91,7 +95,13 @@ class Hotline:
             metrics=self.metrics,
             timeout=config.freeswitch.command_timeout,
         )
-        app = make_app(self, self.hub, self.metrics, config.tokens)
+        app = make_app(
+            self,
+            self.hub,
+            self.metrics,
+            Credentials(config.tokens, self.sessions),
+            modules=[crm_api.module(self, region=config.calls.region), openapi.register, desktop.register],
+        )
         self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -198,13 +208,31 @@ class Hotline:
                 }
                 for i in customers.recent_interactions(s, customer.id, self.config.calls.history_in_pop)
             ]
-            return {"id": customer.id, "name": customer.name, "tier": str(customer.tier)}, history
+            open_tickets = [
+                {"id": t.id, "number": f"{t.id:06d}", "title": t.title, "state": str(t.state), "priority": t.priority}
+                for t in tickets.open_tickets_of(s, customer.id)
+            ]
+            pop = {"id": customer.id, "name": customer.name, "tier": str(customer.tier), "open_tickets": open_tickets}
+            return pop, history
 
     def _lookup(self, kind: str, key: str) -> dict:
+        """IVR lookups: ``customer`` and ``open_tickets`` by caller number, ``ticket_status`` by ticket number."""
         if kind == "customer":
             customer, _ = self._customer_pop(key)
             return customer or {}
-        return {}  # tickets arrive with the CRM issue; until then nothing is found
+        if kind == "open_tickets":
+            customer, _ = self._customer_pop(key)
+            found = customer["open_tickets"] if customer else []
+            return {"count": len(found), "latest": found[0]} if found else {}
+        if kind == "ticket_status" and key.isdigit():
+            with self.sessions() as s:
+                try:
+                    ticket = tickets.get_ticket(s, int(key))
+                except NotFound:
+                    return {}
+                status = str(ticket.state).replace("_", " ")
+                return {"status": status, "updated": ticket.updated_at.date().isoformat(), "title": ticket.title}
+        return {}
 
     def _record_call(self, trace: CallTrace) -> None:
         record = calls.CallRecord(

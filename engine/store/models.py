@@ -247,4 +247,5 @@ class AgentStateChange(Base):
     at: Mapped[datetime]
 
 
-from engine.store import ivr_models  # noqa: E402,F401  (registers the IVR's tables on Base.metadata)
+# Each domain's tables live in their own module; importing them here puts them on Base.metadata.
+from engine.store import crm_models, ivr_models  # noqa: E402, F401

@@ -1,0 +1,54 @@
+"""Who is calling: config tokens, and session tokens of database users issued by ``POST /api/login``.
+
+:class:`Credentials` is the token lookup ``make_app`` authenticates with: a config token is found
+in the config's ``tokens`` (as before); any other bearer token is looked up as an unexpired login
+session (only its SHA-256 digest is stored). :func:`identity` turns a request's token into the
+name written to the audit log, with the role, agent id and team that authorisation checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.api.http import Request
+from engine.config.model import Token
+from engine.store import users
+from engine.store.users import Identity
+
+
+class Principal(Token):
+    """A database user's session, carrying the user's audit name and team."""
+
+    user: str
+    team: str | None = None
+
+
+class Credentials:
+    """Bearer token -> Token (config) or Principal (login session); ``get`` returns None when unknown."""
+
+    def __init__(self, tokens: Mapping[str, Token], sessions: sessionmaker[Session]) -> None:
+        self._tokens = tokens
+        self._sessions = sessions
+
+    def get(self, secret: str) -> Token | None:
+        if not secret:
+            return None
+        if secret in self._tokens:
+            return self._tokens[secret]
+        with self._sessions() as s:
+            who = users.identity_for_session(s, secret)
+        if who is None:
+            return None
+        return Principal(role=who.role, agent=who.agent, user=who.name, team=who.team)  # type: ignore[arg-type]
+
+
+def identity(req: Request, session: Session, *roles: str) -> Identity:
+    """The caller's identity if their role is one of ``roles``; raises 401/403 like ``Request.require``."""
+    token = req.require(*roles)
+    if isinstance(token, Principal):
+        return Identity(token.user, token.role, token.agent, token.team)
+    if token.agent is not None:
+        return Identity(f"agent:{token.agent}", token.role, token.agent, users.team_of_agent(session, token.agent))
+    return Identity(f"token:{token.role}", token.role)

@@ -1,0 +1,1 @@
+"""The CRM's pure logic: the ticket lifecycle and password hashing (no I/O, no database)."""
