@@ -21,7 +21,7 @@ def test_fresh_database_has_no_revision(db_url: str) -> None:
 
 def test_upgrade_reaches_head_and_models_match_migrations(db_url: str) -> None:
     upgrade(db_url)
-    assert current(db_url) == "0001"
+    assert current(db_url) == "0004_outbound"
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
@@ -34,7 +34,7 @@ def test_upgrade_reaches_head_and_models_match_migrations(db_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(db_url: str) -> None:
     upgrade(db_url)
     upgrade(db_url)
-    assert current(db_url) == "0001"
+    assert current(db_url) == "0004_outbound"
 
 
 def test_downgrade_to_base_drops_every_table(db_url: str) -> None:

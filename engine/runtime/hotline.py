@@ -25,6 +25,9 @@ from engine.acd.core import Acd
 from engine.acd.model import Agent, QueueConfig
 from engine.acd.states import IllegalTransition
 from engine.api import make_app
+from engine.api import outbound as outbound_api
+from engine.campaigns.legs import Legs
+from engine.campaigns.manager import Campaigns
 from engine.config import Config
 from engine.cti import Hub
 from engine.ivr.flow import Flow
@@ -90,7 +93,13 @@ class Hotline:
             metrics=self.metrics,
             timeout=config.freeswitch.command_timeout,
         )
-        app = make_app(self, self.hub, self.metrics, config.tokens)
+        fs = config.freeswitch
+        legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
+        self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs)
+        app = make_app(
+            self, self.hub, self.metrics, config.tokens,
+            modules=[lambda router: outbound_api.register(router, self.campaigns, self.sessions)],
+        )  # fmt: skip
         self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -104,10 +113,12 @@ class Hotline:
         socket_port = self.outbound.start()
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
+        self.campaigns.start(wait_for_freeswitch)
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        self.campaigns.stop()
         self.outbound.stop()
         self.acd.stop()
         self.control.stop()
