@@ -150,3 +150,24 @@ def test_person_nobody_takes_hears_the_message_within_two_seconds_and_is_counted
         row = s.scalars(select(CampaignContact).where(CampaignContact.number == LIVE)).one()
         assert row.abandoned_at is not None  # quarantined: no re-dial for 72 h without a reserved agent
         assert store.live_answers_since(s, row.campaign_id, datetime.now(UTC) - timedelta(hours=1))[0][1] is True
+
+
+def test_machine_gets_the_message_after_the_beep_when_the_rule_says_leave_message(rig):
+    rig.emulator.parties[MACHINE] = CalledParty(MACHINE, "machine", greeting_seconds=6)
+    for number in (LIVE, BUSY, LISTED):
+        rig.emulator.parties[number] = CalledParty(number, "no_answer")
+    _create(rig, "voicemail", amd_rule="leave_message", machine_message="campaign/spring-offer.wav")
+    rig.ready("1001")
+    recorded = _attempts(rig)
+    rig.api("POST", "/api/campaigns/voicemail/start", rig.admin)
+    got = recorded.get(timeout=10)
+    while got.number != MACHINE:
+        got = recorded.get(timeout=10)
+    assert got.result.outcome == "machine" and got.result.notes == ["message left"]
+    on_leg = [e for e in rig.emulator.events if e.uuid == got.leg]
+    beep = next(i for i, e in enumerate(on_leg) if e.name == "CUSTOM" and e.get("Event-Subclass") == "avmd::beep")
+    played = next(i for i, e in enumerate(on_leg) if e.name == "CHANNEL_EXECUTE" and e.get("Application") == "playback")
+    assert beep < played and on_leg[played].get("Application-Data") == "campaign/spring-offer.wav"
+    with rig.engine.sessions() as s:
+        row = s.scalars(select(CampaignContact).where(CampaignContact.number == MACHINE)).one()
+        assert row.closed == "machine: leave_message" and row.last_outcome == "machine"
