@@ -35,6 +35,15 @@ def test_dial_modes_map_to_policies() -> None:
         c.policy_for("blast", {})
 
 
+def test_predictive_needs_amd_calibration() -> None:
+    assert c.amd_calibration("progressive", {}) == (0, 0)
+    assert c.amd_calibration("predictive", {"amd_audit": {"live": 500, "false_positives": 2}}) == (500, 2)
+    with pytest.raises(ValueError, match=r"dial_params\.amd_audit: predictive dialling needs AMD calibration"):
+        c.validate("predictive", {}, {}, "hang_up")
+    with pytest.raises(ValueError, match="false_positives"):
+        c.amd_calibration("predictive", {"amd_audit": {"live": 5, "false_positives": 6}})
+
+
 def test_compliance_and_budget_settings_from_json() -> None:
     raw = {
         "window": {"start": "09:00", "end": "20:00", "weekdays": [0, 1, 2, 3, 4]},

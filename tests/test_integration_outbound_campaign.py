@@ -171,3 +171,22 @@ def test_machine_gets_the_message_after_the_beep_when_the_rule_says_leave_messag
     with rig.engine.sessions() as s:
         row = s.scalars(select(CampaignContact).where(CampaignContact.number == MACHINE)).one()
         assert row.closed == "machine: leave_message" and row.last_outcome == "machine"
+
+
+def test_predictive_campaign_starts_cold_as_progressive_and_logs_why(rig):
+    rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+    for number in (LIVE, MACHINE, BUSY, LISTED):
+        rig.emulator.parties[number] = CalledParty(number, "busy")
+    audit = {"amd_audit": {"live": 2000, "false_positives": 4}}
+    _create(rig, "guarded", dial_mode="predictive", dial_params=audit)
+    rig.ready("1001")
+    recorded = _attempts(rig)
+    rig.api("POST", "/api/campaigns/guarded/start", rig.admin)
+    assert recorded.get(timeout=10).result.outcome == "busy"
+    with rig.engine.sessions() as s:
+        decision = s.scalars(select(DialDecisionRecord)).first()
+        assert decision.policy == "predictive_guard" and decision.n_calls == 1
+        assert decision.reason == "progressive: fewer than 30 samples so far"
+        assert decision.inputs["agents_free"] == 1 and decision.inputs["n_placed"] == 1
+    assert rig.api("POST", "/api/campaigns/guarded/finish", rig.admin)[1]["state"] == "finished"
+    assert rig.api("POST", "/api/campaigns/guarded/start", rig.admin)[0] == 400

@@ -105,7 +105,10 @@ class CampaignRunner:
             self.trunk = rules.trunk_limits(row.dial_params)
             self.compliance = rules.compliance_settings(row.compliance)
             budget_settings = rules.budget_settings(row.compliance)
+            audited_live, false_positives = rules.amd_calibration(row.dial_mode, row.dial_params)
         self.stats = CampaignStats()
+        for i in range(audited_live):  # the operator's AMD calibration: the false-positive bound pacing uses
+            self.stats.record_amd_audit(True, i < false_positives)
         self.budget = AbandonBudget(budget_settings)
         self.ring_timeout = originate_timeout(RING_SECONDS, self.compliance)
         self.dials: dict[str, tuple[int, OutboundDial]] = {}  # leg -> (contact id, dial)
