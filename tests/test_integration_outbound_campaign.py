@@ -190,3 +190,36 @@ def test_predictive_campaign_starts_cold_as_progressive_and_logs_why(rig):
         assert decision.inputs["agents_free"] == 1 and decision.inputs["n_placed"] == 1
     assert rig.api("POST", "/api/campaigns/guarded/finish", rig.admin)[1]["state"] == "finished"
     assert rig.api("POST", "/api/campaigns/guarded/start", rig.admin)[0] == 400
+
+
+def test_preview_agent_sees_the_record_decides_and_the_call_rings_them_first(rig):
+    rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+    rig.emulator.parties[MACHINE] = CalledParty(MACHINE, "live", talk_seconds=40)
+    _create(rig, "look", dial_mode="preview")
+    rig.ready("1001")
+    feed = rig.feed("1001")
+    recorded = _attempts(rig)
+    token = rig.agent_tokens["1001"]
+    rig.api("POST", "/api/campaigns/look/start", rig.admin)
+    first = rig.api("GET", "/api/campaigns/look/preview/1001", token)[1]["contact"]
+    assert first["phase"] == "preview" and first["number"] == LIVE and first["contact"]["name"] == "Ada"
+    pop = feed.get(timeout=2)
+    while pop["kind"] != "screen_pop":
+        pop = feed.get(timeout=2)
+    assert pop["data"]["contact_id"] == first["contact_id"]
+    assert not [e for e in rig.emulator.events if e.name == "CHANNEL_CREATE"]  # nothing dials by itself
+
+    again = rig.api("GET", "/api/campaigns/look/preview/1001", token)[1]["contact"]
+    assert again["contact_id"] == first["contact_id"]  # still the agent's until decided
+    skip = {"action": "skip", "contact_id": first["contact_id"]}
+    assert rig.api("POST", "/api/campaigns/look/preview/1001", token, skip)[1]["action"] == "skipped"
+    again = rig.api("GET", "/api/campaigns/look/preview/1001", token)[1]["contact"]
+    assert again["number"] == MACHINE  # the skipped record waits an hour
+    body = {"action": "dial", "contact_id": again["contact_id"]}
+    assert rig.api("POST", "/api/campaigns/look/preview/1001", token, body)[1]["action"] == "dialling"
+    got = recorded.get(timeout=10)
+    assert got.number == MACHINE and got.result.outcome == "live" and got.result.agent_id == "1001"
+    created = [e for e in rig.emulator.events if e.name == "CHANNEL_CREATE"]
+    assert created[0].get("Caller-Destination-Number") == "1001"  # the agent's phone rang first
+    assert rig.api("POST", "/api/campaigns/look/preview/1001", token, body)[0] == 409  # no longer reserved
+    assert rig.api("GET", "/api/agents", rig.admin)[1][0]["state"] == "ready"

@@ -107,6 +107,21 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
                 callback_at=callback_at,
             )  # fmt: skip
 
+    @route("GET", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
+    def preview_next(req: Request, name: str, agent: str) -> Any:
+        req.require("admin", "supervisor", agent=agent)
+        with _errors():
+            return {"contact": campaigns.running(name).preview_next(agent)}
+
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
+    def preview_decide(req: Request, name: str, agent: str) -> Any:
+        req.require("admin", "supervisor", agent=agent)
+        action, contact_id = req.body.get("action"), req.body.get("contact_id")
+        if action not in ("dial", "skip") or not isinstance(contact_id, int):
+            raise ApiError(400, "body: needs action 'dial' or 'skip' and the integer contact_id of the preview")
+        with _errors():
+            return campaigns.running(name).preview_decide(agent, contact_id, action)
+
     @route("POST", "/api/dnc")
     def dnc_add(req: Request) -> Any:
         req.require("admin", "supervisor")

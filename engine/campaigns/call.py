@@ -81,7 +81,8 @@ class _HungUp:
     """Inbox marker: the called party hung up."""
 
 
-def _variables(dial: Dial) -> str:
+def dial_variables(dial: Dial) -> str:
+    """The originate variables of a dial's customer leg."""
     return ",".join(
         [
             f"origination_uuid={dial.leg}",
@@ -104,7 +105,9 @@ class OutboundDial:
     def run(self) -> DialResult:
         d = self.dial
         try:
-            self.legs.client.bgapi(f"originate {{{_variables(d)}}}{d.gateway}{d.number} &park()", d.ring_timeout + 10)
+            self.legs.client.bgapi(
+                f"originate {{{dial_variables(d)}}}{d.gateway}{d.number} &park()", d.ring_timeout + 10
+            )
         except CommandFailed as exc:
             cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc).strip() else "FAILED"
             return DialResult(ORIGINATE_FAILURES.get(cause, CallOutcome.FAILED), hangup_cause=cause)

@@ -25,6 +25,7 @@ class Leg:
     uuid: str
     hangup: AsyncResult = field(default_factory=AsyncResult)
     beep: AsyncResult = field(default_factory=AsyncResult)
+    ended: Event | None = None  # the CHANNEL_HANGUP_COMPLETE, once it came
 
 
 class Legs:
@@ -58,6 +59,7 @@ class Legs:
     def _hangup(self, event: Event) -> None:
         leg = self._legs.get(event.get("Unique-ID"))
         if leg is not None:
+            leg.ended = event
             leg.hangup.set(event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "NORMAL_CLEARING")
 
     def _custom(self, event: Event) -> None:

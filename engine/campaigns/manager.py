@@ -93,6 +93,15 @@ class Campaigns:
             }
         return out
 
+    def running(self, name: str) -> CampaignRunner:
+        """The runner of a running campaign; ValueError when the campaign is not running."""
+        runner = self.runners.get(name)
+        if runner is None:
+            with self.sessions() as s:
+                store.get_campaign(s, name)  # NotFound for an unknown campaign
+            raise ValueError(f"campaign {name!r} is not running")
+        return runner
+
     def disposition(
         self,
         name: str,

@@ -13,7 +13,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import gevent
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.acd.states import AgentState as AcdState
 from engine.campaigns.call import Dial, DialResult, OutboundDial
 from engine.campaigns.legs import Legs
+from engine.campaigns.preview import PreviewDial
 from engine.dialler import campaign as rules
 from engine.dialler.budget import WINDOW_SECONDS, AbandonBudget
 from engine.dialler.compliance import (
@@ -38,6 +39,7 @@ from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.store import outbound as store
 from engine.store.outbound import INTERNAL_DNC, AttemptEnd
+from engine.store.outbound_models import CampaignContact
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ ACD_TO_DIALLER = {
     AcdState.LOGGED_OUT: AgentState.OFFLINE,
 }
 RING_SECONDS = 25.0  # requested ring time; compliance raises it to the campaign's minimum when lower
+PREVIEW_SKIP_DEFER = timedelta(hours=1)  # a contact an agent skipped comes back to preview after this
 CLOSING_RULES = (rules.AmdRule.HANG_UP, rules.AmdRule.LEAVE_MESSAGE)
 
 
@@ -111,7 +114,8 @@ class CampaignRunner:
             self.stats.record_amd_audit(True, i < false_positives)
         self.budget = AbandonBudget(budget_settings)
         self.ring_timeout = originate_timeout(RING_SECONDS, self.compliance)
-        self.dials: dict[str, tuple[int, OutboundDial]] = {}  # leg -> (contact id, dial)
+        self.dials: dict[str, tuple[int, OutboundDial | PreviewDial]] = {}  # leg -> (contact id, dial)
+        self.reserved: dict[int, str] = {}  # preview: contact id -> the agent looking at it
         self.recent_dials: deque[float] = deque(maxlen=max(1, self.trunk.calls_per_second))
         self.last_decision: dict[str, object] = {}
         self._loop: gevent.Greenlet | None = None
@@ -187,7 +191,7 @@ class CampaignRunner:
 
     def _place(self, decision: DialDecision, now: float) -> int:
         when = _dt(now)
-        exclude = {contact_id for contact_id, _ in self.dials.values()}
+        exclude = {contact_id for contact_id, _ in self.dials.values()} | set(self.reserved)
         dials: list[Dial] = []
         with self.s.sessions.begin() as s:
             candidates = store.due_contacts(s, self.campaign_id, when, decision.n_calls * 4 + 10, exclude)
@@ -211,26 +215,8 @@ class CampaignRunner:
             decision.inputs["n_placed"] = len(picked)
             decision_id = store.log_decision(s, self.campaign_id, when, decision)
             for row in picked:
-                leg = str(uuid.uuid4())
-                store.start_attempt(s, leg, row, when, decision_id)
-                pop = {"campaign": self.name, "contact_id": row.id, "number": row.number, "contact": dict(row.data)}
-                dials.append(
-                    Dial(
-                        leg=leg,
-                        campaign=self.name,
-                        contact_id=row.id,
-                        number=row.number,
-                        caller_id=self.caller_id,
-                        gateway=self.gateway,
-                        queue=self.queue,
-                        ring_timeout=self.ring_timeout,
-                        amd_rule=self.amd_rule,
-                        abandon_message=self.abandon_message,
-                        machine_message=self.machine_message,
-                        pop=pop,
-                        connect_within=self.s.connect_within,
-                    )
-                )
+                dials.append(self._dial_for(row))
+                store.start_attempt(s, dials[-1].leg, row, when, decision_id)
         for dial in dials:
             leg = self.s.legs.register(dial.leg)
             call = OutboundDial(dial, leg, self.s.legs, self.s.acd, self.s.wall)
@@ -238,6 +224,73 @@ class CampaignRunner:
             self.recent_dials.append(now)
             gevent.spawn(self._dial, call)
         return len(dials)
+
+    def _dial_for(self, row: CampaignContact) -> Dial:
+        pop = {"campaign": self.name, "contact_id": row.id, "number": row.number, "contact": dict(row.data)}
+        return Dial(
+            leg=str(uuid.uuid4()),
+            campaign=self.name,
+            contact_id=row.id,
+            number=row.number,
+            caller_id=self.caller_id,
+            gateway=self.gateway,
+            queue=self.queue,
+            ring_timeout=self.ring_timeout,
+            amd_rule=self.amd_rule,
+            abandon_message=self.abandon_message,
+            machine_message=self.machine_message,
+            pop=pop,
+            connect_within=self.s.connect_within,
+        )
+
+    # ---- preview: the agent sees the record and decides --------------------------------------------
+
+    def preview_next(self, agent_id: str) -> dict[str, object] | None:
+        """Reserve the next contact that may be dialled now for ``agent_id`` and pop it on the agent's feed."""
+        now = self.s.wall()
+        when = _dt(now)
+        self.reserved = {cid: a for cid, a in self.reserved.items() if a != agent_id}
+        exclude = {contact_id for contact_id, _ in self.dials.values()} | set(self.reserved)
+        with self.s.sessions() as s:
+            candidates = store.due_contacts(s, self.campaign_id, when, 50, exclude)
+            listed = store.dnc_sources(s, [c.number for c in candidates])
+            for row in candidates:
+                state = ComplianceState(
+                    self.compliance, _dnc_for(row.number, listed.get(row.number)), {row.number: store.history_of(row)}
+                )
+                if may_dial(store.contact_of(row), when, state, agent_reserved=True).allowed:
+                    self.reserved[row.id] = agent_id
+                    pop = {**self._dial_for(row).pop, "phase": "preview"}
+                    self.s.acd.hub.publish(agent_id, "screen_pop", pop, sticky=True)
+                    return pop
+        return None
+
+    def preview_decide(self, agent_id: str, contact_id: int, action: str) -> dict[str, object]:
+        """The agent's decision on the record it holds: ``skip`` releases it, ``dial`` calls it for this agent."""
+        if self.reserved.get(contact_id) != agent_id:
+            raise ValueError(f"contact_id: {contact_id} is not reserved for agent {agent_id}; fetch a preview first")
+        del self.reserved[contact_id]
+        if action == "skip":
+            with self.s.sessions.begin() as s:
+                row = store.get_contact(s, self.campaign_id, contact_id)
+                row.next_attempt_at = _dt(self.s.wall()) + PREVIEW_SKIP_DEFER
+                return {
+                    "contact_id": contact_id,
+                    "action": "skipped",
+                    "next_attempt_at": row.next_attempt_at.isoformat(),
+                }
+        agent = self.s.acd.acd.snapshot().agents[agent_id]
+        now = self.s.wall()
+        with self.s.sessions.begin() as s:
+            row = store.get_contact(s, self.campaign_id, contact_id)
+            dial = self._dial_for(row)
+            inputs = {"now": now, "agent": agent_id, "contact_id": contact_id}
+            decision = DialDecision(1, "preview", inputs, f"agent {agent_id} chose to dial the contact")
+            store.start_attempt(s, dial.leg, row, _dt(now), store.log_decision(s, self.campaign_id, _dt(now), decision))
+        call = PreviewDial(dial, agent_id, agent.contact, self.s.legs, self.s.acd, self.s.wall)
+        self.dials[dial.leg] = (contact_id, call)
+        gevent.spawn(self._dial, call)
+        return {"contact_id": contact_id, "action": "dialling", "leg": dial.leg}
 
     def _export(self, now: float, in_flight: int) -> None:
         m, name = self.s.metrics, self.name
@@ -250,7 +303,7 @@ class CampaignRunner:
 
     # ---- one call ---------------------------------------------------------------------------------
 
-    def _dial(self, call: OutboundDial) -> None:
+    def _dial(self, call: OutboundDial | PreviewDial) -> None:
         try:
             result = call.run()
         except Exception:
@@ -262,7 +315,7 @@ class CampaignRunner:
             self.dials.pop(call.dial.leg, None)
             self.s.legs.forget(call.dial.leg)
 
-    def record(self, call: OutboundDial, result: DialResult) -> None:
+    def record(self, call: OutboundDial | PreviewDial, result: DialResult) -> None:
         """Store the attempt's outcome, move the contact on by the retry rules, feed statistics and budget."""
         now = self.s.wall()
         when = _dt(now)
