@@ -223,3 +223,21 @@ def test_preview_agent_sees_the_record_decides_and_the_call_rings_them_first(rig
     assert created[0].get("Caller-Destination-Number") == "1001"  # the agent's phone rang first
     assert rig.api("POST", "/api/campaigns/look/preview/1001", token, body)[0] == 409  # no longer reserved
     assert rig.api("GET", "/api/agents", rig.admin)[1][0]["state"] == "ready"
+
+
+def test_pause_stops_the_runner_and_start_resumes_dialling(rig):
+    for number in (LIVE, MACHINE, BUSY, LISTED):
+        rig.emulator.parties[number] = CalledParty(number, "busy")
+    _create(rig, "stopgo")
+    rig.ready("1001")
+    recorded = _attempts(rig)
+    rig.api("POST", "/api/campaigns/stopgo/start", rig.admin)
+    recorded.get(timeout=10)
+    status = rig.api("POST", "/api/campaigns/stopgo/pause", rig.admin)[1]
+    assert status["state"] == "paused" and "stopgo" not in rig.engine.campaigns.runners
+    dialled = {e.uuid for e in rig.emulator.events if e.name == "CHANNEL_CREATE"}
+    assert rig.api("POST", "/api/campaigns/stopgo/start", rig.admin)[1]["state"] == "running"
+    later = recorded.get(timeout=10)
+    while later.leg in dialled:  # calls in flight at the pause finish normally
+        later = recorded.get(timeout=10)
+    assert later.result.outcome == "busy"
