@@ -80,7 +80,7 @@ class Campaigns:
         runner = self.runners.get(name)
         if runner is not None:
             now = self.services.wall()
-            budget = runner.budget.status(now)
+            budget = runner.window(now)
             out["live"] = {
                 "calls_in_flight": len(runner.dials),
                 "last_decision": runner.last_decision,

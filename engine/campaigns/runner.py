@@ -23,7 +23,7 @@ from engine.campaigns.call import Dial, DialResult, OutboundDial
 from engine.campaigns.legs import Legs
 from engine.campaigns.preview import PreviewDial
 from engine.dialler import campaign as rules
-from engine.dialler.budget import WINDOW_SECONDS, AbandonBudget
+from engine.dialler.budget import WINDOW_SECONDS, AbandonBudget, BudgetStatus
 from engine.dialler.compliance import (
     ComplianceState,
     DncList,
@@ -292,12 +292,16 @@ class CampaignRunner:
         gevent.spawn(self._dial, call)
         return {"contact_id": contact_id, "action": "dialling", "leg": dial.leg}
 
+    def window(self, now: float) -> BudgetStatus:
+        """The abandon window as pacing sees it (with the AMD false-positive bound once there are audits)."""
+        return self.budget.status(now, self.stats.amd_false_positive_upper() if self.stats.amd_audited_live else 0.0)
+
     def _export(self, now: float, in_flight: int) -> None:
         m, name = self.s.metrics, self.name
         free = self.stats.count_agents(AgentState.READY)
         m.campaign_in_flight.labels(name).set(in_flight)
         m.campaign_dial_level.labels(name).set(in_flight / free if free else float(in_flight))
-        status = self.budget.status(now, self.stats.amd_false_positive_upper() if self.stats.amd_audited_live else 0.0)
+        status = self.window(now)
         m.campaign_budget_left.labels(name).set(status.remaining_to_cap)
         m.campaign_abandon_rate.labels(name).set(status.rate)
 
