@@ -255,6 +255,88 @@ def cmd_user(args: argparse.Namespace) -> int:
 # ---- parser --------------------------------------------------------------------------------
 
 
+# ---- outbound campaigns and do-not-call --------------------------------------------------------
+
+
+def _compliance_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CliError(f"{path}: line 1: compliance settings must be a mapping")
+    return data
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    from engine.store import outbound
+    from engine.store.errors import Conflict
+
+    if args.action in ("start", "pause", "finish"):
+        result = _api(args, "POST", f"/api/campaigns/{args.name}/{args.action}")
+        print(f"campaign {result['campaign']}: {result['state']}")
+        return 0
+    if args.action == "status":
+        print(json.dumps(_api(args, "GET", f"/api/campaigns/{args.name}"), indent=2, default=str))
+        return 0
+    with _session(args) as s:
+        if args.action == "create":
+            params = {"ratio": args.ratio} if args.ratio else {}
+            if any(c.name == args.name for c in outbound.list_campaigns(s)):
+                raise CliError(str(Conflict("campaign", args.name, "already exists")))
+            outbound.create_campaign(
+                s, args.name, caller_id=args.caller_id, queue=args.queue, region=args.region, gateway=args.gateway,
+                dial_mode=args.mode, dial_params=params, compliance=_compliance_file(args.compliance),
+                amd_rule=args.amd_rule,
+            )  # fmt: skip
+            print(f"campaign {args.name} created (draft)")
+        elif args.action == "import":
+            if not args.file:
+                raise CliError("campaign import: give the CSV file")
+            campaign = outbound.get_campaign(s, args.name)
+            report = outbound.import_contacts_csv(s, campaign, args.file, args.default_tz)
+            for issue in report["rejected"]:
+                print(f"{args.file}: line {issue['line']}: field {issue['field']!r}: {issue['reason']}")
+            for issue in report["merged"]:
+                print(f"{args.file}: line {issue['line']}: merged: {issue['reason']}")
+            print(
+                f"{report['summary']}; {report['imported']} added, {len(report['already_in_campaign'])} already there"
+            )
+        elif args.action == "report":
+            print(json.dumps(outbound.report(s, outbound.get_campaign(s, args.name)), indent=2))
+        else:
+            rows = [
+                {"name": c.name, "state": c.state, "mode": c.dial_mode, "queue": c.queue}
+                for c in outbound.list_campaigns(s)
+            ]
+            print(_table(rows, ["name", "state", "mode", "queue"]))
+    return 0
+
+
+def cmd_dnc(args: argparse.Namespace) -> int:
+    from engine.dialler.compliance import load_dnc, parse_dnc
+    from engine.store import outbound
+
+    with _session(args) as s:
+        if args.action == "add":
+            added = outbound.add_dnc(s, parse_dnc(args.items, args.region, "command line"), args.source)
+            print(f"{added} number(s) added to the {args.source} list")
+        elif args.action == "import":
+            numbers = frozenset().union(*(load_dnc(path, args.region) for path in args.items))
+            added = outbound.add_dnc(s, numbers, args.source)
+            print(f"{len(numbers)} number(s) read, {added} new on the {args.source} list")
+        else:
+            numbers = parse_dnc(args.items, args.region, "command line")
+            listed = outbound.dnc_sources(s, numbers)
+            for number in sorted(numbers):
+                print(f"{number}: {'on the ' + listed[number] + ' list' if number in listed else 'not listed'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
     p.add_argument("--config", help="hotline YAML config (default: built-in defaults)")
@@ -319,6 +401,30 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--agent", help="the ACD agent id of an agent user")
     user.add_argument("--team", help="team whose tickets the user sees")
     user.set_defaults(fn=cmd_user)
+
+    campaign = sub.add_parser("campaign", help="outbound campaigns: create, import contacts, start/pause, status")
+    campaign.add_argument(
+        "action", choices=["create", "list", "import", "start", "pause", "finish", "status", "report"]
+    )
+    campaign.add_argument("name", nargs="?")
+    campaign.add_argument("file", nargs="?", help="contact CSV (import)")
+    campaign.add_argument("--caller-id", default="")
+    campaign.add_argument("--queue", default="")
+    campaign.add_argument("--mode", default="progressive", help="preview|progressive|fixed_ratio|predictive")
+    campaign.add_argument("--ratio", type=float, help="calls per free agent (fixed_ratio)")
+    campaign.add_argument("--region", default="GB", help="default region for numbers without +country code")
+    campaign.add_argument("--gateway", default="sofia/gateway/trunk/")
+    campaign.add_argument("--amd-rule", default="hang_up", help="hang_up|leave_message|retry")
+    campaign.add_argument("--compliance", help="YAML/JSON file of compliance settings (docs/outbound.md)")
+    campaign.add_argument("--default-tz", help="time zone for numbers whose zone is unknown (import)")
+    campaign.set_defaults(fn=cmd_campaign)
+
+    dnc = sub.add_parser("dnc", help="do-not-call list: add numbers, import a file, check numbers")
+    dnc.add_argument("action", choices=["add", "import", "check"])
+    dnc.add_argument("items", nargs="+", help="numbers (add, check) or files (import)")
+    dnc.add_argument("--source", default="internal", help="list name: internal, or e.g. tps for an imported list")
+    dnc.add_argument("--region", default="GB")
+    dnc.set_defaults(fn=cmd_dnc)
     return p
 
 
@@ -326,6 +432,7 @@ _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
     "agent": lambda a: a.action not in ("list", "status") and not a.id,
     "queue": lambda a: a.action in ("add", "remove") and not a.name,
     "user": lambda a: a.action == "add" and not a.username,
+    "campaign": lambda a: a.action != "list" and not a.name,
 }
 
 

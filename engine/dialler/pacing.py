@@ -176,6 +176,7 @@ class GuardSettings:
     step_s: float = 2.0  # checkpoint spacing across the horizon
     sigma_margin: float = 1.3  # variance inflation for the skew of small counts
     cap_z: float = 4.0  # the cap check uses the mean + cap_z sigma of abandons
+    cap_reserve: float = 1.0  # abandons the cap check keeps in hand for calls already ringing that it misjudged
     price_gain: float = 4.0  # how strongly the window's headroom raises the abandon price
     min_budget_live: float = 5.0  # headroom denominator floor (abandons) early in a window
     min_samples: int = 30
@@ -351,7 +352,7 @@ class PredictiveGuard:
                 lost = max(lost, min(_normal_excess(mu, var), demand[i] + n * new[i]))
                 lost_high = max(lost_high, mu + s.cap_z * math.sqrt(var))
             live = demand[-1] + n * new[-1]
-            cap_room = status.remaining_to_cap + status.cap * live
+            cap_room = status.remaining_to_cap + status.cap * live - s.cap_reserve
             marginal = (lost - previous_lost) / (live - previous_live) if n > 0 and live > previous_live else 0.0
             if n > 0 and (marginal > price or lost_high > cap_room):
                 break

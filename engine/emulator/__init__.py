@@ -15,11 +15,11 @@ from engine.emulator.commands import Commands
 from engine.emulator.originate import Originator
 from engine.emulator.outbound import OutboundSocket
 from engine.emulator.server import InboundServer
-from engine.emulator.sim import Caller, Phone
+from engine.emulator.sim import CalledParty, Caller, Phone
 from engine.emulator.switch import Switch
 from engine.esl.codec import Event
 
-__all__ = ["Caller", "Channel", "Emulator", "Phone"]
+__all__ = ["CalledParty", "Caller", "Channel", "Emulator", "Phone"]
 
 DialplanEntry = str | Sequence[str] | Sequence[tuple[str, str]]
 DEFAULT_DIALPLAN: dict[str, DialplanEntry] = {
@@ -70,7 +70,8 @@ class Emulator:
         for number, entry in {**DEFAULT_DIALPLAN, **(dialplan or {})}.items():
             self.dialplan[number] = _app_list(number, entry)
         self.phones: dict[str, Phone] = {}
-        self.originator = Originator(self.switch, self.phones, self.route)
+        self.parties: dict[str, CalledParty] = {}  # outbound: who answers each number dialled via a gateway
+        self.originator = Originator(self.switch, self.phones, self.route, self.parties)
         self.commands = Commands(self.switch, self.originator, self.route)
         self.outbound = OutboundSocket(self.switch, self.commands, list(fallback))
         self.switch.apps.update(Apps(self.originator, self.route, self.outbound).table)

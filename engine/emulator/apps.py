@@ -84,9 +84,42 @@ class Apps:
             "transfer": self.transfer,
             "eavesdrop": self.eavesdrop,
             "socket": socket_app,
+            "amd": self.amd,
+            "avmd_start": self.avmd_start,
+            "avmd_stop": lambda ch, _: ch.variables.update(avmd_stopped="true"),
             "log": lambda ch, _: None,
             "info": lambda ch, _: None,
         }
+
+    def amd(self, ch: Channel, arg: str) -> None:
+        """mod_amd: listen until a verdict, then set ``amd_result`` (HUMAN|MACHINE|NOTSURE) and ``amd_cause``."""
+        party = self.originator.party_on_leg.get(ch.uuid)
+        if party is None:  # nobody simulated on this leg: silence until the analysis time runs out
+            ch.pause(5.0)
+            result, cause = "NOTSURE", "TOOLONG"
+        else:
+            ch.pause(party.amd_seconds)
+            result, cause = party.amd_verdict()
+        if ch.alive:
+            ch.variables.update(amd_result=result, amd_cause=cause)
+
+    def avmd_start(self, ch: Channel, arg: str) -> None:
+        """mod_avmd: start beep detection (returns at once); a machine's beep fires CUSTOM avmd::beep."""
+        party = self.originator.party_on_leg.get(ch.uuid)
+        if party is None or party.kind != "machine":
+            return
+        answered = ch.times.get("answered", 0) / 1e6
+        remaining = max(0.0, party.greeting_seconds - (ch.switch.now_us() / 1e6 - answered) / ch.switch.time_scale)
+
+        def beep() -> None:
+            if ch.dead.wait(ch.switch.scaled(remaining)) or ch.variables.get("avmd_stopped") == "true":
+                return
+            ch.variables["avmd_detect"] = "TRUE"
+            lead = [("Event-Subclass", "avmd::beep"), ("Unique-ID", ch.uuid), ("Call-command", "avmd")]
+            ch.event("CUSTOM", lead=lead, tail=[("Frequency", "1000.000000"), ("Frequency-variance", "0.000100")])
+
+        ch.variables.pop("avmd_stopped", None)
+        gevent.spawn(beep)
 
     def speak(self, ch: Channel, arg: str) -> None:
         ch.pause(media.speak_seconds(arg.split("|")[-1]))

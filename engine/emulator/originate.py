@@ -1,4 +1,5 @@
-"""Dial strings and endpoints: ``{vars}user/<ext>``, ``loopback/<exten>``, ``error/<cause>``."""
+"""Dial strings and endpoints: ``{vars}user/<ext>``, ``loopback/<exten>``, ``error/<cause>``,
+``sofia/gateway/<gw>/<number>`` (simulated called parties of outbound campaigns)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 import gevent
 
 from engine.emulator.channel import Channel
-from engine.emulator.sim import Phone
+from engine.emulator.sim import CalledParty, Phone
 from engine.emulator.switch import Switch
 
 TIMEOUT_VARS = ("leg_timeout", "originate_timeout", "call_timeout")
@@ -58,10 +59,14 @@ def parse_dial(text: str) -> list[DialTarget]:
 class Originator:
     """Creates outbound legs and waits for them to answer (``switch_ivr_originate``)."""
 
-    def __init__(self, switch: Switch, phones: dict[str, Phone], dialplan: Dialplan) -> None:
+    def __init__(
+        self, switch: Switch, phones: dict[str, Phone], dialplan: Dialplan, parties: dict[str, CalledParty]
+    ) -> None:
         self.switch = switch
         self.phones = phones
         self.dialplan = dialplan
+        self.parties = parties
+        self.party_on_leg: dict[str, CalledParty] = {}  # leg uuid -> who answered it (what AMD hears)
 
     def originate(
         self,
@@ -96,6 +101,9 @@ class Originator:
             raise OriginateError(rest.upper() or "DESTINATION_OUT_OF_ORDER")
         if kind == "user":
             return self._user(rest.split("@")[0], v, timeout, originator, cid_number, cid_name)
+        if kind == "sofia" and rest.startswith("gateway/"):
+            number = rest.split("/", 2)[-1]
+            return self._gateway(number, v, timeout, originator, cid_number, cid_name)
         if kind == "loopback":
             return self._loopback(rest.split("/")[0], v, timeout, originator, cid_number, cid_name)
         raise OriginateError("CHAN_NOT_IMPLEMENTED")
@@ -163,6 +171,40 @@ class Originator:
             leg.answer()
             if phone.talk_seconds is not None and leg.dead.wait(self.switch.scaled(phone.talk_seconds)) is False:
                 leg.hangup("NORMAL_CLEARING")
+
+    def _gateway(
+        self, number: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str
+    ) -> Channel:
+        party = self.parties.get(number)
+        if party is None:
+            raise OriginateError("UNALLOCATED_NUMBER")
+        name = f"sofia/external/{number}"
+        leg = self._leg(name, number, v, originator, cid_number, cid_name, "mod_sofia", "sofia")
+        leg.init(ring=False)
+        leg.go("CS_CONSUME_MEDIA")
+        self.party_on_leg[leg.uuid] = party
+        gevent.spawn(self._answer_as, leg, party)
+        return self._wait_answer(leg, timeout)
+
+    def _answer_as(self, leg: Channel, party: CalledParty) -> None:
+        leg.ring_ready()
+        if party.kind == "no_answer" or not leg.pause(party.answer_delay):
+            return
+        if party.kind == "busy":
+            leg.hangup("USER_BUSY")
+            return
+        leg.answer()
+        if party.kind == "machine":
+            limit = party.greeting_seconds + party.record_seconds
+        else:
+            limit = party.patience_seconds
+            leg.on_bridge = lambda ch: self._talk(ch, party.talk_seconds)
+        if leg.dead.wait(self.switch.scaled(limit)) is False and not leg.times["bridged"]:
+            leg.hangup("NORMAL_CLEARING")
+
+    def _talk(self, leg: Channel, seconds: float | None) -> None:
+        if seconds is not None:
+            gevent.spawn(lambda: leg.dead.wait(self.switch.scaled(seconds)) or leg.hangup("NORMAL_CLEARING"))
 
     def _loopback(
         self, exten: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str

@@ -110,6 +110,36 @@ class Metrics:
         self.tickets_overdue = Gauge(
             "hotline_tickets_overdue", "Open tickets past their due or follow-up due time (read at scrape)", registry=r
         )
+        self.campaign_dial_level = Gauge(
+            "hotline_campaign_dial_level",
+            "Calls in flight per ready agent after the last pacing tick",
+            ["campaign"],
+            registry=r,
+        )
+        self.campaign_in_flight = Gauge(
+            "hotline_campaign_calls_in_flight", "Dialled calls not yet connected or ended", ["campaign"], registry=r
+        )
+        self.campaign_dials = Counter(
+            "hotline_campaign_dials", "Finished dial attempts by outcome", ["campaign", "outcome"], registry=r
+        )
+        self.campaign_live = Counter(
+            "hotline_campaign_live_answers", "People who answered (connected or abandoned)", ["campaign"], registry=r
+        )
+        self.campaign_abandons = Counter(
+            "hotline_campaign_abandons", "People not connected to an agent within 2 s", ["campaign"], registry=r
+        )
+        self.campaign_budget_left = Gauge(
+            "hotline_campaign_abandon_budget_remaining",
+            "Abandoned calls the rolling window still affords before the cap",
+            ["campaign"],
+            registry=r,
+        )
+        self.campaign_abandon_rate = Gauge(
+            "hotline_campaign_abandon_rate", "Abandon rate of the rolling window", ["campaign"], registry=r
+        )
+        self.campaign_amd = Counter(
+            "hotline_campaign_amd", "Answering machine detection verdicts", ["campaign", "result"], registry=r
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

@@ -27,7 +27,10 @@ from engine.acd.model import Agent, QueueConfig
 from engine.acd.states import IllegalTransition
 from engine.api import crm as crm_api
 from engine.api import make_app, openapi
+from engine.api import outbound as outbound_api
 from engine.api.auth import Credentials
+from engine.campaigns.legs import Legs
+from engine.campaigns.manager import Campaigns
 from engine.config import Config
 from engine.cti import Hub
 from engine.ivr.flow import Flow
@@ -95,12 +98,20 @@ class Hotline:
             metrics=self.metrics,
             timeout=config.freeswitch.command_timeout,
         )
+        fs = config.freeswitch
+        legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
+        self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs)
         app = make_app(
             self,
             self.hub,
             self.metrics,
             Credentials(config.tokens, self.sessions),
-            modules=[crm_api.module(self, region=config.calls.region), openapi.register, desktop.register],
+            modules=[
+                crm_api.module(self, region=config.calls.region),
+                openapi.register,
+                desktop.register,
+                lambda router: outbound_api.register(router, self.campaigns, self.sessions),
+            ],
         )
         self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
 
@@ -115,10 +126,12 @@ class Hotline:
         socket_port = self.outbound.start()
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
+        self.campaigns.start(wait_for_freeswitch)
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        self.campaigns.stop()
         self.outbound.stop()
         self.acd.stop()
         self.control.stop()

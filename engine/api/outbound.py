@@ -1,0 +1,149 @@
+"""HTTP endpoints of outbound campaigns: create, import contacts, start/pause/finish, status, dispositions and
+callbacks, and the do-not-call list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.api.http import ApiError, Request, Router
+from engine.campaigns.manager import Campaigns
+from engine.dialler.compliance import parse_dnc
+from engine.dialler.contacts import ContactImportError, normalise_number
+from engine.store import outbound as store
+from engine.store.errors import Conflict, InvalidInput, NotFound
+
+CREATE_FIELDS = (
+    "caller_id",
+    "queue",
+    "region",
+    "gateway",
+    "dial_mode",
+    "dial_params",
+    "compliance",
+    "dispositions",
+    "amd_rule",
+    "abandon_message",
+    "machine_message",
+)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Store errors as HTTP errors: unknown -> 404, bad field -> 400, conflict -> 409."""
+    try:
+        yield
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except (InvalidInput, ContactImportError) as exc:
+        raise ApiError(400, str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+def _text(req: Request, field: str) -> str:
+    value = req.body.get(field)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"{field}: required string")
+    return value
+
+
+def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Session]) -> None:
+    """Add the outbound routes to ``router``."""
+    route: Callable = router.route
+
+    @route("GET", "/api/campaigns")
+    def list_campaigns(req: Request) -> Any:
+        req.require("admin", "supervisor")
+        with sessions() as s:
+            return [{"name": c.name, "state": c.state, "dial_mode": c.dial_mode} for c in store.list_campaigns(s)]
+
+    @route("POST", "/api/campaigns")
+    def create(req: Request) -> Any:
+        req.require("admin")
+        name = _text(req, "name")
+        settings = {k: req.body[k] for k in CREATE_FIELDS if k in req.body}
+        with _errors(), sessions.begin() as s:
+            row = store.create_campaign(s, name, **settings)
+            return {"name": row.name, "state": row.state}
+
+    @route("GET", r"/api/campaigns/(?P<name>[^/]+)")
+    def status(req: Request, name: str) -> Any:
+        req.require("admin", "supervisor")
+        with _errors():
+            return campaigns.status(name)
+
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/(?P<action>start|pause|finish)")
+    def change(req: Request, name: str, action: str) -> Any:
+        req.require("admin", "supervisor")
+        state = {"start": "running", "pause": "paused", "finish": "finished"}[action]
+        with _errors():
+            return campaigns.set_state(name, state)
+
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts")
+    def import_contacts(req: Request, name: str) -> Any:
+        req.require("admin")
+        text = _text(req, "csv")
+        with _errors(), sessions.begin() as s:
+            campaign = store.get_campaign(s, name)
+            return store.import_contacts_csv(s, campaign, text.splitlines(keepends=True), req.body.get("default_tz"))
+
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts/(?P<contact_id>\d+)/disposition")
+    def disposition(req: Request, name: str, contact_id: str) -> Any:
+        req.require("admin", "supervisor", "agent")  # who is asking, before reading what they ask
+        agent = _text(req, "agent")
+        req.require("admin", "supervisor", agent=agent)
+        callback = req.body.get("callback_at")
+        try:
+            callback_at = datetime.fromisoformat(callback) if callback else None
+        except (TypeError, ValueError):
+            raise ApiError(400, f"callback_at: {callback!r} is not an ISO 8601 time") from None
+        with _errors():
+            return campaigns.disposition(
+                name, int(contact_id), agent, _text(req, "code"), notes=str(req.body.get("notes", "")),
+                callback_at=callback_at,
+            )  # fmt: skip
+
+    @route("GET", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
+    def preview_next(req: Request, name: str, agent: str) -> Any:
+        req.require("admin", "supervisor", agent=agent)
+        with _errors():
+            return {"contact": campaigns.running(name).preview_next(agent)}
+
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
+    def preview_decide(req: Request, name: str, agent: str) -> Any:
+        req.require("admin", "supervisor", agent=agent)
+        action, contact_id = req.body.get("action"), req.body.get("contact_id")
+        if action not in ("dial", "skip") or not isinstance(contact_id, int):
+            raise ApiError(400, "body: needs action 'dial' or 'skip' and the integer contact_id of the preview")
+        with _errors():
+            return campaigns.running(name).preview_decide(agent, contact_id, action)
+
+    @route("POST", "/api/dnc")
+    def dnc_add(req: Request) -> Any:
+        req.require("admin", "supervisor")
+        numbers = req.body.get("numbers")
+        if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+            raise ApiError(400, "numbers: required list of strings")
+        source = str(req.body.get("source", store.INTERNAL_DNC))
+        try:
+            parsed = parse_dnc(numbers, str(req.body.get("region", "GB")), "numbers")
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        with _errors(), sessions.begin() as s:
+            return {"added": store.add_dnc(s, parsed, source), "source": source}
+
+    @route("GET", r"/api/dnc/(?P<number>[^/]+)")
+    def dnc_check(req: Request, number: str) -> Any:
+        req.require("admin", "supervisor")
+        region = req.query.get("region", ["GB"])[0]
+        try:
+            e164 = normalise_number(number, region)
+        except ValueError as exc:
+            raise ApiError(400, f"number: {exc}") from None
+        with sessions() as s:
+            return {"number": e164, "listed_on": store.dnc_sources(s, [e164]).get(e164)}

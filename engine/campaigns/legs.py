@@ -1,0 +1,69 @@
+"""The dialler's own ESL connection and the per-leg events it waits on.
+
+Outbound legs are originated with ``bgapi`` (the result arrives as BACKGROUND_JOB, matched by Job-UUID) and
+controlled with ``sendmsg <uuid>`` executes (completion matched by Application-UUID). Hangups and
+mod_avmd's ``avmd::beep`` arrive as events, routed here to the leg that waits for them: nothing polls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gevent.event import AsyncResult
+
+from engine.esl.codec import Event
+from engine.metrics import Metrics
+from engine.transport import InboundClient
+
+DIALLER_EVENTS = ["BACKGROUND_JOB", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE", "CUSTOM", "avmd::beep"]
+
+
+@dataclass
+class Leg:
+    """What one outbound leg is waiting for: its hangup (the cause) and a machine's beep."""
+
+    uuid: str
+    hangup: AsyncResult = field(default_factory=AsyncResult)
+    beep: AsyncResult = field(default_factory=AsyncResult)
+    ended: Event | None = None  # the CHANNEL_HANGUP_COMPLETE, once it came
+
+
+class Legs:
+    """Registered legs, fed by the dialler connection's events."""
+
+    def __init__(self, client: InboundClient) -> None:
+        self.client = client
+        self._legs: dict[str, Leg] = {}
+        client.on_event("CHANNEL_HANGUP_COMPLETE", self._hangup)
+        client.on_event("CUSTOM", self._custom)
+
+    @classmethod
+    def connect(cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float) -> Legs:
+        client = InboundClient(
+            host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler"
+        )
+        return cls(client)
+
+    def register(self, uuid: str) -> Leg:
+        """Watch ``uuid`` (before originating it, so no event can be missed)."""
+        leg = self._legs[uuid] = Leg(uuid)
+        return leg
+
+    def forget(self, uuid: str) -> None:
+        self._legs.pop(uuid, None)
+
+    def execute(self, leg: Leg, app: str, arg: str = "") -> AsyncResult:
+        """Start ``app`` on the leg; the result is set with its CHANNEL_EXECUTE_COMPLETE event."""
+        return self.client._current().execute_async(app, arg, uuid_=leg.uuid)
+
+    def _hangup(self, event: Event) -> None:
+        leg = self._legs.get(event.get("Unique-ID"))
+        if leg is not None:
+            leg.ended = event
+            leg.hangup.set(event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "NORMAL_CLEARING")
+
+    def _custom(self, event: Event) -> None:
+        if event.get("Event-Subclass") == "avmd::beep":
+            leg = self._legs.get(event.get("Unique-ID"))
+            if leg is not None:
+                leg.beep.set(event)
