@@ -54,7 +54,7 @@ class Legs:
 
     def execute(self, leg: Leg, app: str, arg: str = "") -> AsyncResult:
         """Start ``app`` on the leg; the result is set with its CHANNEL_EXECUTE_COMPLETE event."""
-        return self.client._current().execute_async(app, arg, uuid_=leg.uuid)
+        return self.client.execute_async(app, arg, uuid_=leg.uuid)
 
     def _hangup(self, event: Event) -> None:
         leg = self._legs.get(event.get("Unique-ID"))

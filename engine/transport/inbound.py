@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import gevent
 from gevent import socket
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 
 from engine.esl import codec
 from engine.metrics import Metrics
@@ -168,6 +168,10 @@ class InboundClient:
 
     def bgapi(self, cmd: str, timeout: float | None = None) -> str:
         return self._current().bgapi(cmd, timeout)
+
+    def execute_async(self, app: str, arg: str, *, uuid_: str) -> AsyncResult:
+        """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
+        return self._current().execute_async(app, arg, uuid_=uuid_)
 
     def stop(self) -> None:
         if self._supervisor:
