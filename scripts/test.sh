@@ -9,7 +9,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"
 ruff check engine tests cli.py bench
 echo "== pytest (SQLite)"
-pytest -q -p no:cacheprovider "$@"
+pytest -q -rs -p no:cacheprovider "$@"
 
 echo "== pytest (PostgreSQL)"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -23,4 +23,4 @@ as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -o "-p $PGPORT -k $PGDIR -c listen_addresses=''" -w -l "$PGDIR/log" start >/dev/null
 as_pg "$PGBIN/createdb" -h "$PGDIR" -p "$PGPORT" -U postgres hotline
 export HOTLINE_TEST_DATABASE_URL="postgresql+psycopg2://postgres@/hotline?host=$PGDIR&port=$PGPORT"
-pytest -q -p no:cacheprovider -m db "$@"
+pytest -q -rs -p no:cacheprovider -m db "$@"
