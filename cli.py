@@ -155,8 +155,34 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+QUEUE_SETTING_FLAGS = {
+    "ring_timeout": "ring_timeout_seconds",
+    "no_answer_delay": "no_answer_delay_seconds",
+    "busy_delay": "busy_delay_seconds",
+    "reject_delay": "reject_delay_seconds",
+    "failed_delay": "failed_delay_seconds",
+    "max_no_answer": "max_no_answer",
+    "skill_weight": "skill_weight_seconds",
+    "exit_target": "exit_target",
+    "escalation": "escalation",
+}
+
+
+def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ACD settings given on the command line (``--escalation`` is a JSON list of steps)."""
+    out = {setting: getattr(args, flag) for flag, setting in QUEUE_SETTING_FLAGS.items()}
+    out = {k: v for k, v in out.items() if v is not None}
+    if "escalation" in out:
+        try:
+            out["escalation"] = json.loads(out["escalation"])
+        except json.JSONDecodeError as exc:
+            example = '[{"after_seconds": 30, "min_level": 3}]'
+            raise CliError(f"--escalation: not JSON ({exc}); e.g. '{example}'") from None
+    return out
+
+
 def cmd_queue(args: argparse.Namespace) -> int:
-    from engine.store import queues
+    from engine.store import queue_settings, queues
     from engine.store import skills as skill_store
 
     if args.action == "status":
@@ -164,20 +190,43 @@ def cmd_queue(args: argparse.Namespace) -> int:
         print(_table(rows, ["queue", "waiting", "offering", "talking", "longest_wait", "agents"]))
         return 0
     with _session(args) as s:
-        if args.action == "add":
-            required = _levels(args.skill, "skill")
+        if args.action in ("add", "update"):
+            required = _levels(args.skill, "skill") if args.skill else None
             known = {k.name for k in skill_store.list_skills(s)}
-            for name in required.keys() - known:
+            for name in (required or {}).keys() - known:
                 skill_store.create_skill(s, name)
-            queues.create_queue(
-                s,
-                args.name,
-                strategy=args.strategy,
-                wrap_up_seconds=args.wrap_up,
-                max_wait_seconds=args.max_wait,
-                required_skills=required,
-            )
-            print(f"queue {args.name} added")
+            if args.action == "add":
+                queues.create_queue(
+                    s,
+                    args.name,
+                    strategy=args.strategy or queues.DEFAULT_STRATEGY,
+                    wrap_up_seconds=10 if args.wrap_up is None else args.wrap_up,
+                    max_wait_seconds=args.max_wait or queues.DEFAULT_MAX_WAIT_SECONDS,
+                    required_skills=required,
+                )
+            else:
+                queues.update_queue(
+                    s,
+                    args.name,
+                    strategy=args.strategy,
+                    wrap_up_seconds=args.wrap_up,
+                    max_wait_seconds=args.max_wait,
+                    required_skills=required,
+                )
+            settings = queue_settings.set_settings(s, args.name, **_queue_settings(args))
+            print(f"queue {args.name} {'added' if args.action == 'add' else 'updated'}")
+            print(json.dumps(settings, sort_keys=True))
+            print("a running engine applies it on `hotline flows reload`")
+        elif args.action == "show":
+            queue = queues.get_queue(s, args.name)
+            settings = {
+                "strategy": queue.strategy,
+                "wrap_up_seconds": queue.wrap_up_seconds,
+                "max_wait_seconds": queue.max_wait_seconds,
+                "required_skills": queue.skill_levels,
+                **queue_settings.get_settings(s, args.name),
+            }
+            print("\n".join(f"{k}: {json.dumps(v)}" for k, v in settings.items()))
         elif args.action == "remove":
             queues.remove_queue(s, args.name)
             print(f"queue {args.name} removed")
@@ -267,13 +316,22 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--reason", help="break reason code")
     agent.set_defaults(fn=cmd_agent)
 
-    queue = sub.add_parser("queue", help="queues: add/list/remove, and live status")
-    queue.add_argument("action", choices=["add", "list", "remove", "status"])
+    queue = sub.add_parser("queue", help="queues: add/update/show/list/remove, and live status (docs/acd.md)")
+    queue.add_argument("action", choices=["add", "update", "show", "list", "remove", "status"])
     queue.add_argument("name", nargs="?")
     queue.add_argument("--skill", action="append", default=[], help="required SKILL=MIN_LEVEL, repeatable")
-    queue.add_argument("--strategy", default="longest_idle")
-    queue.add_argument("--wrap-up", type=int, default=10)
-    queue.add_argument("--max-wait", type=int, default=300)
+    queue.add_argument("--strategy", help="routing strategy (default longest_idle)")
+    queue.add_argument("--wrap-up", type=int, help="wrap-up seconds (default 10)")
+    queue.add_argument("--max-wait", type=int, help="seconds before a waiting call leaves (default 300)")
+    queue.add_argument("--ring-timeout", type=float, help="seconds an offer rings (default 20)")
+    queue.add_argument("--no-answer-delay", type=float, help="agent held out after a no-answer (default 10)")
+    queue.add_argument("--busy-delay", type=float, help="... after a busy phone (default 30)")
+    queue.add_argument("--reject-delay", type=float, help="... after a rejection (default 10)")
+    queue.add_argument("--failed-delay", type=float, help="... after a failed leg (default 30)")
+    queue.add_argument("--max-no-answer", type=int, help="consecutive no-answers before break (default 3; 0 never)")
+    queue.add_argument("--skill-weight", type=float, help="skill_weighted: idle seconds per level (default 60)")
+    queue.add_argument("--exit-target", help="voicemail (default), callback, hangup, flow:NAME or queue:NAME")
+    queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
     queue.set_defaults(fn=cmd_queue)
 
     flows = sub.add_parser("flows", help="IVR flows: validate, dry-run test, reload the running engine")
@@ -292,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
     "agent": lambda a: a.action not in ("list", "status") and not a.id,
-    "queue": lambda a: a.action in ("add", "remove") and not a.name,
+    "queue": lambda a: a.action in ("add", "update", "show", "remove") and not a.name,
 }
 
 

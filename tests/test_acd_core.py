@@ -377,3 +377,16 @@ def test_remove_agent_logs_out_first_and_views_are_copies() -> None:
     assert commands.CancelOffer(offer.offer_id, "c1", "a") in out
     assert "a" not in acd.snapshot().agents
     assert acd.queue_status("sales", 2).waiting == 1
+
+
+def test_configure_queues_orders_overflow_targets_first_and_resolves_cycles() -> None:
+    acd = Acd()
+    configs = [
+        QueueConfig("a", "s", escalation=(EscalationStep(5, overflow_queue="b"),)),
+        QueueConfig("b", "t", escalation=(EscalationStep(5, overflow_queue="c"),)),
+        QueueConfig("c", "u", escalation=(EscalationStep(5, overflow_queue="b"),)),
+    ]
+    acd.configure_queues(configs, 0)
+    assert acd.snapshot().queues == {c.name: c for c in configs}  # full settings, cycle b<->c included
+    with pytest.raises(UnknownQueue, match="'nope' is not configured"):
+        acd.configure_queues([QueueConfig("d", "s", escalation=(EscalationStep(5, overflow_queue="nope"),))], 1)

@@ -214,6 +214,35 @@ class Acd:
         self._route()
         return self._flush()
 
+    def configure_queues(self, configs: Iterable[QueueConfig], now: float) -> list[commands.Command]:
+        """Configure several queues, each after the overflow queues it names.
+
+        Queues that overflow into each other (a cycle) are first added without escalation,
+        then given their full settings.  Overflow queues neither here nor configured raise.
+        """
+        pending = {c.name: c for c in configs}
+        out: list[commands.Command] = []
+        while pending:
+            ready = [
+                c
+                for c in pending.values()
+                if all(s.overflow_queue in self._queues or s.overflow_queue in (None, c.name) for s in c.escalation)
+            ]
+            if ready:
+                for config in ready:
+                    out += self.configure_queue(config, now)
+                    del pending[config.name]
+                continue
+            missing = {s.overflow_queue for c in pending.values() for s in c.escalation} - pending.keys()
+            missing -= self._queues.keys() | {None}
+            if missing:
+                first = next(c for c in pending.values() if any(s.overflow_queue in missing for s in c.escalation))
+                return out + self.configure_queue(first, now)  # raises UnknownQueue naming the step
+            # A cycle: some member is not configured yet (configured ones would be ready by now).
+            cyclic = next(c for c in pending.values() if c.name not in self._queues)
+            out += self.configure_queue(replace(cyclic, escalation=()), now)
+        return out
+
     def add_agent(self, agent: Agent) -> None:
         """Register a logged-out agent (the ACD keeps its own copy)."""
         if agent.id in self._agents:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.acd import commands
 from engine.acd.core import Acd
-from engine.acd.model import Agent, QueueConfig
+from engine.acd.model import Agent
 from engine.acd.states import IllegalTransition
 from engine.api import make_app
 from engine.config import Config
@@ -34,7 +34,7 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
-from engine.store import agent_states, agents, calls, customers, queues, skills
+from engine.store import agent_states, agents, calls, customers, queue_settings, queues, skills
 from engine.store.db import make_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.transport import InboundClient, OutboundCall, OutboundServer
@@ -132,21 +132,11 @@ class Hotline:
         )
 
     def _load_acd(self) -> None:
+        """Configure every queue from the database (settings: store/queue_settings.py) and add new agents."""
         now = self.acd.clock()
         with self.sessions() as s:
-            for q in queues.list_queues(s):
-                required = q.skill_levels
-                skill, level = next(iter(required.items())) if required else (q.name, 1)
-                config = QueueConfig(
-                    name=q.name,
-                    skill=skill,
-                    min_level=level,
-                    strategy=q.strategy,
-                    wrap_up_seconds=q.wrap_up_seconds,
-                    max_wait_seconds=q.max_wait_seconds,
-                    exit_target="voicemail",
-                )
-                self.acd.apply(lambda t, c=config: self.acd.acd.configure_queue(c, t))
+            configs = queue_settings.load_queue_configs(s)
+            self.acd.apply(lambda t: self.acd.acd.configure_queues(configs, t))
             known = {a.id for a in self.acd.acd.snapshot().agents.values()}
             for row in agents.list_agents(s):
                 if row.id not in known:

@@ -245,3 +245,6 @@ class AgentStateChange(Base):
     state: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(String(255))
     at: Mapped[datetime]
+
+
+from engine.store import acd_models as _acd_models  # noqa: E402,F401  (registers the ACD's tables)

@@ -1,0 +1,39 @@
+"""The ACD's own tables: per-queue routing settings beyond those of ``queues``.
+
+A queue without a ``queue_settings`` row uses the ACD's defaults (``engine.acd.model.QueueConfig``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.store.models import Base
+
+
+class QueueSettings(Base):
+    """Ring timeout, agent delays, no-answer limit, exit target and escalation steps of one queue."""
+
+    __tablename__ = "queue_settings"
+    __table_args__ = (
+        CheckConstraint("ring_timeout_seconds > 0", name="ring_timeout_positive"),
+        CheckConstraint(
+            "no_answer_delay_seconds >= 0 AND busy_delay_seconds >= 0 AND reject_delay_seconds >= 0 "
+            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0",
+            name="delays_nonnegative",
+        ),
+        CheckConstraint("max_no_answer >= 0", name="max_no_answer_nonnegative"),
+    )
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
+    ring_timeout_seconds: Mapped[float] = mapped_column(Float)
+    no_answer_delay_seconds: Mapped[float] = mapped_column(Float)
+    busy_delay_seconds: Mapped[float] = mapped_column(Float)
+    reject_delay_seconds: Mapped[float] = mapped_column(Float)
+    failed_delay_seconds: Mapped[float] = mapped_column(Float)
+    max_no_answer: Mapped[int]
+    skill_weight_seconds: Mapped[float] = mapped_column(Float)
+    exit_target: Mapped[str] = mapped_column(String(128))
+    escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -1,0 +1,51 @@
+"""ACD queue settings: ring timeout, agent delays, no-answer limit, exit target, escalation steps.
+
+Revision ID: 0003_acd
+Revises: 0001
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003_acd"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create ``queue_settings`` (one optional row per queue, deleted with it)."""
+    op.create_table(
+        "queue_settings",
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("ring_timeout_seconds", sa.Float(), nullable=False),
+        sa.Column("no_answer_delay_seconds", sa.Float(), nullable=False),
+        sa.Column("busy_delay_seconds", sa.Float(), nullable=False),
+        sa.Column("reject_delay_seconds", sa.Float(), nullable=False),
+        sa.Column("failed_delay_seconds", sa.Float(), nullable=False),
+        sa.Column("max_no_answer", sa.Integer(), nullable=False),
+        sa.Column("skill_weight_seconds", sa.Float(), nullable=False),
+        sa.Column("exit_target", sa.String(length=128), nullable=False),
+        sa.Column("escalation", sa.JSON(), nullable=False),
+        sa.CheckConstraint("ring_timeout_seconds > 0", name=op.f("ck_queue_settings_ring_timeout_positive")),
+        sa.CheckConstraint(
+            "no_answer_delay_seconds >= 0 AND busy_delay_seconds >= 0 AND reject_delay_seconds >= 0 "
+            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0",
+            name=op.f("ck_queue_settings_delays_nonnegative"),
+        ),
+        sa.CheckConstraint("max_no_answer >= 0", name=op.f("ck_queue_settings_max_no_answer_nonnegative")),
+        sa.ForeignKeyConstraint(
+            ["queue_id"], ["queues.id"], name=op.f("fk_queue_settings_queue_id_queues"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("queue_id", name=op.f("pk_queue_settings")),
+    )
+
+
+def downgrade() -> None:
+    """Drop ``queue_settings``."""
+    op.drop_table("queue_settings")
