@@ -30,6 +30,14 @@ nodes:
   backup:
     queue: backup
 """
+OVERFLOW_FLOW = """\
+flow: overflow
+nodes:
+  sorry:
+    say: "Everyone is still busy. Trying our backup team."
+  backup:
+    queue: backup
+"""
 
 
 @contextmanager
@@ -40,10 +48,11 @@ def acd_rig(
     queue_options: dict[str, dict[str, Any]],
 ) -> Iterator[Rig]:
     """Queues ``sales`` and ``backup`` (options: ``queues.create_queue`` keywords and
-    ``queue_settings`` settings), agents with skills; the ``main`` flow above."""
+    ``queue_settings`` settings), agents with skills; the ``main`` and ``overflow`` flows above."""
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "main.yaml").write_text(FLOW)
+    (flows / "overflow.yaml").write_text(OVERFLOW_FLOW)
 
     def seeder(s: Any) -> None:
         for name in {"sales", "backup", *(k for levels in agent_skills.values() for k in levels)}:

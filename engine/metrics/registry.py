@@ -85,6 +85,9 @@ class Metrics:
             buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600),
             registry=r,
         )
+        self.queue_exits = Counter(
+            "hotline_queue_exits", "Calls the ACD moved out of a queue", ["queue", "reason", "target"], registry=r
+        )
         self.handshake_failures = Counter(
             "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
         )

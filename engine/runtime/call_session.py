@@ -27,6 +27,8 @@ from engine.transport import ESLError, OutboundCall
 log = logging.getLogger(__name__)
 
 MAX_FLOW_TRANSFERS = 8
+VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
+CALLBACK_PROMPT = "Sorry, all our agents are still busy. We will call you back on this number. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
@@ -110,12 +112,23 @@ class CallSession:
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
         flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
+        action = self._run_flow(flows[flow_name], executor, variables)
         for _hop in range(MAX_FLOW_TRANSFERS):
-            action = self._run_flow(flows[flow_name], executor, variables)
-            if not (isinstance(action, a.Transfer) and action.kind == "flow"):
-                self._terminal(action, history)
-                return
-            flow_name = action.target
+            match action:
+                case a.Transfer(kind="flow") if action.target in flows:
+                    action = self._run_flow(flows[action.target], executor, variables)
+                case a.Transfer(kind="flow"):
+                    log.warning("%s: no flow named %r; hanging up", self.call.name, action.target)
+                    self.call.hangup("NORMAL_TEMPORARY_FAILURE")
+                    return
+                case a.Queue():
+                    left = self._queue(action, history)
+                    if left is None:
+                        return
+                    action = self._queue_exit(left, action, executor)
+                case _:
+                    self._terminal(action, history)
+                    return
         log.warning("%s: more than %d flow transfers; hanging up", self.call.name, MAX_FLOW_TRANSFERS)
         self.call.hangup("NORMAL_TEMPORARY_FAILURE")
 
@@ -140,8 +153,6 @@ class CallSession:
 
     def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
         match action:
-            case a.Queue():
-                self._queue(action, history)
             case a.Transfer():  # a number or an agent's extension, in FreeSWITCH's default context
                 self.trace.outcome = "transferred"
                 self.call.execute("transfer", f"{action.target} XML default", timeout=10)
@@ -156,9 +167,10 @@ class CallSession:
                 self.trace.outcome = IVR_OUTCOMES.get(action.outcome, "self_served")
                 self.call.hangup()
 
-    def _queue(self, action: a.Queue, history: list[dict[str, Any]]) -> None:
+    def _queue(self, action: a.Queue, history: list[dict[str, Any]]) -> LeftQueue | None:
+        """Wait in the queue until the call ends (None) or the ACD moves it on (:class:`LeftQueue`)."""
         t = self.trace
-        t.queue, t.priority, t.queued_at = action.queue, action.priority, now()
+        t.queue, t.priority, t.queued_at = action.queue, action.priority, t.queued_at or now()
         pop = {
             "call_id": t.uuid,
             "caller_number": t.caller,
@@ -177,24 +189,40 @@ class CallSession:
         waiting = gevent.spawn(info.inbox.get)
         hungup = gevent.spawn(self.call.hungup.wait)
         gevent.wait([waiting, hungup], count=1)
-        t.offered_at = info.first_offer_at
+        t.offered_at = t.offered_at or info.first_offer_at
         if not waiting.ready():
             waiting.kill()
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
-            return
+            return None
         hungup.kill()
         message = waiting.value
         if isinstance(message, LeftQueue):
-            t.outcome = "voicemail" if message.target == "voicemail" else "transferred"
+            self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
             self._break_hold(hold)
-            self.call.hangup("NORMAL_CLEARING")
-            return
+            return message
         assert isinstance(message, Bridged)
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
         self.s.acd.call_ended(t.uuid)
         self.call.hangup()
+        return None
+
+    def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
+        """What a call the ACD took out of its queue does next, as the flow action that does it."""
+        kind, _, name = left.target.partition(":")
+        if kind == "flow":
+            return a.Transfer("flow", name)
+        if kind == "queue":
+            return a.Queue(name, name, queued.priority)
+        reason = f"{queued.queue}: {left.reason}"
+        if kind == "voicemail":
+            executor.perform(a.Say(VOICEMAIL_PROMPT))
+            message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
+            assert isinstance(message, a.RecordResult)
+            return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
+        executor.perform(a.Say(CALLBACK_PROMPT))
+        return a.Callback(self.trace.caller, reason)
 
     def _break_hold(self, hold: gevent.event.AsyncResult) -> None:
         if not hold.ready():

@@ -19,7 +19,7 @@ from engine.store.models import Queue
 from engine.store.queues import get_queue, list_queues
 
 DEFAULT_EXIT_TARGET = "voicemail"
-EXIT_TARGETS = ("voicemail", "callback", "hangup")
+EXIT_TARGETS = ("voicemail", "callback")
 """Exit targets besides ``flow:<name>`` (run that IVR flow) and ``queue:<name>`` (join that queue)."""
 EXIT_PREFIXES = ("flow:", "queue:")
 
