@@ -163,6 +163,7 @@ QUEUE_SETTING_FLAGS = {
     "failed_delay": "failed_delay_seconds",
     "max_no_answer": "max_no_answer",
     "skill_weight": "skill_weight_seconds",
+    "resume_within": "resume_seconds",
     "exit_target": "exit_target",
     "escalation": "escalation",
 }
@@ -330,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--failed-delay", type=float, help="... after a failed leg (default 30)")
     queue.add_argument("--max-no-answer", type=int, help="consecutive no-answers before break (default 3; 0 never)")
     queue.add_argument("--skill-weight", type=float, help="skill_weighted: idle seconds per level (default 60)")
+    queue.add_argument(
+        "--resume-within", type=float, help="seconds an abandoning caller keeps their place (default 0: off)"
+    )
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
     queue.set_defaults(fn=cmd_queue)

@@ -390,3 +390,27 @@ def test_configure_queues_orders_overflow_targets_first_and_resolves_cycles() ->
     assert acd.snapshot().queues == {c.name: c for c in configs}  # full settings, cycle b<->c included
     with pytest.raises(UnknownQueue, match="'nope' is not configured"):
         acd.configure_queues([QueueConfig("d", "s", escalation=(EscalationStep(5, overflow_queue="nope"),))], 1)
+
+
+def test_a_caller_who_abandoned_and_calls_back_in_time_resumes_their_place() -> None:
+    queue = QueueConfig("sales", "sales", resume_seconds=60, escalation=(EscalationStep(30, min_level=1),))
+    acd = make(queue, agents={"a": {"sales": 5}}, login=False)
+    acd.enqueue("c1", "sales", 0, 0, caller="+1")
+    acd.enqueue("c2", "sales", 0, 10, caller="+2")
+    acd.call_ended("c1", 20)  # abandoned after 20 s
+    acd.enqueue("c3", "sales", 0, 50, caller="+1")  # back 30 s later: ahead of c2, escalated (waited 50 s)
+    calls = acd.snapshot().calls
+    assert (calls["c3"].enqueued_at, calls["c3"].resumed, calls["c3"].escalation) == (0, True, 1)
+    assert acd.position("c3") == 1 and acd.position("c2") == 2
+    assert [o.call_id for o in of(commands.Offer, acd.agent_login("a", 51))] == ["c3"]
+    acd.call_ended("c2", 60)
+    acd.enqueue("c4", "sales", 0, 200, caller="+2")  # too late: a new arrival
+    assert acd.snapshot().calls["c4"].resumed is False
+
+
+def test_resume_is_off_by_default_and_per_queue() -> None:
+    acd = make(QueueConfig("sales", "sales"), agents={}, login=False)
+    acd.enqueue("c1", "sales", 0, 0, caller="+1")
+    acd.call_ended("c1", 5)
+    acd.enqueue("c2", "sales", 0, 6, caller="+1")
+    assert acd.snapshot().calls["c2"].enqueued_at == 6

@@ -33,6 +33,7 @@ QUEUES = (
         max_wait_seconds=45,
         exit_target="voicemail",
         escalation=(EscalationStep(10, min_level=2), EscalationStep(25, extra_skills=(AgentSkill("vip", 8),))),
+        resume_seconds=30,  # every generated call has the same caller: abandons are often resumed
     ),
     QueueConfig(
         "support",

@@ -69,3 +69,21 @@ def test_caller_who_gives_up_is_abandoned_and_counted(tmp_path, db_url) -> None:
         m = rig.engine.metrics
         assert m.value("hotline_queue_wait_seconds_count", queue="sales", outcome="abandoned") == 1
         assert m.value("hotline_calls_total", outcome="abandoned") == 1
+
+
+def test_caller_who_calls_back_soon_after_abandoning_resumes_their_place(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"resume_seconds": 60}}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=2)
+        queued = lambda uuid: lambda: uuid in rig.engine.acd.acd.snapshot().calls  # noqa: E731
+        first = rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=100), HOTLINE_NUMBER)
+        wait_until(queued(first), what="the first call queued")
+        other = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        wait_until(queued(other), what="the other call queued")
+        assert rig.next_call().outcome == "abandoned"
+        back = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        wait_until(queued(back), what="the caller queued again")
+        assert rig.engine.acd.acd.position(back) == 1 and rig.engine.acd.acd.snapshot().calls[back].resumed
+
+        assert rig.api("POST", "/api/agents/1001/login", rig.agent_tokens["1001"])[1]["state"] == "reserved"
+        traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
+        assert traces[back].bridged_at < traces[other].bridged_at

@@ -172,6 +172,9 @@ class Acd:
         self._rules: dict[str, frozenset[Rule]] = {}
         self._dirty_agents: dict[str, None] = {}
         self._dirty_calls: dict[str, None] = {}
+        # Abandoned callers who may resume their place: (caller, queue) -> (enqueued_at, until).
+        self._resumable: dict[tuple[str, str], tuple[float, float]] = {}
+        self._resume_expiry: list[tuple[float, tuple[str, str]]] = []
 
     # ------------------------------------------------------------------ configuration
 
@@ -328,31 +331,37 @@ class Acd:
         caller: str = "",
         data: dict[str, Any] | None = None,
     ) -> list[commands.Command]:
-        """A call joins ``queue``; higher ``priority`` is served first."""
+        """A call joins ``queue``; higher ``priority`` is served first.
+
+        A ``caller`` who abandoned this queue at most its ``resume_seconds`` ago takes the
+        place of that call (its arrival time; the call is ``resumed``).
+        """
         config = self._queue(queue)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise ValueError(f"enqueue({call_id!r}).priority: must be an integer, got {priority!r}")
         if call_id in self._calls:
             raise ValueError(f"enqueue({call_id!r}).call_id: the call is already in the ACD")
         self._advance(now)
+        since = self._resume(caller, queue)
         call = QueuedCall(
             call_id=call_id,
             queue=queue,
             priority=priority,
-            enqueued_at=now,
+            enqueued_at=now if since is None else since,
             caller=caller,
             data=dict(data or {}),
             seq=next(self._call_seq),
+            resumed=since is not None,
         )
         self._calls[call_id] = call
         self._stats[queue].arrived += 1
         for step_no, step in enumerate(config.escalation, start=1):
-            if step.after_seconds <= 0:
+            if call.enqueued_at + step.after_seconds <= now:
                 call.escalation = step_no
             else:
-                self._schedule(now + step.after_seconds, _Timer.ESCALATE, call_id, step_no)
+                self._schedule(call.enqueued_at + step.after_seconds, _Timer.ESCALATE, call_id, step_no)
         if config.max_wait_seconds is not None:
-            self._schedule(now + config.max_wait_seconds, _Timer.MAX_WAIT, call_id)
+            self._schedule(max(now, call.enqueued_at + config.max_wait_seconds), _Timer.MAX_WAIT, call_id)
         self._index_call(call)
         self._dirty_calls[call_id] = None
         self._route()
@@ -718,6 +727,20 @@ class Acd:
             return
         stats.abandoned += 1
         self._out.append(commands.CallAbandoned(call.call_id, call.queue, self._now - call.enqueued_at))
+        window = self._queues[call.queue].resume_seconds
+        if call.caller and window > 0:
+            key = (call.caller, call.queue)
+            self._resumable[key] = (call.enqueued_at, self._now + window)
+            heapq.heappush(self._resume_expiry, (self._now + window, key))
+
+    def _resume(self, caller: str, queue: str) -> float | None:
+        """The arrival time of ``caller``'s call abandoned in ``queue`` within its resume window."""
+        while self._resume_expiry and self._resume_expiry[0][0] < self._now:
+            until, key = heapq.heappop(self._resume_expiry)
+            if self._resumable.get(key, (0.0, None))[1] == until:
+                del self._resumable[key]
+        found = self._resumable.pop((caller, queue), None) if caller else None
+        return None if found is None else found[0]
 
     def _finish_call(self, call: QueuedCall) -> None:
         """Account the ended bridged call and put its agent into wrap-up."""

@@ -107,6 +107,7 @@ class QueueConfig:
     exit_target: str | None = None
     escalation: tuple[EscalationStep, ...] = ()
     skill_weight_seconds: float = 60.0
+    resume_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         owner = f"QueueConfig({self.name!r})"
@@ -125,6 +126,7 @@ class QueueConfig:
             "reject_delay_seconds",
             "failed_delay_seconds",
             "skill_weight_seconds",
+            "resume_seconds",
         ):
             _check_seconds(owner, name, getattr(self, name))
         _check_seconds(owner, "max_wait_seconds", self.max_wait_seconds, allow_none=True)
@@ -193,7 +195,9 @@ class QueuedCall:
     """A call the ACD is responsible for, from enqueue until it ends or leaves.
 
     Re-queued calls keep ``enqueued_at``, ``priority`` and ``seq`` (arrival order),
-    which puts them back at the head of their queue.  ``escalation`` counts the
+    which puts them back at the head of their queue.  A ``resumed`` call is a caller who
+    abandoned and called back within the queue's ``resume_seconds``: it has the first
+    call's ``enqueued_at``, so it is back where that call was.  ``escalation`` counts the
     escalation steps applied.
     """
 
@@ -210,6 +214,7 @@ class QueuedCall:
     agent_id: str | None = None
     bridged_at: float | None = None
     confirmed: bool = True
+    resumed: bool = False
 
     def sort_key(self) -> tuple[int, float, int]:
         """Serving order: higher priority first, then longest waiting, then arrival order."""

@@ -14,14 +14,14 @@ from engine.store.models import Base
 
 
 class QueueSettings(Base):
-    """Ring timeout, agent delays, no-answer limit, exit target and escalation steps of one queue."""
+    """Ring timeout, agent delays, no-answer limit, exit target, resume window and escalation of one queue."""
 
     __tablename__ = "queue_settings"
     __table_args__ = (
         CheckConstraint("ring_timeout_seconds > 0", name="ring_timeout_positive"),
         CheckConstraint(
             "no_answer_delay_seconds >= 0 AND busy_delay_seconds >= 0 AND reject_delay_seconds >= 0 "
-            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0",
+            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0 AND resume_seconds >= 0",
             name="delays_nonnegative",
         ),
         CheckConstraint("max_no_answer >= 0", name="max_no_answer_nonnegative"),
@@ -35,5 +35,6 @@ class QueueSettings(Base):
     failed_delay_seconds: Mapped[float] = mapped_column(Float)
     max_no_answer: Mapped[int]
     skill_weight_seconds: Mapped[float] = mapped_column(Float)
+    resume_seconds: Mapped[float] = mapped_column(Float)
     exit_target: Mapped[str] = mapped_column(String(128))
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

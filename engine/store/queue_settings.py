@@ -32,6 +32,7 @@ SETTINGS = (
     "failed_delay_seconds",
     "max_no_answer",
     "skill_weight_seconds",
+    "resume_seconds",
     "exit_target",
     "escalation",
 )
