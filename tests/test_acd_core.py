@@ -414,3 +414,16 @@ def test_resume_is_off_by_default_and_per_queue() -> None:
     acd.call_ended("c1", 5)
     acd.enqueue("c2", "sales", 0, 6, caller="+1")
     assert acd.snapshot().calls["c2"].enqueued_at == 6
+
+
+def test_caller_leaves_the_queue_by_choice_withdrawing_a_ringing_offer() -> None:
+    acd = make(SALES, agents={"a": {"sales": 5}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    out = acd.leave("c1", "callback", 3)
+    assert out == [
+        commands.CancelOffer(offer.offer_id, "c1", "a"),
+        commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "", 3),
+        commands.QueueExit("c1", "sales", "caller", "callback"),
+    ]
+    assert acd.queue_status("sales", 3).stats.exited == 1 and state(acd, "a") is AgentState.READY
+    assert acd.leave("c1", "callback", 4) == []  # no longer held: ignored

@@ -164,6 +164,15 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.acd.call_ended(call_id, self.now))
         assert call_id not in self.acd.snapshot().calls
 
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def leave(self, data: st.DataObject) -> None:
+        call_id = f"call-{data.draw(st.integers(1, self.next_call))}"
+        was = self.acd.snapshot().calls.get(call_id)
+        self.apply(self.acd.leave(call_id, "callback", self.now))
+        if was is not None and was.state is not CallState.BRIDGED:
+            assert call_id not in self.acd.snapshot().calls
+
     @rule(agent_id=st.sampled_from(AGENT_IDS))
     def login(self, agent_id: str) -> None:
         self.agent_op(agent_id, self.state_of(agent_id) is AgentState.LOGGED_OUT, "agent_login")

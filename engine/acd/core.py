@@ -416,6 +416,21 @@ class Acd:
             self._route()
         return self._flush()
 
+    def leave(self, call_id: str, target: str, now: float) -> list[commands.Command]:
+        """The caller chose to leave the queue for ``target`` (e.g. a keypress while waiting).
+
+        Ringing offers are withdrawn; ``QueueExit(reason='caller')`` follows.  Calls the ACD no
+        longer holds, or holds bridged, are ignored.
+        """
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None and call.state in (CallState.QUEUED, CallState.OFFERING):
+            for offer_id in sorted(call.offer_ids):
+                self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
+            self._exit_call(call, CallEvent.LEAVE, "caller", target)
+            self._route()
+        return self._flush()
+
     def confirm_bridged(self, call_id: str) -> bool:
         """After :meth:`reset`, the shell confirms a bridged call still exists; False if none is held."""
         call = self._calls.get(call_id)
@@ -577,7 +592,7 @@ class Acd:
                 self._index_call(call)
                 self._dirty_calls[key] = None
         elif kind is _Timer.MAX_WAIT and call.state is CallState.QUEUED:
-            self._exit_call(call)
+            self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", self._queues[call.queue].exit_target or "")
         elif kind is _Timer.CONFIRM and call.state is CallState.BRIDGED and not call.confirmed:
             self._end_call(call)
 
@@ -685,7 +700,7 @@ class Acd:
         call.state = transition(Machine.CALL, call.state, CallEvent.OFFER_FAILED, call.call_id)
         config = self._queues[call.queue]
         if config.max_wait_seconds is not None and self._now >= call.enqueued_at + config.max_wait_seconds:
-            self._exit_call(call)
+            self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", config.exit_target or "")
             return
         self._index_call(call)
         self._dirty_calls[call.call_id] = None
@@ -761,13 +776,12 @@ class Acd:
         else:
             self._schedule(agent.wrap_up_until, _Timer.WRAP_UP, agent.id)
 
-    def _exit_call(self, call: QueuedCall) -> None:
-        config = self._queues[call.queue]
-        call.state = transition(Machine.CALL, call.state, CallEvent.MAX_WAIT, call.call_id)
+    def _exit_call(self, call: QueuedCall, event: CallEvent, reason: str, target: str) -> None:
+        call.state = transition(Machine.CALL, call.state, event, call.call_id)
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         self._stats[call.queue].exited += 1
-        self._out.append(commands.QueueExit(call.call_id, call.queue, "max_wait", config.exit_target or ""))
+        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target))
 
     def _call_rules(self, call: QueuedCall) -> frozenset[Rule]:
         """Who may take the call now: the queue's skill and level, widened by the escalation steps applied."""
