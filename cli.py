@@ -164,8 +164,10 @@ QUEUE_SETTING_FLAGS = {
     "max_no_answer": "max_no_answer",
     "skill_weight": "skill_weight_seconds",
     "resume_within": "resume_seconds",
+    "announce_every": "announce_seconds",
     "exit_target": "exit_target",
     "escalation": "escalation",
+    "exit_keys": "exit_keys",
 }
 
 
@@ -173,12 +175,13 @@ def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The ACD settings given on the command line (``--escalation`` is a JSON list of steps)."""
     out = {setting: getattr(args, flag) for flag, setting in QUEUE_SETTING_FLAGS.items()}
     out = {k: v for k, v in out.items() if v is not None}
-    if "escalation" in out:
-        try:
-            out["escalation"] = json.loads(out["escalation"])
-        except json.JSONDecodeError as exc:
-            example = '[{"after_seconds": 30, "min_level": 3}]'
-            raise CliError(f"--escalation: not JSON ({exc}); e.g. '{example}'") from None
+    examples = {"escalation": '[{"after_seconds": 30, "min_level": 3}]', "exit_keys": '{"1": "callback"}'}
+    for name, example in examples.items():
+        if name in out:
+            try:
+                out[name] = json.loads(out[name])
+            except json.JSONDecodeError as exc:
+                raise CliError(f"--{name.replace('_', '-')}: not JSON ({exc}); e.g. '{example}'") from None
     return out
 
 
@@ -334,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument(
         "--resume-within", type=float, help="seconds an abandoning caller keeps their place (default 0: off)"
     )
+    queue.add_argument("--announce-every", type=float, help="seconds between position announcements (default 0: off)")
+    queue.add_argument("--exit-keys", help='JSON: key -> exit target while waiting, e.g. \'{"1": "callback"}\'')
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
     queue.set_defaults(fn=cmd_queue)

@@ -87,6 +87,13 @@ def next_state(feed: Queue, timeout: float = 5.0) -> dict[str, Any]:
             return message["data"]
 
 
+def login(rig: Rig, agent_id: str) -> str:
+    """Log the agent in with their own token; their state after it (``reserved`` if a call waited)."""
+    status, body = rig.api("POST", f"/api/agents/{agent_id}/login", rig.agent_tokens[agent_id])
+    assert status == 200, body
+    return body["state"]
+
+
 def relogin(rig: Rig, agent_id: str) -> None:
     token = rig.agent_tokens[agent_id]
     assert rig.api("POST", f"/api/agents/{agent_id}/logout", token)[0] == 200

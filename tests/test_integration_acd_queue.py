@@ -7,7 +7,7 @@ import pytest
 
 from engine.emulator import Caller, Phone
 from engine.store import agent_states
-from tests.acd_rig import acd_rig, next_state, wait_until
+from tests.acd_rig import acd_rig, login, next_state, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -40,8 +40,7 @@ def test_no_answer_requeues_at_the_head_delays_the_agent_then_breaks_them(tmp_pa
             pass
         assert state["reason"] == "no_answer"
 
-        status, body = rig.api("POST", "/api/agents/1002/login", rig.agent_tokens["1002"])
-        assert status == 200 and body["state"] == "reserved"  # offered the head call at once
+        assert login(rig, "1002") == "reserved"  # offered the head call at once
         traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
         assert traces[first].agent_id == traces[second].agent_id == "1002"
         assert traces[first].bridged_at < traces[second].bridged_at  # the second caller did not jump ahead
@@ -84,6 +83,6 @@ def test_caller_who_calls_back_soon_after_abandoning_resumes_their_place(tmp_pat
         wait_until(queued(back), what="the caller queued again")
         assert rig.engine.acd.acd.position(back) == 1 and rig.engine.acd.acd.snapshot().calls[back].resumed
 
-        assert rig.api("POST", "/api/agents/1001/login", rig.agent_tokens["1001"])[1]["state"] == "reserved"
+        assert login(rig, "1001") == "reserved"
         traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
         assert traces[back].bridged_at < traces[other].bridged_at

@@ -73,6 +73,9 @@ def test_settings_are_changed_partially_persisted_and_become_the_acd_config(sess
         ({"escalation": [{"after_seconds": 5, "colour": "red"}]}, "queue_settings.escalation[0]"),
         ({"escalation": {"after_seconds": 5}}, "queue_settings.escalation"),
         ({"volume": 11}, "queue_settings"),
+        ({"exit_keys": {"1": "nowhere"}}, "queue_settings.exit_keys['1']"),
+        ({"exit_keys": {"11": "callback"}}, "queue_settings.exit_keys"),
+        ({"announce_seconds": -1}, "queue_settings.announce_seconds"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(session: Session, changes: dict, field: str) -> None:

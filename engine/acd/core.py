@@ -461,6 +461,10 @@ class Acd:
 
     # ------------------------------------------------------------------ views
 
+    def queue_config(self, queue: str) -> QueueConfig:
+        """The settings of ``queue`` (frozen); raises UnknownQueue."""
+        return self._queue(queue)
+
     def queue_status(self, queue: str, now: float) -> QueueStatus:
         """Waiting/offering/bridged counts, the longest wait and member agents by state."""
         self._queue(queue)

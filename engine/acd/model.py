@@ -15,6 +15,7 @@ from typing import Any
 from engine.acd.states import AgentState, CallState, OfferState
 
 MIN_LEVEL = 1
+DTMF_KEYS = "0123456789*#"
 MAX_LEVEL = 10
 
 
@@ -108,6 +109,8 @@ class QueueConfig:
     escalation: tuple[EscalationStep, ...] = ()
     skill_weight_seconds: float = 60.0
     resume_seconds: float = 0.0
+    announce_seconds: float = 0.0
+    exit_keys: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         owner = f"QueueConfig({self.name!r})"
@@ -127,6 +130,7 @@ class QueueConfig:
             "failed_delay_seconds",
             "skill_weight_seconds",
             "resume_seconds",
+            "announce_seconds",
         ):
             _check_seconds(owner, name, getattr(self, name))
         _check_seconds(owner, "max_wait_seconds", self.max_wait_seconds, allow_none=True)
@@ -138,6 +142,10 @@ class QueueConfig:
             raise ValueError(f"{owner}.max_no_answer: an integer >= 0 (0 = never), got {no_answers!r}")
         if self.max_wait_seconds is not None and not self.exit_target:
             raise ValueError(f"{owner}.exit_target: required when max_wait_seconds is set")
+        for key, target in self.exit_keys:
+            if not isinstance(key, str) or len(key) != 1 or key not in DTMF_KEYS:
+                raise ValueError(f"{owner}.exit_keys: {key!r} is not one DTMF key ({DTMF_KEYS})")
+            _check_name(owner, f"exit_keys[{key!r}]", target)
         if not all(isinstance(s, EscalationStep) for s in self.escalation):
             raise ValueError(f"{owner}.escalation: must be a tuple of EscalationStep")
         for i, step in enumerate(self.escalation):

@@ -147,6 +147,10 @@ class AcdShell:
         self.metrics.calls_offered.labels(info.queue).inc()
         self.apply(lambda now: self.acd.enqueue(info.call_id, info.queue, priority, now, caller=info.caller))
 
+    def leave(self, call_id: str, target: str) -> None:
+        """The caller chose to leave the queue for ``target``; their session hears :class:`LeftQueue`."""
+        self.apply(lambda now: self.acd.leave(call_id, target, now))
+
     def call_ended(self, call_id: str) -> None:
         self.apply(lambda now: self.acd.call_ended(call_id, now))
         info = self.calls.pop(call_id, None)

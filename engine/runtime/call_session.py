@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.queue import Empty, Queue
 
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
+KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
+HUNG_UP = object()
 CALLBACK_PROMPT = "Sorry, all our agents are still busy. We will call you back on this number. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
@@ -39,6 +42,13 @@ IVR_OUTCOMES = {
     "callback": "voicemail",
     "abandoned": "abandoned",
 }
+
+
+@dataclass(frozen=True)
+class Key:
+    """The caller pressed a key (a DTMF event on the call)."""
+
+    digit: str
 
 
 def now() -> datetime:
@@ -93,7 +103,9 @@ class CallSession:
         self.s = services
         self.trace = CallTrace(call.uuid, call.caller_number, call.destination)
         self._unbridged = Event()
+        self._inbox: Queue = Queue()  # the ACD's word (Bridged, LeftQueue), the caller's keys, HUNG_UP
         call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._unbridged.set())
+        call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
     def run(self) -> None:
         try:
@@ -122,7 +134,7 @@ class CallSession:
                     self.call.hangup("NORMAL_TEMPORARY_FAILURE")
                     return
                 case a.Queue():
-                    left = self._queue(action, history)
+                    left = self._queue(action, history, executor)
                     if left is None:
                         return
                     action = self._queue_exit(left, action, executor)
@@ -167,7 +179,7 @@ class CallSession:
                 self.trace.outcome = IVR_OUTCOMES.get(action.outcome, "self_served")
                 self.call.hangup()
 
-    def _queue(self, action: a.Queue, history: list[dict[str, Any]]) -> LeftQueue | None:
+    def _queue(self, action: a.Queue, history: list[dict[str, Any]], executor: IvrExecutor) -> LeftQueue | None:
         """Wait in the queue until the call ends (None) or the ACD moves it on (:class:`LeftQueue`)."""
         t = self.trace
         t.queue, t.priority, t.queued_at = action.queue, action.priority, t.queued_at or now()
@@ -183,30 +195,70 @@ class CallSession:
             "ivr_inputs": t.ivr_inputs,
             "queue": action.queue,
         }
-        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock())
+        while not self._inbox.empty():  # keys pressed in the IVR are not queue choices
+            self._inbox.get()
+        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock(), inbox=self._inbox)
         self.s.acd.enqueue(info, action.priority)
-        hold = self.call.execute_async("playback", self.s.music_on_hold)
-        waiting = gevent.spawn(info.inbox.get)
-        hungup = gevent.spawn(self.call.hungup.wait)
-        gevent.wait([waiting, hungup], count=1)
+        message = self._wait_in_queue(info, executor)
         t.offered_at = t.offered_at or info.first_offer_at
-        if not waiting.ready():
-            waiting.kill()
+        if message is None:
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
             return None
-        hungup.kill()
-        message = waiting.value
         if isinstance(message, LeftQueue):
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
-            self._break_hold(hold)
             return message
-        assert isinstance(message, Bridged)
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
         self.s.acd.call_ended(t.uuid)
         self.call.hangup()
         return None
+
+    def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | None:
+        """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
+
+        Every ``announce_seconds`` the music stops for the caller's position and estimated wait
+        (and the exit keys' menu); a key of ``exit_keys`` takes the call out of the queue.
+        """
+        config = self.s.acd.acd.queue_config(info.queue)
+        keys = dict(config.exit_keys)
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        hold = self.call.execute_async("playback", self.s.music_on_hold)
+        try:
+            while True:
+                try:
+                    item = self._inbox.get(timeout=config.announce_seconds or None)
+                except Empty:
+                    self._break_hold(hold)
+                    if not self._inbox.empty():
+                        continue
+                    executor.perform(a.Say(self._announcement(info.call_id, keys)))
+                    if self._inbox.empty():
+                        hold = self.call.execute_async("playback", self.s.music_on_hold)
+                    continue
+                if item is HUNG_UP:
+                    return None
+                if isinstance(item, Key):
+                    if item.digit in keys:
+                        self.s.acd.leave(info.call_id, keys[item.digit])
+                    continue
+                if isinstance(item, LeftQueue):
+                    self._break_hold(hold)
+                return item
+        finally:
+            watcher.kill()
+
+    def _announcement(self, call_id: str, keys: dict[str, str]) -> str:
+        acd = self.s.acd.acd
+        position, wait = acd.position(call_id), acd.estimated_wait(call_id)
+        words = [f"You are number {position} in the queue." if position else "Thank you for waiting."]
+        if wait is not None:
+            words.append(f"Your expected wait is about {max(1, round(wait / 60))} minutes.")
+        words += [
+            f"{KEY_PROMPTS.get(target.partition(':')[0], 'To leave the queue')}, press {key}."
+            for key, target in sorted(keys.items())
+        ]
+        return " ".join(words)
 
     def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
         """What a call the ACD took out of its queue does next, as the flow action that does it."""

@@ -21,7 +21,8 @@ class QueueSettings(Base):
         CheckConstraint("ring_timeout_seconds > 0", name="ring_timeout_positive"),
         CheckConstraint(
             "no_answer_delay_seconds >= 0 AND busy_delay_seconds >= 0 AND reject_delay_seconds >= 0 "
-            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0 AND resume_seconds >= 0",
+            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0 AND resume_seconds >= 0 "
+            "AND announce_seconds >= 0",
             name="delays_nonnegative",
         ),
         CheckConstraint("max_no_answer >= 0", name="max_no_answer_nonnegative"),
@@ -36,5 +37,7 @@ class QueueSettings(Base):
     max_no_answer: Mapped[int]
     skill_weight_seconds: Mapped[float] = mapped_column(Float)
     resume_seconds: Mapped[float] = mapped_column(Float)
+    announce_seconds: Mapped[float] = mapped_column(Float)
+    exit_keys: Mapped[dict[str, str]] = mapped_column(JSON)
     exit_target: Mapped[str] = mapped_column(String(128))
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -33,7 +33,9 @@ SETTINGS = (
     "max_no_answer",
     "skill_weight_seconds",
     "resume_seconds",
+    "announce_seconds",
     "exit_target",
+    "exit_keys",
     "escalation",
 )
 """The settings this module keeps; :func:`defaults` gives each one's value for a queue without a row."""
@@ -41,8 +43,8 @@ SETTINGS = (
 
 def defaults() -> dict[str, Any]:
     """Each setting's default (the ACD's, with ``exit_target`` voicemail and no escalation)."""
-    out = {name: _DEFAULTS[name] for name in SETTINGS if name not in ("exit_target", "escalation")}
-    return {**out, "exit_target": DEFAULT_EXIT_TARGET, "escalation": []}
+    out = {name: _DEFAULTS[name] for name in SETTINGS if name not in ("exit_target", "exit_keys", "escalation")}
+    return {**out, "exit_target": DEFAULT_EXIT_TARGET, "exit_keys": {}, "escalation": []}
 
 
 def get_settings(session: Session, queue_name: str) -> dict[str, Any]:
@@ -84,15 +86,12 @@ def queue_config(queue: Queue, settings: dict[str, Any], *, known_queues: set[st
     """
     levels = queue.skill_levels
     skill, level = min(levels.items()) if levels else (queue.name, 1)
-    target = settings["exit_target"]
-    if not isinstance(target, str) or not (
-        target in EXIT_TARGETS or (target.startswith(EXIT_PREFIXES) and target.partition(":")[2])
-    ):
-        raise InvalidInput(
-            "queue_settings.exit_target", target, f"must be one of {', '.join(EXIT_TARGETS)}, flow:NAME or queue:NAME"
-        )
-    if target.startswith("queue:") and known_queues is not None and target[6:] not in known_queues:
-        raise InvalidInput("queue_settings.exit_target", target, "names no queue")
+    _check_target("queue_settings.exit_target", settings["exit_target"], known_queues)
+    keys = settings["exit_keys"]
+    if not isinstance(keys, dict):
+        raise InvalidInput("queue_settings.exit_keys", keys, "must map a key to an exit target")
+    for key, target in keys.items():
+        _check_target(f"queue_settings.exit_keys[{key!r}]", target, known_queues)
     escalation = _escalation(settings["escalation"], queue.name, known_queues)
     try:
         return QueueConfig(
@@ -103,11 +102,21 @@ def queue_config(queue: Queue, settings: dict[str, Any], *, known_queues: set[st
             wrap_up_seconds=queue.wrap_up_seconds,
             max_wait_seconds=queue.max_wait_seconds,
             escalation=escalation,
-            **{k: v for k, v in settings.items() if k != "escalation"},
+            exit_keys=tuple(sorted(keys.items())),
+            **{k: v for k, v in settings.items() if k not in ("escalation", "exit_keys")},
         )
     except ValueError as exc:
         field, _, reason = str(exc).partition(".")[2].partition(": ")
         raise InvalidInput(f"queue_settings.{field}", settings.get(field), reason) from None
+
+
+def _check_target(field: str, target: Any, known_queues: set[str] | None) -> None:
+    if not isinstance(target, str) or not (
+        target in EXIT_TARGETS or (target.startswith(EXIT_PREFIXES) and target.partition(":")[2])
+    ):
+        raise InvalidInput(field, target, f"must be one of {', '.join(EXIT_TARGETS)}, flow:NAME or queue:NAME")
+    if target.startswith("queue:") and known_queues is not None and target[6:] not in known_queues:
+        raise InvalidInput(field, target, "names no queue")
 
 
 def _escalation(steps: Any, queue: str, known_queues: set[str] | None) -> tuple[EscalationStep, ...]:

@@ -31,12 +31,15 @@ def upgrade() -> None:
         sa.Column("max_no_answer", sa.Integer(), nullable=False),
         sa.Column("skill_weight_seconds", sa.Float(), nullable=False),
         sa.Column("resume_seconds", sa.Float(), nullable=False),
+        sa.Column("announce_seconds", sa.Float(), nullable=False),
+        sa.Column("exit_keys", sa.JSON(), nullable=False),
         sa.Column("exit_target", sa.String(length=128), nullable=False),
         sa.Column("escalation", sa.JSON(), nullable=False),
         sa.CheckConstraint("ring_timeout_seconds > 0", name=op.f("ck_queue_settings_ring_timeout_positive")),
         sa.CheckConstraint(
             "no_answer_delay_seconds >= 0 AND busy_delay_seconds >= 0 AND reject_delay_seconds >= 0 "
-            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0 AND resume_seconds >= 0",
+            "AND failed_delay_seconds >= 0 AND skill_weight_seconds >= 0 AND resume_seconds >= 0 "
+            "AND announce_seconds >= 0",
             name=op.f("ck_queue_settings_delays_nonnegative"),
         ),
         sa.CheckConstraint("max_no_answer >= 0", name=op.f("ck_queue_settings_max_no_answer_nonnegative")),
