@@ -249,6 +249,24 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_call(args: argparse.Namespace) -> int:
+    """An agent's call (hold, unhold, hangup, transfer) or a supervisor action, through the engine."""
+    if args.action == "log":
+        query = f"?agent={args.agent}" if args.agent else ""
+        rows = _api(args, "GET", f"/api/call-control-log{query}")
+        print(_table(rows, ["at", "actor", "action", "agent", "call", "detail", "result"]))
+        return 0
+    if not args.agent:
+        raise CliError(f"hotline call {args.action}: which agent?")
+    if args.action in ("hold", "unhold", "hangup", "transfer"):
+        path, body = f"/api/agents/{args.agent}/call/{args.action}", {"target": args.to}
+    else:
+        path, body = f"/api/supervise/{args.agent}/{args.action}", {"contact": args.contact, "reason": args.reason}
+    result = _api(args, "POST", path, {k: v for k, v in body.items() if v is not None})
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
+
+
 def cmd_flows(args: argparse.Namespace) -> int:
     from engine.ivr.dryrun import dry_run, run_flow_tests
     from engine.ivr.loader import load_flows
@@ -342,6 +360,20 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
     queue.set_defaults(fn=cmd_queue)
+
+    call = sub.add_parser("call", help="call control and supervision of an agent's call; the audit log")
+    call.add_argument(
+        "action",
+        choices=[
+            "hold", "unhold", "hangup", "transfer",
+            "listen", "whisper", "barge", "force_break", "force_logout", "log",
+        ],
+    )  # fmt: skip
+    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs)")
+    call.add_argument("--to", help="transfer target: queue:NAME, flow:NAME, agent:ID or number:N")
+    call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
+    call.add_argument("--reason", help="force_break reason code")
+    call.set_defaults(fn=cmd_call)
 
     flows = sub.add_parser("flows", help="IVR flows: validate, dry-run test, reload the running engine")
     flows_sub = flows.add_subparsers(dest="action", required=True)

@@ -59,6 +59,14 @@ class LeftQueue:
     target: str
 
 
+@dataclass(frozen=True)
+class TransferCall:
+    """Sent to a call session: its agent transferred the caller to ``target`` (an exit target,
+    ``agent:ID`` or ``number:N``); the agent's leg is hung up next."""
+
+    target: str
+
+
 @dataclass
 class _OfferIO:
     offer_id: str
@@ -104,6 +112,7 @@ class AcdShell:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.calls: dict[str, QueuedInfo] = {}
+        self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
         self._offers: dict[str, _OfferIO] = {}
         self._state_listeners: list[StateListener] = []
         self._ticker: gevent.Greenlet | None = None
@@ -153,6 +162,7 @@ class AcdShell:
 
     def call_ended(self, call_id: str) -> None:
         self.apply(lambda now: self.acd.call_ended(call_id, now))
+        self.agent_legs.pop(call_id, None)
         info = self.calls.pop(call_id, None)
         if info:
             for offer in [o for o in self._offers.values() if o.call_id == call_id]:
@@ -259,7 +269,18 @@ class AcdShell:
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
+        self.agent_legs[bridge.call_id] = io.leg
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
+
+    def transfer(self, call_id: str, target: str) -> None:
+        """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is
+        told, then the agent's leg is hung up."""
+        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        if info is None or leg is None:
+            raise LookupError(f"call {call_id} is not bridged to an agent")
+        self.control.api(f"uuid_setvar {call_id} park_after_bridge true")  # a uuid_bridge'd caller is
+        info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
+        self._kill(leg, "NORMAL_CLEARING")
 
     # ---- views ------------------------------------------------------------------------------
 

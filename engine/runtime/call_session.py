@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gevent
-from gevent.event import Event
 from gevent.queue import Empty, Queue
 
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo
+from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, TransferCall
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.transport import ESLError, OutboundCall
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
-HUNG_UP = object()
+HUNG_UP, UNBRIDGED = object(), object()
 CALLBACK_PROMPT = "Sorry, all our agents are still busy. We will call you back on this number. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
@@ -102,9 +101,9 @@ class CallSession:
         self.call = call
         self.s = services
         self.trace = CallTrace(call.uuid, call.caller_number, call.destination)
-        self._unbridged = Event()
-        self._inbox: Queue = Queue()  # the ACD's word (Bridged, LeftQueue), the caller's keys, HUNG_UP
-        call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._unbridged.set())
+        # the ACD's word (Bridged, LeftQueue, TransferCall), the caller's keys, HUNG_UP, UNBRIDGED
+        self._inbox: Queue = Queue()
+        call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._inbox.put(UNBRIDGED))
         call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
     def run(self) -> None:
@@ -209,10 +208,23 @@ class CallSession:
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
             return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
-        gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
+        transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
+        if transfer is not None and not self.call.hungup.is_set():
+            return LeftQueue("transfer", transfer.target)
         self.call.hangup()
         return None
+
+    def _talk(self) -> TransferCall | None:
+        """Until the caller or the agent hangs up; the agent's transfer, if they made one."""
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        transfer = None
+        try:
+            while (item := self._inbox.get()) not in (HUNG_UP, UNBRIDGED):
+                transfer = item if isinstance(item, TransferCall) else transfer
+            return transfer
+        finally:
+            watcher.kill()
 
     def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | None:
         """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
@@ -244,7 +256,8 @@ class CallSession:
                     continue
                 if isinstance(item, LeftQueue):
                     self._break_hold(hold)
-                return item
+                if isinstance(item, LeftQueue | Bridged):
+                    return item
         finally:
             watcher.kill()
 
@@ -263,6 +276,8 @@ class CallSession:
     def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
         """What a call the ACD took out of its queue does next, as the flow action that does it."""
         kind, _, name = left.target.partition(":")
+        if kind in ("number", "agent"):
+            return a.Transfer(kind, name)
         if kind == "flow":
             return a.Transfer("flow", name)
         if kind == "queue":

@@ -1,13 +1,15 @@
-"""The ACD's own tables: per-queue routing settings beyond those of ``queues``.
+"""The ACD's own tables: per-queue routing settings beyond those of ``queues``, and the audit log
+of call-control and supervisor actions.
 
 A queue without a ``queue_settings`` row uses the ACD's defaults (``engine.acd.model.QueueConfig``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.store.models import Base
@@ -41,3 +43,19 @@ class QueueSettings(Base):
     exit_keys: Mapped[dict[str, str]] = mapped_column(JSON)
     exit_target: Mapped[str] = mapped_column(String(128))
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class CallControlAction(Base):
+    """One call-control or supervisor action: who did what to which agent's call, when, and how it went."""
+
+    __tablename__ = "call_control_actions"
+    __table_args__ = (Index("ix_call_control_actions_agent_id_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    agent_id: Mapped[str] = mapped_column(String(32))
+    call_uuid: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(255))
+    result: Mapped[str] = mapped_column(String(255))

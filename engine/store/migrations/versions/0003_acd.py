@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create ``queue_settings`` (one optional row per queue, deleted with it)."""
+    """Create ``queue_settings`` (one optional row per queue, deleted with it) and the audit log."""
     op.create_table(
         "queue_settings",
         sa.Column("queue_id", sa.Integer(), nullable=False),
@@ -49,7 +49,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("queue_id", name=op.f("pk_queue_settings")),
     )
 
+    op.create_table(
+        "call_control_actions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("agent_id", sa.String(length=32), nullable=False),
+        sa.Column("call_uuid", sa.String(length=64), nullable=True),
+        sa.Column("detail", sa.String(length=255), nullable=True),
+        sa.Column("result", sa.String(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_call_control_actions")),
+    )
+    op.create_index("ix_call_control_actions_agent_id_at", "call_control_actions", ["agent_id", "at"])
+
 
 def downgrade() -> None:
-    """Drop ``queue_settings``."""
+    """Drop the ACD's tables."""
+    op.drop_index("ix_call_control_actions_agent_id_at", table_name="call_control_actions")
+    op.drop_table("call_control_actions")
     op.drop_table("queue_settings")
