@@ -165,6 +165,7 @@ QUEUE_SETTING_FLAGS = {
     "skill_weight": "skill_weight_seconds",
     "resume_within": "resume_seconds",
     "announce_every": "announce_seconds",
+    "record_percent": "record_percent",
     "exit_target": "exit_target",
     "escalation": "escalation",
     "exit_keys": "exit_keys",
@@ -257,8 +258,12 @@ def cmd_call(args: argparse.Namespace) -> int:
         print(_table(rows, ["at", "actor", "action", "agent", "call", "detail", "result"]))
         return 0
     if not args.agent:
-        raise CliError(f"hotline call {args.action}: which agent?")
-    if args.action in ("hold", "unhold", "hangup", "transfer"):
+        raise CliError(f"hotline call {args.action}: which agent (for recordings: which call)?")
+    if args.action == "recordings":
+        rows = _api(args, "GET", f"/api/calls/{args.agent}/recordings")
+        print(_table(rows, ["started_at", "reason", "agent", "queue", "path"]))
+        return 0
+    if args.action in ("hold", "unhold", "hangup", "transfer", "record"):
         path, body = f"/api/agents/{args.agent}/call/{args.action}", {"target": args.to}
     else:
         path, body = f"/api/supervise/{args.agent}/{args.action}", {"contact": args.contact, "reason": args.reason}
@@ -356,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume-within", type=float, help="seconds an abandoning caller keeps their place (default 0: off)"
     )
     queue.add_argument("--announce-every", type=float, help="seconds between position announcements (default 0: off)")
+    queue.add_argument("--record-percent", type=float, help="record this share of answered calls, 0-100 (default 0)")
     queue.add_argument("--exit-keys", help='JSON: key -> exit target while waiting, e.g. \'{"1": "callback"}\'')
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
@@ -365,11 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "action",
         choices=[
-            "hold", "unhold", "hangup", "transfer",
+            "hold", "unhold", "hangup", "transfer", "record", "recordings",
             "listen", "whisper", "barge", "force_break", "force_logout", "log",
         ],
     )  # fmt: skip
-    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs)")
+    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for recordings: the call uuid)")
     call.add_argument("--to", help="transfer target: queue:NAME, flow:NAME, agent:ID or number:N")
     call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
     call.add_argument("--reason", help="force_break reason code")

@@ -111,6 +111,7 @@ class QueueConfig:
     resume_seconds: float = 0.0
     announce_seconds: float = 0.0
     exit_keys: tuple[tuple[str, str], ...] = ()
+    record_percent: float = 0.0
 
     def __post_init__(self) -> None:
         owner = f"QueueConfig({self.name!r})"
@@ -142,6 +143,9 @@ class QueueConfig:
             raise ValueError(f"{owner}.max_no_answer: an integer >= 0 (0 = never), got {no_answers!r}")
         if self.max_wait_seconds is not None and not self.exit_target:
             raise ValueError(f"{owner}.exit_target: required when max_wait_seconds is set")
+        _check_seconds(owner, "record_percent", self.record_percent)
+        if self.record_percent > 100:
+            raise ValueError(f"{owner}.record_percent: a percentage 0..100, got {self.record_percent!r}")
         for key, target in self.exit_keys:
             if not isinstance(key, str) or len(key) != 1 or key not in DTMF_KEYS:
                 raise ValueError(f"{owner}.exit_keys: {key!r} is not one DTMF key ({DTMF_KEYS})")

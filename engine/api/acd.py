@@ -1,5 +1,6 @@
-"""HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer),
-supervisor actions (listen, whisper, barge, force break/logout) and their audit log.
+"""HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer,
+record), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
+call's recordings.
 
 Every action is audited by the backend (who: the token's role and agent; what; when; result).
 """
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 
 from engine.api.http import ApiError, Request, Router
 
-AGENT_ACTIONS = "hold|unhold|hangup|transfer"
+AGENT_ACTIONS = "hold|unhold|hangup|transfer|record"
 SUPERVISOR_ACTIONS = "listen|whisper|barge|force_break|force_logout"
 
 
@@ -20,6 +21,8 @@ class AcdBackend(Protocol):
     def call_control(self, actor: str, agent_id: str, action: str, **args: str | None) -> dict[str, Any]: ...
 
     def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
 
 
 def _actor(req: Request) -> str:
@@ -47,6 +50,11 @@ def register(router: Router, backend: AcdBackend) -> None:
     def supervise(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor")
         return backend.call_control(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
+
+    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings")
+    def call_recordings(req: Request, call_id: str) -> Any:
+        req.require("admin", "supervisor")
+        return backend.call_recordings(call_id)
 
     @router.route("GET", "/api/call-control-log")
     def audit_log(req: Request) -> Any:

@@ -90,6 +90,8 @@ class QueuedInfo:
 
 
 StateListener = Callable[[commands.AgentStateChanged], None]
+BridgeListener = Callable[[str, str, str], None]
+"""Told (call id, agent id, queue) once a caller and an agent are bridged."""
 
 
 class AcdShell:
@@ -115,11 +117,15 @@ class AcdShell:
         self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
         self._offers: dict[str, _OfferIO] = {}
         self._state_listeners: list[StateListener] = []
+        self._bridge_listeners: list[BridgeListener] = []
         self._ticker: gevent.Greenlet | None = None
         metrics.watch_live(self.live_sample)
 
     def on_agent_state(self, listener: StateListener) -> None:
         self._state_listeners.append(listener)
+
+    def on_bridged(self, listener: BridgeListener) -> None:
+        self._bridge_listeners.append(listener)
 
     # ---- feeding the ACD --------------------------------------------------------------------
 
@@ -271,6 +277,8 @@ class AcdShell:
         self.metrics.screen_pops.labels("answer").inc()
         self.agent_legs[bridge.call_id] = io.leg
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
+        for listener in self._bridge_listeners:
+            listener(bridge.call_id, bridge.agent_id, info.queue)
 
     def transfer(self, call_id: str, target: str) -> None:
         """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is

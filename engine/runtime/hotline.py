@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.acd import commands
 from engine.acd.core import Acd
 from engine.acd.model import Agent
+from engine.acd.recording import sampled
 from engine.acd.states import IllegalTransition
 from engine.api import acd as acd_api
 from engine.api import make_app
@@ -37,7 +38,17 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
-from engine.store import agent_states, agents, call_control_log, calls, customers, queue_settings, queues, skills
+from engine.store import (
+    agent_states,
+    agents,
+    call_control_log,
+    calls,
+    customers,
+    queue_settings,
+    queues,
+    recordings,
+    skills,
+)
 from engine.store.db import make_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServer
@@ -86,6 +97,7 @@ class Hotline:
         )
         self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics, clock=clock)
         self.acd.on_agent_state(self._persist_agent_state)
+        self.acd.on_bridged(self._record_by_policy)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
             config.socket.host,
@@ -281,20 +293,23 @@ class Hotline:
         call_id = snap.agents[agent_id].call_id
         detail = args.get("target") or args.get("contact") or args.get("reason")
         try:
-            result = self._call_control(agent_id, call_id, action, args)
+            result = self._call_control(actor, agent_id, call_id, action, args)
         except (ValueError, LookupError, ESLError) as exc:
             self._audit(actor, action, agent_id, call_id, detail, f"refused: {exc}")
             raise ValueError(str(exc)) from None
         self._audit(actor, action, agent_id, call_id, detail, "ok")
         return {"agent": agent_id, "action": action, "call": call_id, **result}
 
-    def _call_control(self, agent_id: str, call_id: str | None, action: str, args: dict) -> dict[str, Any]:
+    def _call_control(self, actor: str, agent_id: str, call_id: str | None, action: str, args: dict) -> dict[str, Any]:
         if action == "force_break":
             return self.agent_action(agent_id, "break", args.get("reason") or "supervisor")
         if action == "force_logout":
             return self.agent_action(agent_id, "logout", None)
         if call_id is None:
             raise ValueError(f"agent {agent_id} is not on a call")
+        if action == "record":
+            snap = self.acd.acd.snapshot()
+            return {"path": self.start_recording(call_id, actor, agent_id, snap.calls[call_id].queue)}
         if action in ("hold", "unhold", "hangup"):
             command = {"hold": "uuid_hold", "unhold": "uuid_hold off", "hangup": "uuid_kill"}[action]
             self.control.api(f"{command} {call_id}")
@@ -313,6 +328,37 @@ class Hotline:
         leg = str(uuid.uuid4())
         gevent.spawn(self._eavesdrop, leg, contact, call_id, EAVESDROP_KEYS[action])
         return {"leg": leg}
+
+    def _record_by_policy(self, call_id: str, agent_id: str, queue: str) -> None:
+        if sampled(call_id, self.acd.acd.queue_config(queue).record_percent):
+            try:
+                self.start_recording(call_id, "policy", agent_id, queue)
+            except ESLError as exc:
+                log.warning("recording %s: %s", call_id, exc)
+
+    def start_recording(self, call_id: str, reason: str, agent_id: str | None, queue: str | None) -> str:
+        """``uuid_record`` the call to <data_dir>/recordings/YYYY/MM/DD/<call uuid>.wav (FreeSWITCH
+        closes it at hangup) and store its metadata; returns the path."""
+        path = self.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{call_id}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.control.api(f"uuid_record {call_id} start {path}")
+        with self.sessions.begin() as s:
+            recordings.add_recording(s, call_id, str(path), reason=reason, agent_id=agent_id, queue=queue)
+        return str(path)
+
+    def call_recordings(self, call_id: str) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            return [
+                {
+                    "call": r.call_uuid,
+                    "path": r.path,
+                    "reason": r.reason,
+                    "agent": r.agent_id,
+                    "queue": r.queue,
+                    "started_at": r.started_at.isoformat(),
+                }
+                for r in recordings.recordings_for_call(s, call_id)
+            ]
 
     def _eavesdrop(self, leg: str, contact: str, call_id: str, key: str | None) -> None:
         """Ring the supervisor; once they answer they hear the call (and talk, for whisper/barge)."""

@@ -28,6 +28,7 @@ class QueueSettings(Base):
             name="delays_nonnegative",
         ),
         CheckConstraint("max_no_answer >= 0", name="max_no_answer_nonnegative"),
+        CheckConstraint("record_percent BETWEEN 0 AND 100", name="record_percent_range"),
     )
 
     queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True)
@@ -41,6 +42,7 @@ class QueueSettings(Base):
     resume_seconds: Mapped[float] = mapped_column(Float)
     announce_seconds: Mapped[float] = mapped_column(Float)
     exit_keys: Mapped[dict[str, str]] = mapped_column(JSON)
+    record_percent: Mapped[float] = mapped_column(Float)
     exit_target: Mapped[str] = mapped_column(String(128))
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
@@ -59,3 +61,18 @@ class CallControlAction(Base):
     call_uuid: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(255))
     result: Mapped[str] = mapped_column(String(255))
+
+
+class CallRecording(Base):
+    """A recording of a call: where the file is, why it was made (policy or who asked), of whom."""
+
+    __tablename__ = "call_recordings"
+    __table_args__ = (Index("ix_call_recordings_call_uuid", "call_uuid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_uuid: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1024))
+    reason: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]

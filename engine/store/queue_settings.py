@@ -36,6 +36,7 @@ SETTINGS = (
     "announce_seconds",
     "exit_target",
     "exit_keys",
+    "record_percent",
     "escalation",
 )
 """The settings this module keeps; :func:`defaults` gives each one's value for a queue without a row."""
