@@ -87,6 +87,12 @@ def next_state(feed: Queue, timeout: float = 5.0) -> dict[str, Any]:
             return message["data"]
 
 
+def talking(rig: Rig, agent_id: str) -> bool:
+    """The agent is on a call that hotline has bridged (its session has been told)."""
+    call_id = rig.engine.acd.acd.snapshot().agents[agent_id].call_id
+    return call_id is not None and call_id in rig.engine.acd.agent_legs
+
+
 def login(rig: Rig, agent_id: str) -> str:
     """Log the agent in with their own token; their state after it (``reserved`` if a call waited)."""
     status, body = rig.api("POST", f"/api/agents/{agent_id}/login", rig.agent_tokens[agent_id])

@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 
 from engine.emulator import Caller, Phone
-from tests.acd_rig import acd_rig, login, wait_until
+from tests.acd_rig import acd_rig, login, talking, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
 
 SKILLS = {"1001": {"sales": 5}, "1002": {"backup": 5}}
-
-
-def on_call(rig, agent_id: str) -> bool:
-    return rig.engine.acd.agent_state(agent_id) == "on_call"
 
 
 @pytest.fixture
@@ -30,7 +26,7 @@ def test_agent_holds_transfers_to_a_queue_and_the_next_agent_hangs_up(rig) -> No
     login(rig, "1001")
     login(rig, "1002")
     uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
-    wait_until(lambda: on_call(rig, "1001"), what="1001 talking")
+    wait_until(lambda: talking(rig, "1001"), what="1001 talking")
     me = rig.agent_tokens["1001"]
     assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 200
     assert rig.emulator.channels[uuid].callstate == "HELD"
@@ -39,7 +35,7 @@ def test_agent_holds_transfers_to_a_queue_and_the_next_agent_hangs_up(rig) -> No
     assert rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:nope"})[0] == 409
     status, body = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:backup"})
     assert status == 200 and body["call"] == uuid
-    wait_until(lambda: on_call(rig, "1002"), what="1002 talking")
+    wait_until(lambda: talking(rig, "1002"), what="1002 talking")
     assert rig.api("POST", "/api/agents/1002/call/hangup", rig.admin)[0] == 200
     trace = rig.next_call()
     assert (trace.outcome, trace.agent_id, trace.queue) == ("answered", "1002", "backup")
@@ -60,7 +56,7 @@ def test_agent_holds_transfers_to_a_queue_and_the_next_agent_hangs_up(rig) -> No
 def test_supervisor_whispers_to_the_agent_and_forces_a_break_when_allowed(rig) -> None:
     login(rig, "1001")
     uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
-    wait_until(lambda: on_call(rig, "1001"), what="1001 talking")
+    wait_until(lambda: talking(rig, "1001"), what="1001 talking")
     assert rig.api("POST", "/api/supervise/1001/whisper", rig.agent_tokens["1001"], {"contact": "user/1009"})[0] == 403
     assert rig.api("POST", "/api/supervise/1001/whisper", rig.admin, {})[0] == 409  # whose phone?
     status, body = rig.api("POST", "/api/supervise/1001/whisper", rig.admin, {"contact": "user/1009"})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.emulator import Caller, Phone
-from tests.acd_rig import acd_rig, login, wait_until
+from tests.acd_rig import acd_rig, login, talking, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -39,7 +39,7 @@ def test_agent_records_on_demand_when_the_policy_does_not(tmp_path, db_url) -> N
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
         login(rig, "1001")
         uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
-        wait_until(lambda: rig.engine.acd.agent_state("1001") == "on_call", what="1001 talking")
+        wait_until(lambda: talking(rig, "1001"), what="1001 talking")
         assert rig.api("GET", f"/api/calls/{uuid}/recordings", rig.admin)[1] == []
         status, body = rig.api("POST", "/api/agents/1001/call/record", rig.agent_tokens["1001"])
         assert status == 200 and body["path"] == str(expected_path(rig, uuid))
