@@ -12,12 +12,14 @@ from gevent import monkey
 monkey.patch_all()  # before anything imports socket, ssl or threading: the engine is one gevent process
 
 import argparse
+import csv
 import json
 import os
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +274,83 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def _when(text: str | None, default: datetime) -> datetime:
+    if not text:
+        return default
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{text!r}: expected an ISO date or time, e.g. 2026-11-23 or 2026-11-23T08:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(_table(rows, columns))
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Queue service level by interval (with Erlang C staffing) or agent performance, from the database."""
+    from engine.acd.reports import agent_performance, queue_intervals
+    from engine.store import acd_reports
+
+    now = datetime.now(UTC)
+    since = _when(args.since, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    until = _when(args.until, now)
+    with _session(args) as s:
+        if args.kind == "queues":
+            facts = acd_reports.queued_calls(s, since, until)
+            rows = [
+                {
+                    **{k: getattr(r, k) for k in ("queue", "offered", "answered", "abandoned", "agents_needed")},
+                    "start": r.start.isoformat(timespec="minutes"),
+                    "answered_in_sl": r.answered_in_sl,
+                    "short_abandons": r.abandoned_in_sl,
+                    "sl": _ratio(r.service_level),
+                    "sl2": _ratio(r.service_level_sl2),
+                    "asa": _ratio(r.asa),
+                    "aht": _ratio(r.aht),
+                }
+                for r in queue_intervals(
+                    facts, interval=timedelta(minutes=args.interval), sl_seconds=args.sl, target_sl=args.target
+                )
+            ]
+            columns = ["queue", "start", "offered", "answered", "answered_in_sl", "abandoned", "short_abandons"]
+            _print_rows(rows, [*columns, "sl", "sl2", "asa", "aht", "agents_needed"], args.csv)
+            return 0
+        rows = []
+        for agent in acd_reports.agent_ids(s, since, until):
+            p = agent_performance(
+                agent,
+                acd_reports.agent_states(s, agent, since, until),
+                acd_reports.agent_talk(s, agent, since, until),
+                until=until,
+            )
+            rows.append(
+                {
+                    "agent": agent,
+                    "calls": p.calls,
+                    "talk": round(p.talk_seconds),
+                    **{state: round(p.seconds_in.get(state, 0)) for state in ("ready", "on_call", "wrap_up", "break")},
+                    "occupancy": _ratio(p.occupancy),
+                    "offers": p.offers,
+                    "not_answered": p.offers_not_answered,
+                    "breaks": ",".join(f"{k}={v}" for k, v in sorted(p.breaks.items())),
+                }
+            )
+        columns = ["agent", "calls", "talk", "ready", "on_call", "wrap_up", "break", "occupancy", "offers"]
+        _print_rows(rows, [*columns, "not_answered", "breaks"], args.csv)
+    return 0
+
+
 def cmd_flows(args: argparse.Namespace) -> int:
     from engine.ivr.dryrun import dry_run, run_flow_tests
     from engine.ivr.loader import load_flows
@@ -380,6 +459,16 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
     call.add_argument("--reason", help="force_break reason code")
     call.set_defaults(fn=cmd_call)
+
+    report = sub.add_parser("report", help="queue service level by interval (Erlang C staffing), agent performance")
+    report.add_argument("kind", choices=["queues", "agents"])
+    report.add_argument("--since", help="ISO date/time (default: today 00:00 UTC)")
+    report.add_argument("--until", help="ISO date/time (default: now)")
+    report.add_argument("--interval", type=int, default=30, help="queues: minutes per row (default 30)")
+    report.add_argument("--sl", type=float, default=20, help="queues: service-level threshold seconds (default 20)")
+    report.add_argument("--target", type=float, default=0.8, help="queues: target service level for staffing")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    report.set_defaults(fn=cmd_report)
 
     flows = sub.add_parser("flows", help="IVR flows: validate, dry-run test, reload the running engine")
     flows_sub = flows.add_subparsers(dest="action", required=True)
