@@ -55,7 +55,11 @@ def test_no_answer_requeues_at_the_head_delays_the_agent_then_breaks_them(tmp_pa
             ("break", "no_answer"),
         ]
         assert (log[3][2] - log[2][2]).total_seconds() >= 0.45  # the no-answer delay held 1001 out
-        assert rig.engine.metrics.value("hotline_offers_total", result="no_answer") == 2
+        m = rig.engine.metrics
+        assert m.value("hotline_offers_total", result="no_answer") == 2
+        assert m.value("hotline_queue_offers_total", queue="sales", result="no_answer") == 2
+        assert m.value("hotline_queue_offers_total", queue="sales", result="answered") == 2
+        assert m.value("hotline_queue_talk_seconds_count", queue="sales") == 2
 
 
 def test_caller_who_gives_up_is_abandoned_and_counted(tmp_path, db_url) -> None:

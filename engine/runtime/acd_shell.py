@@ -72,6 +72,7 @@ class _OfferIO:
     offer_id: str
     call_id: str
     agent_id: str
+    queue: str
     leg: str
     cancelled: bool = False
 
@@ -115,6 +116,7 @@ class AcdShell:
         self.tick_seconds = tick_seconds
         self.calls: dict[str, QueuedInfo] = {}
         self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
+        self._bridged_at: dict[str, float] = {}
         self._offers: dict[str, _OfferIO] = {}
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
@@ -170,6 +172,9 @@ class AcdShell:
         self.apply(lambda now: self.acd.call_ended(call_id, now))
         self.agent_legs.pop(call_id, None)
         info = self.calls.pop(call_id, None)
+        bridged_at = self._bridged_at.pop(call_id, None)
+        if info and bridged_at is not None:
+            self.metrics.talk_seconds.labels(info.queue).observe(self.clock() - bridged_at)
         if info:
             for offer in [o for o in self._offers.values() if o.call_id == call_id]:
                 self.hub.clear(offer.agent_id)
@@ -201,7 +206,7 @@ class AcdShell:
 
     def _offer(self, offer: commands.Offer) -> None:
         info = self.calls.get(offer.call_id)
-        io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, str(uuid.uuid4()))
+        io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, offer.queue, str(uuid.uuid4()))
         self._offers[offer.offer_id] = io
         if info is not None:
             info.first_offer_at = info.first_offer_at or datetime.now(UTC)
@@ -227,29 +232,33 @@ class AcdShell:
             cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
             reason = FAILURE_REASONS.get(cause, "failed")
             self._offers.pop(offer.offer_id, None)
-            self.metrics.offers.labels(reason).inc()
+            self._count_offer(io, reason)
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, reason, now))
             return
         except ESLError as exc:
             log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
             self._offers.pop(offer.offer_id, None)
-            self.metrics.offers.labels("failed").inc()
+            self._count_offer(io, "failed")
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
             return
         if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
             self._kill(io.leg, "ORIGINATOR_CANCEL")
             return
-        self.metrics.offers.labels("answered").inc()
+        self._count_offer(io, "answered")
         self.apply(lambda now: self.acd.offer_answered(offer.offer_id, now))
+
+    def _count_offer(self, io: _OfferIO, result: str) -> None:
+        self.metrics.offers.labels(result).inc()
+        self.metrics.queue_offers.labels(io.queue, result).inc()
 
     def _cancel(self, cancel: commands.CancelOffer) -> None:
         io = self._offers.pop(cancel.offer_id, None)
         self.hub.clear(cancel.agent_id)
         if io is not None:
             io.cancelled = True
-            self.metrics.offers.labels("cancelled").inc()
+            self._count_offer(io, "cancelled")
             gevent.spawn(self._kill, io.leg, "ORIGINATOR_CANCEL")
 
     def _kill(self, leg: str, cause: str) -> None:
@@ -276,6 +285,7 @@ class AcdShell:
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
         self.agent_legs[bridge.call_id] = io.leg
+        self._bridged_at[bridge.call_id] = self.clock()
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
         for listener in self._bridge_listeners:
             listener(bridge.call_id, bridge.agent_id, info.queue)
