@@ -18,6 +18,7 @@ from engine.acd import commands
 from engine.acd.core import Acd, Snapshot
 from engine.acd.model import Agent, AgentSkill, EscalationStep, QueueConfig, Strategy
 from engine.acd.states import AgentState, CallState, IllegalTransition
+from engine.acd.strategies import RANK_KEYS
 
 QUEUES = (
     QueueConfig(
@@ -213,7 +214,16 @@ class AcdMachine(RuleBasedStateMachine):
         self.shell_mirror_matches(snap)
         self.offers_agents_and_calls_agree(snap)
         self.no_call_waits_for_an_idle_eligible_agent(snap)
+        self.ranked_indexes_match(snap)
         self.calls_are_conserved(snap)
+
+    def ranked_indexes_match(self, snap: Snapshot) -> None:
+        """Each ranked queue's index holds its available agents under their current keys (keys do
+        not change while an agent is available), so its first entry is the strategy's choice."""
+        for name, ranked in self.acd._ranked.items():
+            config = snap.queues[name]
+            expected = sorted((RANK_KEYS[config.strategy](a, config), a.id) for a in self.acd._available[name].values())
+            assert list(ranked) == expected, name
 
     def shell_mirror_matches(self, snap: Snapshot) -> None:
         assert {a.id: a.state for a in snap.agents.values()} == self.mirror_states

@@ -51,7 +51,7 @@ from engine.acd.states import (
     OfferEvent,
     transition,
 )
-from engine.acd.strategies import QUEUE_CHOICES, QueueChoice, RoutingState, choose_agents
+from engine.acd.strategies import QUEUE_CHOICES, RANK_KEYS, QueueChoice, RoutingState, choose_agents
 
 Rule = tuple[str, int]
 """A call accepts agents having skill ``rule[0]`` at level >= ``rule[1]``."""
@@ -165,6 +165,9 @@ class Acd:
         self._agent_queues: dict[str, set[str]] = {}
         self._staffed: dict[str, int] = {}
         self._available: dict[str, dict[str, Agent]] = {}
+        # For RANK_KEYS strategies: the queue's available agents by (key, id), and each one's key.
+        self._ranked: dict[str, SortedList] = {}
+        self._rank_keys: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._available_by_skill: dict[str, dict[str, Agent]] = {}
         self._indexed_agents: set[str] = set()
         self._waiting: dict[str, SortedList] = {}
@@ -207,7 +210,12 @@ class Acd:
         self._waiting.setdefault(config.name, SortedList())
         self._queues_by_skill.setdefault(config.skill, set()).add(config.name)
         self._members[config.name] = set()
+        for agent_id in self._available.get(config.name, {}):
+            self._rank_keys.pop((config.name, agent_id), None)
         self._available[config.name] = {}
+        self._ranked.pop(config.name, None)
+        if config.strategy in RANK_KEYS:
+            self._ranked[config.name] = SortedList()
         self._staffed[config.name] = 0
         for agent in self._agents.values():
             self._join_queue(agent, config)
@@ -610,7 +618,7 @@ class Acd:
         if agent.state in STAFFED:
             self._staffed[config.name] += 1
         if agent.id in self._indexed_agents:
-            self._available[config.name][agent.id] = agent
+            self._make_available(config.name, agent)
 
     def _agent_event(self, agent: Agent, event: AgentEvent, at: float, reason: str = "") -> None:
         """Move an agent through the AGENT table, keeping indexes and statistics in step."""
@@ -633,19 +641,34 @@ class Acd:
     def _is_available(self, agent: Agent) -> bool:
         return agent.state is AgentState.READY and agent.available_at <= self._now
 
+    def _make_available(self, queue: str, agent: Agent) -> None:
+        self._available[queue][agent.id] = agent
+        ranked = self._ranked.get(queue)
+        if ranked is not None:
+            config = self._queues[queue]
+            key = RANK_KEYS[config.strategy](agent, config)
+            self._rank_keys[(queue, agent.id)] = key
+            ranked.add((key, agent.id))
+
+    def _make_unavailable(self, queue: str, agent_id: str) -> None:
+        del self._available[queue][agent_id]
+        key = self._rank_keys.pop((queue, agent_id), None)
+        if key is not None:
+            self._ranked[queue].remove((key, agent_id))
+
     def _sync_availability(self, agent: Agent) -> None:
         indexed = agent.id in self._indexed_agents
         if self._is_available(agent) and not indexed:
             self._indexed_agents.add(agent.id)
             for name in self._agent_queues[agent.id]:
-                self._available[name][agent.id] = agent
+                self._make_available(name, agent)
             for skill in agent.skills:
                 self._available_by_skill.setdefault(skill, {})[agent.id] = agent
             self._dirty_agents[agent.id] = None
         elif indexed and not self._is_available(agent):
             self._indexed_agents.discard(agent.id)
             for name in self._agent_queues[agent.id]:
-                del self._available[name][agent.id]
+                self._make_unavailable(name, agent.id)
             for skill in agent.skills:
                 del self._available_by_skill[skill][agent.id]
         if agent.state is AgentState.READY and agent.available_at > self._now:
@@ -871,6 +894,9 @@ class Acd:
         rules = self._rules[call.call_id]
         pool: Iterable[Agent]
         if rules == {base}:
+            ranked = self._ranked.get(call.queue)
+            if ranked is not None:  # the first of the strategy's index: no scan
+                return [self._available[call.queue][ranked[0][1]]] if ranked else []
             pool = self._available[call.queue].values()
         else:
             found = dict(self._available[call.queue]) if base in rules else {}
