@@ -27,6 +27,11 @@ def test_announcement_gives_the_position_and_a_key_leaves_the_queue(tmp_path, db
         assert announcement == (
             "You are number 1 in the queue. To be called back, press 1. To leave a message, press 2."
         )
+        music = lambda: [  # noqa: E731
+            e for e in rig.emulator.events
+            if e.name == "CHANNEL_EXECUTE" and e.uuid == uuid and e.get("Application-Data") == "local_stream://moh"
+        ]  # fmt: skip
+        wait_until(lambda: len(music()) >= 2, what="the music back after the announcement")
         rig.emulator.send_dtmf(uuid, key)
         trace = rig.next_call()
         assert (trace.outcome, trace.kind, trace.queue) == ("voicemail", "callback", "sales")

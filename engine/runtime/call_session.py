@@ -235,6 +235,7 @@ class CallSession:
         config = self.s.acd.acd.queue_config(info.queue)
         keys = dict(config.exit_keys)
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
         hold = self.call.execute_async("playback", self.s.music_on_hold)
         try:
             while True:
@@ -242,10 +243,9 @@ class CallSession:
                     item = self._inbox.get(timeout=config.announce_seconds or None)
                 except Empty:
                     self._break_hold(hold)
-                    if not self._inbox.empty():
-                        continue
-                    executor.perform(a.Say(self._announcement(info.call_id, keys)))
-                    if self._inbox.empty():
+                    if not self._word_pending():
+                        executor.perform(a.Say(self._announcement(info.call_id, keys)))
+                    if not self._word_pending():
                         hold = self.call.execute_async("playback", self.s.music_on_hold)
                     continue
                 if item is HUNG_UP:
@@ -260,6 +260,10 @@ class CallSession:
                     return item
         finally:
             watcher.kill()
+
+    def _word_pending(self) -> bool:
+        """The ACD's word (bridged, or out of the queue) is in the inbox, not yet read."""
+        return any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
 
     def _announcement(self, call_id: str, keys: dict[str, str]) -> str:
         acd = self.s.acd.acd
