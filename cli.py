@@ -12,12 +12,14 @@ from gevent import monkey
 monkey.patch_all()  # before anything imports socket, ssl or threading: the engine is one gevent process
 
 import argparse
+import csv
 import json
 import os
 import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +157,39 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+QUEUE_SETTING_FLAGS = {
+    "ring_timeout": "ring_timeout_seconds",
+    "no_answer_delay": "no_answer_delay_seconds",
+    "busy_delay": "busy_delay_seconds",
+    "reject_delay": "reject_delay_seconds",
+    "failed_delay": "failed_delay_seconds",
+    "max_no_answer": "max_no_answer",
+    "skill_weight": "skill_weight_seconds",
+    "resume_within": "resume_seconds",
+    "announce_every": "announce_seconds",
+    "record_percent": "record_percent",
+    "exit_target": "exit_target",
+    "escalation": "escalation",
+    "exit_keys": "exit_keys",
+}
+
+
+def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The ACD settings given on the command line (``--escalation`` is a JSON list of steps)."""
+    out = {setting: getattr(args, flag) for flag, setting in QUEUE_SETTING_FLAGS.items()}
+    out = {k: v for k, v in out.items() if v is not None}
+    examples = {"escalation": '[{"after_seconds": 30, "min_level": 3}]', "exit_keys": '{"1": "callback"}'}
+    for name, example in examples.items():
+        if name in out:
+            try:
+                out[name] = json.loads(out[name])
+            except json.JSONDecodeError as exc:
+                raise CliError(f"--{name.replace('_', '-')}: not JSON ({exc}); e.g. '{example}'") from None
+    return out
+
+
 def cmd_queue(args: argparse.Namespace) -> int:
-    from engine.store import queues
+    from engine.store import queue_settings, queues
     from engine.store import skills as skill_store
 
     if args.action == "status":
@@ -164,20 +197,43 @@ def cmd_queue(args: argparse.Namespace) -> int:
         print(_table(rows, ["queue", "waiting", "offering", "talking", "longest_wait", "agents"]))
         return 0
     with _session(args) as s:
-        if args.action == "add":
-            required = _levels(args.skill, "skill")
+        if args.action in ("add", "update"):
+            required = _levels(args.skill, "skill") if args.skill else None
             known = {k.name for k in skill_store.list_skills(s)}
-            for name in required.keys() - known:
+            for name in (required or {}).keys() - known:
                 skill_store.create_skill(s, name)
-            queues.create_queue(
-                s,
-                args.name,
-                strategy=args.strategy,
-                wrap_up_seconds=args.wrap_up,
-                max_wait_seconds=args.max_wait,
-                required_skills=required,
-            )
-            print(f"queue {args.name} added")
+            if args.action == "add":
+                queues.create_queue(
+                    s,
+                    args.name,
+                    strategy=args.strategy or queues.DEFAULT_STRATEGY,
+                    wrap_up_seconds=10 if args.wrap_up is None else args.wrap_up,
+                    max_wait_seconds=args.max_wait or queues.DEFAULT_MAX_WAIT_SECONDS,
+                    required_skills=required,
+                )
+            else:
+                queues.update_queue(
+                    s,
+                    args.name,
+                    strategy=args.strategy,
+                    wrap_up_seconds=args.wrap_up,
+                    max_wait_seconds=args.max_wait,
+                    required_skills=required,
+                )
+            settings = queue_settings.set_settings(s, args.name, **_queue_settings(args))
+            print(f"queue {args.name} {'added' if args.action == 'add' else 'updated'}")
+            print(json.dumps(settings, sort_keys=True))
+            print("a running engine applies it on `hotline flows reload`")
+        elif args.action == "show":
+            queue = queues.get_queue(s, args.name)
+            settings = {
+                "strategy": queue.strategy,
+                "wrap_up_seconds": queue.wrap_up_seconds,
+                "max_wait_seconds": queue.max_wait_seconds,
+                "required_skills": queue.skill_levels,
+                **queue_settings.get_settings(s, args.name),
+            }
+            print("\n".join(f"{k}: {json.dumps(v)}" for k, v in settings.items()))
         elif args.action == "remove":
             queues.remove_queue(s, args.name)
             print(f"queue {args.name} removed")
@@ -193,6 +249,105 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 for q in queues.list_queues(s)
             ]
             print(_table(rows, ["name", "strategy", "wrap_up", "max_wait", "skills"]))
+    return 0
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    """An agent's call (hold, unhold, hangup, transfer) or a supervisor action, through the engine."""
+    if args.action == "log":
+        query = f"?agent={args.agent}" if args.agent else ""
+        rows = _api(args, "GET", f"/api/call-control-log{query}")
+        print(_table(rows, ["at", "actor", "action", "agent", "call", "detail", "result"]))
+        return 0
+    if not args.agent:
+        raise CliError(f"hotline call {args.action}: which agent (for recordings: which call)?")
+    if args.action == "recordings":
+        rows = _api(args, "GET", f"/api/calls/{args.agent}/recordings")
+        print(_table(rows, ["started_at", "reason", "agent", "queue", "path"]))
+        return 0
+    if args.action in ("hold", "unhold", "hangup", "transfer", "record"):
+        path, body = f"/api/agents/{args.agent}/call/{args.action}", {"target": args.to}
+    else:
+        path, body = f"/api/supervise/{args.agent}/{args.action}", {"contact": args.contact, "reason": args.reason}
+    result = _api(args, "POST", path, {k: v for k, v in body.items() if v is not None})
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
+
+
+def _when(text: str | None, default: datetime) -> datetime:
+    if not text:
+        return default
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{text!r}: expected an ISO date or time, e.g. 2026-11-23 or 2026-11-23T08:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], as_csv: bool) -> None:
+    if as_csv:
+        writer = csv.DictWriter(sys.stdout, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        print(_table(rows, columns))
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Queue service level by interval (with Erlang C staffing) or agent performance, from the database."""
+    from engine.acd.reports import agent_performance, queue_intervals
+    from engine.store import acd_reports
+
+    now = datetime.now(UTC)
+    since = _when(args.since, now.replace(hour=0, minute=0, second=0, microsecond=0))
+    until = _when(args.until, now)
+    with _session(args) as s:
+        if args.kind == "queues":
+            facts = acd_reports.queued_calls(s, since, until)
+            rows = [
+                {
+                    **{k: getattr(r, k) for k in ("queue", "offered", "answered", "abandoned", "agents_needed")},
+                    "start": r.start.isoformat(timespec="minutes"),
+                    "answered_in_sl": r.answered_in_sl,
+                    "short_abandons": r.abandoned_in_sl,
+                    "sl": _ratio(r.service_level),
+                    "sl2": _ratio(r.service_level_sl2),
+                    "asa": _ratio(r.asa),
+                    "aht": _ratio(r.aht),
+                }
+                for r in queue_intervals(
+                    facts, interval=timedelta(minutes=args.interval), sl_seconds=args.sl, target_sl=args.target
+                )
+            ]
+            columns = ["queue", "start", "offered", "answered", "answered_in_sl", "abandoned", "short_abandons"]
+            _print_rows(rows, [*columns, "sl", "sl2", "asa", "aht", "agents_needed"], args.csv)
+            return 0
+        rows = []
+        for agent in acd_reports.agent_ids(s, since, until):
+            p = agent_performance(
+                agent,
+                acd_reports.agent_states(s, agent, since, until),
+                acd_reports.agent_talk(s, agent, since, until),
+                until=until,
+            )
+            rows.append(
+                {
+                    "agent": agent,
+                    "calls": p.calls,
+                    "talk": round(p.talk_seconds),
+                    **{state: round(p.seconds_in.get(state, 0)) for state in ("ready", "on_call", "wrap_up", "break")},
+                    "occupancy": _ratio(p.occupancy),
+                    "offers": p.offers,
+                    "not_answered": p.offers_not_answered,
+                    "breaks": ",".join(f"{k}={v}" for k, v in sorted(p.breaks.items())),
+                }
+            )
+        columns = ["agent", "calls", "talk", "ready", "on_call", "wrap_up", "break", "occupancy", "offers"]
+        _print_rows(rows, [*columns, "not_answered", "breaks"], args.csv)
     return 0
 
 
@@ -373,14 +528,53 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--reason", help="break reason code")
     agent.set_defaults(fn=cmd_agent)
 
-    queue = sub.add_parser("queue", help="queues: add/list/remove, and live status")
-    queue.add_argument("action", choices=["add", "list", "remove", "status"])
+    queue = sub.add_parser("queue", help="queues: add/update/show/list/remove, and live status (docs/acd.md)")
+    queue.add_argument("action", choices=["add", "update", "show", "list", "remove", "status"])
     queue.add_argument("name", nargs="?")
     queue.add_argument("--skill", action="append", default=[], help="required SKILL=MIN_LEVEL, repeatable")
-    queue.add_argument("--strategy", default="longest_idle")
-    queue.add_argument("--wrap-up", type=int, default=10)
-    queue.add_argument("--max-wait", type=int, default=300)
+    queue.add_argument("--strategy", help="routing strategy (default longest_idle)")
+    queue.add_argument("--wrap-up", type=int, help="wrap-up seconds (default 10)")
+    queue.add_argument("--max-wait", type=int, help="seconds before a waiting call leaves (default 300)")
+    queue.add_argument("--ring-timeout", type=float, help="seconds an offer rings (default 20)")
+    queue.add_argument("--no-answer-delay", type=float, help="agent held out after a no-answer (default 10)")
+    queue.add_argument("--busy-delay", type=float, help="... after a busy phone (default 30)")
+    queue.add_argument("--reject-delay", type=float, help="... after a rejection (default 10)")
+    queue.add_argument("--failed-delay", type=float, help="... after a failed leg (default 30)")
+    queue.add_argument("--max-no-answer", type=int, help="consecutive no-answers before break (default 3; 0 never)")
+    queue.add_argument("--skill-weight", type=float, help="skill_weighted: idle seconds per level (default 60)")
+    queue.add_argument(
+        "--resume-within", type=float, help="seconds an abandoning caller keeps their place (default 0: off)"
+    )
+    queue.add_argument("--announce-every", type=float, help="seconds between position announcements (default 0: off)")
+    queue.add_argument("--record-percent", type=float, help="record this share of answered calls, 0-100 (default 0)")
+    queue.add_argument("--exit-keys", help='JSON: key -> exit target while waiting, e.g. \'{"1": "callback"}\'')
+    queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
+    queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
     queue.set_defaults(fn=cmd_queue)
+
+    call = sub.add_parser("call", help="call control and supervision of an agent's call; the audit log")
+    call.add_argument(
+        "action",
+        choices=[
+            "hold", "unhold", "hangup", "transfer", "record", "recordings",
+            "listen", "whisper", "barge", "force_break", "force_logout", "log",
+        ],
+    )  # fmt: skip
+    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for recordings: the call uuid)")
+    call.add_argument("--to", help="transfer target: queue:NAME, flow:NAME, agent:ID or number:N")
+    call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
+    call.add_argument("--reason", help="force_break reason code")
+    call.set_defaults(fn=cmd_call)
+
+    report = sub.add_parser("report", help="queue service level by interval (Erlang C staffing), agent performance")
+    report.add_argument("kind", choices=["queues", "agents"])
+    report.add_argument("--since", help="ISO date/time (default: today 00:00 UTC)")
+    report.add_argument("--until", help="ISO date/time (default: now)")
+    report.add_argument("--interval", type=int, default=30, help="queues: minutes per row (default 30)")
+    report.add_argument("--sl", type=float, default=20, help="queues: service-level threshold seconds (default 20)")
+    report.add_argument("--target", type=float, default=0.8, help="queues: target service level for staffing")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    report.set_defaults(fn=cmd_report)
 
     flows = sub.add_parser("flows", help="IVR flows: validate, dry-run test, reload the running engine")
     flows_sub = flows.add_subparsers(dest="action", required=True)
@@ -430,7 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
     "agent": lambda a: a.action not in ("list", "status") and not a.id,
-    "queue": lambda a: a.action in ("add", "remove") and not a.name,
+    "queue": lambda a: a.action in ("add", "update", "show", "remove") and not a.name,
     "user": lambda a: a.action == "add" and not a.username,
     "campaign": lambda a: a.action != "list" and not a.name,
 }

@@ -377,3 +377,53 @@ def test_remove_agent_logs_out_first_and_views_are_copies() -> None:
     assert commands.CancelOffer(offer.offer_id, "c1", "a") in out
     assert "a" not in acd.snapshot().agents
     assert acd.queue_status("sales", 2).waiting == 1
+
+
+def test_configure_queues_orders_overflow_targets_first_and_resolves_cycles() -> None:
+    acd = Acd()
+    configs = [
+        QueueConfig("a", "s", escalation=(EscalationStep(5, overflow_queue="b"),)),
+        QueueConfig("b", "t", escalation=(EscalationStep(5, overflow_queue="c"),)),
+        QueueConfig("c", "u", escalation=(EscalationStep(5, overflow_queue="b"),)),
+    ]
+    acd.configure_queues(configs, 0)
+    assert acd.snapshot().queues == {c.name: c for c in configs}  # full settings, cycle b<->c included
+    with pytest.raises(UnknownQueue, match="'nope' is not configured"):
+        acd.configure_queues([QueueConfig("d", "s", escalation=(EscalationStep(5, overflow_queue="nope"),))], 1)
+
+
+def test_a_caller_who_abandoned_and_calls_back_in_time_resumes_their_place() -> None:
+    queue = QueueConfig("sales", "sales", resume_seconds=60, escalation=(EscalationStep(30, min_level=1),))
+    acd = make(queue, agents={"a": {"sales": 5}}, login=False)
+    acd.enqueue("c1", "sales", 0, 0, caller="+1")
+    acd.enqueue("c2", "sales", 0, 10, caller="+2")
+    acd.call_ended("c1", 20)  # abandoned after 20 s
+    acd.enqueue("c3", "sales", 0, 50, caller="+1")  # back 30 s later: ahead of c2, escalated (waited 50 s)
+    calls = acd.snapshot().calls
+    assert (calls["c3"].enqueued_at, calls["c3"].resumed, calls["c3"].escalation) == (0, True, 1)
+    assert acd.position("c3") == 1 and acd.position("c2") == 2
+    assert [o.call_id for o in of(commands.Offer, acd.agent_login("a", 51))] == ["c3"]
+    acd.call_ended("c2", 60)
+    acd.enqueue("c4", "sales", 0, 200, caller="+2")  # too late: a new arrival
+    assert acd.snapshot().calls["c4"].resumed is False
+
+
+def test_resume_is_off_by_default_and_per_queue() -> None:
+    acd = make(QueueConfig("sales", "sales"), agents={}, login=False)
+    acd.enqueue("c1", "sales", 0, 0, caller="+1")
+    acd.call_ended("c1", 5)
+    acd.enqueue("c2", "sales", 0, 6, caller="+1")
+    assert acd.snapshot().calls["c2"].enqueued_at == 6
+
+
+def test_caller_leaves_the_queue_by_choice_withdrawing_a_ringing_offer() -> None:
+    acd = make(SALES, agents={"a": {"sales": 5}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    out = acd.leave("c1", "callback", 3)
+    assert out == [
+        commands.CancelOffer(offer.offer_id, "c1", "a"),
+        commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "", 3),
+        commands.QueueExit("c1", "sales", "caller", "callback"),
+    ]
+    assert acd.queue_status("sales", 3).stats.exited == 1 and state(acd, "a") is AgentState.READY
+    assert acd.leave("c1", "callback", 4) == []  # no longer held: ignored

@@ -18,6 +18,7 @@ from engine.acd import commands
 from engine.acd.core import Acd, Snapshot
 from engine.acd.model import Agent, AgentSkill, EscalationStep, QueueConfig, Strategy
 from engine.acd.states import AgentState, CallState, IllegalTransition
+from engine.acd.strategies import RANK_KEYS
 
 QUEUES = (
     QueueConfig(
@@ -33,6 +34,7 @@ QUEUES = (
         max_wait_seconds=45,
         exit_target="voicemail",
         escalation=(EscalationStep(10, min_level=2), EscalationStep(25, extra_skills=(AgentSkill("vip", 8),))),
+        resume_seconds=30,  # every generated call has the same caller: abandons are often resumed
     ),
     QueueConfig(
         "support",
@@ -163,6 +165,15 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.acd.call_ended(call_id, self.now))
         assert call_id not in self.acd.snapshot().calls
 
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def leave(self, data: st.DataObject) -> None:
+        call_id = f"call-{data.draw(st.integers(1, self.next_call))}"
+        was = self.acd.snapshot().calls.get(call_id)
+        self.apply(self.acd.leave(call_id, "callback", self.now))
+        if was is not None and was.state is not CallState.BRIDGED:
+            assert call_id not in self.acd.snapshot().calls
+
     @rule(agent_id=st.sampled_from(AGENT_IDS))
     def login(self, agent_id: str) -> None:
         self.agent_op(agent_id, self.state_of(agent_id) is AgentState.LOGGED_OUT, "agent_login")
@@ -203,7 +214,16 @@ class AcdMachine(RuleBasedStateMachine):
         self.shell_mirror_matches(snap)
         self.offers_agents_and_calls_agree(snap)
         self.no_call_waits_for_an_idle_eligible_agent(snap)
+        self.ranked_indexes_match(snap)
         self.calls_are_conserved(snap)
+
+    def ranked_indexes_match(self, snap: Snapshot) -> None:
+        """Each ranked queue's index holds its available agents under their current keys (keys do
+        not change while an agent is available), so its first entry is the strategy's choice."""
+        for name, ranked in self.acd._ranked.items():
+            config = snap.queues[name]
+            expected = sorted((RANK_KEYS[config.strategy](a, config), a.id) for a in self.acd._available[name].values())
+            assert list(ranked) == expected, name
 
     def shell_mirror_matches(self, snap: Snapshot) -> None:
         assert {a.id: a.state for a in snap.agents.values()} == self.mirror_states

@@ -80,3 +80,13 @@ def test_unknown_number_is_refused(emu: Emulator) -> None:
     uuid = emu.place_call(Caller("555"), "nowhere")
     end = emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == uuid)
     assert end.get("Hangup-Cause") == "NO_ROUTE_DESTINATION"
+
+
+def test_playback_reads_keys_as_dtmf_events_and_stops_at_a_terminator(emu: Emulator) -> None:
+    emu.dialplan["1"] = [("answer", ""), ("set", "playback_terminators=#"), ("playback", "local_stream://moh")]
+    uuid = emu.place_call(Caller("555"), "1")
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.get("Application") == "playback")
+    emu.send_dtmf(uuid, "1")
+    assert emu.wait_for(lambda e: e.name == "DTMF").get("DTMF-Digit") == "1"  # heard while the music plays
+    emu.send_dtmf(uuid, "#")
+    assert complete(emu, "playback")["variable_playback_terminator_used"] == "#"

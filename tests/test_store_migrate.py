@@ -18,6 +18,10 @@ pytestmark = pytest.mark.db
 HEAD = ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
+def _head(url: str) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
 def test_fresh_database_has_no_revision(db_url: str) -> None:
     assert current(db_url) is None
 

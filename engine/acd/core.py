@@ -51,7 +51,7 @@ from engine.acd.states import (
     OfferEvent,
     transition,
 )
-from engine.acd.strategies import QUEUE_CHOICES, QueueChoice, RoutingState, choose_agents
+from engine.acd.strategies import QUEUE_CHOICES, RANK_KEYS, QueueChoice, RoutingState, choose_agents
 
 Rule = tuple[str, int]
 """A call accepts agents having skill ``rule[0]`` at level >= ``rule[1]``."""
@@ -165,6 +165,9 @@ class Acd:
         self._agent_queues: dict[str, set[str]] = {}
         self._staffed: dict[str, int] = {}
         self._available: dict[str, dict[str, Agent]] = {}
+        # For RANK_KEYS strategies: the queue's available agents by (key, id), and each one's key.
+        self._ranked: dict[str, SortedList] = {}
+        self._rank_keys: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._available_by_skill: dict[str, dict[str, Agent]] = {}
         self._indexed_agents: set[str] = set()
         self._waiting: dict[str, SortedList] = {}
@@ -172,6 +175,9 @@ class Acd:
         self._rules: dict[str, frozenset[Rule]] = {}
         self._dirty_agents: dict[str, None] = {}
         self._dirty_calls: dict[str, None] = {}
+        # Abandoned callers who may resume their place: (caller, queue) -> (enqueued_at, until).
+        self._resumable: dict[tuple[str, str], tuple[float, float]] = {}
+        self._resume_expiry: list[tuple[float, tuple[str, str]]] = []
 
     # ------------------------------------------------------------------ configuration
 
@@ -204,7 +210,12 @@ class Acd:
         self._waiting.setdefault(config.name, SortedList())
         self._queues_by_skill.setdefault(config.skill, set()).add(config.name)
         self._members[config.name] = set()
+        for agent_id in self._available.get(config.name, {}):
+            self._rank_keys.pop((config.name, agent_id), None)
         self._available[config.name] = {}
+        self._ranked.pop(config.name, None)
+        if config.strategy in RANK_KEYS:
+            self._ranked[config.name] = SortedList()
         self._staffed[config.name] = 0
         for agent in self._agents.values():
             self._join_queue(agent, config)
@@ -213,6 +224,35 @@ class Acd:
         self._dirty_agents.update(dict.fromkeys(self._indexed_agents))
         self._route()
         return self._flush()
+
+    def configure_queues(self, configs: Iterable[QueueConfig], now: float) -> list[commands.Command]:
+        """Configure several queues, each after the overflow queues it names.
+
+        Queues that overflow into each other (a cycle) are first added without escalation,
+        then given their full settings.  Overflow queues neither here nor configured raise.
+        """
+        pending = {c.name: c for c in configs}
+        out: list[commands.Command] = []
+        while pending:
+            ready = [
+                c
+                for c in pending.values()
+                if all(s.overflow_queue in self._queues or s.overflow_queue in (None, c.name) for s in c.escalation)
+            ]
+            if ready:
+                for config in ready:
+                    out += self.configure_queue(config, now)
+                    del pending[config.name]
+                continue
+            missing = {s.overflow_queue for c in pending.values() for s in c.escalation} - pending.keys()
+            missing -= self._queues.keys() | {None}
+            if missing:
+                first = next(c for c in pending.values() if any(s.overflow_queue in missing for s in c.escalation))
+                return out + self.configure_queue(first, now)  # raises UnknownQueue naming the step
+            # A cycle: some member is not configured yet (configured ones would be ready by now).
+            cyclic = next(c for c in pending.values() if c.name not in self._queues)
+            out += self.configure_queue(replace(cyclic, escalation=()), now)
+        return out
 
     def add_agent(self, agent: Agent) -> None:
         """Register a logged-out agent (the ACD keeps its own copy)."""
@@ -299,31 +339,37 @@ class Acd:
         caller: str = "",
         data: dict[str, Any] | None = None,
     ) -> list[commands.Command]:
-        """A call joins ``queue``; higher ``priority`` is served first."""
+        """A call joins ``queue``; higher ``priority`` is served first.
+
+        A ``caller`` who abandoned this queue at most its ``resume_seconds`` ago takes the
+        place of that call (its arrival time; the call is ``resumed``).
+        """
         config = self._queue(queue)
         if isinstance(priority, bool) or not isinstance(priority, int):
             raise ValueError(f"enqueue({call_id!r}).priority: must be an integer, got {priority!r}")
         if call_id in self._calls:
             raise ValueError(f"enqueue({call_id!r}).call_id: the call is already in the ACD")
         self._advance(now)
+        since = self._resume(caller, queue)
         call = QueuedCall(
             call_id=call_id,
             queue=queue,
             priority=priority,
-            enqueued_at=now,
+            enqueued_at=now if since is None else since,
             caller=caller,
             data=dict(data or {}),
             seq=next(self._call_seq),
+            resumed=since is not None,
         )
         self._calls[call_id] = call
         self._stats[queue].arrived += 1
         for step_no, step in enumerate(config.escalation, start=1):
-            if step.after_seconds <= 0:
+            if call.enqueued_at + step.after_seconds <= now:
                 call.escalation = step_no
             else:
-                self._schedule(now + step.after_seconds, _Timer.ESCALATE, call_id, step_no)
+                self._schedule(call.enqueued_at + step.after_seconds, _Timer.ESCALATE, call_id, step_no)
         if config.max_wait_seconds is not None:
-            self._schedule(now + config.max_wait_seconds, _Timer.MAX_WAIT, call_id)
+            self._schedule(max(now, call.enqueued_at + config.max_wait_seconds), _Timer.MAX_WAIT, call_id)
         self._index_call(call)
         self._dirty_calls[call_id] = None
         self._route()
@@ -378,6 +424,21 @@ class Acd:
             self._route()
         return self._flush()
 
+    def leave(self, call_id: str, target: str, now: float) -> list[commands.Command]:
+        """The caller chose to leave the queue for ``target`` (e.g. a keypress while waiting).
+
+        Ringing offers are withdrawn; ``QueueExit(reason='caller')`` follows.  Calls the ACD no
+        longer holds, or holds bridged, are ignored.
+        """
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None and call.state in (CallState.QUEUED, CallState.OFFERING):
+            for offer_id in sorted(call.offer_ids):
+                self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
+            self._exit_call(call, CallEvent.LEAVE, "caller", target)
+            self._route()
+        return self._flush()
+
     def confirm_bridged(self, call_id: str) -> bool:
         """After :meth:`reset`, the shell confirms a bridged call still exists; False if none is held."""
         call = self._calls.get(call_id)
@@ -407,6 +468,10 @@ class Acd:
         return self._flush()
 
     # ------------------------------------------------------------------ views
+
+    def queue_config(self, queue: str) -> QueueConfig:
+        """The settings of ``queue`` (frozen); raises UnknownQueue."""
+        return self._queue(queue)
 
     def queue_status(self, queue: str, now: float) -> QueueStatus:
         """Waiting/offering/bridged counts, the longest wait and member agents by state."""
@@ -539,7 +604,7 @@ class Acd:
                 self._index_call(call)
                 self._dirty_calls[key] = None
         elif kind is _Timer.MAX_WAIT and call.state is CallState.QUEUED:
-            self._exit_call(call)
+            self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", self._queues[call.queue].exit_target or "")
         elif kind is _Timer.CONFIRM and call.state is CallState.BRIDGED and not call.confirmed:
             self._end_call(call)
 
@@ -553,7 +618,7 @@ class Acd:
         if agent.state in STAFFED:
             self._staffed[config.name] += 1
         if agent.id in self._indexed_agents:
-            self._available[config.name][agent.id] = agent
+            self._make_available(config.name, agent)
 
     def _agent_event(self, agent: Agent, event: AgentEvent, at: float, reason: str = "") -> None:
         """Move an agent through the AGENT table, keeping indexes and statistics in step."""
@@ -576,19 +641,34 @@ class Acd:
     def _is_available(self, agent: Agent) -> bool:
         return agent.state is AgentState.READY and agent.available_at <= self._now
 
+    def _make_available(self, queue: str, agent: Agent) -> None:
+        self._available[queue][agent.id] = agent
+        ranked = self._ranked.get(queue)
+        if ranked is not None:
+            config = self._queues[queue]
+            key = RANK_KEYS[config.strategy](agent, config)
+            self._rank_keys[(queue, agent.id)] = key
+            ranked.add((key, agent.id))
+
+    def _make_unavailable(self, queue: str, agent_id: str) -> None:
+        del self._available[queue][agent_id]
+        key = self._rank_keys.pop((queue, agent_id), None)
+        if key is not None:
+            self._ranked[queue].remove((key, agent_id))
+
     def _sync_availability(self, agent: Agent) -> None:
         indexed = agent.id in self._indexed_agents
         if self._is_available(agent) and not indexed:
             self._indexed_agents.add(agent.id)
             for name in self._agent_queues[agent.id]:
-                self._available[name][agent.id] = agent
+                self._make_available(name, agent)
             for skill in agent.skills:
                 self._available_by_skill.setdefault(skill, {})[agent.id] = agent
             self._dirty_agents[agent.id] = None
         elif indexed and not self._is_available(agent):
             self._indexed_agents.discard(agent.id)
             for name in self._agent_queues[agent.id]:
-                del self._available[name][agent.id]
+                self._make_unavailable(name, agent.id)
             for skill in agent.skills:
                 del self._available_by_skill[skill][agent.id]
         if agent.state is AgentState.READY and agent.available_at > self._now:
@@ -647,7 +727,7 @@ class Acd:
         call.state = transition(Machine.CALL, call.state, CallEvent.OFFER_FAILED, call.call_id)
         config = self._queues[call.queue]
         if config.max_wait_seconds is not None and self._now >= call.enqueued_at + config.max_wait_seconds:
-            self._exit_call(call)
+            self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", config.exit_target or "")
             return
         self._index_call(call)
         self._dirty_calls[call.call_id] = None
@@ -689,6 +769,20 @@ class Acd:
             return
         stats.abandoned += 1
         self._out.append(commands.CallAbandoned(call.call_id, call.queue, self._now - call.enqueued_at))
+        window = self._queues[call.queue].resume_seconds
+        if call.caller and window > 0:
+            key = (call.caller, call.queue)
+            self._resumable[key] = (call.enqueued_at, self._now + window)
+            heapq.heappush(self._resume_expiry, (self._now + window, key))
+
+    def _resume(self, caller: str, queue: str) -> float | None:
+        """The arrival time of ``caller``'s call abandoned in ``queue`` within its resume window."""
+        while self._resume_expiry and self._resume_expiry[0][0] < self._now:
+            until, key = heapq.heappop(self._resume_expiry)
+            if self._resumable.get(key, (0.0, None))[1] == until:
+                del self._resumable[key]
+        found = self._resumable.pop((caller, queue), None) if caller else None
+        return None if found is None else found[0]
 
     def _finish_call(self, call: QueuedCall) -> None:
         """Account the ended bridged call and put its agent into wrap-up."""
@@ -709,13 +803,12 @@ class Acd:
         else:
             self._schedule(agent.wrap_up_until, _Timer.WRAP_UP, agent.id)
 
-    def _exit_call(self, call: QueuedCall) -> None:
-        config = self._queues[call.queue]
-        call.state = transition(Machine.CALL, call.state, CallEvent.MAX_WAIT, call.call_id)
+    def _exit_call(self, call: QueuedCall, event: CallEvent, reason: str, target: str) -> None:
+        call.state = transition(Machine.CALL, call.state, event, call.call_id)
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         self._stats[call.queue].exited += 1
-        self._out.append(commands.QueueExit(call.call_id, call.queue, "max_wait", config.exit_target or ""))
+        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target))
 
     def _call_rules(self, call: QueuedCall) -> frozenset[Rule]:
         """Who may take the call now: the queue's skill and level, widened by the escalation steps applied."""
@@ -801,6 +894,9 @@ class Acd:
         rules = self._rules[call.call_id]
         pool: Iterable[Agent]
         if rules == {base}:
+            ranked = self._ranked.get(call.queue)
+            if ranked is not None:  # the first of the strategy's index: no scan
+                return [self._available[call.queue][ranked[0][1]]] if ranked else []
             pool = self._available[call.queue].values()
         else:
             found = dict(self._available[call.queue]) if base in rules else {}

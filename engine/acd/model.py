@@ -15,6 +15,7 @@ from typing import Any
 from engine.acd.states import AgentState, CallState, OfferState
 
 MIN_LEVEL = 1
+DTMF_KEYS = "0123456789*#"
 MAX_LEVEL = 10
 
 
@@ -107,6 +108,10 @@ class QueueConfig:
     exit_target: str | None = None
     escalation: tuple[EscalationStep, ...] = ()
     skill_weight_seconds: float = 60.0
+    resume_seconds: float = 0.0
+    announce_seconds: float = 0.0
+    exit_keys: tuple[tuple[str, str], ...] = ()
+    record_percent: float = 0.0
 
     def __post_init__(self) -> None:
         owner = f"QueueConfig({self.name!r})"
@@ -125,6 +130,8 @@ class QueueConfig:
             "reject_delay_seconds",
             "failed_delay_seconds",
             "skill_weight_seconds",
+            "resume_seconds",
+            "announce_seconds",
         ):
             _check_seconds(owner, name, getattr(self, name))
         _check_seconds(owner, "max_wait_seconds", self.max_wait_seconds, allow_none=True)
@@ -136,6 +143,13 @@ class QueueConfig:
             raise ValueError(f"{owner}.max_no_answer: an integer >= 0 (0 = never), got {no_answers!r}")
         if self.max_wait_seconds is not None and not self.exit_target:
             raise ValueError(f"{owner}.exit_target: required when max_wait_seconds is set")
+        _check_seconds(owner, "record_percent", self.record_percent)
+        if self.record_percent > 100:
+            raise ValueError(f"{owner}.record_percent: a percentage 0..100, got {self.record_percent!r}")
+        for key, target in self.exit_keys:
+            if not isinstance(key, str) or len(key) != 1 or key not in DTMF_KEYS:
+                raise ValueError(f"{owner}.exit_keys: {key!r} is not one DTMF key ({DTMF_KEYS})")
+            _check_name(owner, f"exit_keys[{key!r}]", target)
         if not all(isinstance(s, EscalationStep) for s in self.escalation):
             raise ValueError(f"{owner}.escalation: must be a tuple of EscalationStep")
         for i, step in enumerate(self.escalation):
@@ -193,7 +207,9 @@ class QueuedCall:
     """A call the ACD is responsible for, from enqueue until it ends or leaves.
 
     Re-queued calls keep ``enqueued_at``, ``priority`` and ``seq`` (arrival order),
-    which puts them back at the head of their queue.  ``escalation`` counts the
+    which puts them back at the head of their queue.  A ``resumed`` call is a caller who
+    abandoned and called back within the queue's ``resume_seconds``: it has the first
+    call's ``enqueued_at``, so it is back where that call was.  ``escalation`` counts the
     escalation steps applied.
     """
 
@@ -210,6 +226,7 @@ class QueuedCall:
     agent_id: str | None = None
     bridged_at: float | None = None
     confirmed: bool = True
+    resumed: bool = False
 
     def sort_key(self) -> tuple[int, float, int]:
         """Serving order: higher priority first, then longest waiting, then arrival order."""

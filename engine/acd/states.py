@@ -26,8 +26,9 @@ Calls
     (``offer_failed``).  The first ``answer`` bridges it (``bridged``).  The caller
     may ``hang_up`` in any live state (``ended``; from ``queued`` this is an
     abandoned call).  A queued call that waited its queue's maximum leaves the
-    queue to the configured exit target (``max_wait`` -> ``left``).  ``ended`` and
-    ``left`` are final.
+    queue to the configured exit target (``max_wait`` -> ``left``); a caller may
+    choose to ``leave`` (a keypress while waiting) when queued or offering, which
+    withdraws the ringing offers.  ``ended`` and ``left`` are final.
 
 Offers
     An offer is ``ringing`` until exactly one outcome: ``answered``, ``no_answer``,
@@ -94,6 +95,7 @@ class CallEvent(StrEnum):
     ANSWER = "answer"
     HANG_UP = "hang_up"
     MAX_WAIT = "max_wait"
+    LEAVE = "leave"
 
 
 class OfferState(StrEnum):
@@ -147,6 +149,8 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.QUEUED, _CE.OFFER): _C.OFFERING,
     (_C.QUEUED, _CE.HANG_UP): _C.ENDED,
     (_C.QUEUED, _CE.MAX_WAIT): _C.LEFT,
+    (_C.QUEUED, _CE.LEAVE): _C.LEFT,
+    (_C.OFFERING, _CE.LEAVE): _C.LEFT,
     (_C.OFFERING, _CE.OFFER_FAILED): _C.QUEUED,
     (_C.OFFERING, _CE.ANSWER): _C.BRIDGED,
     (_C.OFFERING, _CE.HANG_UP): _C.ENDED,

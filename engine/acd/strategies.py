@@ -41,18 +41,45 @@ def _ordered(eligible: Iterable[Agent], key: Callable[[Agent], Any], limit: int 
     return ordered if limit is None else ordered[:limit]
 
 
+AgentKey = Callable[[Agent, QueueConfig], tuple[Any, ...]]
+
+
+def _idle_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (a.state_since, a.id)
+
+
+def _skill_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (-a.level(queue.skill), a.state_since, a.id)
+
+
+def _weighted_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (a.state_since - a.level(queue.skill) * queue.skill_weight_seconds, a.id)
+
+
+def _talk_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (a.talk_seconds, a.state_since, a.id)
+
+
+def _calls_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (a.calls_handled, a.state_since, a.id)
+
+
+def _order_key(a: Agent, queue: QueueConfig) -> tuple[Any, ...]:
+    return (a.order, a.id)
+
+
 def longest_idle(
     eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
 ) -> list[Agent]:
     """The agent ready for the longest time first."""
-    return _ordered(eligible, lambda a: (a.state_since, a.id), limit)
+    return _ordered(eligible, lambda a: _idle_key(a, queue), limit)
 
 
 def most_skilled(
     eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
 ) -> list[Agent]:
     """Highest level in the queue's skill first; then longest idle."""
-    return _ordered(eligible, lambda a: (-a.level(queue.skill), a.state_since, a.id), limit)
+    return _ordered(eligible, lambda a: _skill_key(a, queue), limit)
 
 
 def skill_weighted(
@@ -63,29 +90,28 @@ def skill_weighted(
     Each level point counts as that many seconds of idle time, so a better agent
     wins unless a weaker one has been idle much longer.
     """
-    weight = queue.skill_weight_seconds
-    return _ordered(eligible, lambda a: (a.state_since - a.level(queue.skill) * weight, a.id), limit)
+    return _ordered(eligible, lambda a: _weighted_key(a, queue), limit)
 
 
 def least_talk_time(
     eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
 ) -> list[Agent]:
     """Fewest accumulated talk seconds first; then longest idle."""
-    return _ordered(eligible, lambda a: (a.talk_seconds, a.state_since, a.id), limit)
+    return _ordered(eligible, lambda a: _talk_key(a, queue), limit)
 
 
 def fewest_calls(
     eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
 ) -> list[Agent]:
     """Fewest handled calls first; then longest idle."""
-    return _ordered(eligible, lambda a: (a.calls_handled, a.state_since, a.id), limit)
+    return _ordered(eligible, lambda a: _calls_key(a, queue), limit)
 
 
 def top_down(
     eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState, limit: int | None = None
 ) -> list[Agent]:
     """Lowest ``order`` first, every time."""
-    return _ordered(eligible, lambda a: (a.order, a.id), limit)
+    return _ordered(eligible, lambda a: _order_key(a, queue), limit)
 
 
 def round_robin(
@@ -124,6 +150,18 @@ STRATEGIES: dict[Strategy, Selector] = {
     Strategy.RING_ALL: ring_all,
     Strategy.RANDOM: random_choice,
 }
+
+
+RANK_KEYS: dict[Strategy, AgentKey] = {
+    Strategy.LONGEST_IDLE: _idle_key,
+    Strategy.MOST_SKILLED: _skill_key,
+    Strategy.SKILL_WEIGHTED: _weighted_key,
+    Strategy.LEAST_TALK_TIME: _talk_key,
+    Strategy.FEWEST_CALLS: _calls_key,
+    Strategy.TOP_DOWN: _order_key,
+}
+"""Strategies whose choice is the agent with the smallest key, a key that cannot change while the
+agent is available: the ACD keeps each such queue's available agents sorted by it."""
 
 
 def choose_agents(eligible: Iterable[Agent], queue: QueueConfig, state: RoutingState) -> list[Agent]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,30 @@ NO_INPUT = '<?xml version="1.0"?>\n<result><interpretation><input><noinput/></in
 def _play(ch: Channel, path: str) -> str:
     seconds = media.play_seconds(path)
     ch.pause(seconds)
+    return "FILE PLAYED"
+
+
+def _playback(ch: Channel, path: str) -> str:
+    """The ``playback`` application: like switch_ivr_play_file, it reads the caller's keys while
+    playing (each fires DTMF) and stops at one of ``playback_terminators`` (default ``*``)."""
+    seconds = media.play_seconds(path)
+    deadline = None if seconds is None else time.monotonic() + ch.switch.scaled(seconds)
+    terminators = ch.variables.get("playback_terminators", "*")
+    terminators = "" if terminators == "none" else terminators
+    while ch.alive:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            break
+        key = gevent.spawn(ch.dtmf.peek)
+        gevent.wait([ch.interrupt, key], timeout=remaining, count=1)
+        if not key.ready():
+            key.kill()
+            break  # played to the end, or uuid_break / hangup
+        digit = ch.take_dtmf(0)
+        if digit is None or digit in terminators:
+            if digit:
+                ch.variables["playback_terminator_used"] = digit
+            break
     return "FILE PLAYED"
 
 
@@ -62,8 +87,8 @@ class Apps:
             "answer": lambda ch, _: ch.answer(),
             "pre_answer": lambda ch, _: ch.pre_answer(),
             "ring_ready": lambda ch, _: ch.ring_ready(),
-            "playback": lambda ch, arg: _play(ch, arg),
-            "endless_playback": lambda ch, arg: _play(ch, "local_stream://" + arg),
+            "playback": _playback,
+            "endless_playback": lambda ch, arg: _playback(ch, "local_stream://" + arg),
             "speak": self.speak,
             "play_and_get_digits": self.play_and_get_digits,
             "read": self.read,

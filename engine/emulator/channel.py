@@ -318,6 +318,8 @@ class Channel:
         if self.alive:
             self.hangup("NORMAL_CLEARING")
         self.go("CS_HANGUP")
+        for path in list(self.recordings):  # media bugs (uuid_record, record_session) close at hangup
+            self.stop_recording(path)
         self.set_callstate("HANGUP")
         peer = self.loopback_peer
         if peer is not None:

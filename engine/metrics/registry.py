@@ -85,6 +85,19 @@ class Metrics:
             buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600),
             registry=r,
         )
+        self.queue_offers = Counter(
+            "hotline_queue_offers", "Offers to agents by queue and result", ["queue", "result"], registry=r
+        )
+        self.talk_seconds = Histogram(
+            "hotline_queue_talk_seconds",
+            "Time from the bridge to the end of an answered call (for AHT)",
+            ["queue"],
+            buckets=(30, 60, 120, 180, 300, 600, 1200, 1800),
+            registry=r,
+        )
+        self.queue_exits = Counter(
+            "hotline_queue_exits", "Calls the ACD moved out of a queue", ["queue", "reason", "target"], registry=r
+        )
         self.handshake_failures = Counter(
             "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
         )

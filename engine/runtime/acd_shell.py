@@ -59,11 +59,20 @@ class LeftQueue:
     target: str
 
 
+@dataclass(frozen=True)
+class TransferCall:
+    """Sent to a call session: its agent transferred the caller to ``target`` (an exit target,
+    ``agent:ID`` or ``number:N``); the agent's leg is hung up next."""
+
+    target: str
+
+
 @dataclass
 class _OfferIO:
     offer_id: str
     call_id: str
     agent_id: str
+    queue: str
     leg: str
     cancelled: bool = False
 
@@ -82,6 +91,8 @@ class QueuedInfo:
 
 
 StateListener = Callable[[commands.AgentStateChanged], None]
+BridgeListener = Callable[[str, str, str], None]
+"""Told (call id, agent id, queue) once a caller and an agent are bridged."""
 
 
 class AcdShell:
@@ -104,13 +115,19 @@ class AcdShell:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.calls: dict[str, QueuedInfo] = {}
+        self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
+        self._bridged_at: dict[str, float] = {}
         self._offers: dict[str, _OfferIO] = {}
         self._state_listeners: list[StateListener] = []
+        self._bridge_listeners: list[BridgeListener] = []
         self._ticker: gevent.Greenlet | None = None
         metrics.watch_live(self.live_sample)
 
     def on_agent_state(self, listener: StateListener) -> None:
         self._state_listeners.append(listener)
+
+    def on_bridged(self, listener: BridgeListener) -> None:
+        self._bridge_listeners.append(listener)
 
     # ---- feeding the ACD --------------------------------------------------------------------
 
@@ -147,9 +164,17 @@ class AcdShell:
         self.metrics.calls_offered.labels(info.queue).inc()
         self.apply(lambda now: self.acd.enqueue(info.call_id, info.queue, priority, now, caller=info.caller))
 
+    def leave(self, call_id: str, target: str) -> None:
+        """The caller chose to leave the queue for ``target``; their session hears :class:`LeftQueue`."""
+        self.apply(lambda now: self.acd.leave(call_id, target, now))
+
     def call_ended(self, call_id: str) -> None:
         self.apply(lambda now: self.acd.call_ended(call_id, now))
+        self.agent_legs.pop(call_id, None)
         info = self.calls.pop(call_id, None)
+        bridged_at = self._bridged_at.pop(call_id, None)
+        if info and bridged_at is not None:
+            self.metrics.talk_seconds.labels(info.queue).observe(self.clock() - bridged_at)
         if info:
             for offer in [o for o in self._offers.values() if o.call_id == call_id]:
                 self.hub.clear(offer.agent_id)
@@ -181,7 +206,7 @@ class AcdShell:
 
     def _offer(self, offer: commands.Offer) -> None:
         info = self.calls.get(offer.call_id)
-        io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, str(uuid.uuid4()))
+        io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, offer.queue, str(uuid.uuid4()))
         self._offers[offer.offer_id] = io
         if info is not None:
             info.first_offer_at = info.first_offer_at or datetime.now(UTC)
@@ -207,29 +232,33 @@ class AcdShell:
             cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
             reason = FAILURE_REASONS.get(cause, "failed")
             self._offers.pop(offer.offer_id, None)
-            self.metrics.offers.labels(reason).inc()
+            self._count_offer(io, reason)
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, reason, now))
             return
         except ESLError as exc:
             log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
             self._offers.pop(offer.offer_id, None)
-            self.metrics.offers.labels("failed").inc()
+            self._count_offer(io, "failed")
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
             return
         if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
             self._kill(io.leg, "ORIGINATOR_CANCEL")
             return
-        self.metrics.offers.labels("answered").inc()
+        self._count_offer(io, "answered")
         self.apply(lambda now: self.acd.offer_answered(offer.offer_id, now))
+
+    def _count_offer(self, io: _OfferIO, result: str) -> None:
+        self.metrics.offers.labels(result).inc()
+        self.metrics.queue_offers.labels(io.queue, result).inc()
 
     def _cancel(self, cancel: commands.CancelOffer) -> None:
         io = self._offers.pop(cancel.offer_id, None)
         self.hub.clear(cancel.agent_id)
         if io is not None:
             io.cancelled = True
-            self.metrics.offers.labels("cancelled").inc()
+            self._count_offer(io, "cancelled")
             gevent.spawn(self._kill, io.leg, "ORIGINATOR_CANCEL")
 
     def _kill(self, leg: str, cause: str) -> None:
@@ -255,7 +284,21 @@ class AcdShell:
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
+        self.agent_legs[bridge.call_id] = io.leg
+        self._bridged_at[bridge.call_id] = self.clock()
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
+        for listener in self._bridge_listeners:
+            listener(bridge.call_id, bridge.agent_id, info.queue)
+
+    def transfer(self, call_id: str, target: str) -> None:
+        """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is
+        told, then the agent's leg is hung up."""
+        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        if info is None or leg is None:
+            raise LookupError(f"call {call_id} is not bridged to an agent")
+        self.control.api(f"uuid_setvar {call_id} park_after_bridge true")  # a uuid_bridge'd caller is
+        info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
+        self._kill(leg, "NORMAL_CLEARING")
 
     # ---- views ------------------------------------------------------------------------------
 

@@ -15,20 +15,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import gevent
-from gevent.event import Event
+from gevent.queue import Empty, Queue
 
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo
+from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, TransferCall
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
 
 MAX_FLOW_TRANSFERS = 8
+VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
+KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
+HUNG_UP, UNBRIDGED = object(), object()
+CALLBACK_PROMPT = "Sorry, all our agents are still busy. We will call you back on this number. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
@@ -39,6 +43,13 @@ IVR_OUTCOMES = {
     "callback": "voicemail",
     "abandoned": "abandoned",
 }
+
+
+@dataclass(frozen=True)
+class Key:
+    """The caller pressed a key (a DTMF event on the call)."""
+
+    digit: str
 
 
 def now() -> datetime:
@@ -94,8 +105,10 @@ class CallSession:
         self.call = call
         self.s = services
         self.trace = CallTrace(call.uuid, call.caller_number, call.destination)
-        self._unbridged = Event()
-        call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._unbridged.set())
+        # the ACD's word (Bridged, LeftQueue, TransferCall), the caller's keys, HUNG_UP, UNBRIDGED
+        self._inbox: Queue = Queue()
+        call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._inbox.put(UNBRIDGED))
+        call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
     def run(self) -> None:
         try:
@@ -114,12 +127,23 @@ class CallSession:
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
         flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
+        action = self._run_flow(flows[flow_name], executor, variables)
         for _hop in range(MAX_FLOW_TRANSFERS):
-            action = self._run_flow(flows[flow_name], executor, variables)
-            if not (isinstance(action, a.Transfer) and action.kind == "flow"):
-                self._terminal(action, history)
-                return
-            flow_name = action.target
+            match action:
+                case a.Transfer(kind="flow") if action.target in flows:
+                    action = self._run_flow(flows[action.target], executor, variables)
+                case a.Transfer(kind="flow"):
+                    log.warning("%s: no flow named %r; hanging up", self.call.name, action.target)
+                    self.call.hangup("NORMAL_TEMPORARY_FAILURE")
+                    return
+                case a.Queue():
+                    left = self._queue(action, history, executor)
+                    if left is None:
+                        return
+                    action = self._queue_exit(left, action, executor)
+                case _:
+                    self._terminal(action, history)
+                    return
         log.warning("%s: more than %d flow transfers; hanging up", self.call.name, MAX_FLOW_TRANSFERS)
         self.call.hangup("NORMAL_TEMPORARY_FAILURE")
 
@@ -158,13 +182,6 @@ class CallSession:
 
     def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
         match action:
-            case a.Queue():
-                if self.s.post_call_flow:  # keep the caller when the agent hangs up, for the survey
-                    self.call.execute("set", "park_after_bridge=true", timeout=10)
-                self._queue(action, history)
-                if self.trace.outcome == "answered" and self.s.post_call_flow and not self.call.hungup.is_set():
-                    self._post_call(self.s.post_call_flow)
-                self.call.hangup()
             case a.Transfer():  # a number or an agent's extension, in FreeSWITCH's default context
                 self.trace.outcome = "transferred"
                 self.call.execute("transfer", f"{action.target} XML default", timeout=10)
@@ -179,9 +196,10 @@ class CallSession:
                 self.trace.outcome = IVR_OUTCOMES.get(action.outcome, "self_served")
                 self.call.hangup()
 
-    def _queue(self, action: a.Queue, history: list[dict[str, Any]]) -> None:
+    def _queue(self, action: a.Queue, history: list[dict[str, Any]], executor: IvrExecutor) -> LeftQueue | None:
+        """Wait in the queue until the call ends (None) or the ACD moves it on (:class:`LeftQueue`)."""
         t = self.trace
-        t.queue, t.priority, t.queued_at = action.queue, action.priority, now()
+        t.queue, t.priority, t.queued_at = action.queue, action.priority, t.queued_at or now()
         pop = {
             "call_id": t.uuid,
             "caller_number": t.caller,
@@ -194,29 +212,110 @@ class CallSession:
             "ivr_inputs": t.ivr_inputs,
             "queue": action.queue,
         }
-        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock())
+        while not self._inbox.empty():  # keys pressed in the IVR are not queue choices
+            self._inbox.get()
+        if self.s.post_call_flow:  # keep the caller when the agent hangs up, for the post-call flow
+            self.call.execute("set", "park_after_bridge=true", timeout=10)
+        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock(), inbox=self._inbox)
         self.s.acd.enqueue(info, action.priority)
-        hold = self.call.execute_async("playback", self.s.music_on_hold)
-        waiting = gevent.spawn(info.inbox.get)
-        hungup = gevent.spawn(self.call.hungup.wait)
-        gevent.wait([waiting, hungup], count=1)
-        t.offered_at = info.first_offer_at
-        if not waiting.ready():
-            waiting.kill()
+        message = self._wait_in_queue(info, executor)
+        t.offered_at = t.offered_at or info.first_offer_at
+        if message is None:
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
-            return
-        hungup.kill()
-        message = waiting.value
+            return None
         if isinstance(message, LeftQueue):
-            t.outcome = "voicemail" if message.target == "voicemail" else "transferred"
-            self._break_hold(hold)
-            self.call.hangup("NORMAL_CLEARING")
-            return
-        assert isinstance(message, Bridged)
+            self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
+            return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
-        gevent.wait([gevent.spawn(self.call.hungup.wait), gevent.spawn(self._unbridged.wait)], count=1)
+        transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
+        if transfer is not None and not self.call.hungup.is_set():
+            return LeftQueue("transfer", transfer.target)
+        if self.s.post_call_flow and not self.call.hungup.is_set():
+            self._post_call(self.s.post_call_flow)
+        self.call.hangup()
+        return None
+
+    def _talk(self) -> TransferCall | None:
+        """Until the caller or the agent hangs up; the agent's transfer, if they made one."""
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        transfer = None
+        try:
+            while (item := self._inbox.get()) not in (HUNG_UP, UNBRIDGED):
+                transfer = item if isinstance(item, TransferCall) else transfer
+            return transfer
+        finally:
+            watcher.kill()
+
+    def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | None:
+        """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
+
+        Every ``announce_seconds`` the music stops for the caller's position and estimated wait
+        (and the exit keys' menu); a key of ``exit_keys`` takes the call out of the queue.
+        """
+        config = self.s.acd.acd.queue_config(info.queue)
+        keys = dict(config.exit_keys)
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
+        hold = self.call.execute_async("playback", self.s.music_on_hold)
+        try:
+            while True:
+                try:
+                    item = self._inbox.get(timeout=config.announce_seconds or None)
+                except Empty:
+                    self._break_hold(hold)
+                    if not self._word_pending():
+                        executor.perform(a.Say(self._announcement(info.call_id, keys)))
+                    if not self._word_pending():
+                        hold = self.call.execute_async("playback", self.s.music_on_hold)
+                    continue
+                if item is HUNG_UP:
+                    return None
+                if isinstance(item, Key):
+                    if item.digit in keys:
+                        self.s.acd.leave(info.call_id, keys[item.digit])
+                    continue
+                if isinstance(item, LeftQueue):
+                    self._break_hold(hold)
+                if isinstance(item, LeftQueue | Bridged):
+                    return item
+        finally:
+            watcher.kill()
+
+    def _word_pending(self) -> bool:
+        """The ACD's word (bridged, or out of the queue) is in the inbox, not yet read."""
+        return any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
+
+    def _announcement(self, call_id: str, keys: dict[str, str]) -> str:
+        acd = self.s.acd.acd
+        position, wait = acd.position(call_id), acd.estimated_wait(call_id)
+        words = [f"You are number {position} in the queue." if position else "Thank you for waiting."]
+        if wait is not None:
+            words.append(f"Your expected wait is about {max(1, round(wait / 60))} minutes.")
+        words += [
+            f"{KEY_PROMPTS.get(target.partition(':')[0], 'To leave the queue')}, press {key}."
+            for key, target in sorted(keys.items())
+        ]
+        return " ".join(words)
+
+    def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
+        """What a call the ACD took out of its queue does next, as the flow action that does it."""
+        kind, _, name = left.target.partition(":")
+        if kind in ("number", "agent"):
+            return a.Transfer(kind, name)
+        if kind == "flow":
+            return a.Transfer("flow", name)
+        if kind == "queue":
+            return a.Queue(name, name, queued.priority)
+        reason = f"{queued.queue}: {left.reason}"
+        if kind == "voicemail":
+            executor.perform(a.Say(VOICEMAIL_PROMPT))
+            message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
+            assert isinstance(message, a.RecordResult)
+            return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
+        executor.perform(a.Say(CALLBACK_PROMPT))
+        return a.Callback(self.trace.caller, reason)
 
     def _post_call(self, flow_name: str) -> None:
         """The agent hung up and the caller is still here: run the post-call flow (e.g. a survey)."""
@@ -224,7 +323,8 @@ class CallSession:
         if flow is None:
             log.warning("%s: post-call flow %r is not loaded", self.call.name, flow_name)
             return
-        try:
+        try:  # music on hold may still be playing (or queued) on the parked caller: stop all of it
+            self.call.api(f"uuid_break {self.call.uuid} all")
             self._run_flow(flow, self.s.executor(self.call), {"agent": self.trace.agent_id})
         except ESLError as exc:
             log.info("%s: post-call flow ended: %s", self.call.name, exc)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import desktop
 from engine.acd import commands
 from engine.acd.core import Acd
-from engine.acd.model import Agent, QueueConfig
+from engine.acd.model import Agent
+from engine.acd.recording import sampled
 from engine.acd.states import IllegalTransition
+from engine.api import acd as acd_api
 from engine.api import crm as crm_api
 from engine.api import make_app, openapi
 from engine.api import outbound as outbound_api
@@ -40,14 +44,27 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
-from engine.store import agent_states, agents, calls, customers, queues, skills, surveys, tickets
+from engine.store import (
+    agent_states,
+    agents,
+    call_control_log,
+    calls,
+    customers,
+    queue_settings,
+    queues,
+    recordings,
+    skills,
+    surveys,
+    tickets,
+)
 from engine.store.db import make_engine, session_factory
 from engine.store.errors import NotFound
 from engine.store.migrate import upgrade
-from engine.transport import InboundClient, OutboundCall, OutboundServer
+from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServer
 
 log = logging.getLogger(__name__)
 
+EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
 # Only what the control connection acts on: bgapi results. Calls get their own events on their sockets.
 CONTROL_EVENTS = ["BACKGROUND_JOB"]
 
@@ -90,6 +107,7 @@ class Hotline:
         )
         self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics, clock=clock)
         self.acd.on_agent_state(self._persist_agent_state)
+        self.acd.on_bridged(self._record_by_policy)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
             config.socket.host,
@@ -111,6 +129,7 @@ class Hotline:
                 openapi.register,
                 desktop.register,
                 lambda router: outbound_api.register(router, self.campaigns, self.sessions),
+                partial(acd_api.register, backend=self),
             ],
         )
         self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
@@ -156,21 +175,11 @@ class Hotline:
         )
 
     def _load_acd(self) -> None:
+        """Configure every queue from the database (settings: store/queue_settings.py) and add new agents."""
         now = self.acd.clock()
         with self.sessions() as s:
-            for q in queues.list_queues(s):
-                required = q.skill_levels
-                skill, level = next(iter(required.items())) if required else (q.name, 1)
-                config = QueueConfig(
-                    name=q.name,
-                    skill=skill,
-                    min_level=level,
-                    strategy=q.strategy,
-                    wrap_up_seconds=q.wrap_up_seconds,
-                    max_wait_seconds=q.max_wait_seconds,
-                    exit_target="voicemail",
-                )
-                self.acd.apply(lambda t, c=config: self.acd.acd.configure_queue(c, t))
+            configs = queue_settings.load_queue_configs(s)
+            self.acd.apply(lambda t: self.acd.acd.configure_queues(configs, t))
             known = {a.id for a in self.acd.acd.snapshot().agents.values()}
             for row in agents.list_agents(s):
                 if row.id not in known:
@@ -328,6 +337,119 @@ class Hotline:
         except IllegalTransition as exc:
             raise ValueError(str(exc)) from None
         return {"agent": agent_id, "state": str(self.acd.agent_state(agent_id))}
+
+    def call_control(self, actor: str, agent_id: str, action: str, **args: str | None) -> dict[str, Any]:
+        """Act on ``agent_id``'s call (or, for supervisors, on the agent), audited in the database.
+
+        Agent actions: ``hold``, ``unhold``, ``hangup``, ``transfer`` (``target``: ``queue:NAME``,
+        ``flow:NAME``, ``agent:ID``, ``number:N``). Supervisor actions: ``listen``, ``whisper``,
+        ``barge`` (ring ``contact`` and eavesdrop on the call; whisper/barge switch the eavesdrop
+        mode with DTMF 2/3 as FreeSWITCH's eavesdrop does), ``force_break`` (``reason``),
+        ``force_logout``. Raises KeyError (unknown agent), ValueError (not possible now).
+        """
+        snap = self.acd.acd.snapshot()
+        if agent_id not in snap.agents:
+            raise KeyError(f"agent {agent_id}")
+        call_id = snap.agents[agent_id].call_id
+        detail = args.get("target") or args.get("contact") or args.get("reason")
+        try:
+            result = self._call_control(actor, agent_id, call_id, action, args)
+        except (ValueError, LookupError, ESLError) as exc:
+            self._audit(actor, action, agent_id, call_id, detail, f"refused: {exc}")
+            raise ValueError(str(exc)) from None
+        self._audit(actor, action, agent_id, call_id, detail, "ok")
+        return {"agent": agent_id, "action": action, "call": call_id, **result}
+
+    def _call_control(self, actor: str, agent_id: str, call_id: str | None, action: str, args: dict) -> dict[str, Any]:
+        if action == "force_break":
+            return self.agent_action(agent_id, "break", args.get("reason") or "supervisor")
+        if action == "force_logout":
+            return self.agent_action(agent_id, "logout", None)
+        if call_id is None:
+            raise ValueError(f"agent {agent_id} is not on a call")
+        if action == "record":
+            snap = self.acd.acd.snapshot()
+            return {"path": self.start_recording(call_id, actor, agent_id, snap.calls[call_id].queue)}
+        if action in ("hold", "unhold", "hangup"):
+            command = {"hold": "uuid_hold", "unhold": "uuid_hold off", "hangup": "uuid_kill"}[action]
+            self.control.api(f"{command} {call_id}")
+            return {}
+        if action == "transfer":
+            target = args.get("target") or ""
+            if target.partition(":")[0] not in ("queue", "flow", "agent", "number") or not target.partition(":")[2]:
+                raise ValueError(f"transfer target {target!r}: use queue:NAME, flow:NAME, agent:ID or number:N")
+            if target.startswith("queue:") and target[6:] not in self.acd.acd.snapshot().queues:
+                raise ValueError(f"transfer target {target!r}: no such queue")
+            self.acd.transfer(call_id, target)
+            return {"target": target}
+        contact = args.get("contact")
+        if not contact:
+            raise ValueError(f"{action}: give the supervisor's phone as contact (e.g. user/1009)")
+        leg = str(uuid.uuid4())
+        gevent.spawn(self._eavesdrop, leg, contact, call_id, EAVESDROP_KEYS[action])
+        return {"leg": leg}
+
+    def _record_by_policy(self, call_id: str, agent_id: str, queue: str) -> None:
+        if sampled(call_id, self.acd.acd.queue_config(queue).record_percent):
+            try:
+                self.start_recording(call_id, "policy", agent_id, queue)
+            except ESLError as exc:
+                log.warning("recording %s: %s", call_id, exc)
+
+    def start_recording(self, call_id: str, reason: str, agent_id: str | None, queue: str | None) -> str:
+        """``uuid_record`` the call to <data_dir>/recordings/YYYY/MM/DD/<call uuid>.wav (FreeSWITCH
+        closes it at hangup) and store its metadata; returns the path."""
+        path = self.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{call_id}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.control.api(f"uuid_record {call_id} start {path}")
+        with self.sessions.begin() as s:
+            recordings.add_recording(s, call_id, str(path), reason=reason, agent_id=agent_id, queue=queue)
+        return str(path)
+
+    def call_recordings(self, call_id: str) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            return [
+                {
+                    "call": r.call_uuid,
+                    "path": r.path,
+                    "reason": r.reason,
+                    "agent": r.agent_id,
+                    "queue": r.queue,
+                    "started_at": r.started_at.isoformat(),
+                }
+                for r in recordings.recordings_for_call(s, call_id)
+            ]
+
+    def _eavesdrop(self, leg: str, contact: str, call_id: str, key: str | None) -> None:
+        """Ring the supervisor; once they answer they hear the call (and talk, for whisper/barge)."""
+        try:
+            self.control.bgapi(f"originate {{origination_uuid={leg}}}{contact} &eavesdrop({call_id})", 60)
+            if key:
+                self.control.api(f"uuid_send_dtmf {leg} {key}")
+        except ESLError as exc:
+            log.info("eavesdrop on %s by %s: %s", call_id, contact, exc)
+
+    def _audit(
+        self, actor: str, action: str, agent_id: str, call_id: str | None, detail: str | None, result: str
+    ) -> None:
+        with self.sessions.begin() as s:
+            call_control_log.log_action(s, actor, action, agent_id, result=result, call_uuid=call_id, detail=detail)
+
+    def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            rows = call_control_log.list_actions(s, agent_id=agent_id, limit=limit)
+            return [
+                {
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "agent": r.agent_id,
+                    "call": r.call_uuid,
+                    "detail": r.detail,
+                    "result": r.result,
+                }
+                for r in rows
+            ]
 
     def reload(self) -> dict[str, Any]:
         """Re-read flows (all or nothing) and add new agents/queues from the database."""

@@ -1,7 +1,7 @@
 """Outbound campaigns: campaigns, contacts, do-not-call entries, dial decisions, call attempts.
 
 Revision ID: 0004_outbound
-Revises: 0005_ivr
+Revises: 0003_acd
 Create Date: 2026-11-23
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_outbound"
-down_revision: str | None = "0005_ivr"
+down_revision: str | None = "0003_acd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

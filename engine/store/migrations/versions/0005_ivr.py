@@ -1,7 +1,7 @@
 """IVR: post-call survey answers.
 
 Revision ID: 0005_ivr
-Revises: 0002_crm
+Revises: 0004_outbound
 Create Date: 2026-11-23
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_ivr"
-down_revision: str | None = "0002_crm"
+down_revision: str | None = "0004_outbound"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

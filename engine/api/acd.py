@@ -1,0 +1,67 @@
+"""HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer,
+record), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
+call's recordings.
+
+Every action is audited by the backend (who: the token's role and agent; what; when; result).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from engine.api.http import ApiError, Request, Router
+
+AGENT_ACTIONS = "hold|unhold|hangup|transfer|record"
+SUPERVISOR_ACTIONS = "listen|whisper|barge|force_break|force_logout"
+
+
+class AcdBackend(Protocol):
+    """What these routes need from the running engine (``engine.runtime.hotline.Hotline``)."""
+
+    def call_control(self, actor: str, agent_id: str, action: str, **args: str | None) -> dict[str, Any]: ...
+
+    def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
+
+
+def _actor(req: Request) -> str:
+    token = req.require("admin", "supervisor", "agent")
+    return f"{token.role}:{token.agent}" if token.agent else token.role
+
+
+def _strings(req: Request, *names: str) -> dict[str, str | None]:
+    out = {name: req.body.get(name) for name in names}
+    for name, value in out.items():
+        if value is not None and not isinstance(value, str):
+            raise ApiError(400, f"{name} must be a string")
+    return out
+
+
+def register(router: Router, backend: AcdBackend) -> None:
+    """Add the call-control routes to ``router``."""
+
+    @router.route("POST", rf"/api/agents/(?P<agent_id>[^/]+)/call/(?P<action>{AGENT_ACTIONS})")
+    def agent_call(req: Request, agent_id: str, action: str) -> Any:
+        req.require("admin", "supervisor", agent=agent_id)
+        return backend.call_control(_actor(req), agent_id, action, **_strings(req, "target"))
+
+    @router.route("POST", rf"/api/supervise/(?P<agent_id>[^/]+)/(?P<action>{SUPERVISOR_ACTIONS})")
+    def supervise(req: Request, agent_id: str, action: str) -> Any:
+        req.require("admin", "supervisor")
+        return backend.call_control(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
+
+    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings")
+    def call_recordings(req: Request, call_id: str) -> Any:
+        req.require("admin", "supervisor")
+        return backend.call_recordings(call_id)
+
+    @router.route("GET", "/api/call-control-log")
+    def audit_log(req: Request) -> Any:
+        req.require("admin", "supervisor")
+        agent = req.query.get("agent", [None])[0]
+        try:
+            limit = int(req.query.get("limit", ["100"])[0])
+        except ValueError:
+            raise ApiError(400, "limit must be an integer") from None
+        return backend.call_control_log(agent, limit)

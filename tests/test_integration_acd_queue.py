@@ -1,0 +1,92 @@
+"""A queued call's life through the whole call path on the emulator: an agent who does not
+answer (delay, re-queue at the head, break after max_no_answer) and a caller who gives up."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.emulator import Caller, Phone
+from engine.store import agent_states
+from tests.acd_rig import acd_rig, login, next_state, wait_until
+from tests.hotline_rig import HOTLINE_NUMBER
+
+pytestmark = [pytest.mark.integration, pytest.mark.db]
+
+SKILLS = {"1001": {"sales": 5}, "1002": {"sales": 5}}
+
+
+def next_offer(feed) -> dict:
+    while True:
+        message = feed.get(timeout=5)
+        if message["kind"] == "screen_pop" and message["data"]["phase"] == "offer":
+            return message["data"]
+
+
+def test_no_answer_requeues_at_the_head_delays_the_agent_then_breaks_them(tmp_path, db_url) -> None:
+    # ring 50 emulated seconds = 0.5 s real; the ACD's delay is in real seconds
+    options = {"sales": {"ring_timeout_seconds": 50, "no_answer_delay_seconds": 0.5, "max_no_answer": 2}}
+    with acd_rig(tmp_path, db_url, SKILLS, options) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", behaviour="no_answer")
+        rig.emulator.phones["1002"] = Phone("1002", answer_delay=2)
+        rig.ready("1001")
+        feed = rig.feed("1001")
+        first = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        assert next_offer(feed)["call_id"] == first
+        second = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        wait_until(lambda: second in rig.engine.acd.acd.snapshot().calls, what="the second call queued")
+
+        assert next_offer(feed)["call_id"] == first  # re-queued at the head, offered again after the delay
+        while (state := next_state(feed))["state"] != "break":
+            pass
+        assert state["reason"] == "no_answer"
+
+        assert login(rig, "1002") == "reserved"  # offered the head call at once
+        traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
+        assert traces[first].agent_id == traces[second].agent_id == "1002"
+        assert traces[first].bridged_at < traces[second].bridged_at  # the second caller did not jump ahead
+
+        with rig.engine.sessions() as s:
+            log = [(c.state, c.reason, c.at) for c in agent_states.list_agent_states(s, "1001")]
+        assert [(state, reason) for state, reason, _ in log] == [
+            ("ready", None),
+            ("reserved", None),
+            ("ready", None),  # back after the no-answer, held out by the delay
+            ("reserved", None),
+            ("break", "no_answer"),
+        ]
+        assert (log[3][2] - log[2][2]).total_seconds() >= 0.45  # the no-answer delay held 1001 out
+        m = rig.engine.metrics
+        assert m.value("hotline_offers_total", result="no_answer") == 2
+        assert m.value("hotline_queue_offers_total", queue="sales", result="no_answer") == 2
+        assert m.value("hotline_queue_offers_total", queue="sales", result="answered") == 2
+        assert m.value("hotline_queue_talk_seconds_count", queue="sales") == 2
+
+
+def test_caller_who_gives_up_is_abandoned_and_counted(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, SKILLS, {}) as rig:
+        rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=50), HOTLINE_NUMBER)
+        trace = rig.next_call()
+        assert trace.outcome == "abandoned" and trace.queue == "sales" and trace.agent_id is None
+        status = rig.engine.acd.acd.queue_status("sales", rig.engine.acd.clock())
+        assert (status.waiting, status.stats.arrived, status.stats.abandoned) == (0, 1, 1)
+        m = rig.engine.metrics
+        assert m.value("hotline_queue_wait_seconds_count", queue="sales", outcome="abandoned") == 1
+        assert m.value("hotline_calls_total", outcome="abandoned") == 1
+
+
+def test_caller_who_calls_back_soon_after_abandoning_resumes_their_place(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"resume_seconds": 60}}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=2)
+        queued = lambda uuid: lambda: uuid in rig.engine.acd.acd.snapshot().calls  # noqa: E731
+        first = rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=100), HOTLINE_NUMBER)
+        wait_until(queued(first), what="the first call queued")
+        other = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        wait_until(queued(other), what="the other call queued")
+        assert rig.next_call().outcome == "abandoned"
+        back = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
+        wait_until(queued(back), what="the caller queued again")
+        assert rig.engine.acd.acd.position(back) == 1 and rig.engine.acd.acd.snapshot().calls[back].resumed
+
+        assert login(rig, "1001") == "reserved"
+        traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
+        assert traces[back].bridged_at < traces[other].bridged_at

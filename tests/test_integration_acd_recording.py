@@ -1,0 +1,52 @@
+"""Recording on the emulator: a queue's policy records answered calls, an agent records on demand;
+files are named <data_dir>/recordings/YYYY/MM/DD/<call uuid>.wav and found by call id."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from engine.emulator import Caller, Phone
+from tests.acd_rig import acd_rig, login, talking, wait_until
+from tests.hotline_rig import HOTLINE_NUMBER
+
+pytestmark = [pytest.mark.integration, pytest.mark.db]
+
+
+def expected_path(rig, uuid: str) -> Path:
+    return rig.engine.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{uuid}.wav"
+
+
+def test_queue_policy_records_every_answered_call(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 5}}, {"sales": {"record_percent": 100}}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
+        login(rig, "1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=20), HOTLINE_NUMBER)
+        assert rig.next_call().outcome == "answered"
+        status, rows = rig.api("GET", f"/api/calls/{uuid}/recordings", rig.admin)
+        assert status == 200
+        assert [(r["reason"], r["agent"], r["queue"], r["path"]) for r in rows] == [
+            ("policy", "1001", "sales", str(expected_path(rig, uuid)))
+        ]
+        wait_until(lambda: expected_path(rig, uuid).exists(), what="the file, closed at hangup")
+        assert rig.api("GET", f"/api/calls/{uuid}/recordings", rig.agent_tokens["1001"])[0] == 403
+
+
+def test_agent_records_on_demand_when_the_policy_does_not(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 5}}, {}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
+        login(rig, "1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+        wait_until(lambda: talking(rig, "1001"), what="1001 talking")
+        assert rig.api("GET", f"/api/calls/{uuid}/recordings", rig.admin)[1] == []
+        status, body = rig.api("POST", "/api/agents/1001/call/record", rig.agent_tokens["1001"])
+        assert status == 200 and body["path"] == str(expected_path(rig, uuid))
+        rig.emulator.hangup(uuid)
+        rig.next_call()
+        wait_until(lambda: expected_path(rig, uuid).exists(), what="the file, closed at hangup")
+        rows = rig.api("GET", f"/api/calls/{uuid}/recordings", rig.admin)[1]
+        assert [(r["reason"], r["agent"]) for r in rows] == [("agent:1001", "1001")]
+        log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+        assert [(r["action"], r["result"]) for r in log] == [("record", "ok")]
