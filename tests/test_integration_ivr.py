@@ -123,3 +123,24 @@ def test_reload_during_a_call_keeps_its_version_and_a_broken_flow_is_never_loade
         status, body = rig.api("POST", "/api/reload", rig.admin)
         assert status == 409 and "nowhere_at_all" in body["error"]
         assert rig.engine.flows["main"].source is not None  # still the previous, valid version
+
+
+def test_agent_sends_the_caller_into_a_flow_and_gets_the_result_on_the_desktop(tmp_path, db_url):
+    with _rig(tmp_path, db_url) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+        rig.ready("1001")
+        feed = rig.feed("1001")
+        uuid = rig.emulator.place_call(Caller(CALLER, script=["2", "4", "5"]), HOTLINE_NUMBER)
+        while not ((m := feed.get(timeout=5))["kind"] == "screen_pop" and m["data"]["phase"] == "answer"):
+            pass
+        me = rig.agent_tokens["1001"]
+        status, _ = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "flow:survey"})
+        assert status == 200
+        while (m := feed.get(timeout=5))["kind"] != "flow_result":
+            pass
+        assert m["data"]["call_id"] == uuid and m["data"]["flow"] == "survey"
+        assert m["data"]["outcome"] == "self_served"
+        assert rig.next_call().uuid == uuid
+        with rig.engine.sessions() as s:
+            scores = [(r.question, r.score, r.agent_id) for r in scores_for_call(s, uuid)]
+        assert scores == [("agent_score", 4, "1001"), ("resolution_score", 5, "1001")]

@@ -107,6 +107,7 @@ class CallSession:
         self.trace = CallTrace(call.uuid, call.caller_number, call.destination)
         # the ACD's word (Bridged, LeftQueue, TransferCall), the caller's keys, HUNG_UP, UNBRIDGED
         self._inbox: Queue = Queue()
+        self._sent_by: str | None = None  # the agent who sent the caller into a flow, to get its result
         call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._inbox.put(UNBRIDGED))
         call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
@@ -131,7 +132,10 @@ class CallSession:
         for _hop in range(MAX_FLOW_TRANSFERS):
             match action:
                 case a.Transfer(kind="flow") if action.target in flows:
-                    action = self._run_flow(flows[action.target], executor, variables)
+                    flow_name, agent = action.target, self._sent_by
+                    action = self._run_flow(flows[flow_name], executor, {**variables, "agent": agent or ""})
+                    if agent:
+                        self._report_flow(agent, flow_name, action)
                 case a.Transfer(kind="flow"):
                     log.warning("%s: no flow named %r; hanging up", self.call.name, action.target)
                     self.call.hangup("NORMAL_TEMPORARY_FAILURE")
@@ -140,6 +144,7 @@ class CallSession:
                     left = self._queue(action, history, executor)
                     if left is None:
                         return
+                    self._sent_by = self.trace.agent_id if left.reason == "transfer" else None
                     action = self._queue_exit(left, action, executor)
                 case _:
                     self._terminal(action, history)
@@ -230,6 +235,10 @@ class CallSession:
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
+        if not self.call.hungup.is_set():
+            # A bridge made before the hold music's sendmsg reached FreeSWITCH leaves that playback
+            # queued behind the bridge: it would now play forever in front of what comes next.
+            self._flush_applications()
         if transfer is not None and not self.call.hungup.is_set():
             return LeftQueue("transfer", transfer.target)
         if self.s.post_call_flow and not self.call.hungup.is_set():
@@ -283,6 +292,13 @@ class CallSession:
         finally:
             watcher.kill()
 
+    def _flush_applications(self) -> None:
+        """Stop what is playing on the caller's channel and drop what is queued (``uuid_break all``)."""
+        try:
+            self.call.api(f"uuid_break {self.call.uuid} all")
+        except ESLError as exc:
+            log.debug("%s: uuid_break: %s", self.call.name, exc)
+
     def _word_pending(self) -> bool:
         """The ACD's word (bridged, or out of the queue) is in the inbox, not yet read."""
         return any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
@@ -317,14 +333,23 @@ class CallSession:
         executor.perform(a.Say(CALLBACK_PROMPT))
         return a.Callback(self.trace.caller, reason)
 
+    def _report_flow(self, agent: str, flow: str, ending: a.Action) -> None:
+        """An agent sent the caller into ``flow`` (a PIN, a survey...): tell their desktop how it ended."""
+        result = {
+            "call_id": self.trace.uuid,
+            "flow": flow,
+            "outcome": getattr(ending, "outcome", None),
+            "inputs": self.trace.ivr_inputs,
+        }
+        self.s.acd.hub.publish(agent, "flow_result", result)
+
     def _post_call(self, flow_name: str) -> None:
         """The agent hung up and the caller is still here: run the post-call flow (e.g. a survey)."""
         flow = self.s.flows().get(flow_name)
         if flow is None:
             log.warning("%s: post-call flow %r is not loaded", self.call.name, flow_name)
             return
-        try:  # music on hold may still be playing (or queued) on the parked caller: stop all of it
-            self.call.api(f"uuid_break {self.call.uuid} all")
+        try:
             self._run_flow(flow, self.s.executor(self.call), {"agent": self.trace.agent_id})
         except ESLError as exc:
             log.info("%s: post-call flow ended: %s", self.call.name, exc)
