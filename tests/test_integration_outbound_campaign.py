@@ -17,6 +17,7 @@ from engine.campaigns.runner import AttemptRecorded
 from engine.emulator import CalledParty, Phone
 from engine.store import agents, queues, skills
 from engine.store import outbound as store
+from engine.store.models import Call, Interaction
 from engine.store.outbound_models import CallAttempt, CampaignContact, DialDecisionRecord
 from tests.hotline_rig import seed, start_rig
 
@@ -119,6 +120,12 @@ def test_campaign_connects_people_handles_machines_and_never_dials_dnc(rig):
         # every attempt points at the logged decision that placed it, with that decision's inputs
         assert {a.decision_id for a in attempts.values()} <= {d.id for d in decisions}
         assert all(d.policy == "progressive" and "agents_free" in d.inputs for d in decisions)
+        # the person's call is a call like any other: a CDR and an outbound interaction in the history
+        cdr = s.scalars(select(Call).where(Call.uuid == results[LIVE].leg)).one()
+        interaction = s.scalars(select(Interaction).where(Interaction.call_uuid == results[LIVE].leg)).one()
+        assert (cdr.outcome, cdr.destination, cdr.agent_id) == ("answered", LIVE, "1001")
+        assert (interaction.kind, interaction.agent_id) == ("outbound", "1001")
+        assert not s.scalars(select(Interaction).where(Interaction.call_uuid == results[MACHINE].leg)).all()
     m = rig.engine.metrics
     assert m.value("hotline_campaign_live_answers_total", campaign="spring") == 1
     assert m.value("hotline_campaign_amd_total", campaign="spring", result="MACHINE") == 1

@@ -35,8 +35,10 @@ from engine.api import outbound as outbound_api
 from engine.api.auth import Credentials
 from engine.campaigns.legs import Legs
 from engine.campaigns.manager import Campaigns
+from engine.campaigns.runner import AttemptRecorded
 from engine.config import Config
 from engine.cti import Hub
+from engine.dialler.outcomes import CallOutcome
 from engine.ivr.flow import Flow
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
@@ -119,6 +121,7 @@ class Hotline:
         fs = config.freeswitch
         legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs)
+        self.campaigns.services.attempt_recorded.append(self._record_outbound)
         app = make_app(
             self,
             self.hub,
@@ -285,6 +288,33 @@ class Hotline:
             )
         for listener in self.call_recorded:
             listener(trace)
+
+    def _record_outbound(self, attempt: AttemptRecorded) -> None:
+        """A campaign call a person answered is a call like any other: a CDR and an outbound
+        interaction in the customer's history (machines, busy and no answer stay in the attempt log)."""
+        result = attempt.result
+        if result.outcome not in (CallOutcome.LIVE, CallOutcome.ABANDONED):
+            return
+        ended = now()
+        answered = datetime.fromtimestamp(result.answered_at, UTC) if result.answered_at else ended
+        record = calls.CallRecord(
+            uuid=attempt.leg,
+            caller_number=f"campaign:{attempt.campaign}",
+            destination=attempt.number,
+            created_at=min(answered, ended),
+            ended_at=ended,
+            outcome="answered" if result.outcome is CallOutcome.LIVE else "abandoned",
+            agent_id=result.agent_id,
+            answered_at=min(answered, ended),
+            talk_seconds=result.talk_seconds,
+            hangup_cause=result.hangup_cause,
+        )
+        with self.sessions.begin() as s:
+            customer = customers.find_customer_by_number(s, attempt.number, region=self.config.calls.region)
+            calls.record_finished_call(
+                s, record, kind="outbound", customer_id=customer.id if customer else None,
+                notes=f"campaign {attempt.campaign}",
+            )  # fmt: skip
 
     def _record_survey(self, call_uuid: str, agent_id: str | None, question: str, score: int) -> None:
         with self.sessions.begin() as s:
