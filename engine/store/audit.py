@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.crm_models import AuditEntry
+from engine.store.errors import InvalidInput
+from engine.store.timestamps import utcnow
 
 
 def record(
@@ -54,3 +57,26 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, dict):
         return _plain(value)
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def audited_update(
+    session: Session,
+    actor: str,
+    row: Any,
+    changes: dict[str, Any],
+    checks: dict[str, Callable[[Any], Any]],
+    *,
+    action: str,
+    entity: str,
+    view: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Set each changed field through its check (naming the field on refusal), stamp ``updated_at``,
+    and record the before and after in the audit log."""
+    before = view(row)
+    for key, value in changes.items():
+        if key not in checks:
+            raise InvalidInput(key, value, f"cannot be changed; changeable: {sorted(checks)}")
+        setattr(row, key, checks[key](value))
+    row.updated_at = utcnow()
+    session.flush()
+    record(session, actor, action, entity, row.id, before, view(row))

@@ -20,8 +20,7 @@ from engine.store import audit
 from engine.store.crm_fields import tags as check_tags
 from engine.store.crm_fields import text as check_text
 from engine.store.crm_models import KbArticle
-from engine.store.errors import InvalidInput, NotFound
-from engine.store.timestamps import utcnow
+from engine.store.errors import NotFound
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -55,19 +54,14 @@ def create_article(
 def update_article(session: Session, article_id: int, actor: str, changes: dict[str, Any]) -> KbArticle:
     """Change an article's question, answer or tags (audited)."""
     article = get_article(session, article_id)
-    before = article_view(article)
     checks = {
         "question": lambda v: check_text("kb.question", v, max_len=500),
         "answer": lambda v: check_text("kb.answer", v, max_len=10_000),
         "tags": lambda v: check_tags("kb.tags", v),
     }
-    for key, value in changes.items():
-        if key not in checks:
-            raise InvalidInput(key, value, f"is not an article field {sorted(checks)}")
-        setattr(article, key, checks[key](value))
-    article.updated_at = utcnow()
-    session.flush()
-    audit.record(session, actor, "kb.update", "kb_article", article.id, before, article_view(article))
+    audit.audited_update(
+        session, actor, article, changes, checks, action="kb.update", entity="kb_article", view=article_view
+    )
     return article
 
 

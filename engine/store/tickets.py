@@ -136,7 +136,6 @@ def apply_event(
 def update_ticket(session: Session, ticket_id: int, actor: str, changes: dict[str, Any]) -> Ticket:
     """Change a ticket's title, description, category, priority or due time (audited)."""
     ticket = get_ticket(session, ticket_id)
-    before = view(ticket)
     checks = {
         "title": lambda v: text("ticket.title", v, max_len=200),
         "description": lambda v: text("ticket.description", v, max_len=10_000, required=False),
@@ -144,13 +143,7 @@ def update_ticket(session: Session, ticket_id: int, actor: str, changes: dict[st
         "priority": lambda v: choice("ticket.priority", v, TICKET_PRIORITIES),
         "due_at": lambda v: timestamp("ticket.due_at", v),
     }
-    for key, value in changes.items():
-        if key not in checks:
-            raise InvalidInput(key, value, f"cannot be changed; changeable: {sorted(checks)}")
-        setattr(ticket, key, checks[key](value))
-    ticket.updated_at = utcnow()
-    session.flush()
-    audit.record(session, actor, "ticket.update", "ticket", ticket.id, before, view(ticket))
+    audit.audited_update(session, actor, ticket, changes, checks, action="ticket.update", entity="ticket", view=view)
     return ticket
 
 
