@@ -274,6 +274,25 @@ def cmd_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recording(args: argparse.Namespace) -> int:
+    """Recording rules ("record these agents during this time window"), through the engine."""
+    if args.action == "add":
+        if not (args.target and args.start and args.until):
+            raise CliError("hotline recording add AGENT --from TIME --until TIME")
+        body = {"agent": args.target, "from": args.start, "until": args.until, "note": args.note or ""}
+        rule = _api(args, "POST", "/api/recording-rules", body)
+        print(f"rule {rule['id']}: agent {rule['agent']} recorded from {rule['from']} until {rule['until']}")
+    elif args.action == "remove":
+        if not (args.target or "").isdigit():
+            raise CliError("hotline recording remove RULE_ID")
+        _api(args, "DELETE", f"/api/recording-rules/{args.target}")
+        print(f"rule {args.target} removed")
+    else:
+        query = f"?agent={args.target}" if args.target else ""
+        print(_table(_api(args, "GET", f"/api/recording-rules{query}"), ["id", "agent", "from", "until", "by", "note"]))
+    return 0
+
+
 def _when(text: str | None, default: datetime) -> datetime:
     if not text:
         return default
@@ -565,6 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
     call.add_argument("--reason", help="force_break reason code")
     call.set_defaults(fn=cmd_call)
+
+    recording = sub.add_parser("recording", help="recording rules: record an agent's calls during a time window")
+    recording.add_argument("action", choices=["add", "list", "remove"])
+    recording.add_argument("target", nargs="?", help="add/list: the agent; remove: the rule id")
+    recording.add_argument("--from", dest="start", help="ISO time; without an offset, in calls.timezone")
+    recording.add_argument("--until", help="ISO time; without an offset, in calls.timezone")
+    recording.add_argument("--note", help="why (shown in the rule list)")
+    recording.set_defaults(fn=cmd_recording)
 
     report = sub.add_parser("report", help="queue service level by interval (Erlang C staffing), agent performance")
     report.add_argument("kind", choices=["queues", "agents"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.acd.recording import sampled
+from engine.acd.recording import recording_reason, sampled
 
 IDS = [f"call-{i}" for i in range(4000)]
 
@@ -16,3 +16,9 @@ def test_share_of_calls_sampled(percent: float, low: int, high: int) -> None:
 
 def test_the_same_call_gets_the_same_answer() -> None:
     assert [sampled(i, 30) for i in IDS[:50]] == [sampled(i, 30) for i in IDS[:50]]
+
+
+def test_a_rule_comes_before_the_queue_sample() -> None:
+    assert recording_reason("call-1", 0, [7, 9]) == "rule 7"
+    assert recording_reason("call-1", 100, []) == "policy"
+    assert recording_reason("call-1", 0, []) is None

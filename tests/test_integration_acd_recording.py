@@ -3,7 +3,7 @@ files are named <data_dir>/recordings/YYYY/MM/DD/<call uuid>.wav and found by ca
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,3 +50,39 @@ def test_agent_records_on_demand_when_the_policy_does_not(tmp_path, db_url) -> N
         assert [(r["reason"], r["agent"]) for r in rows] == [("agent:1001", "1001")]
         log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
         assert [(r["action"], r["result"]) for r in log] == [("record", "ok")]
+
+
+def test_a_rule_records_that_agents_calls_during_its_window_only(tmp_path, db_url) -> None:
+    agents = {"1001": {"sales": 5}, "1002": {"sales": 5}}
+    with acd_rig(tmp_path, db_url, agents, {}) as rig:
+        now = datetime.now(UTC)
+        body = {
+            "agent": "1001",
+            "from": (now - timedelta(hours=1)).isoformat(),
+            "until": (now + timedelta(hours=1)).isoformat(),
+            "note": "QA",
+        }
+        status, rule = rig.api("POST", "/api/recording-rules", rig.admin, body)
+        assert status == 200 and rule["agent"] == "1001" and rule["by"] == "admin"
+        past = {**body, "agent": "1002", "until": (now - timedelta(minutes=1)).isoformat()}
+        assert rig.api("POST", "/api/recording-rules", rig.admin, past)[0] == 200
+        assert rig.api("POST", "/api/recording-rules", rig.agent_tokens["1001"], body)[0] == 403
+        status, error = rig.api("POST", "/api/recording-rules", rig.admin, {**body, "until": body["from"]})
+        assert status == 409 and "recording_rule.ends_at" in error["error"]
+        assert rig.api("POST", "/api/recording-rules", rig.admin, {**body, "agent": "9999"})[0] == 404
+
+        for agent in ("1001", "1002"):
+            rig.emulator.phones[agent] = Phone(agent, answer_delay=1)
+            login(rig, agent)
+        first = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=20), HOTLINE_NUMBER)
+        second = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=20), HOTLINE_NUMBER)
+        traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
+        for uuid in (first, second):
+            rows = rig.api("GET", f"/api/calls/{uuid}/recordings", rig.admin)[1]
+            if traces[uuid].agent_id == "1001":
+                assert [(r["reason"], r["agent"]) for r in rows] == [(f"rule {rule['id']}", "1001")]
+            else:
+                assert rows == []  # 1002's rule has ended; the queue samples nothing
+        assert [r["agent"] for r in rig.api("GET", "/api/recording-rules", rig.admin)[1]] == ["1001", "1002"]
+        assert rig.api("DELETE", f"/api/recording-rules/{rule['id']}", rig.admin)[0] == 200
+        assert [r["agent"] for r in rig.api("GET", "/api/recording-rules", rig.admin)[1]] == ["1002"]

@@ -1,6 +1,6 @@
 """HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer,
 record), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
-call's recordings.
+call's recordings, and recording rules ("record these agents during this time window").
 
 Every action is audited by the backend (who: the token's role and agent; what; when; result).
 """
@@ -23,6 +23,12 @@ class AcdBackend(Protocol):
     def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]: ...
 
     def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
+
+    def add_recording_rule(self, actor: str, agent_id: str, starts: str, ends: str, note: str) -> dict[str, Any]: ...
+
+    def recording_rules(self, agent_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    def remove_recording_rule(self, rule_id: int) -> dict[str, Any]: ...
 
 
 def _actor(req: Request) -> str:
@@ -55,6 +61,28 @@ def register(router: Router, backend: AcdBackend) -> None:
     def call_recordings(req: Request, call_id: str) -> Any:
         req.require("admin", "supervisor")
         return backend.call_recordings(call_id)
+
+    @router.route("POST", "/api/recording-rules")
+    def add_rule(req: Request) -> Any:
+        """Record an agent's calls during a window: {"agent", "from", "until", "note"}."""
+        req.require("admin", "supervisor")
+        fields = _strings(req, "agent", "from", "until", "note")
+        for name in ("agent", "from", "until"):
+            if not fields[name]:
+                raise ApiError(400, f"{name} is required")
+        return backend.add_recording_rule(
+            _actor(req), str(fields["agent"]), str(fields["from"]), str(fields["until"]), fields["note"] or ""
+        )
+
+    @router.route("GET", "/api/recording-rules")
+    def list_rules(req: Request) -> Any:
+        req.require("admin", "supervisor")
+        return backend.recording_rules(req.query.get("agent", [None])[0])
+
+    @router.route("DELETE", r"/api/recording-rules/(?P<rule_id>\d+)")
+    def remove_rule(req: Request, rule_id: str) -> Any:
+        req.require("admin", "supervisor")
+        return backend.remove_recording_rule(int(rule_id))
 
     @router.route("GET", "/api/call-control-log")
     def audit_log(req: Request) -> Any:

@@ -26,7 +26,7 @@ from engine import desktop
 from engine.acd import commands
 from engine.acd.core import Acd
 from engine.acd.model import Agent
-from engine.acd.recording import sampled
+from engine.acd.recording import recording_reason
 from engine.acd.states import IllegalTransition
 from engine.api import acd as acd_api
 from engine.api import crm as crm_api
@@ -420,11 +420,40 @@ class Hotline:
         return {"leg": leg}
 
     def _record_by_policy(self, call_id: str, agent_id: str, queue: str) -> None:
-        if sampled(call_id, self.acd.acd.queue_config(queue).record_percent):
+        with self.sessions() as s:
+            rules = [r.id for r in recordings.rules_for(s, agent_id, active_at=datetime.now(UTC))]
+        reason = recording_reason(call_id, self.acd.acd.queue_config(queue).record_percent, rules)
+        if reason is None:
+            return
+        try:
+            self.start_recording(call_id, reason, agent_id, queue)
+        except ESLError as exc:
+            log.warning("recording %s: %s", call_id, exc)
+
+    def add_recording_rule(self, actor: str, agent_id: str, starts: str, ends: str, note: str) -> dict[str, Any]:
+        """A rule recording ``agent_id``'s calls between two ISO 8601 times (local to ``calls.timezone``
+        when they carry no offset)."""
+        zone = ZoneInfo(self.config.calls.timezone)
+        times = []
+        for name, value in (("from", starts), ("until", ends)):
             try:
-                self.start_recording(call_id, "policy", agent_id, queue)
-            except ESLError as exc:
-                log.warning("recording %s: %s", call_id, exc)
+                parsed = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"recording_rule.{name}: {value!r} is not an ISO 8601 time") from None
+            times.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
+        if agent_id not in self.acd.acd.snapshot().agents:
+            raise KeyError(f"agent {agent_id}")
+        with self.sessions.begin() as s:
+            return _rule_view(recordings.add_rule(s, agent_id, times[0], times[1], created_by=actor, note=note))
+
+    def recording_rules(self, agent_id: str | None = None) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            return [_rule_view(r) for r in recordings.rules_for(s, agent_id)]
+
+    def remove_recording_rule(self, rule_id: int) -> dict[str, Any]:
+        with self.sessions.begin() as s:
+            recordings.remove_rule(s, rule_id)
+        return {"removed": rule_id}
 
     def start_recording(self, call_id: str, reason: str, agent_id: str | None, queue: str | None) -> str:
         """``uuid_record`` the call to <data_dir>/recordings/YYYY/MM/DD/<call uuid>.wav (FreeSWITCH
@@ -488,3 +517,14 @@ class Hotline:
         self._load_acd()
         log.info("reloaded %d flows", len(flows))
         return {"flows": sorted(flows)}
+
+
+def _rule_view(rule: Any) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "agent": rule.agent_id,
+        "from": rule.starts_at.isoformat(),
+        "until": rule.ends_at.isoformat(),
+        "by": rule.created_by,
+        "note": rule.note,
+    }

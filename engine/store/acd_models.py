@@ -76,3 +76,21 @@ class CallRecording(Base):
     agent_id: Mapped[str | None] = mapped_column(String(32))
     queue: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
+
+
+class RecordingRule(Base):
+    """ "Record this agent's calls during this time window" (a supervisor's or QA's rule)."""
+
+    __tablename__ = "recording_rules"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window_not_empty"),
+        Index("ix_recording_rules_agent_id_ends_at", "agent_id", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime]

@@ -1,12 +1,15 @@
-"""Call recordings' metadata: one row per recording, found by the call's uuid."""
+"""Call recordings' metadata (one row per recording, found by the call's uuid) and recording rules."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.store.acd_models import CallRecording
-from engine.store.timestamps import utcnow
+from engine.store.acd_models import CallRecording, RecordingRule
+from engine.store.errors import InvalidInput, NotFound
+from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty
 
 
@@ -31,3 +34,45 @@ def recordings_for_call(session: Session, call_uuid: str) -> list[CallRecording]
     """The call's recordings, oldest first."""
     query = select(CallRecording).where(CallRecording.call_uuid == call_uuid)
     return list(session.scalars(query.order_by(CallRecording.started_at, CallRecording.id)))
+
+
+def add_rule(
+    session: Session, agent_id: str, starts_at: datetime, ends_at: datetime, *, created_by: str, note: str = ""
+) -> RecordingRule:
+    """Record every call of *agent_id* bridged between *starts_at* and *ends_at* (aware times)."""
+    start, end = utc("recording_rule.starts_at", starts_at), utc("recording_rule.ends_at", ends_at)
+    if end <= start:
+        raise InvalidInput("recording_rule.ends_at", ends_at, "must be after recording_rule.starts_at")
+    if len(note) > 255:
+        raise InvalidInput("recording_rule.note", note[:20] + "...", "must be at most 255 characters")
+    row = RecordingRule(
+        agent_id=non_empty("recording_rule.agent_id", agent_id),
+        starts_at=start,
+        ends_at=end,
+        created_by=non_empty("recording_rule.created_by", created_by),
+        note=note,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rules_for(
+    session: Session, agent_id: str | None = None, *, active_at: datetime | None = None
+) -> list[RecordingRule]:
+    """Rules, oldest first: of one agent and/or in force at *active_at*."""
+    query = select(RecordingRule)
+    if agent_id is not None:
+        query = query.where(RecordingRule.agent_id == agent_id)
+    if active_at is not None:
+        query = query.where(RecordingRule.starts_at <= active_at, RecordingRule.ends_at > active_at)
+    return list(session.scalars(query.order_by(RecordingRule.starts_at, RecordingRule.id)))
+
+
+def remove_rule(session: Session, rule_id: int) -> None:
+    row = session.get(RecordingRule, rule_id)
+    if row is None:
+        raise NotFound("recording rule", rule_id)
+    session.delete(row)
+    session.flush()
