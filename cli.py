@@ -82,6 +82,15 @@ def _levels(pairs: Sequence[str], what: str) -> dict[str, int]:
     return out
 
 
+def _ensure_skills(session, names) -> None:
+    """Create the skills among ``names`` that the catalogue does not have yet."""
+    from engine.store import skills as skill_store
+
+    known = {k.name for k in skill_store.list_skills(session)}
+    for name in set(names) - known:
+        skill_store.create_skill(session, name)
+
+
 # ---- commands ------------------------------------------------------------------------------
 
 
@@ -131,11 +140,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
     with _session(args) as s:
         if args.action == "add":
             skills = _levels(args.skill, "skill")
-            from engine.store import skills as skill_store
 
-            known = {k.name for k in skill_store.list_skills(s)}
-            for name in skills.keys() - known:
-                skill_store.create_skill(s, name)
+            _ensure_skills(s, skills)
             agents.create_agent(
                 s, args.id, name=args.name or args.id, contact=args.contact or f"user/{args.id}", skills=skills
             )
@@ -190,7 +196,6 @@ def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_queue(args: argparse.Namespace) -> int:
     from engine.store import queue_settings, queues
-    from engine.store import skills as skill_store
 
     if args.action == "status":
         rows = _api(args, "GET", "/api/queues")
@@ -199,9 +204,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     with _session(args) as s:
         if args.action in ("add", "update"):
             required = _levels(args.skill, "skill") if args.skill else None
-            known = {k.name for k in skill_store.list_skills(s)}
-            for name in (required or {}).keys() - known:
-                skill_store.create_skill(s, name)
+            _ensure_skills(s, required or {})
             if args.action == "add":
                 queues.create_queue(
                     s,
