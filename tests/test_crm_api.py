@@ -8,6 +8,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,6 +107,36 @@ def test_agents_see_only_their_teams_tickets_and_cannot_act_for_others(rig) -> N
     own = rig.api("POST", "/api/tickets", grace, {"title": "mine"})[1]
     assert (own["assignee"], own["state"]) == ("1001", "assigned")
     assert rig.api("GET", f"/api/tickets/{own['id']}", linus)[0] == 403
+
+
+def test_follow_up_falls_due_after_the_configured_hours(tmp_path, db_url) -> None:
+    seed(db_url, _seed)
+    for rig in start_rig(tmp_path, db_url, ["1001"], config={"crm": {"follow_up_hours": 2}}):
+        grace = _login(rig, "grace")
+        t = rig.api("POST", "/api/tickets", grace, {"title": "Router", "assignee": "1001"})[1]
+        rig.api("POST", f"/api/tickets/{t['id']}/events", grace, {"event": "start"})
+        before = datetime.now(UTC)
+        status, t = rig.api("POST", f"/api/tickets/{t['id']}/events", grace, {"event": "resolve"})
+        assert status == 200, t
+        due = datetime.fromisoformat(t["follow_up_due_at"]) - timedelta(hours=2)
+        assert before - timedelta(seconds=1) <= due <= datetime.now(UTC)
+
+
+def test_repeated_failed_logins_lock_the_username_with_429(rig) -> None:
+    wrong = {"username": "grace", "password": "not-the-password"}
+    for _ in range(5):
+        assert rig.api("POST", "/api/login", "", wrong)[0] == 401
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{rig.http_port}/api/login", method="POST",
+        data=json.dumps({"username": "grace", "password": PASSWORD}).encode(),
+    )  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:  # the right password is refused while locked
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 429 and 299 <= int(refused.value.headers["Retry-After"]) <= 300
+    assert "too many failed logins for 'grace'" in json.loads(refused.value.read())["error"]
+    assert _login(rig, "sue")  # other users still log in
+    assert rig.engine.metrics.value("hotline_logins_total", result="failed") == 5
+    assert rig.engine.metrics.value("hotline_logins_total", result="locked") == 1
 
 
 def test_ticket_lifecycle_over_the_api_is_stored_and_audited(rig) -> None:

@@ -46,12 +46,13 @@ _STATUS = {
     405: "405 Method Not Allowed",
     409: "409 Conflict",
     413: "413 Payload Too Large",
+    429: "429 Too Many Requests",
 }
 
 
-def _json(start: StartResponse, status: int, data: Any) -> list[bytes]:
+def _json(start: StartResponse, status: int, data: Any, headers: Sequence[tuple[str, str]] = ()) -> list[bytes]:
     body = json.dumps(data, default=str).encode()
-    start(_STATUS[status], [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    start(_STATUS[status], [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
     return [body]
 
 
@@ -155,7 +156,7 @@ def make_app(
                 return result.body
             return _json(start, 200, result)
         except ApiError as exc:
-            return _json(start, exc.status, {"error": str(exc)})
+            return _json(start, exc.status, {"error": str(exc)}, exc.headers)
         except KeyError as exc:
             return _json(start, 404, {"error": f"not found: {exc.args[0]}"})
         except ValueError as exc:

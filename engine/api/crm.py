@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.api.auth import identity
 from engine.api.http import ApiError, Request, Router
-from engine.crm.lifecycle import DEFAULT_FOLLOW_UP_HOURS, IllegalTransition, TicketEvent
+from engine.config.model import Crm
+from engine.crm.lifecycle import IllegalTransition, TicketEvent
+from engine.crm.login_throttle import LoginThrottle
 from engine.metrics import Metrics
 from engine.store import audit, customers, kb, tickets, users
 from engine.store.crm_customers import (
@@ -59,12 +64,13 @@ class Engine(Protocol):
     call_recorded: list[Callable[[CallTrace], None]]
 
 
-def module(
-    engine: Engine, *, region: str, follow_up_hours: float = DEFAULT_FOLLOW_UP_HOURS
-) -> Callable[[Router], None]:
+def module(engine: Engine, *, region: str, settings: Crm) -> Callable[[Router], None]:
     """The CRM's ``register`` for ``make_app(modules=...)``; also turns callback requests into tickets
     and exports the overdue-ticket gauge."""
     sessions, metrics = engine.sessions, engine.metrics
+    throttle = LoginThrottle(
+        settings.login_max_failures, settings.login_failure_window_seconds, settings.login_lockout_seconds
+    )
 
     def overdue() -> float:
         try:
@@ -90,12 +96,23 @@ def module(
     engine.call_recorded.append(on_call)
 
     def register(router: Router) -> None:
-        _routes(router, sessions, metrics, region, follow_up_hours)
+        _routes(router, _Context(sessions, metrics, region, settings.follow_up_hours, throttle))
 
     return register
 
 
-def _routes(router: Router, sessions: sessionmaker[Session], metrics: Metrics, region: str, follow_up: float) -> None:
+@dataclass(frozen=True)
+class _Context:
+    sessions: sessionmaker[Session]
+    metrics: Metrics
+    region: str
+    follow_up: float
+    throttle: LoginThrottle
+
+
+def _routes(router: Router, ctx: _Context) -> None:
+    sessions, metrics, region, follow_up = ctx.sessions, ctx.metrics, ctx.region, ctx.follow_up
+
     def route(method: str, pattern: str, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a handler ``fn(req, s, who, **groups)`` run in one transaction, store errors mapped."""
 
@@ -124,9 +141,23 @@ def _routes(router: Router, sessions: sessionmaker[Session], metrics: Metrics, r
         """Exchange a username and password for a session token (the one endpoint without a token)."""
         username = text("username", req.body.get("username"), max_len=64)
         password = text("password", req.body.get("password"), max_len=200)
+        now = time.monotonic()
+        wait = ctx.throttle.retry_after(username, now)
+        if wait is not None:
+            metrics.logins.labels("locked").inc()
+            raise ApiError(
+                429,
+                f"too many failed logins for {username!r}; try again in {math.ceil(wait)} s",
+                [("Retry-After", str(math.ceil(wait)))],
+            )
         found = users.login(s, username, password)
         if found is None:
+            metrics.logins.labels("failed").inc()
+            if ctx.throttle.failed(username, now):
+                log.warning("login: %r locked for %.0f s after repeated failures", username, ctx.throttle.lockout)
             raise ApiError(401, "unknown user or wrong password")
+        ctx.throttle.succeeded(username)
+        metrics.logins.labels("ok").inc()
         token, user = found
         return {"token": token, "username": user.username, "role": user.role, "agent": user.agent_id, "team": user.team}
 

@@ -8,7 +8,7 @@ Each domain registers its routes in its own module with ``register(router, ...)`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,10 @@ Handler = Callable[..., Any]
 class ApiError(Exception):
     """An error with an HTTP status, returned to the client as ``{"error": message}``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = list(headers)
 
 
 @dataclass(frozen=True)

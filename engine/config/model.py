@@ -64,6 +64,15 @@ class Speech(_Section):
     asr_engine: str = "pocketsphinx"
 
 
+class Crm(_Section):
+    """Tickets and database-user logins."""
+
+    follow_up_hours: float = Field(24.0, gt=0)
+    login_max_failures: int = Field(5, ge=1)
+    login_failure_window_seconds: float = Field(300.0, gt=0)
+    login_lockout_seconds: float = Field(300.0, gt=0)
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -77,6 +86,7 @@ class Config(_Section):
     http: Listen = Listen(port=8085)
     calls: Calls = Calls()
     speech: Speech = Speech()
+    crm: Crm = Crm()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

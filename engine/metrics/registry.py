@@ -116,6 +116,9 @@ class Metrics:
             registry=r,
         )
         self.surveys = Counter("hotline_survey_scores", "Post-call survey answers", ["score"], registry=r)
+        self.logins = Counter(
+            "hotline_logins", "Database-user login attempts by result (ok, failed, locked)", ["result"], registry=r
+        )
         self.tickets_created = Counter(
             "hotline_tickets_created", "Tickets opened by category", ["category"], registry=r
         )

@@ -128,7 +128,7 @@ class Hotline:
             self.metrics,
             Credentials(config.tokens, self.sessions),
             modules=[
-                crm_api.module(self, region=config.calls.region),
+                crm_api.module(self, region=config.calls.region, settings=config.crm),
                 openapi.register,
                 desktop.register,
                 lambda router: outbound_api.register(router, self.campaigns, self.sessions),
