@@ -61,6 +61,13 @@ def test_recorded_samples_are_listed_until_labelled_and_labels_are_audited(sessi
         ("sue", "amd_sample.label", None, "human"),
     ]
     assert samples.view(row)["has_audio"] is True
+    assert store.report(session, campaign)["amd_audit"] == {
+        "samples": 2,
+        "unlabelled": 0,
+        "labelled_human": 0,
+        "labelled_machine": 2,
+        "false_negatives": 0,
+    }
 
 
 def test_bad_labels_and_foreign_samples_are_refused(session) -> None:

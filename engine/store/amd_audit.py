@@ -118,6 +118,21 @@ def label_counts(session: Session, campaign_id: int) -> tuple[int, int]:
     return counts.get(Label.HUMAN.value, 0), sum(counts.values())
 
 
+def summary(session: Session, campaign_id: int) -> dict[str, int]:
+    """Counts for the campaign report: recorded samples, waiting for a label, labelled each way, false negatives."""
+    humans, labelled = label_counts(session, campaign_id)
+    recorded = session.scalar(
+        select(func.count()).where(AmdSample.campaign_id == campaign_id, AmdSample.source == RECORDING)
+    )
+    return {
+        "samples": recorded or 0,
+        "unlabelled": (recorded or 0) - labelled,
+        "labelled_human": humans,
+        "labelled_machine": labelled - humans,
+        "false_negatives": false_negatives(session, campaign_id),
+    }
+
+
 def false_negatives(session: Session, campaign_id: int) -> int:
     """Human-classified calls agents dispositioned as answering machines."""
     query = select(func.count()).where(AmdSample.campaign_id == campaign_id, AmdSample.source == DISPOSITION)
