@@ -87,6 +87,7 @@ def test_machine_verdict_is_sampled_labelled_human_and_counted_as_an_abandon(rig
     # before any label the campaign counts the conservative prior, and the decision log says so
     status = rig.api("GET", "/api/campaigns/spring", rig.admin)[1]
     assert status["live"]["amd_false_positive"]["source"] == "prior"
+    assert status["live"]["amd_decision_seconds"] > 0  # AMD decision time, a live statistic
     assert status["live"]["window"]["amd_false_positives"] == pytest.approx(0.15)  # 1 machine verdict x 15 %
     with rig.engine.sessions() as s:
         logged = [d.inputs["amd_false_positive"] for d in s.scalars(select(DialDecisionRecord))]
@@ -122,6 +123,17 @@ def test_machine_verdict_is_sampled_labelled_human_and_counted_as_an_abandon(rig
     listing = rig.api("GET", "/api/campaigns/spring/amd-samples", sue)[1]
     assert listing["false_negatives"] == 1
     assert rig.api("GET", "/api/campaigns/spring", rig.admin)[1]["live"]["window"]["abandons"] == pytest.approx(1.0)
+
+    # a restarted runner rebuilds the same figures from the database
+    assert rig.api("POST", "/api/campaigns/spring/pause", rig.admin)[0] == 200
+    assert rig.api("POST", "/api/campaigns/spring/start", rig.admin)[0] == 200
+    live_status = rig.api("GET", "/api/campaigns/spring", rig.admin)[1]["live"]
+    assert live_status["amd_false_positive"]["source"] == "audited"
+    assert (
+        live_status["amd_false_positive"]["machine_verdicts"],
+        live_status["amd_false_positive"]["human_verdicts"],
+    ) == (1, 1)
+    assert live_status["window"]["amd_false_positives"] == pytest.approx(1.0)
 
     m = rig.engine.metrics
     assert m.value("hotline_campaign_amd_samples_total", campaign="spring") == 1

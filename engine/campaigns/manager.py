@@ -97,6 +97,7 @@ class Campaigns:
                     "amd_false_positives": round(budget.abandons - budget.detected_abandons, 4),
                 },
                 "amd_false_positive": runner.amd_estimate.view(),
+                "amd_decision_seconds": round(runner.stats.amd_time.mean(), 3),
             }
         return out
 

@@ -160,7 +160,7 @@ class CampaignRunner:
         """The dial with a recording path when it falls in the campaign's AMD audit sample."""
         if not amd_audit.sampled(dial.leg, self.amd_sampling.sample_percent):
             return dial
-        folder = self.s.data_dir / "amd_samples" / self.name / f"{datetime.now(UTC):%Y/%m/%d}"
+        folder = self.s.data_dir / "amd_samples" / self.name / f"{_dt(self.s.wall()):%Y/%m/%d}"
         folder.mkdir(parents=True, exist_ok=True)
         path = str((folder / f"{dial.leg}.wav").resolve())
         return replace(dial, sample_to=path, sample_seconds=self.amd_sampling.record_seconds)
