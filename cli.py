@@ -55,6 +55,11 @@ def _session(args: argparse.Namespace):
 
 
 def _api(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> Any:
+    return json.loads(_api_bytes(args, method, path, body))
+
+
+def _api_bytes(args: argparse.Namespace, method: str, path: str, body: dict | None = None) -> bytes:
+    """The running engine's answer to one API request, as bytes; CliError naming the refusal."""
     config = _config(args)
     token = args.token or os.environ.get("HOTLINE_TOKEN", "")
     url = f"http://{config.http.host}:{config.http.port}{path}"
@@ -64,7 +69,7 @@ def _api(args: argparse.Namespace, method: str, path: str, body: dict | None = N
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+            return response.read()
     except urllib.error.HTTPError as exc:
         raise CliError(f"{method} {path}: {exc.code} {json.loads(exc.read() or b'{}').get('error', '')}") from None
     except OSError as exc:
@@ -460,6 +465,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     if args.action == "status":
         print(json.dumps(_api(args, "GET", f"/api/campaigns/{args.name}"), indent=2, default=str))
         return 0
+    if args.action == "amd-audit":
+        return cmd_amd_audit(args)
     with _session(args) as s:
         if args.action == "create":
             params = {"ratio": args.ratio} if args.ratio else {}
@@ -491,6 +498,34 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                 for c in outbound.list_campaigns(s)
             ]
             print(_table(rows, ["name", "state", "mode", "queue"]))
+    return 0
+
+
+def cmd_amd_audit(args: argparse.Namespace) -> int:
+    """``campaign amd-audit list|label|audio CAMPAIGN ...`` through the running engine's API."""
+    action, name, rest = args.name, args.file, args.rest
+    usage = "campaign amd-audit: use list CAMPAIGN [--all] | label CAMPAIGN ID human|machine | audio CAMPAIGN ID FILE"
+    wanted = {"list": 0, "label": 2, "audio": 2}
+    if action not in wanted or not name or len(rest) != wanted[action] or (rest and not rest[0].isdigit()):
+        raise CliError(usage)
+    base = f"/api/campaigns/{name}/amd-samples"
+    if action == "list":
+        listing = _api(args, "GET", base if args.all else f"{base}?unlabelled=1")
+        rows = [
+            {k: str(sample[k] or "-") for k in ("id", "created_at", "amd_result", "source", "label", "labelled_by")}
+            for sample in listing["samples"]
+        ]
+        print(_table(rows, ["id", "created_at", "amd_result", "source", "label", "labelled_by"]))
+        print(f"false negatives (agents' answering-machine dispositions): {listing['false_negatives']}")
+    elif action == "label":
+        result = _api(args, "POST", f"{base}/{rest[0]}/label", {"label": rest[1]})
+        print(f"sample {result['id']}: {result['label']} (by {result['labelled_by']})")
+        if "estimate" in result:
+            print(f"false-positive bound now {result['estimate']['upper']:.2%}: {result['estimate']['note']}")
+    else:
+        data = _api_bytes(args, "GET", f"{base}/{rest[0]}/audio")
+        Path(rest[1]).write_bytes(data)
+        print(f"sample {rest[0]}: {len(data)} bytes written to {rest[1]}")
     return 0
 
 
@@ -628,10 +663,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     campaign = sub.add_parser("campaign", help="outbound campaigns: create, import contacts, start/pause, status")
     campaign.add_argument(
-        "action", choices=["create", "list", "import", "start", "pause", "finish", "status", "report"]
+        "action", choices=["create", "list", "import", "start", "pause", "finish", "status", "report", "amd-audit"]
     )
-    campaign.add_argument("name", nargs="?")
-    campaign.add_argument("file", nargs="?", help="contact CSV (import)")
+    campaign.add_argument("name", nargs="?", help="the campaign (amd-audit: list|label|audio)")
+    campaign.add_argument("file", nargs="?", help="contact CSV (import); the campaign (amd-audit)")
+    campaign.add_argument("rest", nargs="*", help="amd-audit label: ID human|machine; amd-audit audio: ID FILE")
+    campaign.add_argument("--all", action="store_true", help="amd-audit list: labelled samples too")
     campaign.add_argument("--caller-id", default="")
     campaign.add_argument("--queue", default="")
     campaign.add_argument("--mode", default="progressive", help="preview|progressive|fixed_ratio|predictive")

@@ -50,6 +50,14 @@ class Rig:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read())
 
+    def raw(self, method: str, path: str, token: str) -> bytes:
+        """A non-JSON response's body (e.g. audio); HTTPError on an error status."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.http_port}{path}", method=method, headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read()
+
     def ready(self, agent_id: str) -> None:
         token = self.agent_tokens[agent_id]
         assert self.api("POST", f"/api/agents/{agent_id}/login", token)[1]["state"] == "ready"

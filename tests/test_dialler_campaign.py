@@ -35,13 +35,16 @@ def test_dial_modes_map_to_policies() -> None:
         c.policy_for("blast", {})
 
 
-def test_predictive_needs_amd_calibration() -> None:
-    assert c.amd_calibration("progressive", {}) == (0, 0)
-    assert c.amd_calibration("predictive", {"amd_audit": {"live": 500, "false_positives": 2}}) == (500, 2)
-    with pytest.raises(ValueError, match=r"dial_params\.amd_audit: predictive dialling needs AMD calibration"):
-        c.validate("predictive", {}, {}, "hang_up")
+def test_amd_calibration_is_an_optional_operator_override() -> None:
+    assert c.amd_calibration({}) is None
+    c.validate("predictive", {}, {}, "hang_up")  # predictive no longer needs it: labelled samples feed the bound
+    assert c.amd_calibration({"amd_audit": {"live": 500, "false_positives": 2}}) == (500, 2)
+    with pytest.raises(ValueError, match=r"dial_params\.amd_audit: needs \{live"):
+        c.validate("predictive", {"amd_audit": {"live": "many"}}, {}, "hang_up")
     with pytest.raises(ValueError, match="false_positives"):
-        c.amd_calibration("predictive", {"amd_audit": {"live": 5, "false_positives": 6}})
+        c.amd_calibration({"amd_audit": {"live": 5, "false_positives": 6}})
+    with pytest.raises(ValueError, match=r"compliance\.amd_sampling\.sample_percent"):
+        c.validate("progressive", {}, {"amd_sampling": {"sample_percent": 120}}, "hang_up")
 
 
 def test_compliance_and_budget_settings_from_json() -> None:

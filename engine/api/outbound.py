@@ -33,7 +33,7 @@ CREATE_FIELDS = (
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def errors() -> Iterator[None]:
     """Store errors as HTTP errors: unknown -> 404, bad field -> 400, conflict -> 409."""
     try:
         yield
@@ -67,28 +67,28 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         req.require("admin")
         name = _text(req, "name")
         settings = {k: req.body[k] for k in CREATE_FIELDS if k in req.body}
-        with _errors(), sessions.begin() as s:
+        with errors(), sessions.begin() as s:
             row = store.create_campaign(s, name, **settings)
             return {"name": row.name, "state": row.state}
 
     @route("GET", r"/api/campaigns/(?P<name>[^/]+)")
     def status(req: Request, name: str) -> Any:
         req.require("admin", "supervisor")
-        with _errors():
+        with errors():
             return campaigns.status(name)
 
     @route("POST", r"/api/campaigns/(?P<name>[^/]+)/(?P<action>start|pause|finish)")
     def change(req: Request, name: str, action: str) -> Any:
         req.require("admin", "supervisor")
         state = {"start": "running", "pause": "paused", "finish": "finished"}[action]
-        with _errors():
+        with errors():
             return campaigns.set_state(name, state)
 
     @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts")
     def import_contacts(req: Request, name: str) -> Any:
         req.require("admin")
         text = _text(req, "csv")
-        with _errors(), sessions.begin() as s:
+        with errors(), sessions.begin() as s:
             campaign = store.get_campaign(s, name)
             return store.import_contacts_csv(s, campaign, text.splitlines(keepends=True), req.body.get("default_tz"))
 
@@ -102,7 +102,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
             callback_at = datetime.fromisoformat(callback) if callback else None
         except (TypeError, ValueError):
             raise ApiError(400, f"callback_at: {callback!r} is not an ISO 8601 time") from None
-        with _errors():
+        with errors():
             return campaigns.disposition(
                 name, int(contact_id), agent, _text(req, "code"), notes=str(req.body.get("notes", "")),
                 callback_at=callback_at,
@@ -111,7 +111,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
     @route("GET", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
     def preview_next(req: Request, name: str, agent: str) -> Any:
         req.require("admin", "supervisor", agent=agent)
-        with _errors():
+        with errors():
             return {"contact": campaigns.running(name).preview_next(agent)}
 
     @route("POST", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
@@ -120,7 +120,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         action, contact_id = req.body.get("action"), req.body.get("contact_id")
         if action not in ("dial", "skip") or not isinstance(contact_id, int):
             raise ApiError(400, "body: needs action 'dial' or 'skip' and the integer contact_id of the preview")
-        with _errors():
+        with errors():
             return campaigns.running(name).preview_decide(agent, contact_id, action)
 
     @route("POST", "/api/dnc")
@@ -134,7 +134,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
             parsed = parse_dnc(numbers, str(req.body.get("region", "GB")), "numbers")
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
-        with _errors(), sessions.begin() as s:
+        with errors(), sessions.begin() as s:
             return {"added": store.add_dnc(s, parsed, source), "source": source}
 
     @route("GET", r"/api/dnc/(?P<number>[^/]+)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -53,6 +54,8 @@ class Dial:
     machine_message: str
     pop: dict[str, Any]
     connect_within: float = 2.0
+    sample_to: str | None = None  # AMD audit: record the call's first seconds to this WAV (kept for machines)
+    sample_seconds: int = 8
 
 
 @dataclass
@@ -74,6 +77,7 @@ class DialResult:
     agent_id: str | None = None
     talk_seconds: float | None = None
     abandoned: bool = False
+    sample_path: str | None = None  # the recorded AMD audit sample of a machine-classified call
     notes: list[str] = field(default_factory=list)
 
 
@@ -125,17 +129,55 @@ class OutboundDial:
     # ---- after the answer -------------------------------------------------------------------------
 
     def _answered(self, answered: float) -> DialResult:
+        sampling = self._start_sample()
         verdict = self._run_app("amd", "", AMD_WAIT_SECONDS)
         amd_seconds = self.wall() - answered
         if verdict is None:  # hung up (or AMD never finished) before a verdict: nobody to connect
             self._kill()
+            self._drop_sample(sampling)
             cause = self.leg.hangup.get() if self.leg.hangup.ready() else "AMD_TIMEOUT"
             return DialResult(CallOutcome.NO_ANSWER, hangup_cause=cause, answered_at=answered)
         amd = verdict.variable("amd_result") or "NOTSURE"
         # NOTSURE is treated as a person: never hang up on someone who may be there
-        result = self._machine() if amd == "MACHINE" else self._person()
+        if amd == "MACHINE":
+            result = self._machine(sampling)
+            result.sample_path = self.dial.sample_to if sampling else None
+        else:
+            self._drop_sample(sampling)  # only machine verdicts are audited: a person's recording is deleted
+            result = self._person()
         result.answered_at, result.amd_result, result.amd_seconds = answered, amd, amd_seconds
         return result
+
+    # ---- AMD audit sample -------------------------------------------------------------------------
+
+    def _start_sample(self) -> bool:
+        """``uuid_record`` the leg with a limit before AMD starts: a media bug, so it hears what the ``amd``
+        application reads (an application such as ``record_session`` would only run after ``amd`` returns)."""
+        d = self.dial
+        if d.sample_to is None:
+            return False
+        try:
+            self.legs.client.api(f"uuid_record {d.leg} start {d.sample_to} {d.sample_seconds}")
+        except ESLError as exc:
+            log.warning("campaign %s: AMD sample of %s not recorded: %s", d.campaign, d.leg, exc)
+            return False
+        return True
+
+    def _drop_sample(self, sampling: bool) -> None:
+        """Stop the sample's recording (FreeSWITCH closes the file before replying) and delete the file."""
+        if not sampling or self.dial.sample_to is None:
+            return
+        if not self.leg.hangup.ready() and not self.leg.recorded.ready():
+            try:
+                self.legs.client.api(f"uuid_record {self.dial.leg} stop {self.dial.sample_to}")
+            except ESLError as exc:
+                log.debug("uuid_record stop %s: %s", self.dial.leg, exc)
+        Path(self.dial.sample_to).unlink(missing_ok=True)
+
+    def _sample_complete(self, sampling: bool) -> None:
+        """Keep the machine's leg up until its sample reached the limit (RECORD_STOP) or the far end hung up."""
+        if sampling:
+            gevent.wait([self.leg.recorded, self.leg.hangup], timeout=self.dial.sample_seconds + 5.0, count=1)
 
     def _run_app(self, app: str, arg: str, timeout: float) -> Any:
         """Execute ``app`` on the leg; its completion event, or None when the leg hung up or time ran out."""
@@ -153,7 +195,7 @@ class OutboundDial:
         except ESLError as exc:
             log.debug("uuid_kill %s: %s", self.dial.leg, exc)
 
-    def _machine(self) -> DialResult:
+    def _machine(self, sampling: bool) -> DialResult:
         rule = self.dial.amd_rule
         if rule is AmdRule.LEAVE_MESSAGE:
             if self._run_app("avmd_start", "", 5.0) is not None:
@@ -165,6 +207,7 @@ class OutboundDial:
                     return DialResult(CallOutcome.MACHINE, notes=["message left" if played else "hung up in message"])
             self._kill()
             return DialResult(CallOutcome.MACHINE, notes=["no beep: no message left"])
+        self._sample_complete(sampling)
         self._kill()
         return DialResult(CallOutcome.MACHINE, notes=[f"amd rule {rule}"])
 

@@ -1,8 +1,9 @@
 """The dialler's own ESL connection and the per-leg events it waits on.
 
 Outbound legs are originated with ``bgapi`` (the result arrives as BACKGROUND_JOB, matched by Job-UUID) and
-controlled with ``sendmsg <uuid>`` executes (completion matched by Application-UUID). Hangups and
-mod_avmd's ``avmd::beep`` arrive as events, routed here to the leg that waits for them: nothing polls.
+controlled with ``sendmsg <uuid>`` executes (completion matched by Application-UUID). Hangups, mod_avmd's
+``avmd::beep`` and RECORD_STOP (an AMD audit sample is complete) arrive as events, routed here to the leg that
+waits for them: nothing polls.
 """
 
 from __future__ import annotations
@@ -15,16 +16,24 @@ from engine.esl.codec import Event
 from engine.metrics import Metrics
 from engine.transport import InboundClient
 
-DIALLER_EVENTS = ["BACKGROUND_JOB", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE", "CUSTOM", "avmd::beep"]
+DIALLER_EVENTS = [
+    "BACKGROUND_JOB",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "CHANNEL_HANGUP_COMPLETE",
+    "RECORD_STOP",
+    "CUSTOM",
+    "avmd::beep",
+]
 
 
 @dataclass
 class Leg:
-    """What one outbound leg is waiting for: its hangup (the cause) and a machine's beep."""
+    """What one outbound leg is waiting for: its hangup (the cause), a machine's beep, its recording's end."""
 
     uuid: str
     hangup: AsyncResult = field(default_factory=AsyncResult)
     beep: AsyncResult = field(default_factory=AsyncResult)
+    recorded: AsyncResult = field(default_factory=AsyncResult)  # RECORD_STOP: the file is complete
     ended: Event | None = None  # the CHANNEL_HANGUP_COMPLETE, once it came
 
 
@@ -36,6 +45,7 @@ class Legs:
         self._legs: dict[str, Leg] = {}
         client.on_event("CHANNEL_HANGUP_COMPLETE", self._hangup)
         client.on_event("CUSTOM", self._custom)
+        client.on_event("RECORD_STOP", self._record_stop)
 
     @classmethod
     def connect(cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float) -> Legs:
@@ -61,6 +71,11 @@ class Legs:
         if leg is not None:
             leg.ended = event
             leg.hangup.set(event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "NORMAL_CLEARING")
+
+    def _record_stop(self, event: Event) -> None:
+        leg = self._legs.get(event.get("Unique-ID"))
+        if leg is not None:
+            leg.recorded.set(event.get("Record-File-Path"))
 
     def _custom(self, event: Event) -> None:
         if event.get("Event-Subclass") == "avmd::beep":

@@ -12,8 +12,9 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import gevent
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ from engine.acd.states import AgentState as AcdState
 from engine.campaigns.call import Dial, DialResult, OutboundDial
 from engine.campaigns.legs import Legs
 from engine.campaigns.preview import PreviewDial
+from engine.dialler import amd_audit
 from engine.dialler import campaign as rules
 from engine.dialler.budget import WINDOW_SECONDS, AbandonBudget, BudgetStatus
 from engine.dialler.compliance import (
@@ -37,6 +39,7 @@ from engine.dialler.pacing import CallInFlight, DialDecision, PacingState
 from engine.dialler.stats import AgentState, CampaignStats
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.store import amd_audit as samples
 from engine.store import outbound as store
 from engine.store.outbound import INTERNAL_DNC, AttemptEnd
 from engine.store.outbound_models import CampaignContact
@@ -66,6 +69,7 @@ class RunnerServices:
     tick_seconds: float = 0.2
     connect_within: float = 2.0
     attempt_recorded: list[Callable[[AttemptRecorded], None]] = field(default_factory=list)
+    data_dir: Path = Path("var")  # AMD audit samples go to <data_dir>/amd_samples/<campaign>/YYYY/MM/DD/<leg>.wav
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,9 @@ class CampaignRunner:
             self.trunk = rules.trunk_limits(row.dial_params)
             self.compliance = rules.compliance_settings(row.compliance)
             budget_settings = rules.budget_settings(row.compliance)
-            audited_live, false_positives = rules.amd_calibration(row.dial_mode, row.dial_params)
+            self.amd_override = rules.amd_calibration(row.dial_params)
+            self.amd_sampling = amd_audit.audit_settings(row.compliance)
         self.stats = CampaignStats()
-        for i in range(audited_live):  # the operator's AMD calibration: the false-positive bound pacing uses
-            self.stats.record_amd_audit(True, i < false_positives)
         self.budget = AbandonBudget(budget_settings)
         self.ring_timeout = originate_timeout(RING_SECONDS, self.compliance)
         self.dials: dict[str, tuple[int, OutboundDial | PreviewDial]] = {}  # leg -> (contact id, dial)
@@ -122,12 +125,45 @@ class CampaignRunner:
         self._restore_budget()
 
     def _restore_budget(self) -> None:
-        """Rebuild the abandon window from stored attempts, so it survives restarts."""
+        """Rebuild the abandon window and the AMD audit counts from stored attempts, so they survive restarts."""
         now = self.s.wall()
+        since = _dt(now - WINDOW_SECONDS[self.budget.settings.rule])
         with self.s.sessions() as s:
-            events = store.live_answers_since(s, self.campaign_id, _dt(now - WINDOW_SECONDS[self.budget.settings.rule]))
+            events = store.live_answers_since(s, self.campaign_id, since)
+            self.amd_verdicts = list(samples.verdict_counts(s, self.campaign_id, since))  # [machine, human]
+            self.amd_labels = samples.label_counts(s, self.campaign_id)
         for at, abandoned in events:
             self.budget.record_live(at.timestamp(), abandoned)
+        self.refresh_amd_estimate()
+
+    # ---- AMD audit ----------------------------------------------------------------------------------
+
+    def reload_amd_labels(self) -> None:
+        """A supervisor labelled a sample: re-read the label counts and update the false-positive bound."""
+        with self.s.sessions() as s:
+            self.amd_labels = samples.label_counts(s, self.campaign_id)
+        self.refresh_amd_estimate()
+
+    def refresh_amd_estimate(self) -> amd_audit.FalsePositiveEstimate:
+        """Recompute AMD's false-positive figure and give its bound to pacing (through the statistics)."""
+        machine, human = self.amd_verdicts
+        if self.amd_override is not None:
+            self.amd_estimate = amd_audit.override(*self.amd_override, machine, human)
+        else:
+            self.amd_estimate = amd_audit.estimate(*self.amd_labels, machine, human, self.amd_sampling)
+        self.stats.amd_false_positive_bound = self.amd_estimate.per_person_upper
+        self.s.metrics.campaign_amd_fp_rate.labels(self.name).set(self.amd_estimate.rate)
+        self.s.metrics.campaign_amd_fp_upper.labels(self.name).set(self.amd_estimate.upper)
+        return self.amd_estimate
+
+    def _with_sample(self, dial: Dial) -> Dial:
+        """The dial with a recording path when it falls in the campaign's AMD audit sample."""
+        if not amd_audit.sampled(dial.leg, self.amd_sampling.sample_percent):
+            return dial
+        folder = self.s.data_dir / "amd_samples" / self.name / f"{_dt(self.s.wall()):%Y/%m/%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str((folder / f"{dial.leg}.wav").resolve())
+        return replace(dial, sample_to=path, sample_seconds=self.amd_sampling.record_seconds)
 
     # ---- lifecycle --------------------------------------------------------------------------------
 
@@ -213,9 +249,10 @@ class CampaignRunner:
             if not picked:
                 return 0
             decision.inputs["n_placed"] = len(picked)
+            decision.inputs["amd_false_positive"] = self.amd_estimate.view()
             decision_id = store.log_decision(s, self.campaign_id, when, decision)
             for row in picked:
-                dials.append(self._dial_for(row))
+                dials.append(self._with_sample(self._dial_for(row)))
                 store.start_attempt(s, dials[-1].leg, row, when, decision_id)
         for dial in dials:
             leg = self.s.legs.register(dial.leg)
@@ -293,8 +330,8 @@ class CampaignRunner:
         return {"contact_id": contact_id, "action": "dialling", "leg": dial.leg}
 
     def window(self, now: float) -> BudgetStatus:
-        """The abandon window as pacing sees it (with the AMD false-positive bound once there are audits)."""
-        return self.budget.status(now, self.stats.amd_false_positive_upper() if self.stats.amd_audited_live else 0.0)
+        """The abandon window as pacing sees it (with the AMD false-positive bound: audited, prior or override)."""
+        return self.budget.status(now, self.stats.amd_false_positive_upper())
 
     def _export(self, now: float, in_flight: int) -> None:
         m, name = self.s.metrics, self.name
@@ -344,6 +381,8 @@ class CampaignRunner:
                     abandoned=result.abandoned,
                 ),
             )
+            if result.sample_path is not None:
+                samples.add_sample(s, self.campaign_id, call.dial.contact_id, call.dial.leg, result.sample_path)
         ring = result.answered_at - call.progress.dialled_at if result.answered_at else None
         self.stats.record_call(outcome, now, ring)
         m = self.s.metrics
@@ -352,6 +391,10 @@ class CampaignRunner:
             m.campaign_amd.labels(self.name, result.amd_result).inc()
             if result.amd_seconds is not None:
                 self.stats.record_amd_decision(result.amd_seconds)
+            self.amd_verdicts[0 if result.amd_result == samples.MACHINE_VERDICT else 1] += 1
+            if result.sample_path is not None:
+                m.campaign_amd_samples.labels(self.name).inc()
+            self.refresh_amd_estimate()
         if outcome in (CallOutcome.LIVE, CallOutcome.ABANDONED):
             self.budget.record_live(result.answered_at or now, abandoned=result.abandoned)
             m.campaign_live.labels(self.name).inc()

@@ -8,6 +8,7 @@ from datetime import time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from engine.dialler.amd_audit import audit_settings
 from engine.dialler.budget import BudgetSettings, WindowRule
 from engine.dialler.compliance import DEFAULT_RETRIES, CallingWindow, ComplianceSettings, RetryRule
 from engine.dialler.outcomes import CallOutcome
@@ -70,20 +71,17 @@ def policy_for(mode: str, params: dict[str, Any]) -> Policy:
     raise ValueError(f"dial_mode: {mode!r} is not one of {', '.join(DIAL_MODES)}")
 
 
-def amd_calibration(mode: str, params: dict[str, Any]) -> tuple[int, int]:
-    """(audited live answers, of them called machines by AMD) from ``dial_params.amd_audit``.
-
-    Predictive dialling needs them: without audits the false-positive bound is 100 % and the budget is spent.
-    """
+def amd_calibration(params: dict[str, Any]) -> tuple[int, int] | None:
+    """The operator's AMD override ``dial_params.amd_audit`` (audited live answers, of them called machines by
+    AMD), or None when absent: the campaign then uses its own labelled samples (engine/dialler/amd_audit.py)."""
     audit = params.get("amd_audit")
-    if audit is None and mode != "predictive":
-        return 0, 0
+    if audit is None:
+        return None
     try:
         live, false_positives = int(audit["live"]), int(audit["false_positives"])
     except (TypeError, KeyError, ValueError):
         raise ValueError(
-            "dial_params.amd_audit: predictive dialling needs AMD calibration {live: <audited live answers>, "
-            "false_positives: <of them called machines>}"
+            "dial_params.amd_audit: needs {live: <audited live answers>, false_positives: <of them called machines>}"
         ) from None
     if not 0 <= false_positives <= live:
         raise ValueError(f"dial_params.amd_audit: need 0 <= false_positives ({false_positives}) <= live ({live})")
@@ -150,7 +148,8 @@ def budget_settings(raw: dict[str, Any]) -> BudgetSettings:
 def validate(dial_mode: str, dial_params: dict[str, Any], compliance: dict[str, Any], amd_rule: str) -> None:
     """Raise ValueError naming the first bad field of a campaign's settings."""
     policy_for(dial_mode, dial_params)
-    amd_calibration(dial_mode, dial_params)
+    amd_calibration(dial_params)
+    audit_settings(compliance)
     trunk_limits(dial_params)
     compliance_settings(compliance)
     budget_settings(compliance)

@@ -145,6 +145,7 @@ class CampaignStats:
         self.amd_time = Empirical(self.settings.max_samples)
         self.amd_audited_live = 0
         self.amd_audited_false_positive = 0
+        self.amd_false_positive_bound: float | None = None  # set by the AMD audit loop; wins over the counts
         self.agents: dict[str, AgentStatus] = {}
         self.version = 0
 
@@ -181,7 +182,10 @@ class CampaignStats:
             self.amd_audited_false_positive += classified_machine
 
     def amd_false_positive_upper(self, z: float = 1.96) -> float:
-        """Upper Wilson bound of P(AMD says machine | a person answered)."""
+        """Upper bound of P(AMD says machine | a person answered): the audit loop's when set, else the upper
+        Wilson bound of the audited counts."""
+        if self.amd_false_positive_bound is not None:
+            return self.amd_false_positive_bound
         return wilson_upper(self.amd_audited_false_positive, self.amd_audited_live, z)
 
     def outcome_probabilities(self, now: float) -> dict[CallOutcome, float]:

@@ -497,9 +497,16 @@ class Channel:
 
     # ---- recording --------------------------------------------------------------------------------
 
-    def start_recording(self, path: str) -> None:
-        self.recordings[path] = self.switch.now_us()
+    def start_recording(self, path: str, limit: float = 0.0) -> None:
+        """A recording media bug; with ``limit`` seconds it closes itself then (``uuid_record ... <limit>``)."""
+        self.recordings[path] = started = self.switch.now_us()
         self.event("RECORD_START", tail=[("Record-File-Path", path)])
+        if limit > 0:
+            gevent.spawn_later(self.switch.scaled(limit), self._recording_limit, path, started)
+
+    def _recording_limit(self, path: str, started: int) -> None:
+        if self.alive and self.recordings.get(path) == started:
+            self.stop_recording(path)
 
     def stop_recording(self, path: str) -> bool:
         """Write the file (a short silent WAV as long as the recording) and fire RECORD_STOP."""

@@ -234,7 +234,7 @@ class Commands:
             return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
         action, path = words[1], words[2]
         if action == "start":
-            ch.start_recording(path)
+            ch.start_recording(path, float(words[3]) if len(words) > 3 and words[3].isdigit() else 0.0)
         elif action == "stop":
             paths = list(ch.recordings) if path == "all" else [path]
             if not any([ch.stop_recording(p) for p in paths]):

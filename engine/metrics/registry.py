@@ -156,6 +156,27 @@ class Metrics:
         self.campaign_amd = Counter(
             "hotline_campaign_amd", "Answering machine detection verdicts", ["campaign", "result"], registry=r
         )
+        self.campaign_amd_samples = Counter(
+            "hotline_campaign_amd_samples", "Machine-classified calls recorded for audit", ["campaign"], registry=r
+        )
+        self.campaign_amd_labels = Counter(
+            "hotline_campaign_amd_labels",
+            "AMD audit labels: recorded machine verdicts labelled human|machine, agents' machine dispositions",
+            ["campaign", "amd_result", "label"],
+            registry=r,
+        )
+        self.campaign_amd_fp_rate = Gauge(
+            "hotline_campaign_amd_false_positive_rate",
+            "Estimated share of machine verdicts that were people (point estimate, or the prior)",
+            ["campaign"],
+            registry=r,
+        )
+        self.campaign_amd_fp_upper = Gauge(
+            "hotline_campaign_amd_false_positive_upper",
+            "Upper bound of that share the abandon budget uses (95 % Wilson, or the prior)",
+            ["campaign"],
+            registry=r,
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

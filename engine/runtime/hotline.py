@@ -29,6 +29,7 @@ from engine.acd.model import Agent
 from engine.acd.recording import recording_reason
 from engine.acd.states import IllegalTransition
 from engine.api import acd as acd_api
+from engine.api import amd_audit as amd_audit_api
 from engine.api import crm as crm_api
 from engine.api import make_app, openapi
 from engine.api import outbound as outbound_api
@@ -120,7 +121,7 @@ class Hotline:
         )
         fs = config.freeswitch
         legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
-        self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs)
+        self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
         self.campaigns.services.attempt_recorded.append(self._record_outbound)
         app = make_app(
             self,
@@ -132,6 +133,7 @@ class Hotline:
                 openapi.register,
                 desktop.register,
                 lambda router: outbound_api.register(router, self.campaigns, self.sessions),
+                lambda router: amd_audit_api.register(router, self.campaigns, self.sessions),
                 partial(acd_api.register, backend=self),
             ],
         )

@@ -18,6 +18,7 @@ from engine.dialler.compliance import ContactHistory
 from engine.dialler.contacts import Contact, import_contacts
 from engine.dialler.outcomes import CallOutcome
 from engine.dialler.pacing import DialDecision
+from engine.store import amd_audit
 from engine.store.errors import Conflict, InvalidInput, NotFound
 from engine.store.outbound_models import CallAttempt, Campaign, CampaignContact, DialDecisionRecord, DncEntry
 from engine.store.validation import non_empty
@@ -299,7 +300,7 @@ def set_disposition(
 
 
 def report(session: Session, campaign: Campaign) -> dict[str, Any]:
-    """Counts for operators: contacts by status, attempts by outcome and AMD result, abandons."""
+    """Counts for operators: contacts by status, attempts by outcome and AMD result, abandons, AMD audit."""
     cid = campaign.id
     contacts = session.scalar(select(func.count()).where(CampaignContact.campaign_id == cid)) or 0
     closed = (
@@ -341,6 +342,7 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
         "amd": by_amd,
         "dispositions": by_disposition,
         "dial_decisions": decisions,
+        "amd_audit": amd_audit.summary(session, cid),
     }
 
 
