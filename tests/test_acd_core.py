@@ -242,13 +242,13 @@ def test_max_wait_exit_and_exit_after_a_failed_offer() -> None:
     acd = make(queue, agents={"a": {"sales": 5}}, login=False)
     acd.enqueue("c1", "sales", 0, 0)
     assert acd.tick(59) == []
-    assert acd.tick(61) == [commands.QueueExit("c1", "sales", "max_wait", "voicemail")]
+    assert acd.tick(61) == [commands.QueueExit("c1", "sales", "max_wait", "voicemail", 0)]
     assert acd.queue_status("sales", 61).stats.exited == 1
     acd.enqueue("c2", "sales", 0, 100)
     offer = of(commands.Offer, acd.agent_login("a", 150))[0]
     assert of(commands.QueueExit, acd.tick(165)) == []
     out = acd.offer_failed(offer.offer_id, "no_answer", 170)
-    assert of(commands.QueueExit, out) == [commands.QueueExit("c2", "sales", "max_wait", "voicemail")]
+    assert of(commands.QueueExit, out) == [commands.QueueExit("c2", "sales", "max_wait", "voicemail", 100)]
 
 
 def test_reset_fails_offers_requeues_and_keeps_only_confirmed_bridges() -> None:
@@ -423,7 +423,7 @@ def test_caller_leaves_the_queue_by_choice_withdrawing_a_ringing_offer() -> None
     assert out == [
         commands.CancelOffer(offer.offer_id, "c1", "a"),
         commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "", 3),
-        commands.QueueExit("c1", "sales", "caller", "callback"),
+        commands.QueueExit("c1", "sales", "caller", "callback", 0),
     ]
     assert acd.queue_status("sales", 3).stats.exited == 1 and state(acd, "a") is AgentState.READY
     assert acd.leave("c1", "callback", 4) == []  # no longer held: ignored
@@ -485,7 +485,7 @@ def test_an_unreached_customer_is_retried_at_the_same_place_then_given_up() -> N
     [dial] = of(commands.DialCallback, acd.offer_answered(again.offer_id, 72))
     assert dial.attempt == 2
     out = acd.callback_failed("cb-1", 80)
-    assert of(commands.QueueExit, out) == [commands.QueueExit("cb-1", "sales", "callback_failed", "ticket")]
+    assert of(commands.QueueExit, out) == [commands.QueueExit("cb-1", "sales", "callback_failed", "ticket", 0)]
     assert of(commands.CallbackChanged, out)[0].status == "failed"
     assert "cb-1" not in acd.snapshot().calls
 

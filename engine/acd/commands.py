@@ -42,12 +42,14 @@ class Bridge:
 
 @dataclass(frozen=True, slots=True)
 class QueueExit:
-    """The call left the queue (``reason``, e.g. max_wait): send it to ``target``."""
+    """The call left the queue (``reason``, e.g. max_wait): send it to ``target``.  ``enqueued_at`` is
+    when it joined (its place, which a keep-your-place callback keeps)."""
 
     call_id: str
     queue: str
     reason: str
     target: str
+    enqueued_at: float
 
 
 @dataclass(frozen=True, slots=True)

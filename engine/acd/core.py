@@ -937,7 +937,7 @@ class Acd:
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         self._stats[call.queue].exited += 1
-        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target))
+        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target, call.enqueued_at))
 
     def _call_rules(self, call: QueuedCall) -> frozenset[Rule]:
         """Who may take the call now: the queue's skill and level, widened by the escalation steps applied."""

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.queue import Queue
@@ -53,10 +53,12 @@ class Bridged:
 
 @dataclass(frozen=True)
 class LeftQueue:
-    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait)."""
+    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait); ``enqueued_at``:
+    when it had joined (ACD clock; None for an agent's transfer)."""
 
     reason: str
     target: str
+    enqueued_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ class QueuedInfo:
     first_offer_at: datetime | None = None
 
 
+class CallbackHandler(Protocol):
+    """Carries out keep-your-place callbacks (``engine.runtime.callbacks.Callbacks``)."""
+
+    def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None: ...
+
+    def changed(self, change: commands.CallbackChanged) -> None: ...
+
+
 StateListener = Callable[[commands.AgentStateChanged], None]
 BridgeListener = Callable[[str, str, str], None]
 """Told (call id, agent id, queue) once a caller and an agent are bridged."""
@@ -121,6 +131,7 @@ class AcdShell:
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
         self._ticker: gevent.Greenlet | None = None
+        self.callbacks: CallbackHandler | None = None
         metrics.watch_live(self.live_sample)
 
     def on_agent_state(self, listener: StateListener) -> None:
@@ -192,7 +203,7 @@ class AcdShell:
             case commands.QueueExit():
                 info = self.calls.pop(command.call_id, None)
                 if info:
-                    info.inbox.put(LeftQueue(command.reason, command.target))
+                    info.inbox.put(LeftQueue(command.reason, command.target, command.enqueued_at))
             case commands.AgentStateChanged():
                 self.hub.publish(
                     command.agent_id,
@@ -201,6 +212,11 @@ class AcdShell:
                 )
                 for listener in self._state_listeners:
                     listener(command)
+            case commands.DialCallback() if self.callbacks is not None:
+                io = self._offers.pop(command.offer_id, None)
+                gevent.spawn(self.callbacks.dial, command, io.leg if io else None)
+            case commands.CallbackChanged() if self.callbacks is not None:
+                self.callbacks.changed(command)
             case commands.CallAbandoned():
                 self.metrics.wait_seconds.labels(command.queue, "abandoned").observe(command.waited)
 
