@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import cli
 from engine.acd.states import CallState
 from engine.emulator import CalledParty, Caller, Phone
 from engine.runtime.hotline import Hotline
@@ -160,3 +161,22 @@ def test_callbacks_are_listed_and_cancelled_through_the_api(tmp_path, db_url) ->
         assert rig.engine.metrics.value("hotline_callbacks_total", queue="sales", outcome="cancelled") == 1
         with rig.engine.sessions() as s:
             assert callback_store.open_callbacks(s) == []
+
+
+def test_the_cli_lists_and_cancels_callbacks(tmp_path, db_url, capsys) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, {"sales": KEY}) as rig:
+        request_callback(rig, Caller(NUMBER, script=["1", "1"]))
+        config = tmp_path / "cli.yaml"
+        config.write_text(f"database_url: {db_url}\nhttp:\n  port: {rig.http_port}\n")
+        run = lambda *args: (cli.main(["--config", str(config), "--token", rig.admin, *args]), capsys.readouterr())  # noqa: E731
+        code, out = run("callback", "list", "sales")
+        assert code == 0
+        header, row = out.out.splitlines()
+        assert header.split()[:5] == ["ID", "QUEUE", "NUMBER", "STATUS", "ATTEMPTS"]
+        assert row.split()[:5] == ["1", "sales", NUMBER, "pending", "0"]
+        code, out = run("callback", "cancel", "1")
+        assert (code, out.out.strip()) == (0, f"callback 1 to {NUMBER} cancelled")
+        assert run("callback", "list")[1].out.splitlines()[1:] == []
+        assert "cancelled" in run("callback", "list", "--all")[1].out
+        code, out = run("callback", "cancel", "1")
+        assert code == 2 and "409" in out.err and "not open" in out.err

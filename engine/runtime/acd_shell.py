@@ -161,11 +161,13 @@ class AcdShell:
             self.apply(self.acd.tick)
 
     def _reconnected(self) -> None:
-        """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there."""
+        """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there
+        (the caller's channel or the agent's leg: a callback's virtual call has only the latter)."""
         self.apply(self.acd.reset)
         for call_id in list(self.calls):
+            legs = [call_id, self.agent_legs[call_id]] if call_id in self.agent_legs else [call_id]
             try:
-                if self.control.api(f"uuid_exists {call_id}").strip() == "true":
+                if any(self.control.api(f"uuid_exists {leg}").strip() == "true" for leg in legs):
                     self.acd.confirm_bridged(call_id)
             except ESLError:
                 continue
