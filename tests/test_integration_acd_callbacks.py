@@ -80,6 +80,11 @@ def test_the_caller_keeps_their_place_and_is_bridged_to_the_agent_when_called_ba
         assert any(
             NUMBER in (e.get("Caller-Destination-Number"), e.get("Other-Leg-Destination-Number")) for e in bridges
         )
+        rung = next(
+            e for e in rig.emulator.events if e.name == "CHANNEL_CREATE" and e.get("variable_hotline_callback_of")
+        )
+        assert (rung.get("variable_hotline_callback_of"), rung.get("Caller-Destination-Number")) == (first, NUMBER)
+        assert rung.get("Caller-Caller-ID-Number") == "4000"  # calls.callback_caller_id
         assert any("Callback for 1 3 9 0 0 0 0 0 0 0 1" in text for text in spoken)  # the agent's whisper
 
         wait_until(lambda: callbacks(rig, "?all=1")[0]["status"] == "completed", what="the callback completed")

@@ -43,6 +43,12 @@ FAILURE_REASONS = {
 }
 
 
+def failure_reason(exc: CommandFailed) -> str:
+    """The ACD's failure reason for a failed ``originate`` (``-ERR NO_ANSWER`` -> ``no_answer``)."""
+    cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
+    return FAILURE_REASONS.get(cause, "failed")
+
+
 @dataclass(frozen=True)
 class Bridged:
     """Sent to a call session: its caller is now talking to ``agent_id``."""
@@ -247,8 +253,7 @@ class AcdShell:
         try:
             self.control.bgapi(f"originate {{{variables}}}{offer.contact} &park()", offer.timeout_seconds + 10)
         except CommandFailed as exc:
-            cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
-            reason = FAILURE_REASONS.get(cause, "failed")
+            reason = failure_reason(exc)
             self._offers.pop(offer.offer_id, None)
             self._count_offer(io, reason)
             if not io.cancelled:

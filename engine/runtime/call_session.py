@@ -25,6 +25,7 @@ from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, TransferCall
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
+from engine.store.callbacks import dialable
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ class Key:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def _dialable(number: str | None) -> bool:
-    return bool(number) and number.isdigit() and 3 <= len(number) <= 20
 
 
 @dataclass
@@ -345,7 +342,7 @@ class CallSession:
     def _callback_number(self, executor: IvrExecutor) -> str | None:
         """The number to call back: the caller id once the caller confirms it, or one they key in;
         None when there is none (the caller then leaves a message)."""
-        caller = self.trace.caller if _dialable(self.trace.caller) else None
+        caller = self.trace.caller if dialable(self.trace.caller) else None
         if caller is not None:
             prompt = a.Say(CONFIRM_NUMBER_PROMPT.format(number=" ".join(caller)))
             choice = executor.perform(a.CollectDigits((prompt,), 1, 1, 5000, 0, ""))
@@ -354,7 +351,7 @@ class CallSession:
                 return caller
         keyed = executor.perform(a.CollectDigits((a.Say(ENTER_NUMBER_PROMPT),), 3, 20, 10000, 3000, "#"))
         assert isinstance(keyed, a.DigitsResult)
-        return keyed.digits if _dialable(keyed.digits) else caller
+        return keyed.digits if dialable(keyed.digits) else caller
 
     def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float, executor: IvrExecutor) -> a.Action:
         """Hand the caller's place to a virtual call that rings them back on ``number``; say goodbye."""

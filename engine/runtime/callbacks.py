@@ -22,14 +22,15 @@ from typing import Any
 from uuid import uuid4
 
 import gevent
+from gevent.event import AsyncResult
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.acd import commands
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Legs
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import FAILURE_REASONS, AcdShell, QueuedInfo
-from engine.speech.tts import TtsProvider
+from engine.runtime.acd_shell import AcdShell, QueuedInfo, failure_reason
+from engine.speech.tts import TtsError, TtsProvider
 from engine.store import callbacks as store
 from engine.store import calls
 from engine.store.callback_models import OPEN_STATUSES
@@ -110,8 +111,8 @@ class Callbacks:
         """Put every open callback the ACD does not hold back in its queue, at its place (a dial cut
         short by the restart is pending again, with its attempts); how many were added."""
         now_wall, now = self.wall(), self.shell.clock()
-        held = set(self.shell.acd.snapshot().calls)
-        queues = set(self.shell.acd.snapshot().queues)
+        snapshot = self.shell.acd.snapshot()
+        held, queues = set(snapshot.calls), set(snapshot.queues)
         with self.sessions() as s:
             rows = [store.view(r) for r in store.open_callbacks(s)]
         added = 0
@@ -208,46 +209,33 @@ class Callbacks:
             self.shell.calls.pop(change.call_id, None)
 
     def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None:
-        """Whisper to the agent, ring the customer, bridge them; report the result to the ACD."""
+        """Whisper to the agent, ring the customer, bridge them; report the result to the ACD and, once
+        the call is over, record it."""
         info = self.shell.calls.get(command.call_id)
         if info is None or agent_leg is None:
             self._failed(command, "failed", agent_leg)
             return
-        config = self.shell.acd.queue_config(command.queue)
-        agent = self.legs.register(agent_leg)
         leg = str(uuid4())
-        customer = self.legs.register(leg)
+        agent, customer = self.legs.register(agent_leg), self.legs.register(leg)
         try:
-            self._whisper(agent_leg, info)
-            variables = ",".join(
-                [
-                    f"origination_uuid={leg}",
-                    f"originate_timeout={int(config.callback_ring_seconds)}",
-                    f"origination_caller_id_number={self.caller_id}",
-                    f"hotline_callback={command.call_id.removeprefix(PREFIX)}",
-                    f"hotline_callback_of={info.pop['callback']['first_call']}",
-                ]
-            )
-            dial = self.dial_string.format(number=info.caller)
-            self.control.bgapi(f"originate {{{variables}}}{dial} &park()", config.callback_ring_seconds + 10)
-            if agent.hangup.ready():
-                raise CommandFailed("-ERR ORIGINATOR_CANCEL")  # the agent hung up while it rang
-            self.control.api(f"uuid_bridge {agent_leg} {leg}")
-        except ESLError as exc:
-            cause = str(exc).removeprefix("-ERR").strip().split()[0] if isinstance(exc, CommandFailed) else ""
+            try:
+                reason = self._ring(command, info, agent_leg, leg, agent.hangup)
+            except Exception:  # whatever went wrong, the agent must not stay on a call that is not there
+                log.exception("callback %s: dialling failed", command.call_id)
+                reason = "failed"
+            if reason is not None:
+                self._kill(leg)
+                self._failed(command, reason, agent_leg)
+                return
+            bridged_at = self._connected(command, info, agent_leg, leg)
+            gevent.wait([agent.hangup, customer.hangup], count=1)
             self._kill(leg)
-            self._failed(command, FAILURE_REASONS.get(cause, "failed"), agent_leg)
+            self._kill(agent_leg)
+            self.shell.call_ended(command.call_id)
+            self._record(command, info, leg, bridged_at)
+        finally:
             self.legs.forget(leg)
             self.legs.forget(agent_leg)
-            return
-        bridged_at = self._connected(command, info, agent_leg, leg)
-        gevent.wait([agent.hangup, customer.hangup], count=1)
-        self._kill(leg)
-        self._kill(agent_leg)
-        self.legs.forget(leg)
-        self.legs.forget(agent_leg)
-        self.shell.call_ended(command.call_id)
-        self._record(command, info, leg, bridged_at)
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -255,10 +243,46 @@ class Callbacks:
     def control(self) -> Any:
         return self.shell.control
 
+    def _ring(
+        self, command: commands.DialCallback, info: QueuedInfo, agent_leg: str, leg: str, agent_gone: AsyncResult
+    ) -> str | None:
+        """Whisper to the agent, ring the customer and bridge them: None, or why not."""
+        config = self.shell.acd.queue_config(command.queue)
+        self._whisper(agent_leg, info)
+        variables = ",".join(
+            [
+                f"origination_uuid={leg}",
+                f"originate_timeout={int(config.callback_ring_seconds)}",
+                f"origination_caller_id_number={self.caller_id}",
+                f"hotline_callback={command.call_id.removeprefix(PREFIX)}",
+                f"hotline_callback_of={info.pop['callback']['first_call']}",
+            ]
+        )
+        dial = self.dial_string.format(number=info.caller)
+        try:
+            self.control.bgapi(f"originate {{{variables}}}{dial} &park()", config.callback_ring_seconds + 10)
+        except CommandFailed as exc:
+            return failure_reason(exc)
+        except ESLError as exc:
+            log.warning("callback %s: originate: %s", command.call_id, exc)
+            return "failed"
+        if agent_gone.ready():
+            return "agent_gone"  # the agent hung up while the customer's phone rang
+        try:
+            self.control.api(f"uuid_bridge {agent_leg} {leg}")
+        except ESLError as exc:
+            log.warning("callback %s: bridge: %s", command.call_id, exc)
+            return "failed"
+        return None
+
     def _whisper(self, agent_leg: str, info: QueuedInfo) -> None:
+        """ "Callback for <number>, requested at <time>." to the agent alone; skipped if it cannot be said."""
         requested = datetime.fromisoformat(info.pop["callback"]["requested_at"])
         text = f"Callback for {' '.join(info.caller)}, requested at {requested:%H:%M}."
-        self.control.api(f"uuid_broadcast {agent_leg} {self.tts.render(text, 'en-GB')} aleg")
+        try:
+            self.control.api(f"uuid_broadcast {agent_leg} {self.tts.render(text, 'en-GB')} aleg")
+        except (ESLError, TtsError) as exc:
+            log.info("callback whisper to %s: %s", agent_leg, exc)
 
     def _connected(self, command: commands.DialCallback, info: QueuedInfo, agent_leg: str, leg: str) -> datetime:
         """Tell the ACD and the agent's desktop; when it happened."""

@@ -17,6 +17,11 @@ from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty, parse_enum
 
 
+def dialable(number: str | None) -> bool:
+    """A number a callback can dial: 3 to 20 digits."""
+    return number is not None and number.isdigit() and 3 <= len(number) <= 20
+
+
 def request_callback(
     session: Session,
     call_uuid: str,
@@ -31,7 +36,7 @@ def request_callback(
     """A caller of *call_uuid* asked to be called back on *number*, keeping their place in *queue*
     (joined at *queued_at*, an aware time).  Raises InvalidInput naming the field, Conflict when the
     call already has a callback."""
-    if not number.isdigit() or not 3 <= len(number) <= 20:
+    if not dialable(number):
         raise InvalidInput("callback.number", number, "must be 3 to 20 digits")
     if session.scalar(select(QueueCallback.id).where(QueueCallback.call_uuid == call_uuid)) is not None:
         raise Conflict("callback", call_uuid, "already requested")
