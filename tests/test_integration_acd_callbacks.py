@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import cli
 from engine.acd.states import CallState
@@ -185,3 +186,18 @@ def test_the_cli_lists_and_cancels_callbacks(tmp_path, db_url, capsys) -> None:
         assert "cancelled" in run("callback", "list", "--all")[1].out
         code, out = run("callback", "cancel", "1")
         assert code == 2 and "409" in out.err and "not open" in out.err
+
+
+def test_a_callback_that_cannot_be_stored_becomes_a_message(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, {"sales": KEY}) as rig:
+
+        def database_down(request: Any) -> int:
+            raise OperationalError("INSERT INTO queue_callbacks", {}, Exception("database is locked"))
+
+        rig.engine.callbacks.request = database_down  # the next call's session uses it
+        uuid = rig.emulator.place_call(Caller(NUMBER, script=["1", "1"]), HOTLINE_NUMBER)
+        wait_until(lambda: uuid in rig.engine.acd.acd.snapshot().calls, what="the call queued")
+        rig.emulator.send_dtmf(uuid, "1")
+        trace = rig.next_call()
+        assert (trace.outcome, trace.kind) == ("voicemail", "callback")  # a message and a callback task
+        assert virtual(rig) == {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import gevent
 from gevent.queue import Empty, Queue
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
@@ -26,6 +27,7 @@ from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, T
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.callbacks import dialable
+from engine.store.errors import StoreError
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
@@ -331,8 +333,9 @@ class CallSession:
             return a.Queue(name, name, queued.priority)
         if kind == "callback" and left.enqueued_at is not None:
             number = self._callback_number(executor)
-            if number:
-                return self._keep_place(number, queued, left.enqueued_at, executor)
+            if number and self._keep_place(number, queued, left.enqueued_at):
+                executor.perform(a.Say(KEPT_PROMPT))
+                return a.Hangup(outcome="transferred")
         executor.perform(a.Say(VOICEMAIL_PROMPT))
         message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
         assert isinstance(message, a.RecordResult)
@@ -353,8 +356,9 @@ class CallSession:
         assert isinstance(keyed, a.DigitsResult)
         return keyed.digits if dialable(keyed.digits) else caller
 
-    def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float, executor: IvrExecutor) -> a.Action:
-        """Hand the caller's place to a virtual call that rings them back on ``number``; say goodbye."""
+    def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float) -> bool:
+        """Hand the caller's place to a virtual call that rings them back on ``number``; False when the
+        request could not be stored (the caller then leaves a message instead)."""
         t = self.trace
         waited = self.s.acd.clock() - enqueued_at
         request = CallbackRequest(
@@ -362,10 +366,13 @@ class CallSession:
             queued_at=now() - timedelta(seconds=waited), number=number, caller=t.caller,
             customer_id=t.customer["id"] if t.customer else None,
         )  # fmt: skip
-        callback_id = self.s.request_callback(request)
+        try:
+            callback_id = self.s.request_callback(request)
+        except (SQLAlchemyError, StoreError):
+            log.exception("%s: the callback request could not be stored; voicemail instead", self.call.name)
+            return False
         log.info("%s: callback %s on %s keeps its place in %s", self.call.name, callback_id, number, queued.queue)
-        executor.perform(a.Say(KEPT_PROMPT))
-        return a.Hangup(outcome="transferred")
+        return True
 
     def _report_flow(self, agent: str, flow: str, ending: a.Action) -> None:
         """An agent sent the caller into ``flow`` (a PIN, a survey...): tell their desktop how it ended."""
