@@ -101,10 +101,11 @@ def test_the_caller_keeps_their_place_and_is_bridged_to_the_agent_when_called_ba
             assert str(interaction.kind) == "callback" and first in interaction.notes
 
 
-def test_an_unanswered_callback_is_retried_then_becomes_a_ticket(tmp_path, db_url) -> None:
+@pytest.mark.parametrize("kind", ["no_answer", "busy"])
+def test_an_unanswered_callback_is_retried_then_becomes_a_ticket(tmp_path, db_url, kind) -> None:
     options = {"sales": {**KEY, "callback_attempts": 2, "callback_retry_seconds": 0.3, "callback_ring_seconds": 5}}
     with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, options) as rig:
-        rig.emulator.parties[NUMBER] = CalledParty(NUMBER, kind="no_answer")
+        rig.emulator.parties[NUMBER] = CalledParty(NUMBER, kind=kind, answer_delay=0.5)
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         request_callback(rig, Caller(NUMBER, script=["1", "2", "13900000001#"]))  # keys the number in
         assert login(rig, "1001") == "reserved"
@@ -114,12 +115,12 @@ def test_an_unanswered_callback_is_retried_then_becomes_a_ticket(tmp_path, db_ur
         assert rig.engine.acd.agent_state("1001") == "ready"  # not offered while nobody can be called
         wait_until(lambda: not callbacks(rig), what="the last attempt failed")
         [done] = callbacks(rig, "?all=1")
-        assert (done["status"], done["attempts"], done["last_result"]) == ("failed", 2, "no_answer")
+        assert (done["status"], done["attempts"], done["last_result"]) == ("failed", 2, kind)
         with rig.engine.sessions() as s:
             ticket = s.get(Ticket, done["ticket"])
             assert (ticket.category, ticket.team) == ("callback", "sales")
         metrics = rig.engine.metrics
-        assert metrics.value("hotline_callback_dials_total", queue="sales", result="no_answer") == 2
+        assert metrics.value("hotline_callback_dials_total", queue="sales", result=kind) == 2
         assert metrics.value("hotline_callbacks_total", queue="sales", outcome="gave_up") == 1
         wait_until(lambda: rig.engine.acd.agent_state("1001") == "ready", what="the agent free again")
 
@@ -201,3 +202,16 @@ def test_a_callback_that_cannot_be_stored_becomes_a_message(tmp_path, db_url) ->
         trace = rig.next_call()
         assert (trace.outcome, trace.kind) == ("voicemail", "callback")  # a message and a callback task
         assert virtual(rig) == {}
+
+
+def test_the_agent_hanging_up_while_the_customer_rings_is_a_failed_attempt(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, {"sales": KEY}) as rig:
+        request_callback(rig, Caller(NUMBER, script=["1", "1"]))
+        rig.emulator.parties[NUMBER] = CalledParty(NUMBER, answer_delay=20)
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5, talk_seconds=5)  # hangs up after 5 s
+        assert login(rig, "1001") == "reserved"
+        wait_until(lambda: callbacks(rig)[0]["status"] == "retry", what="the attempt counted as failed")
+        [pending] = callbacks(rig)
+        assert (pending["attempts"], pending["last_result"]) == (1, "agent_gone")
+        assert rig.engine.metrics.value("hotline_callback_dials_total", queue="sales", result="agent_gone") == 1
+        assert rig.engine.acd.agent_state("1001") == "ready"
