@@ -94,6 +94,7 @@ def test_the_caller_keeps_their_place_and_is_bridged_to_the_agent_when_called_ba
         assert metrics.value("hotline_callback_dials_total", queue="sales", result="connected") == 1
         assert metrics.value("hotline_callbacks_total", queue="sales", outcome="completed") == 1
         assert metrics.value("hotline_callbacks_pending", queue="sales") == 0
+        assert metrics.value("hotline_queue_talk_seconds_count", queue="sales") == 2  # the callback and the next call
         with rig.engine.sessions() as s:
             cdr = s.scalar(select(Call).where(Call.destination == NUMBER))
             assert (cdr.outcome, cdr.agent_id, cdr.queue) == ("answered", "1001", "sales")

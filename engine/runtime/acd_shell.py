@@ -307,11 +307,15 @@ class AcdShell:
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
-        self.agent_legs[bridge.call_id] = io.leg
-        self._bridged_at[bridge.call_id] = self.clock()
+        self.joined(bridge.call_id, io.leg)
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
         for listener in self._bridge_listeners:
             listener(bridge.call_id, bridge.agent_id, info.queue)
+
+    def joined(self, call_id: str, agent_leg: str) -> None:
+        """The call is talking to the agent on ``agent_leg`` (for transfers, reconnects, talk time)."""
+        self.agent_legs[call_id] = agent_leg
+        self._bridged_at[call_id] = self.clock()
 
     def transfer(self, call_id: str, target: str) -> None:
         """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is

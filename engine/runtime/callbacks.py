@@ -205,8 +205,7 @@ class Callbacks:
         if change.status in FINAL:
             self.metrics.callbacks.labels(change.queue, FINAL[change.status]).inc()
             self.metrics.callbacks_pending.labels(change.queue).dec()
-            self._last_result.pop(change.call_id, None)
-            self.shell.calls.pop(change.call_id, None)
+            self._last_result.pop(change.call_id, None)  # its QueuedInfo goes with QueueExit or call_ended
 
     def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None:
         """Whisper to the agent, ring the customer, bridge them; report the result to the ACD and, once
@@ -288,7 +287,7 @@ class Callbacks:
         """Tell the ACD and the agent's desktop; when it happened."""
         self.metrics.callback_dials.labels(command.queue, "connected").inc()
         self._last_result[command.call_id] = "connected"
-        self.shell.agent_legs[command.call_id] = agent_leg
+        self.shell.joined(command.call_id, agent_leg)
         self.shell.apply(lambda now: self.shell.acd.callback_connected(command.call_id, now))
         waited = round(self.shell.clock() - info.enqueued, 3)
         pop = {**info.pop, "phase": "answer", "waited_seconds": waited, "customer_leg": leg}
