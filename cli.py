@@ -182,6 +182,9 @@ QUEUE_SETTING_FLAGS = {
     "exit_target": "exit_target",
     "escalation": "escalation",
     "exit_keys": "exit_keys",
+    "callback_attempts": "callback_attempts",
+    "callback_retry": "callback_retry_seconds",
+    "callback_ring": "callback_ring_seconds",
 }
 
 
@@ -298,6 +301,21 @@ def cmd_recording(args: argparse.Namespace) -> int:
     else:
         query = f"?agent={args.target}" if args.target else ""
         print(_table(_api(args, "GET", f"/api/recording-rules{query}"), ["id", "agent", "from", "until", "by", "note"]))
+    return 0
+
+
+def cmd_callback(args: argparse.Namespace) -> int:
+    """Keep-your-place callbacks (docs/acd.md), through the engine: list them, cancel one."""
+    if args.action == "cancel":
+        if not (args.target or "").isdigit():
+            raise CliError("hotline callback cancel CALLBACK_ID")
+        done = _api(args, "POST", f"/api/callbacks/{args.target}/cancel")
+        print(f"callback {done['id']} to {done['number']} cancelled")
+        return 0
+    query = "&".join(q for q in (f"queue={args.target}" if args.target else "", "all=1" if args.all else "") if q)
+    rows = _api(args, "GET", f"/api/callbacks{'?' + query if query else ''}")
+    columns = ["id", "queue", "number", "status", "attempts", "requested_at", "retry_at", "agent", "ticket"]
+    print(_table(rows, columns))
     return 0
 
 
@@ -607,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--exit-keys", help='JSON: key -> exit target while waiting, e.g. \'{"1": "callback"}\'')
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
+    queue.add_argument("--callback-attempts", type=int, help="dials to a callback customer before a ticket (default 3)")
+    queue.add_argument("--callback-retry", type=float, help="seconds between callback dials (default 300)")
+    queue.add_argument("--callback-ring", type=float, help="seconds a callback customer's phone rings (default 30)")
     queue.set_defaults(fn=cmd_queue)
 
     call = sub.add_parser("call", help="call control and supervision of an agent's call; the audit log")
@@ -630,6 +651,12 @@ def build_parser() -> argparse.ArgumentParser:
     recording.add_argument("--until", help="ISO time; without an offset, in calls.timezone")
     recording.add_argument("--note", help="why (shown in the rule list)")
     recording.set_defaults(fn=cmd_recording)
+
+    callback = sub.add_parser("callback", help="keep-your-place callbacks: list, cancel (docs/acd.md)")
+    callback.add_argument("action", choices=["list", "cancel"])
+    callback.add_argument("target", nargs="?", help="list: only this queue's; cancel: the callback id")
+    callback.add_argument("--all", action="store_true", help="list: also completed, failed and cancelled ones")
+    callback.set_defaults(fn=cmd_callback)
 
     report = sub.add_parser("report", help="queue service level by interval (Erlang C staffing), agent performance")
     report.add_argument("kind", choices=["queues", "agents"])

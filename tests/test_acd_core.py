@@ -242,13 +242,13 @@ def test_max_wait_exit_and_exit_after_a_failed_offer() -> None:
     acd = make(queue, agents={"a": {"sales": 5}}, login=False)
     acd.enqueue("c1", "sales", 0, 0)
     assert acd.tick(59) == []
-    assert acd.tick(61) == [commands.QueueExit("c1", "sales", "max_wait", "voicemail")]
+    assert acd.tick(61) == [commands.QueueExit("c1", "sales", "max_wait", "voicemail", 0)]
     assert acd.queue_status("sales", 61).stats.exited == 1
     acd.enqueue("c2", "sales", 0, 100)
     offer = of(commands.Offer, acd.agent_login("a", 150))[0]
     assert of(commands.QueueExit, acd.tick(165)) == []
     out = acd.offer_failed(offer.offer_id, "no_answer", 170)
-    assert of(commands.QueueExit, out) == [commands.QueueExit("c2", "sales", "max_wait", "voicemail")]
+    assert of(commands.QueueExit, out) == [commands.QueueExit("c2", "sales", "max_wait", "voicemail", 100)]
 
 
 def test_reset_fails_offers_requeues_and_keeps_only_confirmed_bridges() -> None:
@@ -423,7 +423,93 @@ def test_caller_leaves_the_queue_by_choice_withdrawing_a_ringing_offer() -> None
     assert out == [
         commands.CancelOffer(offer.offer_id, "c1", "a"),
         commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "", 3),
-        commands.QueueExit("c1", "sales", "caller", "callback"),
+        commands.QueueExit("c1", "sales", "caller", "callback", 0),
     ]
     assert acd.queue_status("sales", 3).stats.exited == 1 and state(acd, "a") is AgentState.READY
     assert acd.leave("c1", "callback", 4) == []  # no longer held: ignored
+
+
+# ---- keep-your-place callbacks ---------------------------------------------------------------
+
+CALLBACKS = QueueConfig("sales", "sales", callback_attempts=2, callback_retry_seconds=60)
+
+
+def test_a_callback_keeps_its_place_and_counts_for_the_callers_behind() -> None:
+    acd = make(CALLBACKS, agents={"a": {"sales": 5}}, login=False)
+    acd.enqueue("first", "sales", 0, 0)
+    acd.enqueue("second", "sales", 0, 5)
+    acd.leave("first", "callback", 10)
+    out = acd.add_callback("cb-1", "sales", 0, 0, 12, caller="13900000001")
+    assert of(commands.CallbackChanged, out) == [commands.CallbackChanged("cb-1", "sales", "pending", 0, None)]
+    assert acd.position("cb-1") == 1 and acd.position("second") == 2
+    status = acd.queue_status("sales", 12)
+    assert (status.waiting, status.callbacks) == (1, 1)
+
+
+def test_the_agent_is_reserved_first_then_the_customer_is_dialled_and_bridged() -> None:
+    acd = make(CALLBACKS, agents={"a": {"sales": 5}}, login=False)
+    acd.add_callback("cb-1", "sales", 0, 0, 1)
+    acd.enqueue("live", "sales", 0, 2)
+    [offer] = of(commands.Offer, acd.agent_login("a", 3))
+    assert offer.call_id == "cb-1"
+    out = acd.offer_answered(offer.offer_id, 4)
+    assert of(commands.Bridge, out) == []
+    assert of(commands.DialCallback, out) == [commands.DialCallback("cb-1", "a", offer.offer_id, "sales", 1)]
+    assert acd.snapshot().calls["cb-1"].state is CallState.DIALLING and state(acd, "a") is AgentState.ON_CALL
+    assert acd.position("cb-1") is None
+    acd.callback_connected("cb-1", 6)
+    assert acd.snapshot().calls["cb-1"].state is CallState.BRIDGED
+    out = acd.call_ended("cb-1", 30)
+    assert of(commands.CallbackChanged, out)[0].status == "completed"
+    stats = acd.queue_status("sales", 30).stats
+    assert (stats.answered, stats.completed, stats.talk_seconds) == (1, 1, 24)
+
+
+def test_an_unreached_customer_is_retried_at_the_same_place_then_given_up() -> None:
+    acd = make(CALLBACKS, agents={"a": {"sales": 5}})
+    [offer] = of(commands.Offer, acd.add_callback("cb-1", "sales", 0, 0, 1))
+    acd.offer_answered(offer.offer_id, 2)
+    acd.enqueue("behind", "sales", 0, 3)
+    out = acd.callback_failed("cb-1", 10)
+    assert state(acd, "a") is AgentState.RESERVED  # ready at once, no delay: takes the caller behind
+    assert [o.call_id for o in of(commands.Offer, out)] == ["behind"]
+    assert of(commands.CallbackChanged, out) == [commands.CallbackChanged("cb-1", "sales", "retry", 1, None)]
+    assert acd.snapshot().calls["cb-1"].state is CallState.RETRY_WAIT and acd.position("cb-1") is None
+    acd.agent_break("a", "lunch", 11)  # "behind" goes back to the head of the queue
+    acd.enqueue("later", "sales", 0, 20)
+    out = acd.tick(70)
+    assert of(commands.CallbackChanged, out)[0].status == "pending"
+    assert [acd.position(c) for c in ("cb-1", "behind", "later")] == [1, 2, 3]  # back at its old place
+    [again] = of(commands.Offer, acd.agent_ready("a", 71))
+    assert again.call_id == "cb-1"
+    [dial] = of(commands.DialCallback, acd.offer_answered(again.offer_id, 72))
+    assert dial.attempt == 2
+    out = acd.callback_failed("cb-1", 80)
+    assert of(commands.QueueExit, out) == [commands.QueueExit("cb-1", "sales", "callback_failed", "ticket", 0)]
+    assert of(commands.CallbackChanged, out)[0].status == "failed"
+    assert "cb-1" not in acd.snapshot().calls
+
+
+def test_cancel_and_illegal_callback_events() -> None:
+    acd = make(CALLBACKS, agents={"a": {"sales": 5}})
+    [offer] = of(commands.Offer, acd.add_callback("cb-1", "sales", 0, 0, 1))
+    with pytest.raises(IllegalTransition):
+        acd.callback_connected("cb-1", 2)  # the agent has not answered: nobody is dialled
+    with pytest.raises(IllegalTransition):
+        acd.call_ended("cb-1", 2)  # a kept place has no line to hang up
+    out = acd.cancel_callback("cb-1", 3)
+    assert of(commands.CancelOffer, out) and of(commands.QueueExit, out)[0].reason == "cancelled"
+    assert state(acd, "a") is AgentState.READY
+    [offer] = of(commands.Offer, acd.add_callback("cb-2", "sales", 0, 0, 4))
+    acd.offer_answered(offer.offer_id, 5)
+    with pytest.raises(IllegalTransition):
+        acd.cancel_callback("cb-2", 6)  # being dialled
+    assert acd.cancel_callback("gone", 6) == []
+
+
+def test_a_restored_callback_waits_for_its_retry_time() -> None:
+    acd = make(CALLBACKS, agents={"a": {"sales": 5}})
+    out = acd.add_callback("cb-1", "sales", 2, 0, 10, attempts=1, retry_at=40)
+    assert of(commands.Offer, out) == [] and acd.snapshot().calls["cb-1"].attempts == 1
+    [offer] = of(commands.Offer, acd.tick(40))
+    assert offer.call_id == "cb-1"

@@ -1,5 +1,8 @@
 """Random event sequences against the ACD, checking its invariants after every step.
 
+Callers may ask for a keep-your-place callback: their call leaves the queue and a virtual call
+(``cb-<call>``) joins with the same join time, to be dialled when an agent answers its offer.
+
 The machine also plays the I/O shell: it mirrors agent states and ringing offers
 from the returned commands alone, and checks the mirror against the ACD's own
 records, so a missing or spurious command fails the test.
@@ -17,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from engine.acd import commands
 from engine.acd.core import Acd, Snapshot
 from engine.acd.model import Agent, AgentSkill, EscalationStep, QueueConfig, Strategy
-from engine.acd.states import AgentState, CallState, IllegalTransition
+from engine.acd.states import WAITING, AgentState, CallState, IllegalTransition
 from engine.acd.strategies import RANK_KEYS
 
 QUEUES = (
@@ -57,6 +60,8 @@ AGENTS = (
 AGENT_IDS = [a.id for a in AGENTS]
 STRATEGY_OF = {q.name: q.strategy for q in QUEUES}
 LIVE = (CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED)
+VIRTUAL = (CallState.VIRTUAL, CallState.VIRTUAL_OFFERING, CallState.DIALLING, CallState.RETRY_WAIT)
+CANCELLABLE = (CallState.VIRTUAL, CallState.VIRTUAL_OFFERING, CallState.RETRY_WAIT)
 
 
 class AcdMachine(RuleBasedStateMachine):
@@ -67,6 +72,10 @@ class AcdMachine(RuleBasedStateMachine):
         self.acd = Acd(seed=7)
         self.now = 0.0
         self.next_call = 0
+        self.arrivals = 0
+        self.dialling: set[str] = set()  # callbacks whose customer is being dialled (DialCallback)
+        self.callback_status: dict[str, str] = {}  # from CallbackChanged
+        self.callbacks: list[str] = []
         self.mirror_states = {a.id: AgentState.LOGGED_OUT for a in AGENTS}
         self.ringing: dict[str, commands.Offer] = {}
         self.resolved_offers: list[str] = []
@@ -84,9 +93,21 @@ class AcdMachine(RuleBasedStateMachine):
                 case commands.AgentStateChanged(agent_id=agent_id, old=old, new=new):
                     assert self.mirror_states[agent_id] is old, (agent_id, old, self.mirror_states[agent_id])
                     self.mirror_states[agent_id] = new
-                case commands.Offer(offer_id=offer_id):
+                case commands.Offer(offer_id=offer_id, call_id=call_id):
                     assert offer_id not in self.ringing
+                    assert call_id not in self.dialling, "a callback being dialled is never offered again"
+                    assert self.callback_status.get(call_id, "pending") == "pending", "offered while not waiting"
                     self.ringing[offer_id] = command
+                case commands.DialCallback(offer_id=offer_id, call_id=call_id):
+                    assert offer_id in self.ringing and call_id not in self.dialling, command
+                    del self.ringing[offer_id]
+                    self.resolved_offers.append(offer_id)
+                    self.dialling.add(call_id)
+                case commands.CallbackChanged(call_id=call_id, status=status):
+                    event(f"callback {status}")
+                    self.callback_status[call_id] = status
+                    if status != "dialling":
+                        self.dialling.discard(call_id)
                 case commands.CancelOffer(offer_id=offer_id) | commands.Bridge(offer_id=offer_id):
                     assert offer_id in self.ringing, command
                     del self.ringing[offer_id]
@@ -120,6 +141,7 @@ class AcdMachine(RuleBasedStateMachine):
     @rule(queue=st.sampled_from([q.name for q in QUEUES]), priority=st.integers(0, 2))
     def arrive(self, queue: str, priority: int) -> None:
         self.next_call += 1
+        self.arrivals += 1
         self.apply(self.acd.enqueue(f"call-{self.next_call}", queue, priority, self.now, caller="+100"))
 
     @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.0, 15.0, 30.0]))
@@ -132,7 +154,7 @@ class AcdMachine(RuleBasedStateMachine):
     def answer(self, data: st.DataObject) -> None:
         offer_id = data.draw(st.sampled_from(sorted(self.ringing)))
         out = self.acd.offer_answered(offer_id, self.now)
-        assert any(isinstance(c, commands.Bridge) and c.offer_id == offer_id for c in out)
+        assert any(isinstance(c, commands.Bridge | commands.DialCallback) and c.offer_id == offer_id for c in out)
         self.apply(out)
 
     @precondition(lambda self: self.ringing)
@@ -173,6 +195,62 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.acd.leave(call_id, "callback", self.now))
         if was is not None and was.state is not CallState.BRIDGED:
             assert call_id not in self.acd.snapshot().calls
+
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def request_callback(self, data: st.DataObject) -> None:
+        """As the call session does: the call leaves for ``callback``, a virtual call takes its place."""
+        call_id = f"call-{data.draw(st.integers(1, self.next_call))}"
+        was = self.acd.snapshot().calls.get(call_id)
+        self.apply(self.acd.leave(call_id, "callback", self.now))
+        if was is None or was.state is CallState.BRIDGED:
+            return
+        self.arrivals += 1
+        self.callbacks.append(f"cb-{call_id}")
+        self.apply(self.acd.add_callback(f"cb-{call_id}", was.queue, was.priority, was.enqueued_at, self.now))
+        virtual = self.acd.snapshot().calls.get(f"cb-{call_id}")
+        assert virtual is None or virtual.enqueued_at == was.enqueued_at
+
+    @precondition(lambda self: self.dialling)
+    @rule(data=st.data(), reached=st.booleans())
+    def customer_answers(self, data: st.DataObject, reached: bool) -> None:
+        call_id = data.draw(st.sampled_from(sorted(self.dialling)))
+        if reached:
+            self.apply(self.acd.callback_connected(call_id, self.now))
+            assert self.acd.snapshot().calls[call_id].state is CallState.BRIDGED
+        else:
+            self.apply(self.acd.callback_failed(call_id, self.now))
+            assert self.acd.snapshot().calls.get(call_id, None) is None or call_id not in self.dialling
+
+    @precondition(lambda self: self.callbacks)
+    @rule(data=st.data())
+    def cancel_callback(self, data: st.DataObject) -> None:
+        call_id = data.draw(st.sampled_from(self.callbacks))
+        self.apply(self.acd.tick(self.now))
+        call = self.acd.snapshot().calls.get(call_id)
+        if call is None or call.state in CANCELLABLE:
+            self.apply(self.acd.cancel_callback(call_id, self.now))
+            assert call_id not in self.acd.snapshot().calls
+            return
+        before = self.acd.snapshot()
+        with pytest.raises(IllegalTransition):
+            self.acd.cancel_callback(call_id, self.now)
+        assert self.acd.snapshot() == before
+
+    @precondition(lambda self: self.callbacks)
+    @rule(data=st.data())
+    def callback_call_ends(self, data: st.DataObject) -> None:
+        """The customer or the agent hangs up a connected callback (only a bridged one can end)."""
+        call_id = data.draw(st.sampled_from(self.callbacks))
+        self.apply(self.acd.tick(self.now))
+        call = self.acd.snapshot().calls.get(call_id)
+        if call is None or call.state is CallState.BRIDGED:
+            self.apply(self.acd.call_ended(call_id, self.now))
+            return
+        before = self.acd.snapshot()
+        with pytest.raises(IllegalTransition):
+            self.acd.call_ended(call_id, self.now)
+        assert self.acd.snapshot() == before
 
     @rule(agent_id=st.sampled_from(AGENT_IDS))
     def login(self, agent_id: str) -> None:
@@ -242,12 +320,17 @@ class AcdMachine(RuleBasedStateMachine):
             assert agent.offer_id == (mine[0] if mine else None)
             if agent.state is AgentState.ON_CALL:
                 call = snap.calls[agent.call_id]
-                assert call.state is CallState.BRIDGED and call.agent_id == agent.id
+                assert call.state in (CallState.BRIDGED, CallState.DIALLING) and call.agent_id == agent.id
+        waiting = {entry[-1] for entries in self.acd._waiting.values() for entry in entries}
         for call in snap.calls.values():
-            assert call.state in LIVE
+            assert call.state in (LIVE + VIRTUAL if call.callback else LIVE), call
+            assert (call.call_id in waiting) == (call.state in WAITING), call
+            assert (call.state is CallState.DIALLING) == (call.call_id in self.dialling), call
             offers = offers_by_call.get(call.call_id, set())
             assert call.offer_ids == offers
-            assert (call.state is CallState.OFFERING) == bool(offers)
+            assert (call.state in (CallState.OFFERING, CallState.VIRTUAL_OFFERING)) == bool(offers)
+            if call.state is CallState.DIALLING:
+                assert snap.agents[call.agent_id].state is AgentState.ON_CALL
             if len(offers) > 1:
                 assert STRATEGY_OF[call.queue] is Strategy.RING_ALL
                 event("ring_all rang several agents")
@@ -258,12 +341,12 @@ class AcdMachine(RuleBasedStateMachine):
     def no_call_waits_for_an_idle_eligible_agent(self, snap: Snapshot) -> None:
         idle = [a for a in snap.agents.values() if a.state is AgentState.READY and a.available_at <= snap.now]
         for call in snap.calls.values():
-            if call.state is CallState.QUEUED:
+            if call.state in WAITING:
                 for agent in idle:
                     assert not any(agent.level(s) >= m for s, m in snap.rules[call.call_id]), (call, agent)
 
     def calls_are_conserved(self, snap: Snapshot) -> None:
-        assert sum(s.arrived for s in snap.stats.values()) == self.next_call
+        assert sum(s.arrived for s in snap.stats.values()) == self.arrivals
         for name, stats in snap.stats.items():
             live = sum(1 for c in snap.calls.values() if c.queue == name)
             assert stats.arrived == live + stats.abandoned + stats.exited + stats.completed, name

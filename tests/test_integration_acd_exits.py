@@ -43,9 +43,11 @@ def test_max_wait_to_voicemail_records_a_message_that_becomes_a_callback_task(tm
         assert interaction.recording_path == trace.recording
 
 
-def test_max_wait_to_callback_leaves_a_callback_task(tmp_path, db_url) -> None:
+def test_max_wait_to_callback_keeps_the_callers_place(tmp_path, db_url) -> None:
     options = {"sales": {"max_wait_seconds": 1, "exit_target": "callback"}}
     with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, options) as rig:
-        rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
         trace = rig.next_call()
-        assert (trace.outcome, trace.kind, trace.recording) == ("voicemail", "callback", None)
+        assert (trace.outcome, trace.kind, trace.recording) == ("transferred", "inbound", None)
+        [callback] = rig.engine.callbacks.views()  # tests/test_integration_acd_callbacks.py: the rest
+        assert (callback["call"], callback["number"], callback["status"]) == (uuid, "13900000001", "pending")

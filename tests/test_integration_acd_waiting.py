@@ -14,8 +14,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.db]
 OPTIONS = {"sales": {"announce_seconds": 0.3, "exit_keys": {"1": "callback", "2": "voicemail"}}}
 
 
-@pytest.mark.parametrize(("key", "kind", "recorded"), [("1", "callback", False), ("2", "voicemail", True)])
-def test_announcement_gives_the_position_and_a_key_leaves_the_queue(tmp_path, db_url, key, kind, recorded) -> None:
+@pytest.mark.parametrize(
+    ("key", "kind", "ended", "recorded"),
+    [("1", "callback", ("transferred", "inbound"), False), ("2", "voicemail", ("voicemail", "callback"), True)],
+)  # a callback keeps the caller's place (tests/test_integration_acd_callbacks.py); a message is a callback task
+def test_announcement_gives_the_position_and_a_key_leaves_the_queue(
+    tmp_path, db_url, key, kind, ended, recorded
+) -> None:
     with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, OPTIONS) as rig:
         spoken: list[str] = []
         render = rig.engine.tts.render
@@ -34,7 +39,7 @@ def test_announcement_gives_the_position_and_a_key_leaves_the_queue(tmp_path, db
         wait_until(lambda: len(music()) >= 2, what="the music back after the announcement")
         rig.emulator.send_dtmf(uuid, key)
         trace = rig.next_call()
-        assert (trace.outcome, trace.kind, trace.queue) == ("voicemail", "callback", "sales")
+        assert (trace.outcome, trace.kind, trace.queue) == (*ended, "sales")
         assert bool(trace.recording) is recorded
         metrics = rig.engine.metrics
         assert metrics.value("hotline_queue_exits_total", queue="sales", reason="caller", target=kind) == 1

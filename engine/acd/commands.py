@@ -42,12 +42,14 @@ class Bridge:
 
 @dataclass(frozen=True, slots=True)
 class QueueExit:
-    """The call left the queue (``reason``, e.g. max_wait): send it to ``target``."""
+    """The call left the queue (``reason``, e.g. max_wait): send it to ``target``.  ``enqueued_at`` is
+    when it joined (its place, which a keep-your-place callback keeps)."""
 
     call_id: str
     queue: str
     reason: str
     target: str
+    enqueued_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,4 +72,28 @@ class CallAbandoned:
     waited: float
 
 
-Command = Offer | CancelOffer | Bridge | QueueExit | AgentStateChanged | CallAbandoned
+@dataclass(frozen=True, slots=True)
+class DialCallback:
+    """The agent answered the offer of a callback: dial the customer (attempt ``attempt``) and join
+    them to the agent leg of ``offer_id``; report ``callback_connected`` or ``callback_failed``."""
+
+    call_id: str
+    agent_id: str
+    offer_id: str
+    queue: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackChanged:
+    """A callback's status changed (persist and measure): ``pending``, ``dialling``, ``retry``,
+    ``connected``, ``completed``, ``failed`` (attempts used up) or ``cancelled``."""
+
+    call_id: str
+    queue: str
+    status: str
+    attempts: int
+    agent_id: str | None
+
+
+Command = Offer | CancelOffer | Bridge | QueueExit | AgentStateChanged | CallAbandoned | DialCallback | CallbackChanged

@@ -43,6 +43,7 @@ from sortedcontainers import SortedList
 from engine.acd import commands
 from engine.acd.model import Agent, Offer, QueueConfig, QueuedCall
 from engine.acd.states import (
+    WAITING,
     AgentEvent,
     AgentState,
     CallEvent,
@@ -80,6 +81,7 @@ class _Timer(StrEnum):
     MAX_WAIT = "max_wait"
     OFFER_GUARD = "offer_guard"
     CONFIRM = "confirm"
+    RETRY = "retry"
 
 
 @dataclass(slots=True)
@@ -115,6 +117,8 @@ class QueueStatus:
     agents: dict[AgentState, int]
     average_handle_seconds: float | None
     stats: QueueStats
+    callbacks: int = 0
+    """Virtual calls of callback requesters (waiting, ringing an agent, dialling, waiting to retry)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +201,7 @@ class Acd:
                     f"{step.overflow_queue!r} is not configured"
                 )
         self._advance(now)
-        queued = [c.call_id for c in self._calls.values() if c.state is CallState.QUEUED]
+        queued = [c.call_id for c in self._calls.values() if c.state in WAITING]
         for call_id in queued:
             self._unindex_call(call_id)
         old = self._queues.get(config.name)
@@ -361,18 +365,110 @@ class Acd:
             seq=next(self._call_seq),
             resumed=since is not None,
         )
-        self._calls[call_id] = call
-        self._stats[queue].arrived += 1
-        for step_no, step in enumerate(config.escalation, start=1):
-            if call.enqueued_at + step.after_seconds <= now:
-                call.escalation = step_no
-            else:
-                self._schedule(call.enqueued_at + step.after_seconds, _Timer.ESCALATE, call_id, step_no)
+        self._arrive(call, config)
         if config.max_wait_seconds is not None:
             self._schedule(max(now, call.enqueued_at + config.max_wait_seconds), _Timer.MAX_WAIT, call_id)
         self._index_call(call)
         self._dirty_calls[call_id] = None
         self._route()
+        return self._flush()
+
+    def add_callback(
+        self,
+        call_id: str,
+        queue: str,
+        priority: int,
+        enqueued_at: float,
+        now: float,
+        *,
+        caller: str = "",
+        attempts: int = 0,
+        retry_at: float | None = None,
+    ) -> list[commands.Command]:
+        """A caller who chose to be called back keeps their place: a virtual call joins ``queue`` with
+        their first join time ``enqueued_at`` and ``priority`` (so it sorts where they were).
+
+        It is routed like a queued call; when an agent answers its offer the ACD says
+        :class:`~engine.acd.commands.DialCallback`.  ``attempts`` (dials already made) and
+        ``retry_at`` (not routed before then) restore a callback after a restart.
+        """
+        config = self._queue(queue)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ValueError(f"add_callback({call_id!r}).priority: must be an integer, got {priority!r}")
+        if call_id in self._calls:
+            raise ValueError(f"add_callback({call_id!r}).call_id: the call is already in the ACD")
+        self._advance(now)
+        call = QueuedCall(
+            call_id=call_id,
+            queue=queue,
+            priority=priority,
+            enqueued_at=min(enqueued_at, now),
+            caller=caller,
+            seq=next(self._call_seq),
+            state=CallState.VIRTUAL,
+            callback=True,
+            attempts=attempts,
+        )
+        self._arrive(call, config)
+        if retry_at is not None and retry_at > now:
+            call.state = CallState.RETRY_WAIT
+            self._schedule(retry_at, _Timer.RETRY, call_id)
+            self._callback_changed(call, "retry")
+        else:
+            self._index_call(call)
+            self._dirty_calls[call_id] = None
+            self._callback_changed(call, "pending")
+        self._route()
+        return self._flush()
+
+    def callback_connected(self, call_id: str, now: float) -> list[commands.Command]:
+        """The customer answered the callback and is bridged to the agent: dialling -> bridged."""
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.state = transition(Machine.CALL, call.state, CallEvent.CONNECTED, call_id)
+            call.bridged_at = now
+            self._stats[call.queue].answered += 1
+            self._callback_changed(call, "connected")
+        return self._flush()
+
+    def callback_failed(self, call_id: str, now: float) -> list[commands.Command]:
+        """The customer was not reached (no answer, busy, failed): the agent is ready again (no delay);
+        the call waits ``callback_retry_seconds`` out of routing, then is back at its place, or, after
+        ``callback_attempts`` dials, leaves (``QueueExit(reason='callback_failed', target='ticket')``)."""
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None:
+            config = self._queues[call.queue]
+            give_up = call.attempts + 1 >= config.callback_attempts
+            transition(Machine.CALL, call.state, CallEvent.GIVE_UP if give_up else CallEvent.NO_CONTACT, call_id)
+            call.attempts += 1
+            if call.agent_id is not None:
+                agent = self._agents[call.agent_id]
+                agent.call_id = call.agent_id = None
+                self._agent_event(agent, AgentEvent.CALLBACK_FAILED, now)
+            if give_up:
+                self._exit_call(call, CallEvent.GIVE_UP, "callback_failed", "ticket")
+                self._callback_changed(call, "failed")
+            else:
+                call.state = transition(Machine.CALL, call.state, CallEvent.NO_CONTACT, call_id)
+                self._schedule(now + config.callback_retry_seconds, _Timer.RETRY, call_id)
+                self._callback_changed(call, "retry")
+            self._route()
+        return self._flush()
+
+    def cancel_callback(self, call_id: str, now: float) -> list[commands.Command]:
+        """An operator cancels a callback not being dialled or talked to (else IllegalTransition);
+        a ringing offer is withdrawn.  Calls the ACD does not hold are ignored."""
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None:
+            transition(Machine.CALL, call.state, CallEvent.CANCEL, call_id)
+            for offer_id in sorted(call.offer_ids):
+                self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
+            self._exit_call(call, CallEvent.CANCEL, "cancelled", "callback")
+            self._callback_changed(call, "cancelled")
+            self._route()
         return self._flush()
 
     def offer_answered(self, offer_id: str, now: float) -> list[commands.Command]:
@@ -387,11 +483,16 @@ class Acd:
             agent = self._agents[offer.agent_id]
             self._resolve_offer(offer, OfferEvent.ANSWER)
             call.state = transition(Machine.CALL, call.state, CallEvent.ANSWER, call.call_id)
-            call.agent_id, call.bridged_at = agent.id, now
+            call.agent_id = agent.id
             agent.call_id, agent.no_answer_count = call.call_id, 0
             self._agent_event(agent, AgentEvent.ANSWER, now)
-            self._stats[call.queue].answered += 1
-            self._out.append(commands.Bridge(call.call_id, agent.id, offer_id))
+            if call.callback:  # the agent is there: now ring the customer
+                self._out.append(commands.DialCallback(call.call_id, agent.id, offer_id, call.queue, call.attempts + 1))
+                self._callback_changed(call, "dialling")
+            else:
+                call.bridged_at = now
+                self._stats[call.queue].answered += 1
+                self._out.append(commands.Bridge(call.call_id, agent.id, offer_id))
             for other_id in sorted(call.offer_ids):
                 self._withdraw(self._offers[other_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
             self._route()
@@ -478,9 +579,11 @@ class Acd:
         self._queue(queue)
         counts = dict.fromkeys(CallState, 0)
         longest = 0.0
+        callbacks = 0
         for call in self._calls.values():
             if call.queue == queue:
                 counts[call.state] += 1
+                callbacks += call.callback and call.state is not CallState.BRIDGED
                 if call.state is CallState.QUEUED:
                     longest = max(longest, now - call.enqueued_at)
         agents = dict.fromkeys(AgentState, 0)
@@ -496,6 +599,7 @@ class Acd:
             agents,
             stats.average_handle_seconds(),
             replace(stats),
+            callbacks,
         )
 
     def agents_by_state(self) -> dict[AgentState, list[str]]:
@@ -523,9 +627,9 @@ class Acd:
         return self._stats[queue].average_handle_seconds()
 
     def position(self, call_id: str) -> int | None:
-        """1-based place of a queued call in its queue; None unless the call is queued."""
+        """1-based place of a waiting (queued or virtual) call in its queue; None for other calls."""
         call = self._calls.get(call_id)
-        if call is None or call.state is not CallState.QUEUED:
+        if call is None or call.state not in WAITING:
             return None
         return self._waiting[call.queue].index(self._waiting_entry(call)) + 1
 
@@ -599,7 +703,7 @@ class Acd:
             return
         if kind is _Timer.ESCALATE and arg > call.escalation:
             call.escalation = arg
-            if call.state is CallState.QUEUED:
+            if call.state in WAITING:
                 self._unindex_call(key)
                 self._index_call(call)
                 self._dirty_calls[key] = None
@@ -607,6 +711,11 @@ class Acd:
             self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", self._queues[call.queue].exit_target or "")
         elif kind is _Timer.CONFIRM and call.state is CallState.BRIDGED and not call.confirmed:
             self._end_call(call)
+        elif kind is _Timer.RETRY and call.state is CallState.RETRY_WAIT:
+            call.state = transition(Machine.CALL, call.state, CallEvent.RETRY, key)
+            self._index_call(call)
+            self._dirty_calls[key] = None
+            self._callback_changed(call, "pending")
 
     # ------------------------------------------------------------------ internals: agents
 
@@ -726,7 +835,11 @@ class Acd:
             return
         call.state = transition(Machine.CALL, call.state, CallEvent.OFFER_FAILED, call.call_id)
         config = self._queues[call.queue]
-        if config.max_wait_seconds is not None and self._now >= call.enqueued_at + config.max_wait_seconds:
+        if (
+            call.state is CallState.QUEUED
+            and config.max_wait_seconds is not None
+            and self._now >= call.enqueued_at + config.max_wait_seconds
+        ):
             self._exit_call(call, CallEvent.MAX_WAIT, "max_wait", config.exit_target or "")
             return
         self._index_call(call)
@@ -757,15 +870,18 @@ class Acd:
     def _end_call(self, call: QueuedCall) -> None:
         """The call is gone (caller hung up, or a bridged call was not reconfirmed after reset)."""
         state = call.state
+        ended = transition(Machine.CALL, state, CallEvent.HANG_UP, call.call_id)
         for offer_id in sorted(call.offer_ids):
             self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
-        call.state = transition(Machine.CALL, state, CallEvent.HANG_UP, call.call_id)
+        call.state = ended
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         stats = self._stats[call.queue]
         if state is CallState.BRIDGED:
             stats.completed += 1
             self._finish_call(call)
+            if call.callback:
+                self._callback_changed(call, "completed")
             return
         stats.abandoned += 1
         self._out.append(commands.CallAbandoned(call.call_id, call.queue, self._now - call.enqueued_at))
@@ -803,12 +919,25 @@ class Acd:
         else:
             self._schedule(agent.wrap_up_until, _Timer.WRAP_UP, agent.id)
 
+    def _arrive(self, call: QueuedCall, config: QueueConfig) -> None:
+        """Hold a new call; count it; apply the escalation steps due and schedule the others."""
+        self._calls[call.call_id] = call
+        self._stats[call.queue].arrived += 1
+        for step_no, step in enumerate(config.escalation, start=1):
+            if call.enqueued_at + step.after_seconds <= self._now:
+                call.escalation = step_no
+            else:
+                self._schedule(call.enqueued_at + step.after_seconds, _Timer.ESCALATE, call.call_id, step_no)
+
+    def _callback_changed(self, call: QueuedCall, status: str) -> None:
+        self._out.append(commands.CallbackChanged(call.call_id, call.queue, status, call.attempts, call.agent_id))
+
     def _exit_call(self, call: QueuedCall, event: CallEvent, reason: str, target: str) -> None:
         call.state = transition(Machine.CALL, call.state, event, call.call_id)
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         self._stats[call.queue].exited += 1
-        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target))
+        self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target, call.enqueued_at))
 
     def _call_rules(self, call: QueuedCall) -> frozenset[Rule]:
         """Who may take the call now: the queue's skill and level, widened by the escalation steps applied."""
@@ -867,7 +996,7 @@ class Acd:
             calls = [self._calls[c] for c in self._dirty_calls if c in self._calls]
             self._dirty_calls.clear()
             for call in sorted(calls, key=QueuedCall.sort_key):
-                if call.state is CallState.QUEUED:
+                if call.state in WAITING:
                     agents = self._best_agents_for(call)
                     if agents:
                         self._make_offers(call, agents)

@@ -112,6 +112,9 @@ class QueueConfig:
     announce_seconds: float = 0.0
     exit_keys: tuple[tuple[str, str], ...] = ()
     record_percent: float = 0.0
+    callback_attempts: int = 3
+    callback_retry_seconds: float = 300.0
+    callback_ring_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         owner = f"QueueConfig({self.name!r})"
@@ -132,12 +135,18 @@ class QueueConfig:
             "skill_weight_seconds",
             "resume_seconds",
             "announce_seconds",
+            "callback_retry_seconds",
         ):
             _check_seconds(owner, name, getattr(self, name))
         _check_seconds(owner, "max_wait_seconds", self.max_wait_seconds, allow_none=True)
         _check_seconds(owner, "ring_timeout_seconds", self.ring_timeout_seconds)
         if not self.ring_timeout_seconds:
             raise ValueError(f"{owner}.ring_timeout_seconds: must be > 0")
+        if not self.callback_ring_seconds or not isinstance(self.callback_ring_seconds, int | float):
+            raise ValueError(f"{owner}.callback_ring_seconds: must be a number of seconds > 0")
+        attempts = self.callback_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(f"{owner}.callback_attempts: an integer >= 1, got {attempts!r}")
         no_answers = self.max_no_answer
         if isinstance(no_answers, bool) or not isinstance(no_answers, int) or no_answers < 0:
             raise ValueError(f"{owner}.max_no_answer: an integer >= 0 (0 = never), got {no_answers!r}")
@@ -210,7 +219,8 @@ class QueuedCall:
     which puts them back at the head of their queue.  A ``resumed`` call is a caller who
     abandoned and called back within the queue's ``resume_seconds``: it has the first
     call's ``enqueued_at``, so it is back where that call was.  ``escalation`` counts the
-    escalation steps applied.
+    escalation steps applied.  A ``callback`` call is virtual: the caller hung up and is
+    called back when an agent takes it; ``attempts`` counts the dials that did not reach them.
     """
 
     call_id: str
@@ -227,6 +237,8 @@ class QueuedCall:
     bridged_at: float | None = None
     confirmed: bool = True
     resumed: bool = False
+    callback: bool = False
+    attempts: int = 0
 
     def sort_key(self) -> tuple[int, float, int]:
         """Serving order: higher priority first, then longest waiting, then arrival order."""

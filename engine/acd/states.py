@@ -15,8 +15,9 @@ Agents
     (``too_many_no_answers``).  If the offer is withdrawn (caller hung up, another
     agent answered a ring-all call, FreeSWITCH reconnected) they go back to
     ``ready``.  When the bridged call ends they are in ``wrap_up`` until it expires
-    or they end it (``wrap_up_ended`` -> ``ready``).  ``break`` carries a reason
-    code; going on break again just changes the reason.  Logging out is possible
+    or they end it (``wrap_up_ended`` -> ``ready``).  An agent on a callback whose customer
+    could not be reached goes straight back to ``ready`` (``callback_failed``, no wrap-up).
+    ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
     from every logged-in state except ``on_call`` (finish the call first); from
     ``reserved`` it withdraws the ringing offer, as does going on break.
 
@@ -29,6 +30,18 @@ Calls
     queue to the configured exit target (``max_wait`` -> ``left``); a caller may
     choose to ``leave`` (a keypress while waiting) when queued or offering, which
     withdraws the ringing offers.  ``ended`` and ``left`` are final.
+
+Callbacks (keep-your-place)
+    A caller who chose to be called back hangs up; a *virtual* call holds their place
+    (their original join time and priority) and enters ``virtual``.  It is routed like a
+    queued call: offered to an agent (``virtual_offering``); a failed or withdrawn offer puts
+    it back (``offer_failed``).  When the agent answers (``answer``) the customer is dialled
+    (``dialling``, the agent is on the call hearing ringback).  The customer answering
+    (``connected``) bridges the call; no answer, busy or a failed dial (``no_contact``) holds
+    it out of routing until the retry interval passed (``retry_wait``, then ``retry`` back to
+    ``virtual`` at its old place); after the last attempt it gives up (``give_up`` -> ``left``, a
+    ticket follows).  An operator may ``cancel`` a callback that is not being dialled.
+    A virtual call is never offered while ``retry_wait`` or ``dialling``.
 
 Offers
     An offer is ``ringing`` until exactly one outcome: ``answered``, ``no_answer``,
@@ -74,6 +87,7 @@ class AgentEvent(StrEnum):
     TOO_MANY_NO_ANSWERS = "too_many_no_answers"
     OFFER_CANCELLED = "offer_cancelled"
     CALL_ENDED = "call_ended"
+    CALLBACK_FAILED = "callback_failed"
     WRAP_UP_ENDED = "wrap_up_ended"
 
 
@@ -85,6 +99,10 @@ class CallState(StrEnum):
     BRIDGED = "bridged"
     ENDED = "ended"
     LEFT = "left"
+    VIRTUAL = "virtual"
+    VIRTUAL_OFFERING = "virtual_offering"
+    DIALLING = "dialling"
+    RETRY_WAIT = "retry_wait"
 
 
 class CallEvent(StrEnum):
@@ -96,6 +114,11 @@ class CallEvent(StrEnum):
     HANG_UP = "hang_up"
     MAX_WAIT = "max_wait"
     LEAVE = "leave"
+    CONNECTED = "connected"
+    NO_CONTACT = "no_contact"
+    GIVE_UP = "give_up"
+    RETRY = "retry"
+    CANCEL = "cancel"
 
 
 class OfferState(StrEnum):
@@ -140,6 +163,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.RESERVED, _AE.TOO_MANY_NO_ANSWERS): _A.BREAK,
     (_A.RESERVED, _AE.OFFER_CANCELLED): _A.READY,
     (_A.ON_CALL, _AE.CALL_ENDED): _A.WRAP_UP,
+    (_A.ON_CALL, _AE.CALLBACK_FAILED): _A.READY,
     (_A.WRAP_UP, _AE.WRAP_UP_ENDED): _A.READY,
     (_A.WRAP_UP, _AE.BREAK): _A.BREAK,
     (_A.WRAP_UP, _AE.LOGOUT): _A.LOGGED_OUT,
@@ -155,7 +179,20 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.OFFERING, _CE.ANSWER): _C.BRIDGED,
     (_C.OFFERING, _CE.HANG_UP): _C.ENDED,
     (_C.BRIDGED, _CE.HANG_UP): _C.ENDED,
+    (_C.VIRTUAL, _CE.OFFER): _C.VIRTUAL_OFFERING,
+    (_C.VIRTUAL, _CE.CANCEL): _C.LEFT,
+    (_C.VIRTUAL_OFFERING, _CE.OFFER_FAILED): _C.VIRTUAL,
+    (_C.VIRTUAL_OFFERING, _CE.ANSWER): _C.DIALLING,
+    (_C.VIRTUAL_OFFERING, _CE.CANCEL): _C.LEFT,
+    (_C.DIALLING, _CE.CONNECTED): _C.BRIDGED,
+    (_C.DIALLING, _CE.NO_CONTACT): _C.RETRY_WAIT,
+    (_C.DIALLING, _CE.GIVE_UP): _C.LEFT,
+    (_C.RETRY_WAIT, _CE.RETRY): _C.VIRTUAL,
+    (_C.RETRY_WAIT, _CE.CANCEL): _C.LEFT,
 }
+
+WAITING = frozenset({CallState.QUEUED, CallState.VIRTUAL})
+"""States in which a call waits in its queue's order for an agent (routable)."""
 
 OFFER_TRANSITIONS: dict[tuple[OfferState, OfferEvent], OfferState] = {
     (_O.RINGING, _OE.ANSWER): _O.ANSWERED,

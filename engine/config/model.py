@@ -54,6 +54,8 @@ class Calls(_Section):
     history_in_pop: int = Field(5, ge=0, le=50)
     post_call_flow: str | None = None
     fax_dial: str = "loopback/{number}"
+    callback_dial: str = "sofia/gateway/default/{number}"
+    callback_caller_id: str = "4000"
 
 
 class Speech(_Section):

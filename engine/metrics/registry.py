@@ -177,6 +177,15 @@ class Metrics:
             ["campaign"],
             registry=r,
         )
+        self.callbacks_pending = Gauge(
+            "hotline_callbacks_pending", "Keep-your-place callbacks not yet done", ["queue"], registry=r
+        )
+        self.callbacks = Counter(
+            "hotline_callbacks", "Keep-your-place callbacks by what became of them", ["queue", "outcome"], registry=r
+        )
+        self.callback_dials = Counter(
+            "hotline_callback_dials", "Callback dials to customers by result", ["queue", "result"], registry=r
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 from gevent.queue import Queue
@@ -43,6 +43,12 @@ FAILURE_REASONS = {
 }
 
 
+def failure_reason(exc: CommandFailed) -> str:
+    """The ACD's failure reason for a failed ``originate`` (``-ERR NO_ANSWER`` -> ``no_answer``)."""
+    cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
+    return FAILURE_REASONS.get(cause, "failed")
+
+
 @dataclass(frozen=True)
 class Bridged:
     """Sent to a call session: its caller is now talking to ``agent_id``."""
@@ -53,10 +59,12 @@ class Bridged:
 
 @dataclass(frozen=True)
 class LeftQueue:
-    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait)."""
+    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait); ``enqueued_at``:
+    when it had joined (ACD clock; None for an agent's transfer)."""
 
     reason: str
     target: str
+    enqueued_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,14 @@ class QueuedInfo:
     first_offer_at: datetime | None = None
 
 
+class CallbackHandler(Protocol):
+    """Carries out keep-your-place callbacks (``engine.runtime.callbacks.Callbacks``)."""
+
+    def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None: ...
+
+    def changed(self, change: commands.CallbackChanged) -> None: ...
+
+
 StateListener = Callable[[commands.AgentStateChanged], None]
 BridgeListener = Callable[[str, str, str], None]
 """Told (call id, agent id, queue) once a caller and an agent are bridged."""
@@ -121,6 +137,7 @@ class AcdShell:
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
         self._ticker: gevent.Greenlet | None = None
+        self.callbacks: CallbackHandler | None = None
         metrics.watch_live(self.live_sample)
 
     def on_agent_state(self, listener: StateListener) -> None:
@@ -150,11 +167,13 @@ class AcdShell:
             self.apply(self.acd.tick)
 
     def _reconnected(self) -> None:
-        """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there."""
+        """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there
+        (the caller's channel or the agent's leg: a callback's virtual call has only the latter)."""
         self.apply(self.acd.reset)
         for call_id in list(self.calls):
+            legs = [call_id, self.agent_legs[call_id]] if call_id in self.agent_legs else [call_id]
             try:
-                if self.control.api(f"uuid_exists {call_id}").strip() == "true":
+                if any(self.control.api(f"uuid_exists {leg}").strip() == "true" for leg in legs):
                     self.acd.confirm_bridged(call_id)
             except ESLError:
                 continue
@@ -192,7 +211,7 @@ class AcdShell:
             case commands.QueueExit():
                 info = self.calls.pop(command.call_id, None)
                 if info:
-                    info.inbox.put(LeftQueue(command.reason, command.target))
+                    info.inbox.put(LeftQueue(command.reason, command.target, command.enqueued_at))
             case commands.AgentStateChanged():
                 self.hub.publish(
                     command.agent_id,
@@ -201,6 +220,11 @@ class AcdShell:
                 )
                 for listener in self._state_listeners:
                     listener(command)
+            case commands.DialCallback() if self.callbacks is not None:
+                io = self._offers.pop(command.offer_id, None)
+                gevent.spawn(self.callbacks.dial, command, io.leg if io else None)
+            case commands.CallbackChanged() if self.callbacks is not None:
+                self.callbacks.changed(command)
             case commands.CallAbandoned():
                 self.metrics.wait_seconds.labels(command.queue, "abandoned").observe(command.waited)
 
@@ -229,8 +253,7 @@ class AcdShell:
         try:
             self.control.bgapi(f"originate {{{variables}}}{offer.contact} &park()", offer.timeout_seconds + 10)
         except CommandFailed as exc:
-            cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
-            reason = FAILURE_REASONS.get(cause, "failed")
+            reason = failure_reason(exc)
             self._offers.pop(offer.offer_id, None)
             self._count_offer(io, reason)
             if not io.cancelled:
@@ -284,11 +307,15 @@ class AcdShell:
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
-        self.agent_legs[bridge.call_id] = io.leg
-        self._bridged_at[bridge.call_id] = self.clock()
+        self.joined(bridge.call_id, io.leg)
         info.inbox.put(Bridged(bridge.agent_id, io.leg))
         for listener in self._bridge_listeners:
             listener(bridge.call_id, bridge.agent_id, info.queue)
+
+    def joined(self, call_id: str, agent_leg: str) -> None:
+        """The call is talking to the agent on ``agent_leg`` (for transfers, reconnects, talk time)."""
+        self.agent_legs[call_id] = agent_leg
+        self._bridged_at[call_id] = self.clock()
 
     def transfer(self, call_id: str, target: str) -> None:
         """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gevent
 from gevent.queue import Empty, Queue
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
@@ -23,7 +24,10 @@ from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, TransferCall
+from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
+from engine.store.callbacks import dialable
+from engine.store.errors import StoreError
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,9 @@ MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
 HUNG_UP, UNBRIDGED = object(), object()
-CALLBACK_PROMPT = "Sorry, all our agents are still busy. We will call you back on this number. Goodbye."
+CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
+ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
+KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
@@ -94,6 +100,7 @@ class SessionServices:
     metrics: Metrics
     record_call: Callable[[CallTrace], None]
     record_survey: Callable[[str, str | None, str, int], None]
+    request_callback: Callable[[CallbackRequest], int]
     music_on_hold: str
     post_call_flow: str | None
 
@@ -324,14 +331,48 @@ class CallSession:
             return a.Transfer("flow", name)
         if kind == "queue":
             return a.Queue(name, name, queued.priority)
+        if kind == "callback" and left.enqueued_at is not None:
+            number = self._callback_number(executor)
+            if number and self._keep_place(number, queued, left.enqueued_at):
+                executor.perform(a.Say(KEPT_PROMPT))
+                return a.Hangup(outcome="transferred")
+        executor.perform(a.Say(VOICEMAIL_PROMPT))
+        message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
+        assert isinstance(message, a.RecordResult)
         reason = f"{queued.queue}: {left.reason}"
-        if kind == "voicemail":
-            executor.perform(a.Say(VOICEMAIL_PROMPT))
-            message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
-            assert isinstance(message, a.RecordResult)
-            return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
-        executor.perform(a.Say(CALLBACK_PROMPT))
-        return a.Callback(self.trace.caller, reason)
+        return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
+
+    def _callback_number(self, executor: IvrExecutor) -> str | None:
+        """The number to call back: the caller id once the caller confirms it, or one they key in;
+        None when there is none (the caller then leaves a message)."""
+        caller = self.trace.caller if dialable(self.trace.caller) else None
+        if caller is not None:
+            prompt = a.Say(CONFIRM_NUMBER_PROMPT.format(number=" ".join(caller)))
+            choice = executor.perform(a.CollectDigits((prompt,), 1, 1, 5000, 0, ""))
+            assert isinstance(choice, a.DigitsResult)
+            if choice.digits != "2":
+                return caller
+        keyed = executor.perform(a.CollectDigits((a.Say(ENTER_NUMBER_PROMPT),), 3, 20, 10000, 3000, "#"))
+        assert isinstance(keyed, a.DigitsResult)
+        return keyed.digits if dialable(keyed.digits) else caller
+
+    def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float) -> bool:
+        """Hand the caller's place to a virtual call that rings them back on ``number``; False when the
+        request could not be stored (the caller then leaves a message instead)."""
+        t = self.trace
+        waited = self.s.acd.clock() - enqueued_at
+        request = CallbackRequest(
+            call_uuid=t.uuid, queue=queued.queue, priority=queued.priority, enqueued_at=enqueued_at,
+            queued_at=now() - timedelta(seconds=waited), number=number, caller=t.caller,
+            customer_id=t.customer["id"] if t.customer else None,
+        )  # fmt: skip
+        try:
+            callback_id = self.s.request_callback(request)
+        except (SQLAlchemyError, StoreError):
+            log.exception("%s: the callback request could not be stored; voicemail instead", self.call.name)
+            return False
+        log.info("%s: callback %s on %s keeps its place in %s", self.call.name, callback_id, number, queued.queue)
+        return True
 
     def _report_flow(self, agent: str, flow: str, ending: a.Action) -> None:
         """An agent sent the caller into ``flow`` (a PIN, a survey...): tell their desktop how it ended."""

@@ -30,6 +30,7 @@ from engine.acd.recording import recording_reason
 from engine.acd.states import IllegalTransition
 from engine.api import acd as acd_api
 from engine.api import amd_audit as amd_audit_api
+from engine.api import callbacks as callbacks_api
 from engine.api import crm as crm_api
 from engine.api import make_app, openapi
 from engine.api import outbound as outbound_api
@@ -45,6 +46,7 @@ from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
+from engine.runtime.callbacks import Callbacks
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
@@ -123,6 +125,10 @@ class Hotline:
         legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
         self.campaigns.services.attempt_recorded.append(self._record_outbound)
+        self.callbacks = Callbacks(
+            self.acd, self.sessions, legs, self.tts, self.metrics, self._customer_pop,
+            dial=config.calls.callback_dial, caller_id=config.calls.callback_caller_id,
+        )  # fmt: skip
         app = make_app(
             self,
             self.hub,
@@ -135,6 +141,7 @@ class Hotline:
                 lambda router: outbound_api.register(router, self.campaigns, self.sessions),
                 lambda router: amd_audit_api.register(router, self.campaigns, self.sessions),
                 partial(acd_api.register, backend=self),
+                partial(callbacks_api.register, backend=self.callbacks),
             ],
         )
         self.http = WSGIServer((config.http.host, config.http.port), app, log=None, error_log=log)
@@ -191,6 +198,7 @@ class Hotline:
                     levels = {link.skill.name: link.level for link in row.skills}
                     self.acd.acd.add_agent(Agent(id=row.id, skills=levels, contact=row.contact))
         self.acd.apply(self.acd.acd.tick)
+        self.callbacks.reload()
         log.info("ACD loaded at %.3f", now)
 
     # ---- one call ---------------------------------------------------------------------------
@@ -214,6 +222,7 @@ class Hotline:
             metrics=self.metrics,
             record_call=self._record_call,
             record_survey=self._record_survey,
+            request_callback=self.callbacks.request,
             music_on_hold=self.config.calls.music_on_hold,
             post_call_flow=self.config.calls.post_call_flow,
         )

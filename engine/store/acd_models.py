@@ -45,6 +45,9 @@ class QueueSettings(Base):
     record_percent: Mapped[float] = mapped_column(Float)
     exit_target: Mapped[str] = mapped_column(String(128))
     escalation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    callback_attempts: Mapped[int] = mapped_column(default=3)
+    callback_retry_seconds: Mapped[float] = mapped_column(Float, default=300.0)
+    callback_ring_seconds: Mapped[float] = mapped_column(Float, default=30.0)
 
 
 class CallControlAction(Base):

@@ -248,5 +248,11 @@ class AgentStateChange(Base):
 
 
 # Each domain's tables live in their own module; importing them here puts them on Base.metadata.
-from engine.store import acd_models, crm_models, ivr_models, outbound_models  # noqa: E402, F401
-from engine.store import amd_audit_models as amd_audit_models  # noqa: E402
+from engine.store import (  # noqa: E402, F401
+    acd_models,
+    amd_audit_models,
+    callback_models,
+    crm_models,
+    ivr_models,
+    outbound_models,
+)

@@ -38,6 +38,9 @@ SETTINGS = (
     "exit_keys",
     "record_percent",
     "escalation",
+    "callback_attempts",
+    "callback_retry_seconds",
+    "callback_ring_seconds",
 )
 """The settings this module keeps; :func:`defaults` gives each one's value for a queue without a row."""
 

@@ -76,6 +76,7 @@ const Desktop = (() => {
       <div id="pop-caller"><b>${esc(pop.customer_name)}</b> ${pop.tier === "vip" ? '<span class="vip">VIP</span>' : ""}
         — ${esc(pop.caller_number)}</div>
       <div>Queue <b>${esc(pop.queue)}</b>, waited ${esc(pop.waited_seconds)} s, phase <b id="pop-phase">${esc(pop.phase)}</b></div>
+      ${pop.callback ? `<div id="pop-callback"><b>Callback</b> requested at ${esc(pop.callback.requested_at.slice(0, 16).replace("T", " "))} on ${esc(pop.callback.number)}, waited ${esc(Math.round(pop.waited_seconds / 60))} min (attempt ${esc(pop.callback.attempts + 1)})</div>` : ""}
       <div>IVR: ${esc((pop.ivr_path || []).join(" → "))}</div>
       <h3>Open tickets</h3>${tickets.length ? tickets.map((t) => `<div>#${esc(t.number)} ${esc(t.title)} (${esc(t.state)})</div>`).join("") : "none"}
       <h3>Last contacts</h3>${(pop.last_interactions || []).map((i) => `<div>${esc(i.at.slice(0, 16))} ${esc(i.kind)} ${esc(i.disposition || "")} ${esc(i.notes)}</div>`).join("") || "none"}`;

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_amd_audit"
-down_revision: str | None = "0006_recording_rules"
+down_revision: str | None = "0007_queue_callbacks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
