@@ -64,6 +64,12 @@ class Speech(_Section):
     asr_engine: str = "pocketsphinx"
 
 
+class MetricsSettings(_Section):
+    """Live metrics computed by hotline."""
+
+    occupancy_window_seconds: float = Field(900.0, gt=0)
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -77,6 +83,7 @@ class Config(_Section):
     http: Listen = Listen(port=8085)
     calls: Calls = Calls()
     speech: Speech = Speech()
+    metrics: MetricsSettings = MetricsSettings()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
