@@ -78,7 +78,7 @@ def test_originate_to_a_phone_then_control_it(emu: Emulator, api: Client) -> Non
         "CHANNEL_UNHOLD",
     ]
     assert call(api, "uuid_hold no-such-uuid") == "+OK Success\n"  # switch_ivr_hold_uuid finds nothing: success
-    assert call(api, "uuid_hold") == "-USAGE: [off|toggle] <uuid> [<display>]\n"
+    assert call(api, "uuid_hold") == "-USAGE: [off|toggle] <uuid> [<display>]\n-ERR Operation failed\n"
     with pytest.raises(ValueError, match="not a live SIP channel"):
         emu.press_hold("no-such-uuid")
     assert call(api, "uuid_broadcast u-1 hello.wav") == "+OK Message sent\n"

@@ -73,3 +73,5 @@ def test_holds_from_the_api_and_the_phone_are_timed_by_freeswitch_and_recorded(t
         assert m.value("hotline_agent_occupancy", agent="1001") > 0
         assert m.value("hotline_queue_occupancy", queue="sales") > 0
         assert m.value("hotline_agent_state_seconds_total", state="on_call") > 0
+        wait_until(lambda: m.value("hotline_queue_agents", queue="sales", state="ready") == 1, what="1001 ready")
+        assert m.value("hotline_queue_wrap_seconds_count", queue="sales") == 1  # a wrap-up of 0 s is one too

@@ -288,10 +288,11 @@ class Commands:
 
     def uuid_hold(self, arg: str) -> str:
         """``uuid_hold [off|toggle] <uuid> [<display>]`` as mod_commands: ``-ERR Operation failed`` when
-        the channel is already (not) held; an unknown uuid is a success (switch_ivr_hold_uuid)."""
+        the channel is already (not) held; an unknown uuid is a success (switch_ivr_hold_uuid). Checked
+        against FreeSWITCH 1.10.12 (loopback legs; SIP legs from the source)."""
         words = arg.split()
         if not words:
-            return "-USAGE: [off|toggle] <uuid> [<display>]\n"
+            return "-USAGE: [off|toggle] <uuid> [<display>]\n-ERR Operation failed\n"  # both lines, as recorded
         mode = words.pop(0).lower() if words[0].lower() in ("off", "toggle") else "on"
         ch = self._channel(words[0]) if words else None
         if ch is None:

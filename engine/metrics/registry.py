@@ -23,6 +23,7 @@ class QueueSample:
     queue: str
     waiting: int
     longest_wait_seconds: float
+    agents_by_state: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,18 @@ class _LiveCollector(Collector):
         longest = GaugeMetricFamily(
             "hotline_queue_longest_wait_seconds", "Wait of the longest-waiting call", labels=["queue"]
         )
+        members = GaugeMetricFamily(
+            "hotline_queue_agents", "Member agents of a queue by state", labels=["queue", "state"]
+        )
         for q in live.queues:
             waiting.add_metric([q.queue], q.waiting)
             longest.add_metric([q.queue], q.longest_wait_seconds)
+            for state, count in sorted(q.agents_by_state.items()):
+                members.add_metric([q.queue, state], count)
         agents = GaugeMetricFamily("hotline_agents", "Agents by state", labels=["state"])
         for state, count in sorted(live.agents_by_state.items()):
             agents.add_metric([state], count)
-        return [waiting, longest, agents]
+        return [waiting, longest, members, agents]
 
 
 @dataclass(frozen=True)
