@@ -11,7 +11,7 @@ def test_spans_of_either_leg_add_up_and_overlaps_count_once() -> None:
     assert log.held("c", "caller", 12.0) is False  # a non-SIP leg fires CHANNEL_HOLD again: no new span
     assert log.held("c", "agent", 15.0) is False  # both legs held: still one span
     assert log.unheld("c", "caller", 20.0) is None  # the agent's leg is still held
-    assert log.on_hold("c")
+    assert log.on_hold("c") and log.held_legs("c") == {"agent"}
     assert log.unheld("c", "agent", 25.0) == 15.0
     assert not log.on_hold("c")
     assert log.held("c", "agent", 40.0) is True
@@ -27,3 +27,4 @@ def test_a_hold_open_at_the_end_ends_with_the_call_and_unknown_resumes_are_ignor
     assert log.close("c", 30.0) == HoldTotal(20.0, 1)
     assert log.close("c", 31.0) == HoldTotal()  # forgotten once closed
     assert log.close("never", 1.0) == HoldTotal(0.0, 0)
+    assert log.held_legs("never") == frozenset()

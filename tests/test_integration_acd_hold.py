@@ -75,3 +75,19 @@ def test_holds_from_the_api_and_the_phone_are_timed_by_freeswitch_and_recorded(t
         assert m.value("hotline_agent_state_seconds_total", state="on_call") > 0
         wait_until(lambda: m.value("hotline_queue_agents", queue="sales", state="ready") == 1, what="1001 ready")
         assert m.value("hotline_queue_wrap_seconds_count", queue="sales") == 1  # a wrap-up of 0 s is one too
+
+
+def test_a_phone_hold_still_on_at_hang_up_ends_with_the_call(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 5}}, {}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=1, hold_after=50, hold_seconds=10_000)
+        feed = rig.feed("1001")
+        login(rig, "1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+        assert next_hold(feed)["on_hold"] is True  # 50 emulated seconds after the agent answered
+        rig.emulator.hangup(uuid)
+        rig.next_call()
+        with rig.engine.sessions() as s:
+            cdr = calls.get_call(s, uuid)
+        assert (cdr.outcome, cdr.hold_count) == ("answered", 1)
+        assert 0 < cdr.hold_seconds < SLACK  # ended when the call was recorded, not left open
+        assert rig.engine.metrics.value("hotline_queue_hold_seconds_count", queue="sales") == 1

@@ -59,6 +59,10 @@ class HoldLog:
         call = self._calls.get(call_id)
         return bool(call and call.held_legs)
 
+    def held_legs(self, call_id: str) -> frozenset[str]:
+        call = self._calls.get(call_id)
+        return frozenset(call.held_legs) if call else frozenset()
+
     def close(self, call_id: str, at: float) -> HoldTotal:
         """The call is over: its total (a span still open ends at ``at``); the call is forgotten."""
         call = self._calls.pop(call_id, None)
