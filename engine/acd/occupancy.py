@@ -26,42 +26,39 @@ class StateHistory:
         self._closed: Counter[str] = Counter()
 
     def record(self, agent_id: str, state: str, at: float) -> None:
-        """Agent ``agent_id`` entered ``state`` at ``at`` (not before their previous change)."""
+        """Agent ``agent_id`` entered ``state`` at ``at``; a time before their previous change counts as
+        that change's time (measuring must never break the ACD's command loop)."""
         changes = self._changes.setdefault(agent_id, deque())
         if changes:
             since, previous = changes[-1]
-            if at < since:
-                raise ValueError(f"agent {agent_id}: state change at {at} is before the previous one at {since}")
+            at = max(at, since)
             if previous != UNCOUNTED:
                 self._closed[previous] += at - since
         changes.append((at, state))
         while len(changes) > 1 and changes[1][0] <= at - self.window:
             changes.popleft()
 
-    def _seconds_in_window(self, agent_id: str, now: float) -> Counter[str]:
+    def window_seconds(self, agent_id: str, now: float) -> tuple[float, float]:
+        """The agent's (busy, available) seconds in the window ending at ``now``."""
         start = now - self.window
-        seconds: Counter[str] = Counter()
-        changes = list(self._changes.get(agent_id, ()))
-        ends = [at for at, _state in changes[1:]] + [now] if changes else []
-        for (at, state), until in zip(changes, ends, strict=True):
+        busy = available = 0.0
+        changes = self._changes.get(agent_id, ())
+        for i, (at, state) in enumerate(changes):
+            until = changes[i + 1][0] if i + 1 < len(changes) else now
             span = min(until, now) - max(at, start)
-            if span > 0:
-                seconds[state] += span
-        return seconds
+            if span > 0 and state in AVAILABLE:
+                available += span
+                busy += span if state in BUSY else 0.0
+        return busy, available
+
+    def window_all(self, now: float) -> dict[str, tuple[float, float]]:
+        """:meth:`window_seconds` of every agent with a recorded change (one pass per scrape)."""
+        return {agent_id: self.window_seconds(agent_id, now) for agent_id in self._changes}
 
     def occupancy(self, agent_ids: Iterable[str], now: float) -> float | None:
         """Busy / available seconds of these agents together over the window ending at ``now``;
         None when none of them was available in it."""
-        busy = available = 0.0
-        for agent_id in agent_ids:
-            seconds = self._seconds_in_window(agent_id, now)
-            busy += sum(seconds[s] for s in BUSY)
-            available += sum(seconds[s] for s in AVAILABLE)
-        return busy / available if available > 0 else None
-
-    def agents(self) -> list[str]:
-        """Every agent with a recorded change, sorted."""
-        return sorted(self._changes)
+        return combine(self.window_seconds(agent_id, now) for agent_id in agent_ids)
 
     def seconds_by_state(self, now: float) -> dict[str, float]:
         """All agents' seconds in each state (logged out not counted) up to ``now``, never decreasing."""
@@ -71,3 +68,12 @@ class StateHistory:
             if state != UNCOUNTED:
                 totals[state] += max(0.0, now - since)
         return dict(totals)
+
+
+def combine(spans: Iterable[tuple[float, float]]) -> float | None:
+    """Occupancy of a group from its members' (busy, available) seconds; None if none was available."""
+    busy = available = 0.0
+    for b, a in spans:
+        busy += b
+        available += a
+    return busy / available if available > 0 else None

@@ -7,7 +7,7 @@ computed by :class:`engine.acd.occupancy.StateHistory` at scrape time with the s
 from __future__ import annotations
 
 from engine.acd import commands
-from engine.acd.occupancy import StateHistory
+from engine.acd.occupancy import StateHistory, combine
 from engine.acd.states import AgentState
 from engine.metrics import Metrics, OccupancySample
 from engine.runtime.acd_shell import AcdShell
@@ -41,6 +41,7 @@ class AgentMetrics:
     def sample(self) -> OccupancySample:
         now = self.shell.clock()
         acd = self.shell.acd
-        queues = {name: self.history.occupancy(acd.members(name), now) for name in acd.queue_names()}
-        agents = {agent: self.history.occupancy([agent], now) for agent in self.history.agents()}
+        seconds = self.history.window_all(now)
+        queues = {name: combine(seconds[a] for a in acd.members(name) if a in seconds) for name in acd.queue_names()}
+        agents = {agent: combine([spans]) for agent, spans in seconds.items()}
         return OccupancySample(self.history.window, queues, agents, self.history.seconds_by_state(now))
