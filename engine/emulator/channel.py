@@ -542,7 +542,7 @@ class Channel:
         if not self.alive or self.callstate != "HELD":
             return False
         self._set_leg_holding(False)
-        self.event("CHANNEL_UNHOLD", calling=("switch_ivr.c", "switch_ivr_unhold", 1638))
+        self.event("CHANNEL_UNHOLD")
         return True
 
     def mark_hold(self, on: bool) -> None:
