@@ -361,22 +361,22 @@ def cmd_report(args: argparse.Namespace) -> int:
                     "short_abandons": r.abandoned_in_sl,
                     "sl": _ratio(r.service_level),
                     "sl2": _ratio(r.service_level_sl2),
-                    "asa": _ratio(r.asa),
-                    "aht": _ratio(r.aht),
+                    **{k: _ratio(getattr(r, k)) for k in ("asa", "talk", "hold", "wrap", "aht")},
                 }
                 for r in queue_intervals(
                     facts, interval=timedelta(minutes=args.interval), sl_seconds=args.sl, target_sl=args.target
                 )
             ]
             columns = ["queue", "start", "offered", "answered", "answered_in_sl", "abandoned", "short_abandons"]
-            _print_rows(rows, [*columns, "sl", "sl2", "asa", "aht", "agents_needed"], args.csv)
+            columns += ["sl", "sl2", "asa", "talk", "hold", "wrap", "aht", "agents_needed"]
+            _print_rows(rows, columns, args.csv)
             return 0
         rows = []
         for agent in acd_reports.agent_ids(s, since, until):
             p = agent_performance(
                 agent,
                 acd_reports.agent_states(s, agent, since, until),
-                acd_reports.agent_talk(s, agent, since, until),
+                acd_reports.agent_calls(s, agent, since, until),
                 until=until,
             )
             rows.append(
@@ -384,15 +384,21 @@ def cmd_report(args: argparse.Namespace) -> int:
                     "agent": agent,
                     "calls": p.calls,
                     "talk": round(p.talk_seconds),
-                    **{state: round(p.seconds_in.get(state, 0)) for state in ("ready", "on_call", "wrap_up", "break")},
+                    "hold": round(p.hold_seconds),
+                    "holds": p.holds,
+                    "wrap": round(p.wrap_seconds),
+                    "aht": _ratio(p.aht),
+                    **{state: round(p.seconds_in.get(state, 0)) for state in ("ready", "on_call", "break")},
                     "occupancy": _ratio(p.occupancy),
                     "offers": p.offers,
                     "not_answered": p.offers_not_answered,
-                    "breaks": ",".join(f"{k}={v}" for k, v in sorted(p.breaks.items())),
+                    "breaks": ",".join(
+                        f"{k}={v}/{round(p.break_seconds.get(k, 0))}s" for k, v in sorted(p.breaks.items())
+                    ),
                 }
             )
-        columns = ["agent", "calls", "talk", "ready", "on_call", "wrap_up", "break", "occupancy", "offers"]
-        _print_rows(rows, [*columns, "not_answered", "breaks"], args.csv)
+        columns = ["agent", "calls", "talk", "hold", "holds", "wrap", "aht", "ready", "on_call", "break"]
+        _print_rows(rows, [*columns, "occupancy", "offers", "not_answered", "breaks"], args.csv)
     return 0
 
 

@@ -85,3 +85,42 @@ def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
 def test_live_commands_say_when_the_engine_is_not_running(hotline):
     code, _, err = hotline("queue", "status")
     assert code == 2 and "not reachable" in err and "hotline run" in err
+
+
+@pytest.mark.db
+def test_reports_show_hold_wrap_up_and_handle_time_as_csv_and_table(hotline, db_url: str):
+    from datetime import UTC, datetime, timedelta
+
+    from engine.store.agent_states import append_agent_state
+    from engine.store.agents import create_agent
+    from engine.store.calls import CallRecord, record_finished_call
+    from engine.store.db import make_engine, session_factory
+
+    assert hotline("db", "upgrade")[0] == 0
+    t0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    engine = make_engine(db_url)
+    with session_factory(engine).begin() as s:
+        create_agent(s, "1001", name="Grace", contact="user/1001")
+        log = [(0, "ready"), (10, "reserved"), (15, "on_call"), (135, "wrap_up"), (165, "break"), (465, "ready")]
+        for second, state in log:
+            append_agent_state(s, "1001", state, reason="lunch" if state == "break" else None, at=at(second))
+        record_finished_call(s, CallRecord(
+            uuid="c1", caller_number="+1", destination="4000", created_at=at(0), ended_at=at(135),
+            outcome="answered", queue="sales", agent_id="1001", queued_at=at(5), bridged_at=at(15),
+            hold_seconds=30, hold_count=2,
+        ))  # fmt: skip
+    engine.dispose()
+    window = ["--since", at(0).isoformat(), "--until", at(600).isoformat()]
+    code, out, _ = hotline("report", "agents", *window, "--csv")
+    assert code == 0
+    header, row = out.strip().splitlines()
+    assert header == "agent,calls,talk,hold,holds,wrap,aht,ready,on_call,break,occupancy,offers,not_answered,breaks"
+    # talk 120 - hold 30 = 90; AHT (90 + 30 + wrap 30) / 1; occupancy (120 + 30) / (600 - 300 break)
+    assert row == "1001,1,90,30,2,30,150.000,145,120,300,0.500,1,0,lunch=1/300s"
+    code, out, _ = hotline("report", "queues", *window, "--interval", "60", "--csv")
+    header, row = out.strip().splitlines()
+    assert header.split(",")[7:13] == ["sl", "sl2", "asa", "talk", "hold", "wrap"]
+    assert row.split(",")[10:14] == ["90.000", "30.000", "30.000", "150.000"]  # talk, hold, wrap, aht
+    code, out, _ = hotline("report", "agents", *window)
+    assert code == 0 and "HOLD" in out.splitlines()[0] and "lunch=1/300s" in out

@@ -66,3 +66,57 @@ def test_unknown_application_hangs_up_with_destination_out_of_order() -> None:
     ch.execute("no_such_app", "x")
     assert ch.hangup_cause == "DESTINATION_OUT_OF_ORDER"
     assert "CHANNEL_EXECUTE" not in [e.name for e in switch.log]
+
+
+def test_hold_of_a_sip_leg_fires_callstate_then_channel_hold_with_freeswitchs_times() -> None:
+    switch = Switch(time_scale=0.001)
+    ch = make(switch, source="mod_sofia")
+    ch.answer()
+    start = len(switch.log)
+    assert ch.hold() is True
+    assert ch.hold() is False  # switch_ivr_hold: "Call is already on hold"
+    switch.advance(30)
+    assert ch.unhold() is True
+    assert ch.unhold() is False
+    events = switch.log[start:]
+    assert [(e.name, e.get("Channel-Call-State")) for e in events] == [
+        ("CHANNEL_CALLSTATE", "HELD"),
+        ("CHANNEL_HOLD", "HELD"),
+        ("CHANNEL_CALLSTATE", "UNHELD"),
+        ("CHANNEL_UNHOLD", "UNHELD"),
+    ]
+    held, unheld = events[1], events[3]
+    assert (held.get("Event-Calling-Function"), unheld.get("Event-Calling-Function")) == (
+        "switch_ivr_hold",
+        "switch_ivr_unhold",
+    )
+    assert 0 < int(held.get("Caller-Channel-Last-Hold")) <= int(held.get("Event-Date-Timestamp"))
+    assert held.variable("uuid") == ch.uuid  # CHANNEL_HOLD carries the channel's variables
+    span = int(unheld.get("Event-Date-Timestamp")) - int(held.get("Event-Date-Timestamp"))
+    assert 30_000_000 <= span < 31_000_000
+    assert 30_000_000 <= int(unheld.get("Caller-Channel-Hold-Accum")) < 31_000_000
+
+
+def test_a_non_sip_leg_never_becomes_held_and_a_phone_hold_is_marked_once() -> None:
+    switch = Switch(time_scale=0.001)
+    loop = make(switch)
+    loop.answer()
+    start = len(switch.log)
+    assert loop.hold() is True and loop.hold() is True  # CHANNEL_HOLD each time, callstate unchanged
+    assert loop.unhold() is False
+    assert [(e.name, e.get("Channel-Call-State")) for e in switch.log[start:]] == [
+        ("CHANNEL_HOLD", "ACTIVE"),
+        ("CHANNEL_HOLD", "ACTIVE"),
+    ]
+    phone = make(switch, source="mod_sofia")
+    phone.answer()
+    start = len(switch.log)
+    phone.mark_hold(True)
+    phone.mark_hold(True)  # the re-INVITE repeated: nothing new
+    phone.mark_hold(False)
+    assert [(e.name, e.get("Event-Calling-Function")) for e in switch.log[start:]] == [
+        ("CHANNEL_CALLSTATE", "switch_channel_perform_set_callstate"),
+        ("CHANNEL_HOLD", "switch_channel_mark_hold"),
+        ("CHANNEL_CALLSTATE", "switch_channel_perform_set_callstate"),
+        ("CHANNEL_UNHOLD", "switch_channel_mark_hold"),
+    ]

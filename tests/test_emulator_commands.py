@@ -66,7 +66,22 @@ def test_originate_to_a_phone_then_control_it(emu: Emulator, api: Client) -> Non
     assert rows["rows"][0]["name"] == "sofia/internal/1001@127.0.0.1"
     assert call(api, "uuid_hold u-1") == "+OK Success\n"
     assert emu.channels["u-1"].callstate == "HELD"
+    assert call(api, "uuid_hold u-1") == "-ERR Operation failed\n"  # already held
     assert call(api, "uuid_hold off u-1") == "+OK Success\n"
+    assert emu.channels["u-1"].callstate == "UNHELD"
+    assert call(api, "uuid_hold off u-1") == "-ERR Operation failed\n"  # not held
+    assert call(api, "uuid_hold toggle u-1") == "+OK Success\n"
+    assert call(api, "uuid_hold toggle u-1") == "+OK Success\n"
+    assert [e.name for e in emu.events if e.name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD")] == [
+        "CHANNEL_HOLD",
+        "CHANNEL_UNHOLD",
+        "CHANNEL_HOLD",
+        "CHANNEL_UNHOLD",
+    ]
+    assert call(api, "uuid_hold no-such-uuid") == "+OK Success\n"  # switch_ivr_hold_uuid finds nothing: success
+    assert call(api, "uuid_hold") == "-USAGE: [off|toggle] <uuid> [<display>]\n-ERR Operation failed\n"
+    with pytest.raises(ValueError, match="not a live SIP channel"):
+        emu.press_hold("no-such-uuid")
     assert call(api, "uuid_broadcast u-1 hello.wav") == "+OK Message sent\n"
     done = emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "playback")
     assert done.get("Application-Response") == "FILE PLAYED"

@@ -1,7 +1,10 @@
-"""Dial-string parsing."""
+"""Dial-string parsing, and what a phone reached by `user/` does once it answers."""
 
 from __future__ import annotations
 
+import pytest
+
+from engine.emulator import Emulator, Phone
 from engine.emulator.originate import parse_dial, split_vars
 
 
@@ -13,3 +16,16 @@ def test_split_vars_reads_global_and_leg_variables() -> None:
 def test_parse_dial_splits_sequential_targets_and_merges_variables() -> None:
     targets = parse_dial("{t=1}user/1|[u=2]user/2")
     assert [(t.variables, t.endpoint) for t in targets] == [({"t": "1"}, "user/1"), ({"t": "1", "u": "2"}, "user/2")]
+
+
+def test_a_phone_with_hold_after_presses_hold_then_resumes() -> None:
+    emu = Emulator(time_scale=0.001)
+    emu.phones["1001"] = Phone("1001", answer_delay=0, hold_after=5, hold_seconds=30)
+    leg = emu.originator.originate("{origination_uuid=h-1}user/1001")
+    held = emu.wait_for(lambda e: e.name == "CHANNEL_HOLD" and e.uuid == leg.uuid)
+    resumed = emu.wait_for(lambda e: e.name == "CHANNEL_UNHOLD" and e.uuid == leg.uuid)
+    assert (held.get("Channel-Call-State"), resumed.get("Channel-Call-State")) == ("HELD", "UNHELD")
+    assert held.get("Event-Calling-Function") == "switch_channel_mark_hold"
+    leg.hangup()
+    with pytest.raises(ValueError, match="hold_after"):
+        Phone("1002", hold_after=-1)

@@ -31,7 +31,7 @@ def test_agent_holds_transfers_to_a_queue_and_the_next_agent_hangs_up(rig) -> No
     assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 200
     assert rig.emulator.channels[uuid].callstate == "HELD"
     assert rig.api("POST", "/api/agents/1001/call/unhold", me)[0] == 200
-    assert rig.emulator.channels[uuid].callstate == "ACTIVE"
+    assert rig.emulator.channels[uuid].callstate == "UNHELD"  # as FreeSWITCH: switch_channel_clear_flag
     assert rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:nope"})[0] == 409
     status, body = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:backup"})
     assert status == 200 and body["call"] == uuid

@@ -1,4 +1,4 @@
-"""What the ACD reports read: queued calls with their waits, agents' state logs and talk."""
+"""What the ACD reports read: queued calls with their waits, hold and wrap-up, agents' state logs and calls."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from engine.acd.reports import AgentCallFact
 from engine.store import acd_reports
 from engine.store.agent_states import append_agent_state
 from engine.store.agents import create_agent
@@ -21,7 +22,9 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def call(uuid: str, outcome: str, queued: float, end: float, bridged: float | None = None) -> CallRecord:
+def call(
+    uuid: str, outcome: str, queued: float, end: float, bridged: float | None = None, hold: float = 0, holds: int = 0
+) -> CallRecord:
     return CallRecord(
         uuid=uuid,
         caller_number="+1",
@@ -33,25 +36,39 @@ def call(uuid: str, outcome: str, queued: float, end: float, bridged: float | No
         agent_id="1001" if bridged is not None else None,
         queued_at=at(queued),
         bridged_at=at(bridged) if bridged is not None else None,
+        hold_seconds=hold,
+        hold_count=holds,
     )
 
 
 def test_queued_calls_and_agent_history_are_read_for_the_window(session: Session) -> None:
     create_agent(session, "1001", name="Grace", contact="user/1001")
-    record_finished_call(session, call("a", "answered", 10, 200, bridged=25))
+    record_finished_call(session, call("a", "answered", 10, 200, bridged=25, hold=42.5, holds=2))
     record_finished_call(session, call("b", "abandoned", 20, 50))
     record_finished_call(session, call("late", "abandoned", 4000, 4010))
     append_agent_state(session, "1001", "ready", at=at(-100))
     append_agent_state(session, "1001", "reserved", at=at(20))
     append_agent_state(session, "1001", "on_call", at=at(25))
+    append_agent_state(session, "1001", "wrap_up", at=at(200))
+    append_agent_state(session, "1001", "ready", at=at(212))
     session.commit()
 
     facts = acd_reports.queued_calls(session, T0, at(3600))
-    assert [(f.outcome, f.wait_seconds, f.talk_seconds) for f in facts] == [("answered", 15, 175), ("abandoned", 30, 0)]
+    assert [(f.outcome, f.wait_seconds, f.talk_seconds, f.hold_seconds, f.wrap_seconds) for f in facts] == [
+        ("answered", 15, 175, 42.5, 12),
+        ("abandoned", 30, 0, 0, 0),
+    ]
     assert acd_reports.agent_ids(session, T0, at(3600)) == ["1001"]
     assert acd_reports.agent_states(session, "1001", T0, at(3600)) == [
         (T0, "ready", None),
         (at(20), "reserved", None),
         (at(25), "on_call", None),
+        (at(200), "wrap_up", None),
+        (at(212), "ready", None),
     ]
-    assert acd_reports.agent_talk(session, "1001", T0, at(3600)) == [175]
+    assert acd_reports.agent_calls(session, "1001", T0, at(3600)) == [AgentCallFact(175, 42.5, 2)]
+
+
+def test_a_negative_hold_is_refused_naming_the_field(session: Session) -> None:
+    with pytest.raises(ValueError, match=r"call\.hold_seconds"):
+        record_finished_call(session, call("n", "answered", 10, 200, bridged=25, hold=-1))

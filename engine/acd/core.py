@@ -602,6 +602,15 @@ class Acd:
             callbacks,
         )
 
+    def queue_names(self) -> list[str]:
+        """Every configured queue, sorted."""
+        return sorted(self._queues)
+
+    def members(self, queue: str) -> list[str]:
+        """Ids of the agents who take the queue's calls (its skill at its level), sorted."""
+        self._queue(queue)
+        return sorted(self._members[queue])
+
     def agents_by_state(self) -> dict[AgentState, list[str]]:
         """Agent ids grouped by state (every state present, ids sorted)."""
         groups: dict[AgentState, list[str]] = {state: [] for state in AgentState}

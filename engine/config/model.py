@@ -75,6 +75,12 @@ class Crm(_Section):
     login_lockout_seconds: float = Field(300.0, gt=0)
 
 
+class MetricsSettings(_Section):
+    """Live metrics computed by hotline."""
+
+    occupancy_window_seconds: float = Field(900.0, gt=0)
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -89,6 +95,7 @@ class Config(_Section):
     calls: Calls = Calls()
     speech: Speech = Speech()
     crm: Crm = Crm()
+    metrics: MetricsSettings = MetricsSettings()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

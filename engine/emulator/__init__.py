@@ -145,6 +145,14 @@ class Emulator:
         ch = self.switch.channels.get(uuid)
         return ch.hangup(cause) if ch is not None else False
 
+    def press_hold(self, uuid: str, held: bool = True) -> None:
+        """The SIP phone (or caller) on ``uuid`` presses hold (a sendonly re-INVITE) or resumes: the
+        leg fires CHANNEL_HOLD / CHANNEL_UNHOLD as mod_sofia's switch_channel_mark_hold does."""
+        ch = self.switch.channels.get(uuid)
+        if ch is None or not ch.is_sip:
+            raise ValueError(f"press_hold: {uuid} is not a live SIP channel")
+        ch.mark_hold(held)
+
     def send_dtmf(self, uuid: str, digits: str) -> None:
         """The caller on ``uuid`` presses ``digits``."""
         self.switch.channels[uuid].queue_dtmf(digits)

@@ -51,6 +51,7 @@ Q850 = {
     "MANAGER_REQUEST": 0,
 }
 NO_VARIABLES = {"CHANNEL_STATE", "CHANNEL_CALLSTATE", "DTMF"}
+MARK_HOLD = ("switch_channel.c", "switch_channel_mark_hold", 875)
 
 
 @dataclass
@@ -106,7 +107,10 @@ class Channel:
         self.callstate = "DOWN"
         self.answer_state = "ringing"
         self.hangup_cause = ""
-        self.times = dict.fromkeys(("created", "answered", "progress", "progress_media", "hangup", "bridged"), 0)
+        self.times = dict.fromkeys(
+            ("created", "answered", "progress", "progress_media", "hangup", "bridged", "last_hold", "hold_accum"), 0
+        )
+        self.leg_holding = False  # CF_LEG_HOLDING: the SIP leg is on hold (callstate HELD)
         self.times["created"] = switch.now_us()
         switch.sessions_since_startup += 1
         self.variables: dict[str, str] = {
@@ -179,8 +183,8 @@ class Channel:
             (f"{cp}-Transfer-Time", "0"),
             (f"{cp}-Resurrect-Time", "0"),
             (f"{cp}-Bridged-Time", str(t["bridged"])),
-            (f"{cp}-Last-Hold", "0"),
-            (f"{cp}-Hold-Accum", "0"),
+            (f"{cp}-Last-Hold", str(t["last_hold"])),
+            (f"{cp}-Hold-Accum", str(t["hold_accum"])),
             (f"{prefix}-Screen-Bit", "true"),
             (f"{prefix}-Privacy-Hide-Name", "false"),
             (f"{prefix}-Privacy-Hide-Number", "false"),
@@ -220,11 +224,19 @@ class Channel:
     def variable_pairs(self) -> Pairs:
         return [(f"variable_{k}", v) for k, v in self.variables.items()]
 
-    def event(self, name: str, lead: Pairs | None = None, tail: Pairs | None = None, body: str = "") -> Event:
-        """Fire a channel event: base, ``lead``, channel data, variables, ``tail`` (as FreeSWITCH orders them)."""
+    def event(
+        self,
+        name: str,
+        lead: Pairs | None = None,
+        tail: Pairs | None = None,
+        body: str = "",
+        calling: tuple[str, str, int] | None = None,
+    ) -> Event:
+        """Fire a channel event: base, ``lead``, channel data, variables, ``tail`` (as FreeSWITCH orders them).
+        ``calling`` overrides the (file, function, line) of events FreeSWITCH fires from more than one place."""
         lead, tail = lead or [], tail or []
         variables = [] if name in NO_VARIABLES else self.variable_pairs()
-        return self.switch.fire(name, [*lead, *self.channel_data(), *variables, *tail], body)
+        return self.switch.fire(name, [*lead, *self.channel_data(), *variables, *tail], body, calling)
 
     def channel_data_event(self) -> Event:
         """The CHANNEL_DATA event sent as the reply to ``connect`` on an outbound socket."""
@@ -494,6 +506,52 @@ class Channel:
         if by_app and v.get("hangup_after_bridge", "false") != "true":
             return
         self.hangup("NORMAL_CLEARING")
+
+    # ---- hold -------------------------------------------------------------------------------------
+
+    @property
+    def is_sip(self) -> bool:
+        return self.source == "mod_sofia"
+
+    def _set_leg_holding(self, on: bool) -> None:
+        """CF_LEG_HOLDING set on an answered leg: callstate HELD; cleared: UNHELD, hold time accumulated."""
+        self.leg_holding = on
+        if not self.answered.is_set():
+            return
+        now = self.switch.now_us()
+        if on:
+            self.times["last_hold"] = now
+            self.set_callstate("HELD")
+        else:
+            self.times["hold_accum"] += now - self.times["last_hold"] if self.times["last_hold"] else 0
+            self.set_callstate("UNHELD")
+
+    def hold(self) -> bool:
+        """``switch_ivr_hold`` (``uuid_hold``): refused when already HELD; a SIP leg gets a hold re-INVITE
+        (CF_LEG_HOLDING: callstate HELD) before CHANNEL_HOLD fires. Other legs never become HELD, so
+        they fire CHANNEL_HOLD on every call."""
+        if not self.alive or self.callstate == "HELD":
+            return False
+        if self.is_sip:
+            self._set_leg_holding(True)
+        self.event("CHANNEL_HOLD")
+        return True
+
+    def unhold(self) -> bool:
+        """``switch_ivr_unhold`` (``uuid_hold off``): refused unless HELD; CHANNEL_UNHOLD after UNHELD."""
+        if not self.alive or self.callstate != "HELD":
+            return False
+        self._set_leg_holding(False)
+        self.event("CHANNEL_UNHOLD")
+        return True
+
+    def mark_hold(self, on: bool) -> None:
+        """``switch_channel_mark_hold``: the phone on this leg pressed hold (a sendonly re-INVITE) or
+        resumed; nothing happens when the leg is already in that state."""
+        if on == self.leg_holding or not self.alive:
+            return
+        self._set_leg_holding(on)
+        self.event("CHANNEL_HOLD" if on else "CHANNEL_UNHOLD", calling=MARK_HOLD)
 
     # ---- recording --------------------------------------------------------------------------------
 

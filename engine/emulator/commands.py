@@ -287,17 +287,21 @@ class Commands:
         return f"+OK {ch.uuid} sent DTMF {words[1]}.\n"
 
     def uuid_hold(self, arg: str) -> str:
+        """``uuid_hold [off|toggle] <uuid> [<display>]`` as mod_commands: ``-ERR Operation failed`` when
+        the channel is already (not) held; an unknown uuid is a success (switch_ivr_hold_uuid). Checked
+        against FreeSWITCH 1.10.12 (loopback legs; SIP legs from the source)."""
         words = arg.split()
-        mode = words.pop(0) if words and words[0] in ("off", "toggle") else "on"
+        if not words:
+            return "-USAGE: [off|toggle] <uuid> [<display>]\n-ERR Operation failed\n"  # both lines, as recorded
+        mode = words.pop(0).lower() if words[0].lower() in ("off", "toggle") else "on"
         ch = self._channel(words[0]) if words else None
         if ch is None:
-            return NO_CHANNEL
-        held = ch.callstate == "HELD"
-        if mode == "on" or (mode == "toggle" and not held):
-            ch.set_callstate("HELD")
-        elif held:
-            ch.set_callstate("ACTIVE")
-        return "+OK Success\n"
+            return "+OK Success\n"
+        if mode == "toggle":
+            done = ch.unhold() if ch.callstate == "HELD" else ch.callstate not in ("ACTIVE", "UNHELD") or ch.hold()
+        else:
+            done = ch.hold() if mode == "on" else ch.unhold()
+        return "+OK Success\n" if done else "-ERR Operation failed\n"
 
     def uuid_answer(self, arg: str) -> str:
         ch = self._channel(arg.split()[0]) if arg else None

@@ -169,8 +169,17 @@ class Originator:
             leg.hangup("CALL_REJECTED")
         else:
             leg.answer()
+            if phone.hold_after is not None:
+                gevent.spawn(self._press_hold, leg, phone.hold_after, phone.hold_seconds)
             if phone.talk_seconds is not None and leg.dead.wait(self.switch.scaled(phone.talk_seconds)) is False:
                 leg.hangup("NORMAL_CLEARING")
+
+    def _press_hold(self, leg: Channel, after: float, seconds: float) -> None:
+        """The phone's hold button, ``after`` seconds into the call, for ``seconds``."""
+        if not leg.dead.wait(self.switch.scaled(after)):
+            leg.mark_hold(True)
+            leg.dead.wait(self.switch.scaled(seconds))
+            leg.mark_hold(False)
 
     def _gateway(
         self, number: str, v: dict[str, str], timeout: float, originator: Channel | None, cid_number: str, cid_name: str

@@ -15,10 +15,14 @@ class Phone:
     answer_delay: float = 0.5
     behaviour: str = "answer"
     talk_seconds: float | None = None  # hang up this long after answering; None: never
+    hold_after: float | None = None  # press hold this long after answering; None: never
+    hold_seconds: float = 10.0  # ... and resume this long after that
 
     def __post_init__(self) -> None:
         if self.behaviour not in PHONE_BEHAVIOURS:
             raise ValueError(f"Phone {self.ext}: behaviour {self.behaviour!r} not one of {PHONE_BEHAVIOURS}")
+        if (self.hold_after is not None and self.hold_after < 0) or self.hold_seconds < 0:
+            raise ValueError(f"Phone {self.ext}: hold_after and hold_seconds must not be negative")
 
 
 @dataclass

@@ -38,6 +38,8 @@ CALLING: dict[str, tuple[str, str, int]] = {
     "RECORD_STOP": ("switch_ivr_async.c", "send_record_stop_event", 1241),
     "DETECTED_SPEECH": ("switch_ivr_async.c", "speech_thread", 4593),
     "CUSTOM": ("switch_ivr.c", "switch_ivr_eavesdrop_session", 2240),
+    "CHANNEL_HOLD": ("switch_ivr.c", "switch_ivr_hold", 1558),
+    "CHANNEL_UNHOLD": ("switch_ivr.c", "switch_ivr_unhold", 1638),
 }
 
 
@@ -56,6 +58,7 @@ class Switch:
 
     def __init__(self, *, time_scale: float = 1.0, hostname: str = "hotline-emu", keep_log: bool = True) -> None:
         """``keep_log=False`` (long demo runs) keeps no event history: ``wait_for`` is unavailable."""
+        self._clock_offset_us = 0
         self.time_scale = time_scale
         self.keep_log = keep_log
         self.hostname = hostname
@@ -78,8 +81,16 @@ class Switch:
     # ---- clock ------------------------------------------------------------------------------------
 
     def now_us(self) -> int:
-        """Wall-clock microseconds (event timestamps are real time, only waits are scaled)."""
-        return time.time_ns() // 1000
+        """Wall-clock microseconds (event timestamps are real time, only waits are scaled), plus any
+        :meth:`advance`."""
+        return time.time_ns() // 1000 + self._clock_offset_us
+
+    def advance(self, seconds: float) -> None:
+        """Move the switch's clock (event timestamps, channel times) ``seconds`` ahead at once: a test
+        controls the time FreeSWITCH reports between two events without waiting for it."""
+        if seconds < 0:
+            raise ValueError(f"advance: seconds must not be negative, got {seconds}")
+        self._clock_offset_us += round(seconds * 1e6)
 
     def scaled(self, seconds: float) -> float:
         return max(seconds, 0.0) * self.time_scale
@@ -89,8 +100,8 @@ class Switch:
 
     # ---- events -----------------------------------------------------------------------------------
 
-    def base_headers(self, name: str, now_us: int) -> Pairs:
-        file, func, line = CALLING.get(name, ("switch_event.c", "switch_event_fire", 0))
+    def base_headers(self, name: str, now_us: int, calling: tuple[str, str, int] | None = None) -> Pairs:
+        file, func, line = calling or CALLING.get(name, ("switch_event.c", "switch_event_fire", 0))
         self._sequence += 1
         local = time.localtime(now_us / 1e6)
         return [
@@ -109,12 +120,12 @@ class Switch:
             ("Event-Sequence", str(self._sequence)),
         ]
 
-    def build(self, name: str, headers: Pairs, body: str = "") -> Event:
+    def build(self, name: str, headers: Pairs, body: str = "", calling: tuple[str, str, int] | None = None) -> Event:
         """An event with the base headers FreeSWITCH puts first, not yet fired."""
-        return Event.of(self.base_headers(name, self.now_us()) + headers, body)
+        return Event.of(self.base_headers(name, self.now_us(), calling) + headers, body)
 
-    def fire(self, name: str, headers: Pairs, body: str = "") -> Event:
-        event = self.build(name, headers, body)
+    def fire(self, name: str, headers: Pairs, body: str = "", calling: tuple[str, str, int] | None = None) -> Event:
+        event = self.build(name, headers, body, calling)
         self.publish(event)
         return event
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -23,6 +23,7 @@ class QueueSample:
     queue: str
     waiting: int
     longest_wait_seconds: float
+    agents_by_state: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,57 @@ class _LiveCollector(Collector):
         longest = GaugeMetricFamily(
             "hotline_queue_longest_wait_seconds", "Wait of the longest-waiting call", labels=["queue"]
         )
+        members = GaugeMetricFamily(
+            "hotline_queue_agents", "Member agents of a queue by state", labels=["queue", "state"]
+        )
         for q in live.queues:
             waiting.add_metric([q.queue], q.waiting)
             longest.add_metric([q.queue], q.longest_wait_seconds)
+            for state, count in sorted(q.agents_by_state.items()):
+                members.add_metric([q.queue, state], count)
         agents = GaugeMetricFamily("hotline_agents", "Agents by state", labels=["state"])
         for state, count in sorted(live.agents_by_state.items()):
             agents.add_metric([state], count)
-        return [waiting, longest, agents]
+        return [waiting, longest, members, agents]
+
+
+@dataclass(frozen=True)
+class OccupancySample:
+    """Occupancy over the rolling window (None: nobody available in it) and all-time seconds per state."""
+
+    window_seconds: float
+    queues: dict[str, float | None]
+    agents: dict[str, float | None]
+    state_seconds: dict[str, float]
+
+
+class _OccupancyCollector(Collector):
+    def __init__(self, sample: Callable[[], OccupancySample]) -> None:
+        self._sample = sample
+
+    def collect(self) -> Iterable[Metric]:
+        live = self._sample()
+        window = f"over the last {live.window_seconds:g} s"
+        queues = GaugeMetricFamily(
+            "hotline_queue_occupancy", f"(talk + hold + wrap-up) / available time of the queue's agents {window}",
+            labels=["queue"],
+        )  # fmt: skip
+        for queue, value in sorted(live.queues.items()):
+            if value is not None:
+                queues.add_metric([queue], value)
+        agents = GaugeMetricFamily(
+            "hotline_agent_occupancy", f"(talk + hold + wrap-up) / available time of one agent {window}",
+            labels=["agent"],
+        )  # fmt: skip
+        for agent, value in sorted(live.agents.items()):
+            if value is not None:
+                agents.add_metric([agent], value)
+        seconds = CounterMetricFamily(
+            "hotline_agent_state_seconds", "Seconds agents spent in each state (all agents)", labels=["state"]
+        )
+        for state, total in sorted(live.state_seconds.items()):
+            seconds.add_metric([state], total)
+        return [queues, agents, seconds]
 
 
 @dataclass
@@ -93,6 +138,21 @@ class Metrics:
             "Time from the bridge to the end of an answered call (for AHT)",
             ["queue"],
             buckets=(30, 60, 120, 180, 300, 600, 1200, 1800),
+            registry=r,
+        )
+        self.hold_seconds = Histogram(
+            "hotline_queue_hold_seconds",
+            "Time on hold of one answered call (part of its talk time)",
+            ["queue"],
+            buckets=(0, 10, 30, 60, 120, 300, 600),
+            registry=r,
+        )
+        self.holds = Counter("hotline_queue_holds", "Holds started on answered calls", ["queue"], registry=r)
+        self.wrap_seconds = Histogram(
+            "hotline_queue_wrap_seconds",
+            "Wrap-up after one answered call (for AHT with talk time)",
+            ["queue"],
+            buckets=(0, 5, 10, 30, 60, 120, 300),
             registry=r,
         )
         self.queue_exits = Counter(
@@ -190,6 +250,10 @@ class Metrics:
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""
         self.registry.register(_LiveCollector(sample))
+
+    def watch_occupancy(self, sample: Callable[[], OccupancySample]) -> None:
+        """Export occupancy gauges and seconds per agent state read from ``sample`` at every scrape."""
+        self.registry.register(_OccupancyCollector(sample))
 
     def value(self, name: str, **labels: str) -> float:
         """The current value of one sample (0 when absent): for tests and the CLI."""

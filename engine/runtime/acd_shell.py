@@ -334,7 +334,8 @@ class AcdShell:
         queues = []
         for name in sorted(self.acd.snapshot().queues):
             status = self.acd.queue_status(name, now)
-            queues.append(QueueSample(name, status.waiting, status.longest_wait))
+            by_state = {str(state): n for state, n in status.agents.items()}
+            queues.append(QueueSample(name, status.waiting, status.longest_wait, by_state))
         by_state = {str(state): len(ids) for state, ids in self.acd.agents_by_state().items()}
         return LiveSample(queues, by_state)
 

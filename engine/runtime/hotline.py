@@ -45,8 +45,10 @@ from engine.ivr.flow import Flow
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.agent_metrics import AgentMetrics
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.callbacks import Callbacks
+from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
@@ -70,8 +72,9 @@ from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServ
 log = logging.getLogger(__name__)
 
 EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
-# Only what the control connection acts on: bgapi results. Calls get their own events on their sockets.
-CONTROL_EVENTS = ["BACKGROUND_JOB"]
+# Only what the control connection acts on: bgapi results, and holds (of the caller's leg or of the agent's
+# leg, which has no socket: runtime/hold_watch.py). Calls get their own events on their sockets.
+CONTROL_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HOLD", "CHANNEL_UNHOLD"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Hotline:
         self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics, clock=clock)
         self.acd.on_agent_state(self._persist_agent_state)
         self.acd.on_bridged(self._record_by_policy)
+        self.holds = HoldWatch(self.control, self.hub, self.metrics)
+        self.acd.on_bridged(self.holds.bridged)
+        AgentMetrics(self.acd, self.metrics, window_seconds=config.metrics.occupancy_window_seconds)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
             config.socket.host,
@@ -271,6 +277,7 @@ class Hotline:
         return {}
 
     def _record_call(self, trace: CallTrace) -> None:
+        hold = self.holds.close(trace.uuid)
         record = calls.CallRecord(
             uuid=trace.uuid,
             caller_number=trace.caller,
@@ -287,6 +294,8 @@ class Hotline:
             offered_at=trace.offered_at,
             bridged_at=trace.bridged_at,
             hangup_cause=trace.hangup_cause or None,
+            hold_seconds=hold.seconds,
+            hold_count=hold.count,
         )
         with self.sessions.begin() as s:
             calls.record_finished_call(

@@ -1,27 +1,35 @@
-"""Read what the ACD reports need: queued calls from the CDRs, an agent's state log and talk."""
+"""Read what the ACD reports need: queued calls from the CDRs (with the agent's wrap-up after each),
+an agent's state log and the calls they answered."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.acd.reports import QueuedCallFact
+from engine.acd.reports import AgentCallFact, QueuedCallFact, StateEntry, wrap_for_calls, wrap_up_spans
 from engine.store.models import AgentStateChange, Call
 from engine.store.timestamps import utc
 
+WRAP_UP_HORIZON = timedelta(hours=1)
+"""How far past the report's end a wrap-up after one of its calls is looked for."""
+
 
 def queued_calls(session: Session, since: datetime, until: datetime) -> list[QueuedCallFact]:
-    """Calls queued in ``[since, until)``: wait to the answer (answered) or to the end (others)."""
+    """Calls queued in ``[since, until)``: wait to the answer (answered) or to the end (others); for
+    answered calls, hold and the agent's wrap-up after the call (from the agent state log)."""
     query = (
         select(Call)
         .where(Call.queued_at >= utc("since", since), Call.queued_at < utc("until", until))
         .where(Call.queue.is_not(None))
         .order_by(Call.queued_at)
     )
+    rows = list(session.scalars(query))
+    wraps = _wrap_ups(session, [c for c in rows if c.outcome == "answered"], until)
     out = []
-    for call in session.scalars(query):
+    for call in rows:
         assert call.queued_at is not None and call.queue is not None
         waited_until = call.bridged_at if call.outcome == "answered" and call.bridged_at else call.ended_at
         out.append(
@@ -31,8 +39,26 @@ def queued_calls(session: Session, since: datetime, until: datetime) -> list[Que
                 outcome=str(call.outcome),
                 wait_seconds=max(0.0, (waited_until - call.queued_at).total_seconds()),
                 talk_seconds=call.talk_seconds or 0.0,
+                hold_seconds=call.hold_seconds,
+                wrap_seconds=wraps.get(call.id, 0.0),
             )
         )
+    return out
+
+
+def _wrap_ups(session: Session, answered: list[Call], until: datetime) -> dict[int, float]:
+    """Call id -> the wrap-up its agent did after it."""
+    by_agent: dict[str, list[Call]] = defaultdict(list)
+    for call in answered:
+        if call.agent_id and call.bridged_at:
+            by_agent[call.agent_id].append(call)
+    out: dict[int, float] = {}
+    horizon = until + WRAP_UP_HORIZON
+    for agent, agent_calls in by_agent.items():
+        first = min(c.bridged_at for c in agent_calls if c.bridged_at)
+        spans = wrap_up_spans(agent_states(session, agent, first, horizon), horizon)
+        seconds = wrap_for_calls([c.bridged_at for c in agent_calls if c.bridged_at], spans)
+        out.update(zip([c.id for c in agent_calls], seconds, strict=True))
     return out
 
 
@@ -42,9 +68,6 @@ def agent_ids(session: Session, since: datetime, until: datetime) -> list[str]:
         AgentStateChange.at >= utc("since", since), AgentStateChange.at < utc("until", until)
     )
     return sorted(set(session.scalars(query)))
-
-
-StateEntry = tuple[datetime, str, str | None]
 
 
 def agent_states(session: Session, agent_id: str, since: datetime, until: datetime) -> list[StateEntry]:
@@ -65,9 +88,9 @@ def agent_states(session: Session, agent_id: str, since: datetime, until: dateti
     return lead + [(r.at, r.state, r.reason) for r in rows]
 
 
-def agent_talk(session: Session, agent_id: str, since: datetime, until: datetime) -> list[float]:
-    """Talk seconds of the calls the agent answered that were bridged in ``[since, until)``."""
-    query = select(Call.talk_seconds).where(
+def agent_calls(session: Session, agent_id: str, since: datetime, until: datetime) -> list[AgentCallFact]:
+    """The calls the agent answered that were bridged in ``[since, until)``: talk (hold included), hold."""
+    query = select(Call).where(
         Call.agent_id == agent_id, Call.bridged_at >= utc("since", since), Call.bridged_at < utc("until", until)
     )
-    return [t or 0.0 for t in session.scalars(query)]
+    return [AgentCallFact(c.talk_seconds or 0.0, c.hold_seconds, c.hold_count) for c in session.scalars(query)]

@@ -21,7 +21,8 @@ class CallRecord:
     """Everything known about a call when it ends; timestamps must be timezone-aware.
 
     ``wait_seconds`` defaults to queued -> bridged (or ended) and ``talk_seconds`` to
-    bridged -> ended when not given.
+    bridged -> ended when not given. ``hold_seconds`` (part of the talk time) and ``hold_count``
+    are the call's time on hold and its number of holds.
     """
 
     uuid: str
@@ -41,6 +42,8 @@ class CallRecord:
     wait_seconds: float | None = None
     talk_seconds: float | None = None
     hangup_cause: str | None = None
+    hold_seconds: float = 0.0
+    hold_count: int = 0
 
 
 _OPTIONAL_TIMESTAMPS = ("answered_at", "queued_at", "offered_at", "bridged_at")
@@ -72,6 +75,8 @@ def record_finished_call(
         name: None if (value := getattr(record, name)) is None else utc(f"call.{name}", value)
         for name in _OPTIONAL_TIMESTAMPS
     }
+    if record.hold_seconds < 0 or record.hold_count < 0:
+        raise InvalidInput("call.hold_seconds", (record.hold_seconds, record.hold_count), "must not be negative")
     if customer_id is not None:
         get_customer(session, customer_id)
     if session.scalar(select(Call.id).where(Call.uuid == record.uuid)) is not None:
@@ -88,6 +93,8 @@ def record_finished_call(
         ended_at=ended_at,
         wait_seconds=_wait_seconds(record, stamps, ended_at),
         talk_seconds=_talk_seconds(record, stamps, ended_at),
+        hold_seconds=record.hold_seconds,
+        hold_count=record.hold_count,
         outcome=parse_enum(CallOutcome, "call.outcome", record.outcome),
         hangup_cause=record.hangup_cause,
         **stamps,

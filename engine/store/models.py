@@ -148,6 +148,8 @@ class Call(Base):
     ended_at: Mapped[datetime]
     wait_seconds: Mapped[float | None]
     talk_seconds: Mapped[float | None]
+    hold_seconds: Mapped[float] = mapped_column(default=0.0, server_default="0")
+    hold_count: Mapped[int] = mapped_column(default=0, server_default="0")
     outcome: Mapped[CallOutcome] = mapped_column(_enum_column(CallOutcome, "outcome"))
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
 

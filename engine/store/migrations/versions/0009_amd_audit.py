@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_amd_audit"
-down_revision: str | None = "0007_queue_callbacks"
+down_revision: str | None = "0008_hold_time"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

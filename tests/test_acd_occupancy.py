@@ -1,0 +1,48 @@
+"""Rolling-window occupancy and seconds per state from agent state changes (hand-computed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.acd.occupancy import StateHistory, combine
+
+
+def test_occupancy_over_the_window_excludes_break_and_logged_out_time() -> None:
+    h = StateHistory(window=100)
+    h.record("a", "ready", 0)
+    h.record("a", "on_call", 50)
+    h.record("a", "wrap_up", 120)
+    h.record("a", "break", 130)
+    h.record("a", "ready", 150)
+    # window [60, 160]: on_call 60..120 (60), wrap_up 10, break 20 (not available), ready 10
+    assert h.occupancy(["a"], 160) == pytest.approx(70 / 80)
+    h.record("b", "ready", 100)
+    # b: ready 100..160 = 60 available, 0 busy; together 70 / 140
+    assert h.occupancy(["a", "b"], 160) == pytest.approx(70 / 140)
+    assert h.occupancy(["nobody"], 160) is None
+    h.record("b", "logged_out", 160)
+    assert h.occupancy(["b"], 300) is None  # logged out for the whole window
+    assert h.window_all(160) == {"a": (70, 80), "b": (0, 60)}
+    assert combine(h.window_all(160).values()) == pytest.approx(70 / 140)
+    assert combine([]) is None
+
+
+def test_seconds_by_state_include_open_spans_and_never_go_back() -> None:
+    h = StateHistory(window=10)
+    h.record("a", "ready", 0)
+    h.record("a", "on_call", 30)
+    assert h.seconds_by_state(40) == {"ready": 30, "on_call": 10}
+    h.record("a", "wrap_up", 45)
+    h.record("a", "logged_out", 50)
+    assert h.seconds_by_state(1000) == {"ready": 30, "on_call": 15, "wrap_up": 5}
+    # old changes beyond the window are dropped, totals kept
+    assert h.occupancy(["a"], 55) == pytest.approx(5 / 5)  # window [45, 55]: wrap_up 5, logged out 5
+
+
+def test_a_bad_window_is_refused_and_time_going_back_counts_as_no_time() -> None:
+    with pytest.raises(ValueError, match="window"):
+        StateHistory(window=0)
+    h = StateHistory(window=10)
+    h.record("a", "ready", 5)
+    h.record("a", "on_call", 4)  # before the previous change: taken as at 5
+    assert h.seconds_by_state(8) == {"ready": 0, "on_call": 3}
