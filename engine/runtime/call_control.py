@@ -1,0 +1,305 @@
+"""Call control: what an agent does on a call and what a supervisor does to an agent, audited.
+
+Agent actions act on the agent's current call: ``hold``/``unhold``/``hangup``/``record``, blind
+``transfer`` of a queued call, and ``dial``: a call of the agent's own. A manual dial rings the
+agent's phone first and, once they answer, the number (``bgapi originate {...}<agent phone>
+&bridge({...}<dial string>)``, matched by Job-UUID; the outcome is the agent leg's
+``originate_disposition``, read from its hangup event on the dialler's connection). Meanwhile the
+agent is ``engaged`` in the ACD (never offered a queued call); afterwards in wrap-up. The call is a
+CDR and an outbound interaction in the customer's history. Numbers on a do-not-call list are refused
+unless a supervisor or admin overrides.
+
+Supervisor actions: ``listen``/``whisper``/``barge`` (ring the supervisor's phone into
+``eavesdrop``; DTMF 2/3 switch the mode as FreeSWITCH's eavesdrop does), ``force_break``,
+``force_logout``. Every action, refused or done, is a row of the call-control log and a count in
+``hotline_call_control_actions_total``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import gevent
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.acd.states import IllegalTransition
+from engine.campaigns.legs import Legs
+from engine.config.model import AgentCalls
+from engine.metrics import Metrics
+from engine.runtime.acd_shell import AcdShell
+from engine.store import call_control_log, calls
+from engine.store import outbound as outbound_store
+from engine.store.errors import InvalidInput
+from engine.store.phones import to_e164
+from engine.transport import CommandFailed, ESLError, InboundClient
+
+log = logging.getLogger(__name__)
+
+EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
+TRANSFER_KINDS = ("queue", "flow", "agent", "number")
+# The agent leg's originate_disposition (what its bridge to the number got) -> the dial's outcome.
+DIAL_OUTCOMES = {
+    "SUCCESS": "answered",
+    "NO_ANSWER": "no_answer",
+    "NO_USER_RESPONSE": "no_answer",
+    "ALLOTTED_TIMEOUT": "no_answer",
+    "RECOVERY_ON_TIMER_EXPIRE": "no_answer",
+    "USER_BUSY": "busy",
+    "CALL_REJECTED": "rejected",
+}
+
+Pop = Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
+
+
+@dataclass
+class DirectCall:
+    """A call the agent placed: their phone's leg, the called party's leg, when it started."""
+
+    agent_id: str
+    number: str
+    agent_leg: str
+    party_leg: str
+    started_at: datetime
+
+
+class CallControl:
+    """Carries out agent and supervisor call-control actions; owned by the engine, called by the API."""
+
+    def __init__(
+        self,
+        acd: AcdShell,
+        control: InboundClient,
+        legs: Legs,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        settings: AgentCalls,
+        *,
+        region: str,
+        customer_pop: Pop,
+        start_recording: Callable[[str, str, str | None, str | None], str],
+        agent_action: Callable[[str, str, str | None], dict[str, Any]],
+    ) -> None:
+        self.acd, self.control, self.legs, self.sessions = acd, control, legs, sessions
+        self.metrics, self.settings, self.region = metrics, settings, region
+        self.customer_pop, self.start_recording, self.agent_action = customer_pop, start_recording, agent_action
+        self.direct: dict[str, DirectCall] = {}  # agent id -> the call they placed
+
+    # ---- the entry point ----------------------------------------------------------------------
+
+    def act(self, actor: str, agent_id: str, action: str, **args: Any) -> dict[str, Any]:
+        """Do ``action`` on ``agent_id``'s call (or, for supervisors, to the agent); audited.
+
+        Arguments by action: ``transfer`` ``target`` (``queue:NAME``, ``flow:NAME``, ``agent:ID``,
+        ``number:N``); ``dial`` ``number`` and ``override_dnc`` (bool, supervisors only); ``listen``,
+        ``whisper``, ``barge`` ``contact`` (the supervisor's phone); ``force_break`` ``reason``.
+        Raises KeyError (unknown agent) or ValueError (not possible now, with why).
+        """
+        snap = self.acd.acd.snapshot()
+        if agent_id not in snap.agents:
+            raise KeyError(f"agent {agent_id}")
+        call_id = snap.agents[agent_id].call_id
+        direct = self.direct.get(agent_id)
+        shown = call_id or (direct.party_leg if direct else None)
+        detail = args.get("target") or args.get("number") or args.get("contact") or args.get("reason")
+        try:
+            result = {"call": shown, **self._perform(actor, agent_id, call_id, action, args)}
+        except (ValueError, LookupError, ESLError) as exc:
+            self._audit(actor, action, agent_id, shown, detail, f"refused: {exc}")
+            raise ValueError(str(exc)) from None
+        self._audit(actor, action, agent_id, result["call"], detail, "ok")
+        return {"agent": agent_id, "action": action, **result}
+
+    def log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` audited actions (of ``agent_id`` when given), newest first."""
+        with self.sessions() as s:
+            rows = call_control_log.list_actions(s, agent_id=agent_id, limit=limit)
+            return [
+                {
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "agent": r.agent_id,
+                    "call": r.call_uuid,
+                    "detail": r.detail,
+                    "result": r.result,
+                }
+                for r in rows
+            ]
+
+    def _perform(self, actor: str, agent_id: str, call_id: str | None, action: str, args: dict) -> dict[str, Any]:
+        if action == "force_break":
+            return self.agent_action(agent_id, "break", args.get("reason") or "supervisor")
+        if action == "force_logout":
+            return self.agent_action(agent_id, "logout", None)
+        if action == "dial":
+            return self._dial(agent_id, args.get("number") or "", bool(args.get("override_dnc")))
+        if action in EAVESDROP_KEYS:
+            return self._eavesdrop(call_id, agent_id, action, args.get("contact"))
+        direct = self.direct.get(agent_id)
+        far_end = call_id or (direct.party_leg if direct else None)
+        if far_end is None:
+            raise ValueError(f"agent {agent_id} is not on a call")
+        if action == "record":
+            queue = self.acd.acd.snapshot().calls[call_id].queue if call_id else None
+            return {"path": self.start_recording(far_end, actor, agent_id, queue)}
+        if action in ("hold", "unhold"):
+            self.control.api(f"uuid_hold {'off ' if action == 'unhold' else ''}{far_end}")
+            return {}
+        if action == "hangup":
+            self.control.api(f"uuid_kill {direct.agent_leg if direct and not call_id else far_end}")
+            return {}
+        if action == "transfer":
+            if call_id is None:
+                raise ValueError(f"agent {agent_id}: only queued calls can be transferred (this is a manual dial)")
+            return self._transfer(call_id, args.get("target") or "")
+        raise ValueError(f"unknown call-control action {action!r}")
+
+    def _audit(
+        self, actor: str, action: str, agent_id: str, call_id: str | None, detail: str | None, result: str
+    ) -> None:
+        with self.sessions.begin() as s:
+            call_control_log.log_action(s, actor, action, agent_id, result=result, call_uuid=call_id, detail=detail)
+        self.metrics.call_control.labels(action, result.split(":")[0]).inc()
+
+    # ---- blind transfer, eavesdrop ------------------------------------------------------------
+
+    def _transfer(self, call_id: str, target: str) -> dict[str, Any]:
+        kind, _, name = target.partition(":")
+        if kind not in TRANSFER_KINDS or not name:
+            raise ValueError(f"transfer target {target!r}: use queue:NAME, flow:NAME, agent:ID or number:N")
+        if kind == "queue" and name not in self.acd.acd.snapshot().queues:
+            raise ValueError(f"transfer target {target!r}: no such queue")
+        self.acd.transfer(call_id, target)
+        return {"target": target}
+
+    def _eavesdrop(self, call_id: str | None, agent_id: str, action: str, contact: str | None) -> dict[str, Any]:
+        if call_id is None:
+            raise ValueError(f"agent {agent_id} is not on a call")
+        if not contact:
+            raise ValueError(f"{action}: give the supervisor's phone as contact (e.g. user/1009)")
+        leg = str(uuid.uuid4())
+        gevent.spawn(self._ring_supervisor, leg, contact, call_id, EAVESDROP_KEYS[action])
+        return {"leg": leg}
+
+    def _ring_supervisor(self, leg: str, contact: str, call_id: str, key: str | None) -> None:
+        """Ring the supervisor; once they answer they hear the call (and talk, for whisper/barge)."""
+        try:
+            self.control.bgapi(f"originate {{origination_uuid={leg}}}{contact} &eavesdrop({call_id})", 60)
+            if key:
+                self.control.api(f"uuid_send_dtmf {leg} {key}")
+        except ESLError as exc:
+            log.info("eavesdrop on %s by %s: %s", call_id, contact, exc)
+
+    # ---- manual dial --------------------------------------------------------------------------
+
+    def _dial(self, agent_id: str, number: str, override_dnc: bool) -> dict[str, Any]:
+        """Refuse do-not-call numbers unless overridden (the API lets only supervisors and admins);
+        engage the agent in the ACD, pop the customer on their feed, and place the call."""
+        if not number:
+            raise ValueError("dial: give the number to call")
+        listed = self._dnc_source(number)
+        if listed and not override_dnc:
+            self.metrics.agent_dials.labels("dnc_refused").inc()
+            raise ValueError(f"dial: {number} is on the do-not-call list ({listed}); a supervisor may override")
+        contact = self.acd.acd.snapshot().agents[agent_id].contact
+        if not contact:
+            raise ValueError(f"agent {agent_id} has no phone (contact) to ring")
+        try:
+            self.acd.apply(lambda t: self.acd.acd.engage(agent_id, "dial", t))
+        except IllegalTransition as exc:
+            raise ValueError(f"agent {agent_id} cannot dial now: {exc}") from None
+        call = DirectCall(agent_id, number, str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC))
+        self.direct[agent_id] = call
+        customer, history = self.customer_pop(number)
+        pop = {
+            "phase": "dial",
+            "call_id": call.party_leg,
+            "number": number,
+            "customer": customer,
+            "customer_name": customer["name"] if customer else "unknown",
+            "last_interactions": history,
+            "dnc_overridden": bool(listed),
+        }
+        self.acd.hub.publish(agent_id, "screen_pop", pop, sticky=True)
+        self.metrics.screen_pops.labels("dial").inc()
+        gevent.spawn(self._run_dial, call, contact, customer["id"] if customer else None)
+        return {"call": call.party_leg, "leg": call.agent_leg, "number": number}
+
+    def _dnc_source(self, number: str) -> str | None:
+        """The do-not-call list ``number`` is on (as typed or in E.164), or None."""
+        forms = {number}
+        with contextlib.suppress(InvalidInput):  # an extension or short code: only as typed can be listed
+            forms.add(to_e164(number, self.region))
+        with self.sessions() as s:
+            found = outbound_store.dnc_sources(s, forms)
+        return next(iter(found.values()), None)
+
+    def _run_dial(self, call: DirectCall, contact: str, customer_id: int | None) -> None:
+        """Ring the agent, then the number; wait for the end; release the agent; store the call."""
+        cfg = self.settings
+        agent_leg = self.legs.register(call.agent_leg)
+        party = self.legs.register(call.party_leg)
+        outer = (
+            f"origination_uuid={call.agent_leg},originate_timeout={cfg.agent_ring_seconds},"
+            f"origination_caller_id_number={call.number},hotline_dial_agent={call.agent_id}"
+        )
+        inner = (
+            f"origination_uuid={call.party_leg},originate_timeout={cfg.ring_seconds},"
+            f"origination_caller_id_number={cfg.caller_id}"
+        )
+        dial_string = cfg.dial_string.replace("{number}", call.number)
+        outcome, cause, answered = "agent_no_answer", "", None
+        try:
+            self.legs.client.bgapi(
+                f"originate {{{outer}}}{contact} &bridge({{{inner}}}{dial_string})", cfg.agent_ring_seconds + 10
+            )
+            agent_leg.hangup.get()
+            ended = agent_leg.ended
+            cause = ended.variable("originate_disposition") if ended else ""
+            outcome = DIAL_OUTCOMES.get(cause, "failed")
+            if outcome == "answered":
+                party.hangup.wait(timeout=5.0)
+                answered_us = int(party.ended.get("Caller-Channel-Answered-Time") or 0) if party.ended else 0
+                answered = datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
+        except (CommandFailed, ESLError) as exc:  # the agent did not pick up: the number was never rung
+            log.info("dial by %s: %s", call.agent_id, exc)
+            cause = str(exc).removeprefix("-ERR").strip()
+        finally:
+            self.legs.forget(call.agent_leg)
+            self.legs.forget(call.party_leg)
+            self.direct.pop(call.agent_id, None)
+            self.acd.hub.clear(call.agent_id)
+            wrap_up = self.settings.wrap_up_seconds if outcome != "agent_no_answer" else 0.0
+            self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(call.agent_id, wrap_up, t))
+        self.metrics.agent_dials.labels(outcome).inc()
+        if outcome != "agent_no_answer":
+            self._record_dial(call, outcome, cause, answered, customer_id)
+
+    def _record_dial(
+        self, call: DirectCall, outcome: str, cause: str, answered: datetime | None, customer_id: int | None
+    ) -> None:
+        ended = max(datetime.now(UTC), call.started_at)
+        answered = min(answered, ended) if answered else None
+        record = calls.CallRecord(
+            uuid=call.party_leg,
+            caller_number=f"agent:{call.agent_id}",
+            destination=call.number,
+            created_at=call.started_at,
+            ended_at=ended,
+            outcome="answered" if outcome == "answered" else "failed",
+            agent_id=call.agent_id,
+            answered_at=answered,
+            bridged_at=answered,
+            wait_seconds=0.0,
+            hangup_cause=cause or None,
+        )
+        with self.sessions.begin() as s:
+            calls.record_finished_call(
+                s, record, kind="outbound", customer_id=customer_id, notes=f"manual dial by {call.agent_id}: {outcome}"
+            )

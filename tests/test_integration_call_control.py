@@ -1,0 +1,160 @@
+"""Agent call control on the emulator through the real call path (engine/runtime/call_control.py):
+manual dials (the agent's phone first, then the number), the ACD keeping the agent out of queue
+offers meanwhile, the CDR and the customer's outbound interaction, DNC refusals, audit and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine.emulator import CalledParty, Caller, Phone
+from engine.store import customers
+from engine.store import outbound as outbound_store
+from engine.store.models import Call, Interaction
+from tests.acd_rig import acd_rig, login, wait_until
+from tests.hotline_rig import HOTLINE_NUMBER, seed
+
+pytestmark = [pytest.mark.integration, pytest.mark.db]
+
+SKILLS = {"1001": {"sales": 5}, "1002": {"sales": 5}}
+CUSTOMER = "13900000042"
+BUSY = "13900000043"
+LISTED = "13900000044"
+WRAP_UP = 30.0  # seconds of wrap-up after an agent's own call: long enough to be seen in the test
+
+
+@pytest.fixture
+def rig(tmp_path, db_url):
+    def crm(s: Any) -> None:
+        customers.create_customer(s, "Ada Lovelace", region="CN", numbers=[CUSTOMER])
+        outbound_store.add_dnc(s, ["+86" + LISTED])
+
+    seed(db_url, crm)
+    config = {"agent_calls": {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2}}
+    with acd_rig(tmp_path, db_url, SKILLS, {}, config) as rig:
+        for ext in SKILLS:
+            rig.emulator.phones[ext] = Phone(ext, answer_delay=1)
+        rig.emulator.parties[CUSTOMER] = CalledParty(CUSTOMER, "live", answer_delay=1, talk_seconds=None)
+        rig.emulator.parties[BUSY] = CalledParty(BUSY, "busy", answer_delay=1)
+        rig.emulator.parties[LISTED] = CalledParty(LISTED, "live", answer_delay=1, talk_seconds=None)
+        yield rig
+
+
+def state(rig, agent_id: str) -> str:
+    return str(rig.engine.acd.agent_state(agent_id))
+
+
+def screen_pop(feed) -> dict[str, Any]:
+    while True:
+        message = feed.get(timeout=5)
+        if message["kind"] == "screen_pop":
+            return message["data"]
+
+
+def test_agent_dials_a_customer_talks_and_hangs_up_into_wrap_up(rig) -> None:
+    login(rig, "1001")
+    feed = rig.feed("1001")
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", me, {"number": CUSTOMER})
+    assert status == 200, body
+    assert state(rig, "1001") == "engaged"
+    pop = screen_pop(feed)
+    assert (pop["phase"], pop["number"], pop["customer_name"]) == ("dial", CUSTOMER, "Ada Lovelace")
+
+    agent_leg = wait_until(lambda: rig.emulator.channels.get(body["leg"]), what="the agent's phone rung")
+    party = wait_until(lambda: agent_leg.bridged_to, what="the agent bridged to the number")
+    assert party.uuid == body["call"]
+    assert agent_leg.name.startswith("sofia/internal/1001@") and party.destination == CUSTOMER
+    assert party.variables["origination_caller_id_number"] == "4000"
+
+    # engaged: a caller arriving now waits for 1002, never rings 1001
+    login(rig, "1002")
+    assert rig.api("POST", "/api/agents/1002/break", rig.agent_tokens["1002"], {"reason": "lunch"})[0] == 200
+    caller = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+    wait_until(lambda: rig.engine.acd.acd.queue_status("sales", rig.engine.acd.clock()).waiting, what="queued")
+    assert state(rig, "1001") == "engaged"
+
+    assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 200
+    assert party.callstate == "HELD"
+    assert rig.api("POST", "/api/agents/1001/call/unhold", me)[0] == 200
+    assert rig.api("POST", "/api/agents/1001/call/hangup", me)[0] == 200
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
+    assert not agent_leg.alive and not party.alive
+
+    with rig.engine.sessions() as s:
+        cdr = s.scalars(select(Call).where(Call.uuid == body["call"])).one()
+        interaction = s.scalars(select(Interaction).where(Interaction.call_uuid == body["call"])).one()
+        ada = customers.find_customer_by_number(s, CUSTOMER, region="CN")
+        assert (str(cdr.outcome), cdr.agent_id, cdr.destination, cdr.caller_number) == (
+            "answered",
+            "1001",
+            CUSTOMER,
+            "agent:1001",
+        )
+        assert cdr.answered_at is not None
+        assert (str(interaction.kind), interaction.customer_id, interaction.agent_id) == ("outbound", ada.id, "1001")
+
+    log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+    assert [(r["action"], r["result"], r["call"]) for r in reversed(log)] == [
+        ("dial", "ok", body["call"]),
+        ("hold", "ok", body["call"]),
+        ("unhold", "ok", body["call"]),
+        ("hangup", "ok", body["call"]),
+    ]
+    m = rig.engine.metrics
+    assert m.value("hotline_agent_dials_total", outcome="answered") == 1
+    assert m.value("hotline_call_control_actions_total", action="dial", result="ok") == 1
+    rig.emulator.hangup(caller)
+
+
+def test_a_busy_number_is_a_failed_outbound_call_and_the_agent_wraps_up(rig) -> None:
+    login(rig, "1001")
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", rig.agent_tokens["1001"], {"number": BUSY})
+    assert status == 200
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
+    with rig.engine.sessions() as s:
+        cdr = s.scalars(select(Call).where(Call.uuid == body["call"])).one()
+        assert (str(cdr.outcome), cdr.hangup_cause, cdr.answered_at) == ("failed", "USER_BUSY", None)
+    assert rig.engine.metrics.value("hotline_agent_dials_total", outcome="busy") == 1
+
+
+def test_the_agent_not_answering_their_phone_leaves_them_ready_and_dials_nobody(rig) -> None:
+    rig.emulator.phones["1001"] = Phone("1001", behaviour="no_answer")
+    login(rig, "1001")
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", rig.agent_tokens["1001"], {"number": CUSTOMER})
+    assert status == 200
+    wait_until(lambda: state(rig, "1001") == "ready", what="1001 ready again")
+    assert body["call"] not in rig.emulator.channels
+    assert rig.engine.metrics.value("hotline_agent_dials_total", outcome="agent_no_answer") == 1
+    with rig.engine.sessions() as s:
+        assert s.scalars(select(Call).where(Call.uuid == body["call"])).first() is None
+
+
+def test_dial_refusals_are_clear_and_audited(rig) -> None:
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", me, {"number": CUSTOMER})
+    assert status == 409 and "cannot dial now" in body["error"] and "logged_out" in body["error"]
+    login(rig, "1001")
+    assert rig.api("POST", "/api/agents/1001/call/dial", me, {})[0] == 400
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", me, {"number": "call me"})
+    assert status == 400 and "number" in body["error"]
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", me, {"number": LISTED})
+    assert status == 409 and "do-not-call" in body["error"]
+    assert rig.api("POST", "/api/agents/1001/call/dial", me, {"number": LISTED, "override_dnc": True})[0] == 403
+    assert state(rig, "1001") == "ready"
+    assert rig.api("POST", "/api/agents/1001/call/hangup", me)[1]["error"] == "agent 1001 is not on a call"
+
+    status, body = rig.api("POST", "/api/agents/1001/call/dial", rig.admin, {"number": LISTED, "override_dnc": True})
+    assert status == 200
+    pop_leg = wait_until(lambda: rig.emulator.channels.get(body["call"]), what="the listed number rung")
+    assert pop_leg.destination == LISTED
+    log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+    assert [(r["actor"], r["action"], r["result"].split(":")[0]) for r in reversed(log)] == [
+        ("agent:1001", "dial", "refused"),
+        ("agent:1001", "dial", "refused"),
+        ("agent:1001", "hangup", "refused"),
+        ("admin", "dial", "ok"),
+    ]
+    assert rig.engine.metrics.value("hotline_agent_dials_total", outcome="dnc_refused") == 1
