@@ -158,3 +158,6 @@ def test_dial_refusals_are_clear_and_audited(rig) -> None:
         ("admin", "dial", "ok"),
     ]
     assert rig.engine.metrics.value("hotline_agent_dials_total", outcome="dnc_refused") == 1
+    wait_until(lambda: pop_leg.bridged_to, what="the listed number answered")
+    assert rig.api("POST", "/api/agents/1001/call/hangup", rig.admin)[0] == 200
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")

@@ -241,7 +241,22 @@ class CallControl:
         return next(iter(found.values()), None)
 
     def _run_dial(self, call: DirectCall, contact: str, customer_id: int | None) -> None:
-        """Ring the agent, then the number; wait for the end; release the agent; store the call."""
+        """Place the call and wait for its end; store it, then release the agent to wrap-up (so that
+        whoever sees the agent in wrap-up finds the CDR)."""
+        outcome = "agent_no_answer"
+        try:
+            outcome, cause, answered = self._place(call, contact)
+            self.metrics.agent_dials.labels(outcome).inc()
+            if outcome != "agent_no_answer":
+                self._record_dial(call, outcome, cause, answered, customer_id)
+        finally:
+            self.direct.pop(call.agent_id, None)
+            self.acd.hub.clear(call.agent_id)
+            wrap_up = self.settings.wrap_up_seconds if outcome != "agent_no_answer" else 0.0
+            self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(call.agent_id, wrap_up, t))
+
+    def _place(self, call: DirectCall, contact: str) -> tuple[str, str, datetime | None]:
+        """Ring the agent, then the number; (outcome, cause, when the number answered) once it is over."""
         cfg = self.settings
         agent_leg = self.legs.register(call.agent_leg)
         party = self.legs.register(call.party_leg)
@@ -254,7 +269,6 @@ class CallControl:
             f"origination_caller_id_number={cfg.caller_id}"
         )
         dial_string = cfg.dial_string.replace("{number}", call.number)
-        outcome, cause, answered = "agent_no_answer", "", None
         try:
             self.legs.client.bgapi(
                 f"originate {{{outer}}}{contact} &bridge({{{inner}}}{dial_string})", cfg.agent_ring_seconds + 10
@@ -263,23 +277,17 @@ class CallControl:
             ended = agent_leg.ended
             cause = ended.variable("originate_disposition") if ended else ""
             outcome = DIAL_OUTCOMES.get(cause, "failed")
-            if outcome == "answered":
-                party.hangup.wait(timeout=5.0)
-                answered_us = int(party.ended.get("Caller-Channel-Answered-Time") or 0) if party.ended else 0
-                answered = datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
+            if outcome != "answered":
+                return outcome, cause, None
+            party.hangup.wait(timeout=5.0)
+            answered_us = int(party.ended.get("Caller-Channel-Answered-Time") or 0) if party.ended else 0
+            return outcome, cause, datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
         except (CommandFailed, ESLError) as exc:  # the agent did not pick up: the number was never rung
             log.info("dial by %s: %s", call.agent_id, exc)
-            cause = str(exc).removeprefix("-ERR").strip()
+            return "agent_no_answer", str(exc).removeprefix("-ERR").strip(), None
         finally:
             self.legs.forget(call.agent_leg)
             self.legs.forget(call.party_leg)
-            self.direct.pop(call.agent_id, None)
-            self.acd.hub.clear(call.agent_id)
-            wrap_up = self.settings.wrap_up_seconds if outcome != "agent_no_answer" else 0.0
-            self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(call.agent_id, wrap_up, t))
-        self.metrics.agent_dials.labels(outcome).inc()
-        if outcome != "agent_no_answer":
-            self._record_dial(call, outcome, cause, answered, customer_id)
 
     def _record_dial(
         self, call: DirectCall, outcome: str, cause: str, answered: datetime | None, customer_id: int | None
