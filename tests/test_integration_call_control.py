@@ -1,6 +1,7 @@
 """Agent call control on the emulator through the real call path (engine/runtime/call_control.py):
 manual dials (the agent's phone first, then the number), the ACD keeping the agent out of queue
-offers meanwhile, the CDR and the customer's outbound interaction, DNC refusals, audit and metrics."""
+offers meanwhile, the CDR and the customer's outbound interaction, DNC refusals; attended transfers
+(consult, complete, cancel, the target not answering); audit and metrics."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from engine.emulator import CalledParty, Caller, Phone
 from engine.store import customers
 from engine.store import outbound as outbound_store
 from engine.store.models import Call, Interaction
-from tests.acd_rig import acd_rig, login, wait_until
+from tests.acd_rig import acd_rig, login, talking, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER, seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -21,8 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.db]
 SKILLS = {"1001": {"sales": 5}, "1002": {"sales": 5}}
 CUSTOMER = "13900000042"
 BUSY = "13900000043"
+SILENT = "13900000045"
 LISTED = "13900000044"
-WRAP_UP = 30.0  # seconds of wrap-up after an agent's own call: long enough to be seen in the test
+WRAP_UP = 30  # seconds of wrap-up after an agent's own call: long enough to be seen in the test
 
 
 @pytest.fixture
@@ -33,11 +35,12 @@ def rig(tmp_path, db_url):
 
     seed(db_url, crm)
     config = {"agent_calls": {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2}}
-    with acd_rig(tmp_path, db_url, SKILLS, {}, config) as rig:
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"wrap_up_seconds": WRAP_UP}}, config) as rig:
         for ext in SKILLS:
             rig.emulator.phones[ext] = Phone(ext, answer_delay=1)
         rig.emulator.parties[CUSTOMER] = CalledParty(CUSTOMER, "live", answer_delay=1, talk_seconds=None)
         rig.emulator.parties[BUSY] = CalledParty(BUSY, "busy", answer_delay=1)
+        rig.emulator.parties[SILENT] = CalledParty(SILENT, "no_answer")
         rig.emulator.parties[LISTED] = CalledParty(LISTED, "live", answer_delay=1, talk_seconds=None)
         yield rig
 
@@ -161,3 +164,100 @@ def test_dial_refusals_are_clear_and_audited(rig) -> None:
     wait_until(lambda: pop_leg.bridged_to, what="the listed number answered")
     assert rig.api("POST", "/api/agents/1001/call/hangup", rig.admin)[0] == 200
     wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
+
+
+def consult_news(feed) -> dict[str, Any]:
+    while True:
+        message = feed.get(timeout=5)
+        if message["kind"] == "consult":
+            return message["data"]
+
+
+def on_hold_with_music(rig, call_id: str) -> bool:
+    caller = rig.emulator.channels[call_id]
+    return caller.bridged_to is None and caller.variables.get("current_application_data") == "local_stream://moh"
+
+
+def caller_with_1001(rig) -> str:
+    login(rig, "1001")
+    call_id = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+    wait_until(lambda: talking(rig, "1001"), what="1001 talking")
+    return call_id
+
+
+def test_consult_another_agent_then_complete_joins_the_caller_to_them(rig) -> None:
+    call_id = caller_with_1001(rig)
+    agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[call_id]]
+    login(rig, "1002")
+    feed, mine = rig.feed("1002"), rig.feed("1001")
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
+    assert status == 200, body
+    assert state(rig, "1002") == "engaged"  # reserved through the ACD: never offered a queued call now
+    assert screen_pop(feed)["phase"] == "consult"
+    wait_until(lambda: on_hold_with_music(rig, call_id), what="the caller on hold with music")
+    target = wait_until(lambda: agent_leg.bridged_to, what="1001 talking to 1002")
+    assert target.uuid == body["leg"] and target.name.startswith("sofia/internal/1002@")
+    assert state(rig, "1001") == "on_call"
+    assert consult_news(mine) == {"call_id": call_id, "target": "agent:1002", "state": "answered"}
+
+    status, body = rig.api("POST", "/api/agents/1001/call/complete", me)
+    assert status == 200, body
+    wait_until(lambda: rig.emulator.channels[call_id].bridged_to is target, what="caller bridged to 1002")
+    wait_until(lambda: not agent_leg.alive, what="1001's leg released")
+    assert state(rig, "1001") == "wrap_up" and state(rig, "1002") == "engaged"
+
+    rig.emulator.hangup(call_id)
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id) == ("answered", "1001")
+    wait_until(lambda: state(rig, "1002") == "wrap_up", what="1002 in wrap-up after the call")
+    log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+    assert [(r["action"], r["detail"], r["result"], r["call"]) for r in reversed(log)] == [
+        ("consult", "agent:1002", "ok", call_id),
+        ("complete", None, "ok", call_id),
+    ]
+    assert rig.engine.metrics.value("hotline_consults_total", result="completed") == 1
+
+
+def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
+    me = rig.agent_tokens["1001"]
+    login(rig, "1002")
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
+    assert status == 409 and "not on a queued call" in body["error"]
+    assert rig.api("POST", "/api/agents/1002/break", rig.agent_tokens["1002"], {"reason": "lunch"})[0] == 200
+    call_id = caller_with_1001(rig)
+    agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[call_id]]
+    mine = rig.feed("1001")
+    assert rig.api("POST", "/api/agents/1001/call/complete", me)[1]["error"] == "agent 1001 is not consulting anyone"
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
+    assert status == 409 and "busy (break)" in body["error"]
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:nobody"})
+    assert status == 409 and "no such agent" in body["error"]
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "pigeon:1"})
+    assert status == 409 and "use agent:ID or number:N" in body["error"]
+    assert rig.emulator.channels[call_id].bridged_to is agent_leg  # nothing happened to the call
+
+    # a number that does not answer: the agent is back with the caller on their own
+    assert rig.api("POST", "/api/agents/1001/call/consult", me, {"target": f"number:{SILENT}"})[0] == 200
+    wait_until(lambda: on_hold_with_music(rig, call_id), what="the caller on hold")
+    wait_until(lambda: rig.emulator.channels[call_id].bridged_to is agent_leg, what="back with the caller")
+
+    # 1002 answers, then the agent cancels
+    assert consult_news(mine)["state"] == "back: no_answer"
+    assert rig.api("POST", "/api/agents/1002/ready", rig.agent_tokens["1002"])[0] == 200
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
+    assert status == 200
+    assert consult_news(mine)["state"] == "answered"
+    assert agent_leg.bridged_to.uuid == body["leg"]
+    assert rig.api("POST", "/api/agents/1001/call/cancel", me)[0] == 200
+    assert consult_news(mine)["state"] == "back: cancelled"
+    wait_until(lambda: rig.emulator.channels[call_id].bridged_to is agent_leg, what="back with the caller")
+    assert body["leg"] not in rig.emulator.channels
+    assert state(rig, "1001") == "on_call" and state(rig, "1002") == "wrap_up"
+
+    rig.emulator.hangup(call_id)
+    assert rig.next_call().agent_id == "1001"
+    wait_until(lambda: not agent_leg.alive, what="1001's leg hung up with the caller")
+    m = rig.engine.metrics
+    assert m.value("hotline_consults_total", result="no_answer") == 1
+    assert m.value("hotline_consults_total", result="cancelled") == 1

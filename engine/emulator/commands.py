@@ -43,6 +43,7 @@ class Commands:
             "uuid_getvar": self.uuid_getvar,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_hold": self.uuid_hold,
+            "uuid_park": self.uuid_park,
             "uuid_exists": lambda arg: "true" if arg.strip() in self.switch.channels else "false",
             "uuid_answer": self.uuid_answer,
             "hupall": self.hupall,
@@ -210,6 +211,8 @@ class Commands:
         a, b = self._channel(words[0]), self._channel(words[1])
         if a is None or b is None:
             return f"-ERR Invalid uuid {words[0] if a is None else words[1]}\n"
+        for side in (a, b):  # switch_ivr_uuid_bridge: both leave their bridges (CF_TRANSFER), not hung up
+            side.leave_bridge()
         a.send(Message("bridge", peer=b))
         a.interrupt.set()
         return f"+OK {b.uuid}\n"
@@ -254,6 +257,8 @@ class Commands:
         ch = self._channel(arg.split()[0]) if arg else None
         if ch is None:
             return NO_CHANNEL
+        if "all" in arg.split()[1:]:  # switch_core_session_flush_private_events: queued executes are dropped
+            ch.flush_executes()
         ch.interrupt.set()
         return "+OK\n"
 
@@ -298,6 +303,20 @@ class Commands:
         elif held:
             ch.set_callstate("ACTIVE")
         return "+OK Success\n"
+
+    def uuid_park(self, arg: str) -> str:
+        """mod_commands park_function: ``switch_ivr_park_session`` (out of its bridge into park)."""
+        if not arg:
+            return "-USAGE: <uuid>\n"
+        ch = self._channel(arg.split()[0])
+        if ch is None:
+            return "-ERR No Such Channel!\n"  # park_function's own capitalisation
+        if ch.bridged_to is not None:
+            ch.leave_bridge()
+        elif not ch.parked:
+            ch.send(Message("execute", app="park"))
+            ch.interrupt.set()
+        return "+OK\n"
 
     def uuid_answer(self, arg: str) -> str:
         ch = self._channel(arg.split()[0]) if arg else None

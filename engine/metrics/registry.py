@@ -108,6 +108,9 @@ class Metrics:
             ["action", "result"],
             registry=r,
         )
+        self.consults = Counter(
+            "hotline_consults", "Attended transfers (consultations) by result", ["result"], registry=r
+        )
         self.agent_dials = Counter(
             "hotline_agent_dials", "Agents' manual outbound dials by outcome", ["outcome"], registry=r
         )

@@ -67,6 +67,12 @@ class TransferCall:
     target: str
 
 
+@dataclass(frozen=True)
+class ConsultHold:
+    """Sent to a call session: its agent is consulting someone; the caller's bridge ends next (not the
+    call): the caller hears music until hotline bridges them again (back to the agent, or onwards)."""
+
+
 @dataclass
 class _OfferIO:
     offer_id: str
@@ -299,6 +305,15 @@ class AcdShell:
         self.control.api(f"uuid_setvar {call_id} park_after_bridge true")  # a uuid_bridge'd caller is
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
         self._kill(leg, "NORMAL_CLEARING")
+
+    def hold_for_consult(self, call_id: str) -> str:
+        """The agent of a bridged call consults someone: the caller's session hears :class:`ConsultHold`
+        (it plays music once the bridge ends); returns the agent's leg."""
+        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        if info is None or leg is None:
+            raise LookupError(f"call {call_id} is not bridged to an agent")
+        info.inbox.put(ConsultHold())
+        return leg
 
     # ---- views ------------------------------------------------------------------------------
 

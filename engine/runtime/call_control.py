@@ -21,11 +21,12 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import gevent
+import gevent.event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.acd.states import IllegalTransition
@@ -55,6 +56,23 @@ DIAL_OUTCOMES = {
 }
 
 Pop = Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
+
+
+@dataclass
+class Consult:
+    """An attended transfer in progress: the caller (``call_id``) waits with music while the agent's
+    leg is bridged to the consulted party's leg; ``target_agent`` is reserved (engaged) meanwhile."""
+
+    agent_id: str
+    call_id: str
+    agent_leg: str
+    target: str
+    target_leg: str
+    target_agent: str | None
+    answered: gevent.event.Event = field(default_factory=gevent.event.Event)
+    over: gevent.event.Event = field(default_factory=gevent.event.Event)  # the agent is back, or released
+    completed: bool = False
+    cancelled: bool = False
 
 
 @dataclass
@@ -89,6 +107,7 @@ class CallControl:
         self.metrics, self.settings, self.region = metrics, settings, region
         self.customer_pop, self.start_recording, self.agent_action = customer_pop, start_recording, agent_action
         self.direct: dict[str, DirectCall] = {}  # agent id -> the call they placed
+        self.consults: dict[str, Consult] = {}  # agent id -> their consultation in progress
 
     # ---- the entry point ----------------------------------------------------------------------
 
@@ -141,6 +160,8 @@ class CallControl:
             return self._dial(agent_id, args.get("number") or "", bool(args.get("override_dnc")))
         if action in EAVESDROP_KEYS:
             return self._eavesdrop(call_id, agent_id, action, args.get("contact"))
+        if action in ("consult", "complete", "cancel"):
+            return self._consult_action(agent_id, call_id, action, args.get("target") or "")
         direct = self.direct.get(agent_id)
         far_end = call_id or (direct.party_leg if direct else None)
         if far_end is None:
@@ -195,6 +216,124 @@ class CallControl:
                 self.control.api(f"uuid_send_dtmf {leg} {key}")
         except ESLError as exc:
             log.info("eavesdrop on %s by %s: %s", call_id, contact, exc)
+
+    # ---- attended transfer ----------------------------------------------------------------------
+
+    def _consult_action(self, agent_id: str, call_id: str | None, action: str, target: str) -> dict[str, Any]:
+        consult = self.consults.get(agent_id)
+        if action == "consult":
+            if call_id is None:
+                raise ValueError(f"agent {agent_id} is not on a queued call to consult about")
+            if consult is not None:
+                raise ValueError(f"agent {agent_id} is already consulting {consult.target}: complete or cancel it")
+            return self._consult(agent_id, call_id, target)
+        if consult is None:
+            raise ValueError(f"agent {agent_id} is not consulting anyone")
+        if action == "cancel":
+            consult.cancelled = True
+            self._kill(consult.target_leg)
+            consult.over.wait(timeout=10)
+            return {"target": consult.target, "leg": consult.agent_leg}
+        if not consult.answered.is_set():
+            raise ValueError(f"{consult.target} has not answered yet: wait, or cancel")
+        consult.completed = True
+        self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
+        self._kill(consult.agent_leg)
+        self.acd.call_ended(consult.call_id)  # the agent is done with it: wrap-up
+        self.consults.pop(agent_id, None)
+        self.metrics.consults.labels("completed").inc()
+        return {"target": consult.target, "leg": consult.target_leg}
+
+    def _consult(self, agent_id: str, call_id: str, target: str) -> dict[str, Any]:
+        """Check the target, reserve a target agent in the ACD, hold the caller, ring the target."""
+        if call_id not in self.acd.agent_legs:
+            raise ValueError(f"call {call_id} is not bridged to agent {agent_id} yet")
+        kind, _, name = target.partition(":")
+        target_agent = None
+        if kind == "agent":
+            agents = self.acd.acd.snapshot().agents
+            if name not in agents or name == agent_id:
+                raise ValueError(f"consult target {target!r}: no such agent (or yourself)")
+            contact = agents[name].contact
+            try:
+                self.acd.apply(lambda t: self.acd.acd.engage(name, "consult", t))
+            except IllegalTransition:
+                raise ValueError(f"consult target {target!r} is busy ({agents[name].state}), not ready") from None
+            target_agent = name
+        elif kind == "number" and name.lstrip("+").isdigit():
+            if listed := self._dnc_source(name):
+                raise ValueError(f"consult target {target!r} is on the do-not-call list ({listed})")
+            contact = self.settings.dial_string.replace("{number}", name)
+        else:
+            raise ValueError(f"consult target {target!r}: use agent:ID or number:N")
+        agent_leg = self.acd.hold_for_consult(call_id)
+        consult = Consult(agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
+        self.consults[agent_id] = consult
+        for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
+            self.control.api(f"uuid_setvar {leg} park_after_bridge true")
+        self.control.api(f"uuid_park {agent_leg}")
+        info = self.acd.calls.get(call_id)
+        if target_agent is not None and info is not None:
+            pop = {**info.pop, "phase": "consult", "consulted_by": agent_id}
+            self.acd.hub.publish(target_agent, "screen_pop", pop, sticky=True)
+            self.metrics.screen_pops.labels("consult").inc()
+        gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
+        return {"target": target, "leg": consult.target_leg}
+
+    def _run_consult(self, consult: Consult, contact: str, caller: str) -> None:
+        """Ring the target and bridge the agent to them; when the target's leg ends before the agent
+        completed the transfer, bridge the agent back to the caller. Release a target agent at the end."""
+        leg = self.legs.register(consult.target_leg)
+        result = "failed"
+        try:
+            variables = (
+                f"origination_uuid={consult.target_leg},originate_timeout={self.settings.ring_seconds},"
+                f"origination_caller_id_number={caller or self.settings.caller_id},hotline_consult={consult.call_id}"
+            )
+            self.legs.client.bgapi(f"originate {{{variables}}}{contact} &park()", self.settings.ring_seconds + 10)
+            if consult.cancelled:  # answered just as the agent cancelled
+                self._kill(consult.target_leg)
+                raise CommandFailed("-ERR ORIGINATOR_CANCEL")
+            self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
+            consult.answered.set()
+            self._tell(consult, "answered")
+            leg.hangup.get()
+            result = "completed" if consult.completed else "cancelled"
+        except CommandFailed as exc:
+            cause = str(exc).removeprefix("-ERR").strip()
+            result = DIAL_OUTCOMES.get(cause, "cancelled" if cause == "ORIGINATOR_CANCEL" else "failed")
+        except ESLError as exc:
+            log.warning("consult %s by %s: %s", consult.target, consult.agent_id, exc)
+        finally:
+            self.legs.forget(consult.target_leg)
+            if not consult.completed:
+                self._back_to_caller(consult)
+                self.metrics.consults.labels(result).inc()
+                self._tell(consult, f"back: {result}")
+            if consult.target_agent is not None:
+                wrap_up = self.settings.wrap_up_seconds if consult.answered.is_set() else 0.0
+                self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(consult.target_agent, wrap_up, t))
+                self.acd.hub.clear(consult.target_agent)
+            consult.over.set()
+
+    def _tell(self, consult: Consult, state: str) -> None:
+        """The consulting agent's desktop follows the consultation: answered, back: <why>."""
+        data = {"call_id": consult.call_id, "target": consult.target, "state": state}
+        self.acd.hub.publish(consult.agent_id, "consult", data)
+
+    def _back_to_caller(self, consult: Consult) -> None:
+        self.consults.pop(consult.agent_id, None)
+        try:
+            self.control.api(f"uuid_bridge {consult.call_id} {consult.agent_leg}")
+            self.control.api(f"uuid_setvar {consult.agent_leg} park_after_bridge")  # hang up with the caller
+        except ESLError as exc:  # the caller or the agent hung up meanwhile: the call's session ends it
+            log.info("consult by %s: back to the caller: %s", consult.agent_id, exc)
+
+    def _kill(self, leg: str) -> None:
+        try:
+            self.control.api(f"uuid_kill {leg}")
+        except ESLError as exc:
+            log.debug("uuid_kill %s: %s", leg, exc)
 
     # ---- manual dial --------------------------------------------------------------------------
 
