@@ -85,3 +85,8 @@ def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
 def test_live_commands_say_when_the_engine_is_not_running(hotline):
     code, _, err = hotline("queue", "status")
     assert code == 2 and "not reachable" in err and "hotline run" in err
+
+
+def test_call_dial_needs_a_number(hotline):
+    code, _, err = hotline("call", "dial", "1001")
+    assert code != 0 and "which number? (--number N)" in err
