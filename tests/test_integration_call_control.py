@@ -216,19 +216,20 @@ def test_consult_another_agent_then_complete_joins_the_caller_to_them(rig) -> No
         ("consult", "agent:1002", "ok", call_id),
         ("complete", None, "ok", call_id),
     ]
-    assert rig.engine.metrics.value("hotline_consults_total", result="completed") == 1
+    assert rig.engine.metrics.value("hotline_consults_total", kind="consult", result="completed") == 1
 
 
 def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     me = rig.agent_tokens["1001"]
     login(rig, "1002")
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
-    assert status == 409 and "not on a queued call" in body["error"]
+    assert status == 409 and "not on a queued call to consult" in body["error"]
     assert rig.api("POST", "/api/agents/1002/break", rig.agent_tokens["1002"], {"reason": "lunch"})[0] == 200
     call_id = caller_with_1001(rig)
     agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[call_id]]
     mine = rig.feed("1001")
-    assert rig.api("POST", "/api/agents/1001/call/complete", me)[1]["error"] == "agent 1001 is not consulting anyone"
+    status, body = rig.api("POST", "/api/agents/1001/call/complete", me)
+    assert (status, body["error"]) == (409, "agent 1001 is not consulting or conferencing anyone")
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
     assert status == 409 and "busy (break)" in body["error"]
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:nobody"})
@@ -259,5 +260,54 @@ def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     assert rig.next_call().agent_id == "1001"
     wait_until(lambda: not agent_leg.alive, what="1001's leg hung up with the caller")
     m = rig.engine.metrics
-    assert m.value("hotline_consults_total", result="no_answer") == 1
-    assert m.value("hotline_consults_total", result="cancelled") == 1
+    assert m.value("hotline_consults_total", kind="consult", result="no_answer") == 1
+    assert m.value("hotline_consults_total", kind="consult", result="cancelled") == 1
+
+
+def test_three_way_conference_then_the_agent_leaves_the_other_two_talking(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    login(rig, "1002")
+    mine, me = rig.feed("1001"), rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": "agent:1002"})
+    assert status == 200, body
+    assert state(rig, "1002") == "engaged"
+    assert consult_news(mine)["state"] == "answered"
+    third = rig.emulator.channels[body["leg"]]
+    # mod_dptools three_way on the caller: the third party hears and is heard by caller and agent
+    assert (third.variables["current_application"], third.variables["eavesdrop_target"]) == ("three_way", call_id)
+    assert caller.bridged_to is agent_leg  # caller and agent still talk to each other
+    status, body = rig.api("POST", "/api/agents/1001/call/complete", me)
+    assert status == 409 and "in a conference, not a consult" in body["error"]
+
+    assert rig.api("POST", "/api/agents/1001/call/leave", me)[0] == 200
+    wait_until(lambda: caller.bridged_to is third, what="caller and third party bridged")
+    wait_until(lambda: not agent_leg.alive, what="1001's leg gone")
+    assert state(rig, "1001") == "wrap_up" and state(rig, "1002") == "engaged"
+    third.hangup()
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id) == ("answered", "1001")
+    wait_until(lambda: state(rig, "1002") == "wrap_up", what="1002 in wrap-up")
+    assert rig.engine.metrics.value("hotline_consults_total", kind="conference", result="completed") == 1
+
+
+def test_the_agent_drops_the_third_party_or_ends_the_conference_for_everyone(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200
+    third = wait_until(lambda: rig.emulator.channels.get(body["leg"]), what="the third party rung")
+    wait_until(lambda: third.variables.get("eavesdrop_mode") == "three_way", what="three-way")
+    assert rig.api("POST", "/api/agents/1001/call/cancel", me)[0] == 200  # drop the third party
+    assert not third.alive and caller.bridged_to is agent_leg
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    third = wait_until(lambda: rig.emulator.channels.get(body["leg"]), what="the third party rung again")
+    wait_until(lambda: third.variables.get("eavesdrop_mode") == "three_way", what="three-way")
+    assert rig.api("POST", "/api/agents/1001/call/hangup", me)[0] == 200  # the end, for everyone
+    rig.next_call()
+    wait_until(lambda: not (caller.alive or agent_leg.alive or third.alive), what="all three legs gone")
+    log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+    assert [r["action"] for r in reversed(log)] == ["conference", "cancel", "conference", "hangup"]

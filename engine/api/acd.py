@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from engine.api.http import ApiError, Request, Router
 
-AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|cancel"
+AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|conference|leave|cancel"
 DIALLABLE = re.compile(r"\+?[0-9*#]{2,32}")
 SUPERVISOR_ACTIONS = "listen|whisper|barge|force_break|force_logout"
 

@@ -215,6 +215,7 @@ class Commands:
             side.leave_bridge()
         a.send(Message("bridge", peer=b))
         a.interrupt.set()
+        b.interrupt.set()  # an application B runs (three_way, playback) ends: it is bridged next
         return f"+OK {b.uuid}\n"
 
     def uuid_transfer(self, arg: str) -> str:

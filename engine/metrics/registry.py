@@ -109,7 +109,7 @@ class Metrics:
             registry=r,
         )
         self.consults = Counter(
-            "hotline_consults", "Attended transfers (consultations) by result", ["result"], registry=r
+            "hotline_consults", "Consultations and three-way conferences by result", ["kind", "result"], registry=r
         )
         self.agent_dials = Counter(
             "hotline_agent_dials", "Agents' manual outbound dials by outcome", ["outcome"], registry=r

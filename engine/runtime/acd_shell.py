@@ -69,8 +69,11 @@ class TransferCall:
 
 @dataclass(frozen=True)
 class ConsultHold:
-    """Sent to a call session: its agent is consulting someone; the caller's bridge ends next (not the
-    call): the caller hears music until hotline bridges them again (back to the agent, or onwards)."""
+    """Sent to a call session: the caller's bridge ends next, not the call: the agent consults someone
+    (``music``: the caller hears it until hotline bridges them again, back to the agent or onwards) or
+    leaves a conference (no music: the caller is bridged to the third party at once)."""
+
+    music: bool = True
 
 
 @dataclass
@@ -306,13 +309,13 @@ class AcdShell:
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
         self._kill(leg, "NORMAL_CLEARING")
 
-    def hold_for_consult(self, call_id: str) -> str:
-        """The agent of a bridged call consults someone: the caller's session hears :class:`ConsultHold`
-        (it plays music once the bridge ends); returns the agent's leg."""
+    def hold_for_consult(self, call_id: str, *, music: bool = True) -> str:
+        """The caller's bridge with the agent is about to end without ending the call: the session hears
+        :class:`ConsultHold` (with ``music`` it plays music once the bridge ends); returns the agent's leg."""
         info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
         if info is None or leg is None:
             raise LookupError(f"call {call_id} is not bridged to an agent")
-        info.inbox.put(ConsultHold())
+        info.inbox.put(ConsultHold(music))
         return leg
 
     # ---- views ------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from engine.transport import CommandFailed, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
 
+_MODE_OF = {"complete": "consult", "leave": "conference"}
 EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
 TRANSFER_KINDS = ("queue", "flow", "agent", "number")
 # The agent leg's originate_disposition (what its bridge to the number got) -> the dial's outcome.
@@ -60,9 +61,11 @@ Pop = Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
 
 @dataclass
 class Consult:
-    """An attended transfer in progress: the caller (``call_id``) waits with music while the agent's
-    leg is bridged to the consulted party's leg; ``target_agent`` is reserved (engaged) meanwhile."""
+    """A consultation (``mode`` consult: the caller (``call_id``) waits with music while the agent's leg
+    is bridged to the target's leg) or a three-way conference (``mode`` conference: the target's leg runs
+    ``three_way`` on the caller's call); ``target_agent`` is reserved (engaged) meanwhile."""
 
+    mode: str
     agent_id: str
     call_id: str
     agent_leg: str
@@ -160,7 +163,7 @@ class CallControl:
             return self._dial(agent_id, args.get("number") or "", bool(args.get("override_dnc")))
         if action in EAVESDROP_KEYS:
             return self._eavesdrop(call_id, agent_id, action, args.get("contact"))
-        if action in ("consult", "complete", "cancel"):
+        if action in ("consult", "conference", "complete", "leave", "cancel"):
             return self._consult_action(agent_id, call_id, action, args.get("target") or "")
         direct = self.direct.get(agent_id)
         far_end = call_id or (direct.party_leg if direct else None)
@@ -221,14 +224,16 @@ class CallControl:
 
     def _consult_action(self, agent_id: str, call_id: str | None, action: str, target: str) -> dict[str, Any]:
         consult = self.consults.get(agent_id)
-        if action == "consult":
+        if action in ("consult", "conference"):
             if call_id is None:
-                raise ValueError(f"agent {agent_id} is not on a queued call to consult about")
+                raise ValueError(f"agent {agent_id} is not on a queued call to {action} about")
             if consult is not None:
-                raise ValueError(f"agent {agent_id} is already consulting {consult.target}: complete or cancel it")
-            return self._consult(agent_id, call_id, target)
+                raise ValueError(f"agent {agent_id} is already in a {consult.mode} with {consult.target}")
+            return self._consult(agent_id, call_id, target, action)
         if consult is None:
-            raise ValueError(f"agent {agent_id} is not consulting anyone")
+            raise ValueError(f"agent {agent_id} is not consulting or conferencing anyone")
+        if action != "cancel" and _MODE_OF[action] != consult.mode:
+            raise ValueError(f"{action}: agent {agent_id} is in a {consult.mode}, not a {_MODE_OF[action]}")
         if action == "cancel":
             consult.cancelled = True
             self._kill(consult.target_leg)
@@ -237,15 +242,17 @@ class CallControl:
         if not consult.answered.is_set():
             raise ValueError(f"{consult.target} has not answered yet: wait, or cancel")
         consult.completed = True
+        if consult.mode == "conference":  # the caller's bridge moves from the agent to the third party
+            self.acd.hold_for_consult(consult.call_id, music=False)
         self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
         self._kill(consult.agent_leg)
         self.acd.call_ended(consult.call_id)  # the agent is done with it: wrap-up
         self.consults.pop(agent_id, None)
-        self.metrics.consults.labels("completed").inc()
+        self.metrics.consults.labels(consult.mode, "completed").inc()
         return {"target": consult.target, "leg": consult.target_leg}
 
-    def _consult(self, agent_id: str, call_id: str, target: str) -> dict[str, Any]:
-        """Check the target, reserve a target agent in the ACD, hold the caller, ring the target."""
+    def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
+        """Check the target, reserve a target agent in the ACD, (consult:) hold the caller, ring the target."""
         if call_id not in self.acd.agent_legs:
             raise ValueError(f"call {call_id} is not bridged to agent {agent_id} yet")
         kind, _, name = target.partition(":")
@@ -253,36 +260,40 @@ class CallControl:
         if kind == "agent":
             agents = self.acd.acd.snapshot().agents
             if name not in agents or name == agent_id:
-                raise ValueError(f"consult target {target!r}: no such agent (or yourself)")
+                raise ValueError(f"{mode} target {target!r}: no such agent (or yourself)")
             contact = agents[name].contact
             try:
                 self.acd.apply(lambda t: self.acd.acd.engage(name, "consult", t))
             except IllegalTransition:
-                raise ValueError(f"consult target {target!r} is busy ({agents[name].state}), not ready") from None
+                raise ValueError(f"{mode} target {target!r} is busy ({agents[name].state}), not ready") from None
             target_agent = name
         elif kind == "number" and name.lstrip("+").isdigit():
             if listed := self._dnc_source(name):
-                raise ValueError(f"consult target {target!r} is on the do-not-call list ({listed})")
+                raise ValueError(f"{mode} target {target!r} is on the do-not-call list ({listed})")
             contact = self.settings.dial_string.replace("{number}", name)
         else:
-            raise ValueError(f"consult target {target!r}: use agent:ID or number:N")
-        agent_leg = self.acd.hold_for_consult(call_id)
-        consult = Consult(agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
+            raise ValueError(f"{mode} target {target!r}: use agent:ID or number:N")
+        if mode == "consult":
+            agent_leg = self.acd.hold_for_consult(call_id)
+            for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
+                self.control.api(f"uuid_setvar {leg} park_after_bridge true")
+            self.control.api(f"uuid_park {agent_leg}")
+        else:
+            agent_leg = self.acd.agent_legs[call_id]
+        consult = Consult(mode, agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
         self.consults[agent_id] = consult
-        for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
-            self.control.api(f"uuid_setvar {leg} park_after_bridge true")
-        self.control.api(f"uuid_park {agent_leg}")
         info = self.acd.calls.get(call_id)
         if target_agent is not None and info is not None:
-            pop = {**info.pop, "phase": "consult", "consulted_by": agent_id}
+            pop = {**info.pop, "phase": mode, "consulted_by": agent_id}
             self.acd.hub.publish(target_agent, "screen_pop", pop, sticky=True)
-            self.metrics.screen_pops.labels("consult").inc()
+            self.metrics.screen_pops.labels(mode).inc()
         gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
         return {"target": target, "leg": consult.target_leg}
 
     def _run_consult(self, consult: Consult, contact: str, caller: str) -> None:
-        """Ring the target and bridge the agent to them; when the target's leg ends before the agent
-        completed the transfer, bridge the agent back to the caller. Release a target agent at the end."""
+        """Ring the target; answered, bridge the agent to them (consult) or join them to the call with
+        ``three_way`` (conference). When the target's leg ends before the agent completed the transfer
+        or left the conference, the agent is (back) with the caller. Release a target agent at the end."""
         leg = self.legs.register(consult.target_leg)
         result = "failed"
         try:
@@ -294,7 +305,10 @@ class CallControl:
             if consult.cancelled:  # answered just as the agent cancelled
                 self._kill(consult.target_leg)
                 raise CommandFailed("-ERR ORIGINATOR_CANCEL")
-            self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
+            if consult.mode == "consult":
+                self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
+            else:
+                self.control.api(f"uuid_broadcast {consult.target_leg} three_way::{consult.call_id}")
             consult.answered.set()
             self._tell(consult, "answered")
             leg.hangup.get()
@@ -308,7 +322,7 @@ class CallControl:
             self.legs.forget(consult.target_leg)
             if not consult.completed:
                 self._back_to_caller(consult)
-                self.metrics.consults.labels(result).inc()
+                self.metrics.consults.labels(consult.mode, result).inc()
                 self._tell(consult, f"back: {result}")
             if consult.target_agent is not None:
                 wrap_up = self.settings.wrap_up_seconds if consult.answered.is_set() else 0.0
@@ -323,6 +337,8 @@ class CallControl:
 
     def _back_to_caller(self, consult: Consult) -> None:
         self.consults.pop(consult.agent_id, None)
+        if consult.mode == "conference":  # caller and agent never left their bridge
+            return
         try:
             self.control.api(f"uuid_bridge {consult.call_id} {consult.agent_leg}")
             self.control.api(f"uuid_setvar {consult.agent_leg} park_after_bridge")  # hang up with the caller

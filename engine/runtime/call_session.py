@@ -251,16 +251,16 @@ class CallSession:
         agent consults (:class:`ConsultHold`) the caller's bridge ends without ending the call: music
         plays until hotline bridges the caller again."""
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
-        transfer, holds = None, 0
+        transfer, holds = None, []
         try:
             while (item := self._inbox.get()) is not HUNG_UP:
                 if item is UNBRIDGED and not holds:
                     break
-                if item is UNBRIDGED:  # music, and nothing queued behind the bridge before it
-                    holds -= 1
+                if item is UNBRIDGED and holds.pop(0).music:  # and nothing queued behind the bridge before it
                     self._flush_applications()
                     self.call.execute_async("playback", self.s.music_on_hold)
-                holds += isinstance(item, ConsultHold)
+                if isinstance(item, ConsultHold):
+                    holds.append(item)
                 transfer = item if isinstance(item, TransferCall) else transfer
             return transfer
         finally:
