@@ -110,6 +110,7 @@ def test_agent_dials_a_customer_talks_and_hangs_up_into_wrap_up(rig) -> None:
     assert m.value("hotline_agent_dials_total", outcome="answered") == 1
     assert m.value("hotline_call_control_actions_total", action="dial", result="ok") == 1
     rig.emulator.hangup(caller)
+    assert rig.next_call().outcome == "abandoned"  # it waited: nobody was free
 
 
 def test_a_busy_number_is_a_failed_outbound_call_and_the_agent_wraps_up(rig) -> None:
