@@ -306,12 +306,11 @@ class Commands:
         return "+OK Success\n"
 
     def uuid_park(self, arg: str) -> str:
-        """mod_commands park_function: ``switch_ivr_park_session`` (out of its bridge into park)."""
-        if not arg:
-            return "-USAGE: <uuid>\n"
-        ch = self._channel(arg.split()[0])
+        """mod_commands park_function: ``switch_ivr_park_session`` (out of its bridge into park). FreeSWITCH
+        1.10.12 answers ``-ERR No such channel!`` to a missing uuid too (checked against the real one)."""
+        ch = self._channel(arg.split()[0]) if arg else None
         if ch is None:
-            return "-ERR No Such Channel!\n"  # park_function's own capitalisation
+            return NO_CHANNEL
         if ch.bridged_to is not None:
             ch.leave_bridge()
         elif not ch.parked:

@@ -9,6 +9,12 @@ agent is ``engaged`` in the ACD (never offered a queued call); afterwards in wra
 CDR and an outbound interaction in the customer's history. Numbers on a do-not-call list are refused
 unless a supervisor or admin overrides.
 
+On a queued call the agent may also ``consult`` someone (attended transfer: the caller waits with
+music, the agent talks to the target, then ``complete`` joins caller and target or ``cancel`` returns
+the agent) or hold a three-way ``conference`` (the target's leg runs mod_dptools ``three_way`` on the
+caller's call; ``leave`` leaves the other two talking, ``cancel`` drops the third party). A target agent
+is reserved through the ACD (``engaged``) until their part ends.
+
 Supervisor actions: ``listen``/``whisper``/``barge`` (ring the supervisor's phone into
 ``eavesdrop``; DTMF 2/3 switch the mode as FreeSWITCH's eavesdrop does), ``force_break``,
 ``force_logout``. Every action, refused or done, is a row of the call-control log and a count in
@@ -110,7 +116,7 @@ class CallControl:
         self.metrics, self.settings, self.region = metrics, settings, region
         self.customer_pop, self.start_recording, self.agent_action = customer_pop, start_recording, agent_action
         self.direct: dict[str, DirectCall] = {}  # agent id -> the call they placed
-        self.consults: dict[str, Consult] = {}  # agent id -> their consultation in progress
+        self.consults: dict[str, Consult] = {}  # agent id -> their consultation or conference in progress
 
     # ---- the entry point ----------------------------------------------------------------------
 
@@ -118,7 +124,8 @@ class CallControl:
         """Do ``action`` on ``agent_id``'s call (or, for supervisors, to the agent); audited.
 
         Arguments by action: ``transfer`` ``target`` (``queue:NAME``, ``flow:NAME``, ``agent:ID``,
-        ``number:N``); ``dial`` ``number`` and ``override_dnc`` (bool, supervisors only); ``listen``,
+        ``number:N``); ``consult``/``conference`` ``target`` (``agent:ID``, ``number:N``); ``dial``
+        ``number`` and ``override_dnc`` (bool; the API lets only supervisors and admins); ``listen``,
         ``whisper``, ``barge`` ``contact`` (the supervisor's phone); ``force_break`` ``reason``.
         Raises KeyError (unknown agent) or ValueError (not possible now, with why).
         """
