@@ -34,7 +34,8 @@ def rig(tmp_path, db_url):
         outbound_store.add_dnc(s, ["+86" + LISTED])
 
     seed(db_url, crm)
-    config = {"agent_calls": {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2}}
+    calls = {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2, "three_way": True}
+    config = {"agent_calls": calls}
     with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"wrap_up_seconds": WRAP_UP}}, config) as rig:
         for ext in SKILLS:
             rig.emulator.phones[ext] = Phone(ext, answer_delay=1)
@@ -312,3 +313,16 @@ def test_the_agent_drops_the_third_party_or_ends_the_conference_for_everyone(rig
     wait_until(lambda: not (caller.alive or agent_leg.alive or third.alive), what="all three legs gone")
     log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
     assert [r["action"] for r in reversed(log)] == ["conference", "cancel", "conference", "hangup"]
+
+
+def test_conferences_are_refused_unless_three_way_is_switched_on(tmp_path, db_url) -> None:
+    with acd_rig(tmp_path, db_url, SKILLS, {}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
+        call_id = caller_with_1001(rig)
+        status, body = rig.api(
+            "POST", "/api/agents/1001/call/conference", rig.agent_tokens["1001"], {"target": "agent:1002"}
+        )
+        assert status == 409 and "agent_calls.three_way" in body["error"]
+        assert state(rig, "1002") == "logged_out" and rig.emulator.channels[call_id].bridged_to is not None
+        rig.emulator.hangup(call_id)
+        rig.next_call()

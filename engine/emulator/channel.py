@@ -137,6 +137,7 @@ class Channel:
         self.unbridged = gevent.event.Event()
         self.bridge_over = gevent.event.Event()  # set when the bridge's loop has finished
         self.transferring = False  # taken out of a bridge by uuid_bridge/uuid_park: no after-bridge rule
+        self.left_behind = False  # its partner was taken out of the bridge: the after-bridge rule applies
         self.recordings: dict[str, int] = {}
         self.script: Callable[[str], str] | None = None  # sim: answers collect/speech prompts
         self.on_bridge: Callable[[Channel], None] | None = None  # sim: starts talk timers
@@ -474,7 +475,7 @@ class Channel:
             a.bridged_to, a.other, a.times["bridged"] = b, b, now
             a.unbridged.clear()
             a.bridge_over.clear()
-            a.transferring = False
+            a.transferring = a.left_behind = False
         self.other_type, peer.other_type = "originatee", "originator"
         self.variables["bridge_uuid"] = peer.uuid
         peer.variables["bridge_uuid"] = self.uuid
@@ -496,7 +497,8 @@ class Channel:
         self.unbridged.set()
         self.bridge_over.set()
         peer.bridge_over.set()
-        if self.alive and not peer.alive:
+        if self.alive and (not peer.alive or self.left_behind or self.transferring):
+            self.left_behind = False
             self.after_bridge(by_app)
 
     def wait_unbridged(self, *, by_app: bool) -> None:
@@ -511,6 +513,7 @@ class Channel:
         if self.bridged_to is None:
             return
         self.transferring = True
+        self.bridged_to.left_behind = True
         self.bridged_to.unbridged.set()
         self.unbridged.set()
         self.bridge_over.wait(timeout=5)

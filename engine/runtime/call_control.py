@@ -236,6 +236,8 @@ class CallControl:
                 raise ValueError(f"agent {agent_id} is not on a queued call to {action} about")
             if consult is not None:
                 raise ValueError(f"agent {agent_id} is already in a {consult.mode} with {consult.target}")
+            if action == "conference" and not self.settings.three_way:
+                raise ValueError("three-way conferences are off (agent_calls.three_way, see docs/acd.md)")
             return self._consult(agent_id, call_id, target, action)
         if consult is None:
             raise ValueError(f"agent {agent_id} is not consulting or conferencing anyone")
