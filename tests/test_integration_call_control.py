@@ -266,6 +266,22 @@ def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     assert m.value("hotline_consults_total", kind="consult", result="cancelled") == 1
 
 
+def test_the_caller_hanging_up_during_a_consultation_releases_everyone(rig) -> None:
+    call_id = caller_with_1001(rig)
+    agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[call_id]]
+    login(rig, "1002")
+    mine, me = rig.feed("1001"), rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:1002"})
+    assert status == 200 and consult_news(mine)["state"] == "answered"
+    rig.emulator.hangup(call_id)
+    assert rig.next_call().outcome == "answered"
+    assert state(rig, "1001") == "wrap_up" and agent_leg.alive  # still talking to 1002
+    rig.emulator.hangup(body["leg"])
+    assert consult_news(mine)["state"] == "back: cancelled"
+    wait_until(lambda: not agent_leg.alive, what="1001's phone released")
+    wait_until(lambda: state(rig, "1002") == "wrap_up", what="1002 in wrap-up")
+
+
 def test_three_way_conference_then_the_agent_leaves_the_other_two_talking(rig) -> None:
     call_id = caller_with_1001(rig)
     caller = rig.emulator.channels[call_id]

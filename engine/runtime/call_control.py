@@ -351,8 +351,9 @@ class CallControl:
         try:
             self.control.api(f"uuid_bridge {consult.call_id} {consult.agent_leg}")
             self.control.api(f"uuid_setvar {consult.agent_leg} park_after_bridge")  # hang up with the caller
-        except ESLError as exc:  # the caller or the agent hung up meanwhile: the call's session ends it
+        except ESLError as exc:  # the caller hung up meanwhile: release the agent's phone from park
             log.info("consult by %s: back to the caller: %s", consult.agent_id, exc)
+            self._kill(consult.agent_leg)
 
     def _kill(self, leg: str) -> None:
         try:
