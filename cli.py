@@ -263,8 +263,15 @@ def cmd_queue(args: argparse.Namespace) -> int:
     return 0
 
 
+# POST /api/agents/<id>/call/<action> with {"target"}; dial has its own body
+AGENT_CALL_ACTIONS = (
+    "hold", "unhold", "hangup", "transfer", "record", "consult", "complete", "conference", "leave", "cancel",
+)  # fmt: skip
+
+
 def cmd_call(args: argparse.Namespace) -> int:
-    """An agent's call (hold, unhold, hangup, transfer) or a supervisor action, through the engine."""
+    """An agent's call (hold, unhold, hangup, transfer, dial, consult/complete, conference/leave, cancel)
+    or a supervisor action, through the engine."""
     if args.action == "log":
         query = f"?agent={args.agent}" if args.agent else ""
         rows = _api(args, "GET", f"/api/call-control-log{query}")
@@ -276,7 +283,13 @@ def cmd_call(args: argparse.Namespace) -> int:
         rows = _api(args, "GET", f"/api/calls/{args.agent}/recordings")
         print(_table(rows, ["started_at", "reason", "agent", "queue", "path"]))
         return 0
-    if args.action in ("hold", "unhold", "hangup", "transfer", "record"):
+    if args.action == "dial":
+        if not args.number:
+            raise CliError("hotline call dial: which number? (--number N)")
+        path, body = f"/api/agents/{args.agent}/call/dial", {"number": args.number}
+        if args.override_dnc:
+            body["override_dnc"] = True
+    elif args.action in AGENT_CALL_ACTIONS:
         path, body = f"/api/agents/{args.agent}/call/{args.action}", {"target": args.to}
     else:
         path, body = f"/api/supervise/{args.agent}/{args.action}", {"contact": args.contact, "reason": args.reason}
@@ -640,12 +653,17 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "action",
         choices=[
-            "hold", "unhold", "hangup", "transfer", "record", "recordings",
+            "hold", "unhold", "hangup", "transfer", "record", "recordings", "dial",
+            "consult", "complete", "conference", "leave", "cancel",
             "listen", "whisper", "barge", "force_break", "force_logout", "log",
         ],
     )  # fmt: skip
     call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for recordings: the call uuid)")
-    call.add_argument("--to", help="transfer target: queue:NAME, flow:NAME, agent:ID or number:N")
+    call.add_argument(
+        "--to", help="transfer: queue:NAME, flow:NAME, agent:ID or number:N; consult/conference: agent:ID or number:N"
+    )
+    call.add_argument("--number", help="dial: the number the agent calls")
+    call.add_argument("--override-dnc", action="store_true", help="dial: call a do-not-call number (supervisor/admin)")
     call.add_argument("--contact", help="listen/whisper/barge: the supervisor's phone, e.g. user/1009")
     call.add_argument("--reason", help="force_break reason code")
     call.set_defaults(fn=cmd_call)

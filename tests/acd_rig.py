@@ -46,9 +46,11 @@ def acd_rig(
     db_url: str,
     agent_skills: dict[str, dict[str, int]],
     queue_options: dict[str, dict[str, Any]],
+    config: dict[str, Any] | None = None,
 ) -> Iterator[Rig]:
     """Queues ``sales`` and ``backup`` (options: ``queues.create_queue`` keywords and
-    ``queue_settings`` settings), agents with skills; the ``main`` and ``overflow`` flows above."""
+    ``queue_settings`` settings), agents with skills; the ``main`` and ``overflow`` flows above;
+    ``config``: settings of the engine's configuration."""
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "main.yaml").write_text(FLOW)
@@ -68,7 +70,7 @@ def acd_rig(
             agents.create_agent(s, agent_id, name=agent_id, contact=f"user/{agent_id}", skills=levels)
 
     seed(db_url, seeder)
-    yield from start_rig(tmp_path, db_url, list(agent_skills), flows_dir=flows)
+    yield from start_rig(tmp_path, db_url, list(agent_skills), flows_dir=flows, config=config)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:

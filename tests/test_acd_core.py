@@ -513,3 +513,33 @@ def test_a_restored_callback_waits_for_its_retry_time() -> None:
     assert of(commands.Offer, out) == [] and acd.snapshot().calls["cb-1"].attempts == 1
     [offer] = of(commands.Offer, acd.tick(40))
     assert offer.call_id == "cb-1"
+
+
+def test_an_engaged_agent_is_never_offered_a_call_and_wraps_up_after() -> None:
+    acd = make(SALES, agents={"a": {"sales": 5}})
+    out = acd.engage("a", "dial", 1)
+    assert out == [commands.AgentStateChanged("a", AgentState.READY, AgentState.ENGAGED, "dial", 1)]
+    assert of(commands.Offer, acd.enqueue("c1", "sales", 0, 2)) == []
+    with pytest.raises(IllegalTransition, match="'logout' is not allowed in state 'engaged'"):
+        acd.agent_logout("a", 3)
+    with pytest.raises(IllegalTransition):
+        acd.engage("a", "consult", 3)
+    out = acd.engaged_call_ended("a", 10, 4)
+    assert of(commands.AgentStateChanged, out)[0].new is AgentState.WRAP_UP
+    assert of(commands.Offer, acd.tick(13.9)) == []
+    [offer] = of(commands.Offer, acd.tick(14))  # wrap-up over: the waiting call is offered
+    assert offer.agent_id == "a"
+
+
+def test_only_a_ready_agent_can_be_consulted_and_engage_names_its_reason() -> None:
+    acd = make(SALES, agents={"a": {"sales": 5}})
+    acd.agent_break("a", "lunch", 1)
+    with pytest.raises(IllegalTransition):
+        acd.engage("a", "consult", 2)
+    acd.engage("a", "dial", 2)  # an agent on break may still place a call of their own
+    with pytest.raises(ValueError, match="'chat' is not one of dial, consult"):
+        acd.engage("a", "chat", 3)
+    acd.engaged_call_ended("a", 0, 3)
+    assert state(acd, "a") is AgentState.READY  # no wrap-up: ready at once
+    with pytest.raises(IllegalTransition):
+        acd.engaged_call_ended("a", 0, 4)

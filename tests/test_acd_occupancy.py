@@ -46,3 +46,10 @@ def test_a_bad_window_is_refused_and_time_going_back_counts_as_no_time() -> None
     h.record("a", "ready", 5)
     h.record("a", "on_call", 4)  # before the previous change: taken as at 5
     assert h.seconds_by_state(8) == {"ready": 0, "on_call": 3}
+
+
+def test_an_agents_own_dials_count_as_busy() -> None:
+    h = StateHistory(window=100)
+    h.record("a", "ready", 0)
+    h.record("a", "engaged", 50)
+    assert h.occupancy(["a"], 100) == 0.5

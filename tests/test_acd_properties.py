@@ -258,13 +258,30 @@ class AcdMachine(RuleBasedStateMachine):
 
     @rule(agent_id=st.sampled_from(AGENT_IDS))
     def logout(self, agent_id: str) -> None:
-        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL)
+        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL, AgentState.ENGAGED)
         self.agent_op(agent_id, legal, "agent_logout")
 
     @rule(agent_id=st.sampled_from(AGENT_IDS), reason=st.sampled_from(["lunch", "training"]))
     def take_break(self, agent_id: str, reason: str) -> None:
-        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL)
+        legal = self.state_of(agent_id) not in (AgentState.LOGGED_OUT, AgentState.ON_CALL, AgentState.ENGAGED)
         self.agent_op(agent_id, legal, "agent_break", reason)
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def dial(self, agent_id: str) -> None:
+        legal = self.state_of(agent_id) in (AgentState.READY, AgentState.BREAK, AgentState.WRAP_UP)
+        self.agent_op(agent_id, legal, "engage", "dial")
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS))
+    def consulted(self, agent_id: str) -> None:
+        self.agent_op(agent_id, self.state_of(agent_id) is AgentState.READY, "engage", "consult")
+
+    @rule(agent_id=st.sampled_from(AGENT_IDS), wrap_up=st.sampled_from([0.0, 5.0]))
+    def engaged_call_ends(self, agent_id: str, wrap_up: float) -> None:
+        legal = self.state_of(agent_id) is AgentState.ENGAGED
+        self.agent_op(agent_id, legal, "engaged_call_ended", wrap_up)
+        if legal:  # with no wrap-up the agent is ready, and may at once be offered a waiting call
+            after = (AgentState.WRAP_UP,) if wrap_up else (AgentState.READY, AgentState.RESERVED)
+            assert self.state_of(agent_id) in after
 
     @rule(agent_id=st.sampled_from(AGENT_IDS))
     def ready(self, agent_id: str) -> None:
@@ -318,6 +335,8 @@ class AcdMachine(RuleBasedStateMachine):
             assert len(mine) <= 1, f"{agent.id} has offers {mine}"
             assert (agent.state is AgentState.RESERVED) == bool(mine), agent
             assert agent.offer_id == (mine[0] if mine else None)
+            if agent.state is AgentState.ENGAGED:
+                assert agent.call_id is None and agent.reason in ("dial", "consult"), agent
             if agent.state is AgentState.ON_CALL:
                 call = snap.calls[agent.call_id]
                 assert call.state in (CallState.BRIDGED, CallState.DIALLING) and call.agent_id == agent.id

@@ -124,3 +124,8 @@ def test_reports_show_hold_wrap_up_and_handle_time_as_csv_and_table(hotline, db_
     assert row.split(",")[10:14] == ["90.000", "30.000", "30.000", "150.000"]  # talk, hold, wrap, aht
     code, out, _ = hotline("report", "agents", *window)
     assert code == 0 and "HOLD" in out.splitlines()[0] and "lunch=1/300s" in out
+
+
+def test_call_dial_needs_a_number(hotline):
+    code, _, err = hotline("call", "dial", "1001")
+    assert code != 0 and "which number? (--number N)" in err

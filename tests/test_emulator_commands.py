@@ -129,3 +129,41 @@ def test_uuid_bridge_and_show_calls(emu: Emulator, api: Client) -> None:
     assert (calls["rows"][0]["uuid"], calls["rows"][0]["b_uuid"]) == ("p-1", "p-2")
     assert call(api, "hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
     emu.wait_until(lambda: not emu.channels)
+
+
+def test_uuid_bridge_takes_bridged_channels_out_of_their_bridges(emu: Emulator, api: Client) -> None:
+    for n in ("1", "2", "3"):
+        call(api, f"originate {{origination_uuid=r-{n}}}loopback/park_me &park()")
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "r-3")
+    assert call(api, "uuid_bridge r-1 r-2") == "+OK r-2\n"
+    emu.wait_until(lambda: emu.channels["r-2"].bridged_to is emu.channels["r-1"])
+    assert call(api, "uuid_bridge r-3 r-2") == "+OK r-2\n"
+    emu.wait_until(lambda: emu.channels["r-2"].bridged_to is emu.channels["r-3"])
+    emu.wait_until(lambda: "r-1" not in emu.channels)  # left behind, it hangs up (as FreeSWITCH 1.10.12 does)
+
+
+def test_uuid_park_leaves_the_bridge_and_both_legs_live(emu: Emulator, api: Client) -> None:
+    for n in ("1", "2"):
+        call(api, f"originate {{origination_uuid=k-{n}}}loopback/park_me &park()")
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "k-2")
+    call(api, "uuid_bridge k-1 k-2")
+    emu.wait_for(lambda e: e.name == "CHANNEL_BRIDGE")
+    call(api, "uuid_setvar k-1 park_after_bridge true")  # left behind, k-1 would hang up without it
+    assert call(api, "uuid_park k-2") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_UNBRIDGE" and e.uuid == "k-1")
+    assert all(emu.channels[f"k-{n}"].alive and emu.channels[f"k-{n}"].bridged_to is None for n in ("1", "2"))
+    assert call(api, "uuid_park nope") == "-ERR No such channel!\n"  # as FreeSWITCH 1.10.12 answers
+    assert call(api, "uuid_park") == "-ERR No such channel!\n"
+
+
+def test_uuid_break_all_drops_queued_applications(emu: Emulator, api: Client) -> None:
+    call(api, "originate {origination_uuid=q-1}loopback/park_me &park()")
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "q-1")
+    call(api, "uuid_broadcast q-1 local_stream://moh")
+    call(api, "uuid_broadcast q-1 local_stream://moh")
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == "q-1")
+    assert call(api, "uuid_break q-1 all") == "+OK\n"
+    call(api, "uuid_broadcast q-1 silence_stream://10")
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.get("Application-Data") == "silence_stream://10")
+    started = [e for e in emu.switch.log if e.name == "CHANNEL_EXECUTE" and e.get("Application") == "playback"]
+    assert [e.get("Application-Data") for e in started] == ["local_stream://moh", "silence_stream://10"]

@@ -28,10 +28,12 @@ def test_agent_holds_transfers_to_a_queue_and_the_next_agent_hangs_up(rig) -> No
     uuid = rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
     wait_until(lambda: talking(rig, "1001"), what="1001 talking")
     me = rig.agent_tokens["1001"]
+    agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[uuid]]
     assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 200
-    assert rig.emulator.channels[uuid].callstate == "HELD"
+    # the agent's leg is held, as by their phone's hold button; FreeSWITCH plays the music to its partner
+    assert (agent_leg.callstate, rig.emulator.channels[uuid].callstate) == ("HELD", "ACTIVE")
     assert rig.api("POST", "/api/agents/1001/call/unhold", me)[0] == 200
-    assert rig.emulator.channels[uuid].callstate == "UNHELD"  # as FreeSWITCH: switch_channel_clear_flag
+    assert agent_leg.callstate == "UNHELD"  # as FreeSWITCH: switch_channel_clear_flag
     assert rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:nope"})[0] == 409
     status, body = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:backup"})
     assert status == 200 and body["call"] == uuid

@@ -37,18 +37,18 @@ def test_holds_from_the_api_and_the_phone_are_timed_by_freeswitch_and_recorded(t
         wait_until(lambda: talking(rig, "1001"), what="1001 talking")
         me = rig.agent_tokens["1001"]
 
-        assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 200  # uuid_hold on the caller's leg
-        assert next_hold(feed) == {"call_id": uuid, "on_hold": True, "leg": uuid}
+        agent_leg = rig.engine.acd.agent_legs[uuid]
+        assert rig.api("POST", "/api/agents/1001/call/hold", me)[1]["leg"] == agent_leg  # uuid_hold on the agent's leg
+        assert next_hold(feed) == {"call_id": uuid, "on_hold": True, "leg": agent_leg}
         rig.emulator.switch.advance(40)
         assert rig.api("POST", "/api/agents/1001/call/hold", me)[0] == 409  # already held: -ERR Operation failed
         assert rig.api("POST", "/api/agents/1001/call/unhold", me)[0] == 200
         assert next_hold(feed)["on_hold"] is False
 
-        agent_leg = rig.engine.acd.agent_legs[uuid]
-        rig.emulator.press_hold(agent_leg)  # the hold button of the agent's SIP phone
-        assert next_hold(feed) == {"call_id": uuid, "on_hold": True, "leg": agent_leg}
+        rig.emulator.press_hold(uuid)  # the caller's phone puts the agent on hold
+        assert next_hold(feed) == {"call_id": uuid, "on_hold": True, "leg": uuid}
         rig.emulator.switch.advance(5)
-        rig.emulator.press_hold(agent_leg, False)
+        rig.emulator.press_hold(uuid, False)
         assert next_hold(feed)["on_hold"] is False
 
         rig.emulator.hangup(uuid)

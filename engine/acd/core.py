@@ -57,7 +57,8 @@ from engine.acd.strategies import QUEUE_CHOICES, RANK_KEYS, QueueChoice, Routing
 Rule = tuple[str, int]
 """A call accepts agents having skill ``rule[0]`` at level >= ``rule[1]``."""
 
-STAFFED = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP})
+STAFFED = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.ENGAGED})
+ENGAGE_EVENTS = {"dial": AgentEvent.DIAL, "consult": AgentEvent.CONSULT}
 FAILURE_EVENTS = {
     "no_answer": OfferEvent.NO_ANSWER,
     "busy": OfferEvent.BUSY,
@@ -328,6 +329,30 @@ class Acd:
         agent = self._agent(agent_id)
         self._advance(now)
         self._agent_event(agent, AgentEvent.WRAP_UP_ENDED, now)
+        self._route()
+        return self._flush()
+
+    def engage(self, agent_id: str, why: str, now: float) -> list[commands.Command]:
+        """The agent is on a call the ACD did not route: ``dial`` (their own call, from ready, break
+        or wrap-up) or ``consult`` (rung by a colleague, only from ready); never offered calls meanwhile."""
+        if why not in ENGAGE_EVENTS:
+            raise ValueError(f"engage({agent_id!r}).why: {why!r} is not one of {', '.join(ENGAGE_EVENTS)}")
+        agent = self._agent(agent_id)
+        self._advance(now)
+        self._agent_event(agent, ENGAGE_EVENTS[why], now, why)
+        self._route()
+        return self._flush()
+
+    def engaged_call_ended(self, agent_id: str, wrap_up_seconds: float, now: float) -> list[commands.Command]:
+        """The engaged agent's call ended: engaged -> wrap_up for ``wrap_up_seconds`` (0: straight to ready)."""
+        agent = self._agent(agent_id)
+        self._advance(now)
+        self._agent_event(agent, AgentEvent.ENGAGED_CALL_ENDED, now)
+        agent.wrap_up_until = now + wrap_up_seconds
+        if wrap_up_seconds <= 0:
+            self._agent_event(agent, AgentEvent.WRAP_UP_ENDED, now)
+        else:
+            self._schedule(agent.wrap_up_until, _Timer.WRAP_UP, agent.id)
         self._route()
         return self._flush()
 
@@ -752,7 +777,7 @@ class Acd:
             for name in self._agent_queues[agent.id]:
                 self._staffed[name] += 1 if new in STAFFED else -1
         agent.state, agent.state_since = new, at
-        agent.reason = reason if new is AgentState.BREAK else ""
+        agent.reason = reason if new in (AgentState.BREAK, AgentState.ENGAGED) else ""
         self._out.append(commands.AgentStateChanged(agent.id, old, new, agent.reason, at))
         self._sync_availability(agent)
 

@@ -1,8 +1,9 @@
 """Live occupancy and time per state, from the ACD's timestamped agent state changes (pure).
 
 Occupancy over the last ``window`` seconds = busy time / available time, where busy is ``on_call``
-(talk, hold included) + ``wrap_up``, and available is logged-in time minus break time (``ready``,
-``reserved``, ``on_call``, ``wrap_up``). An agent never seen is logged out. Times are the ACD's clock.
+(talk, hold included) + ``engaged`` (the agent's own dials and consultations) + ``wrap_up``, and
+available is logged-in time minus break time (``ready``, ``reserved``, ``on_call``, ``engaged``,
+``wrap_up``). An agent never seen is logged out. Times are the ACD's clock.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable
 
-BUSY = frozenset({"on_call", "wrap_up"})
-AVAILABLE = frozenset({"ready", "reserved", "on_call", "wrap_up"})
+BUSY = frozenset({"on_call", "engaged", "wrap_up"})
+AVAILABLE = frozenset({"ready", "reserved", "on_call", "engaged", "wrap_up"})
 UNCOUNTED = "logged_out"
 
 

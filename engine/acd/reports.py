@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from engine.acd.erlang import agents_needed
+from engine.acd.occupancy import AVAILABLE, BUSY
 
-WORKING = ("ready", "reserved", "on_call", "wrap_up")
 StateEntry = tuple[datetime, str, str | None]
 
 
@@ -190,13 +190,13 @@ def agent_performance(
             breaks[reason or "unspecified"] += 1
             break_seconds[reason or "unspecified"] += span
     answered = list(calls)
-    working = sum(seconds[s] for s in WORKING)
+    working = sum(seconds[s] for s in AVAILABLE)
     hold = sum(c.hold_seconds for c in answered)
     bridged = sum(c.talk_seconds for c in answered)
     return AgentPerformance(
         agent=agent,
         seconds_in=dict(seconds),
-        occupancy=(seconds["on_call"] + seconds["wrap_up"]) / working if working else None,
+        occupancy=sum(seconds[s] for s in BUSY) / working if working else None,
         calls=len(answered),
         talk_seconds=bridged - hold,
         hold_seconds=hold,

@@ -20,6 +20,12 @@ Agents
     ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
     from every logged-in state except ``on_call`` (finish the call first); from
     ``reserved`` it withdraws the ringing offer, as does going on break.
+    An agent may place a call of their own (``dial``: from ``ready``, ``break`` or
+    ``wrap_up``) or be rung for a colleague's consultation or conference
+    (``consult``: only from ``ready``); both make them ``engaged``: on a call the
+    ACD did not route, never offered a queued call.  Logging out or going on break
+    is refused while engaged; when that call ends (``engaged_call_ended``) they are in
+    ``wrap_up`` as after a queued call.
 
 Calls
     A call enters ``queued``.  The ACD ``offer``\\ s it (``offering``); when every
@@ -72,6 +78,7 @@ class AgentState(StrEnum):
     RESERVED = "reserved"
     ON_CALL = "on_call"
     WRAP_UP = "wrap_up"
+    ENGAGED = "engaged"
 
 
 class AgentEvent(StrEnum):
@@ -89,6 +96,9 @@ class AgentEvent(StrEnum):
     CALL_ENDED = "call_ended"
     CALLBACK_FAILED = "callback_failed"
     WRAP_UP_ENDED = "wrap_up_ended"
+    DIAL = "dial"
+    CONSULT = "consult"
+    ENGAGED_CALL_ENDED = "engaged_call_ended"
 
 
 class CallState(StrEnum):
@@ -167,6 +177,11 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.WRAP_UP, _AE.WRAP_UP_ENDED): _A.READY,
     (_A.WRAP_UP, _AE.BREAK): _A.BREAK,
     (_A.WRAP_UP, _AE.LOGOUT): _A.LOGGED_OUT,
+    (_A.READY, _AE.DIAL): _A.ENGAGED,
+    (_A.BREAK, _AE.DIAL): _A.ENGAGED,
+    (_A.WRAP_UP, _AE.DIAL): _A.ENGAGED,
+    (_A.READY, _AE.CONSULT): _A.ENGAGED,
+    (_A.ENGAGED, _AE.ENGAGED_CALL_ENDED): _A.WRAP_UP,
 }
 
 CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {

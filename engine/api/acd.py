@@ -1,5 +1,5 @@
 """HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer,
-record), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
+record, dial a number), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
 call's recordings, and recording rules ("record these agents during this time window").
 
 Every action is audited by the backend (who: the token's role and agent; what; when; result).
@@ -7,20 +7,26 @@ Every action is audited by the backend (who: the token's role and agent; what; w
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from engine.api.http import ApiError, Request, Router
 
-AGENT_ACTIONS = "hold|unhold|hangup|transfer|record"
+AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|conference|leave|cancel"
+DIALLABLE = re.compile(r"\+?[0-9*#]{2,32}")
 SUPERVISOR_ACTIONS = "listen|whisper|barge|force_break|force_logout"
+
+
+class CallControlBackend(Protocol):
+    """Call control (``engine.runtime.call_control.CallControl``)."""
+
+    def act(self, actor: str, agent_id: str, action: str, **args: Any) -> dict[str, Any]: ...
+
+    def log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]: ...
 
 
 class AcdBackend(Protocol):
     """What these routes need from the running engine (``engine.runtime.hotline.Hotline``)."""
-
-    def call_control(self, actor: str, agent_id: str, action: str, **args: str | None) -> dict[str, Any]: ...
-
-    def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]: ...
 
     def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
 
@@ -44,18 +50,31 @@ def _strings(req: Request, *names: str) -> dict[str, str | None]:
     return out
 
 
-def register(router: Router, backend: AcdBackend) -> None:
+def _dial_args(req: Request) -> dict[str, Any]:
+    number = _strings(req, "number")["number"]
+    if not number or not DIALLABLE.fullmatch(number):
+        raise ApiError(400, f"number: {number!r} is not a dialable number (digits, *, #, an optional leading +)")
+    override = req.body.get("override_dnc", False)
+    if not isinstance(override, bool):
+        raise ApiError(400, "override_dnc must be true or false")
+    if override and req.require("admin", "supervisor", "agent").role == "agent":
+        raise ApiError(403, "override_dnc: only a supervisor or admin may override the do-not-call list")
+    return {"number": number, "override_dnc": override}
+
+
+def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> None:
     """Add the call-control routes to ``router``."""
 
     @router.route("POST", rf"/api/agents/(?P<agent_id>[^/]+)/call/(?P<action>{AGENT_ACTIONS})")
     def agent_call(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor", agent=agent_id)
-        return backend.call_control(_actor(req), agent_id, action, **_strings(req, "target"))
+        args = _dial_args(req) if action == "dial" else _strings(req, "target")
+        return calls.act(_actor(req), agent_id, action, **args)
 
     @router.route("POST", rf"/api/supervise/(?P<agent_id>[^/]+)/(?P<action>{SUPERVISOR_ACTIONS})")
     def supervise(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor")
-        return backend.call_control(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
+        return calls.act(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
 
     @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings")
     def call_recordings(req: Request, call_id: str) -> Any:
@@ -92,4 +111,4 @@ def register(router: Router, backend: AcdBackend) -> None:
             limit = int(req.query.get("limit", ["100"])[0])
         except ValueError:
             raise ApiError(400, "limit must be an integer") from None
-        return backend.call_control_log(agent, limit)
+        return calls.log(agent, limit)

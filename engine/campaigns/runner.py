@@ -50,6 +50,7 @@ ACD_TO_DIALLER = {
     AcdState.READY: AgentState.READY,
     AcdState.RESERVED: AgentState.ON_CALL,
     AcdState.ON_CALL: AgentState.ON_CALL,
+    AcdState.ENGAGED: AgentState.ON_CALL,
     AcdState.WRAP_UP: AgentState.WRAP,
     AcdState.BREAK: AgentState.PAUSED,
     AcdState.LOGGED_OUT: AgentState.OFFLINE,

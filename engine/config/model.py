@@ -58,6 +58,24 @@ class Calls(_Section):
     callback_caller_id: str = "4000"
 
 
+class AgentCalls(_Section):
+    """Calls agents place themselves: manual dials, consultations, conferences (docs/acd.md)."""
+
+    caller_id: str = "hotline"
+    dial_string: str = "sofia/gateway/trunk/{number}"
+    agent_ring_seconds: int = Field(30, gt=0)
+    ring_seconds: int = Field(45, gt=0)
+    wrap_up_seconds: float = Field(10.0, ge=0)
+    three_way: bool = False  # off: mod_dptools three_way crashed FreeSWITCH 1.10.12 (SIGFPE) in our check
+
+    @field_validator("dial_string")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("must contain {number}, e.g. sofia/gateway/trunk/{number}")
+        return value
+
+
 class Speech(_Section):
     """Text-to-speech and speech recognition for IVR flows."""
 
@@ -96,6 +114,7 @@ class Config(_Section):
     speech: Speech = Speech()
     crm: Crm = Crm()
     metrics: MetricsSettings = MetricsSettings()
+    agent_calls: AgentCalls = AgentCalls()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -108,6 +108,7 @@ class Apps:
             "hangup": lambda ch, arg: ch.hangup(arg.strip() or "NORMAL_CLEARING"),
             "transfer": self.transfer,
             "eavesdrop": self.eavesdrop,
+            "three_way": self.three_way,
             "socket": socket_app,
             "amd": self.amd,
             "avmd_start": self.avmd_start,
@@ -314,6 +315,16 @@ class Apps:
             if not ch.alive:
                 return
             ch.execute(app, app_arg, new_uuid())
+
+    @staticmethod
+    def three_way(ch: Channel, arg: str) -> None:
+        """mod_dptools three_way: eavesdrop with ED_MUX_READ | ED_MUX_WRITE (hear both sides of ``arg``'s
+        call and be heard by both; no DTMF mode keys) until either channel goes or this one is broken."""
+        target = ch.switch.channels.get(arg.strip())
+        if target is None:
+            return
+        ch.variables.update(eavesdrop_target=target.uuid, eavesdrop_mode="three_way")
+        gevent.wait([ch.dead, target.dead, ch.interrupt], count=1)
 
     def eavesdrop(self, ch: Channel, arg: str) -> None:
         """Listen to ``arg`` (a uuid); DTMF 1/2/3/0 switch whisper-to-A / to-B / three-way / listen."""

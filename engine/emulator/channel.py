@@ -139,6 +139,9 @@ class Channel:
         self.answered = gevent.event.Event()
         self.interrupt = gevent.event.Event()
         self.unbridged = gevent.event.Event()
+        self.bridge_over = gevent.event.Event()  # set when the bridge's loop has finished
+        self.transferring = False  # taken out of a bridge by uuid_bridge/uuid_park: no after-bridge rule
+        self.left_behind = False  # its partner was taken out of the bridge: the after-bridge rule applies
         self.recordings: dict[str, int] = {}
         self.script: Callable[[str], str] | None = None  # sim: answers collect/speech prompts
         self.on_bridge: Callable[[Channel], None] | None = None  # sim: starts talk timers
@@ -447,6 +450,18 @@ class Channel:
         self.queue.put(msg)
         return msg
 
+    def flush_executes(self) -> None:
+        """Drop the applications queued by sendmsg that have not started (other messages stay)."""
+        kept = []
+        while not self.queue.empty():
+            msg = self.queue.get_nowait()
+            if msg.kind == "execute":
+                msg.done.set("")
+            else:
+                kept.append(msg)
+        for msg in kept:
+            self.queue.put(msg)
+
     def queue_dtmf(self, digits: str) -> None:
         for digit in digits:
             self.dtmf.put(digit)
@@ -471,6 +486,8 @@ class Channel:
         for a, b in ((self, peer), (peer, self)):
             a.bridged_to, a.other, a.times["bridged"] = b, b, now
             a.unbridged.clear()
+            a.bridge_over.clear()
+            a.transferring = a.left_behind = False
         self.other_type, peer.other_type = "originatee", "originator"
         self.variables["bridge_uuid"] = peer.uuid
         peer.variables["bridge_uuid"] = self.uuid
@@ -490,7 +507,10 @@ class Channel:
         self.bridged_to = peer.bridged_to = None
         peer.unbridged.set()
         self.unbridged.set()
-        if self.alive and not peer.alive:
+        self.bridge_over.set()
+        peer.bridge_over.set()
+        if self.alive and (not peer.alive or self.left_behind or self.transferring):
+            self.left_behind = False
             self.after_bridge(by_app)
 
     def wait_unbridged(self, *, by_app: bool) -> None:
@@ -499,7 +519,21 @@ class Channel:
         if self.alive and not self.bridged_to:
             self.after_bridge(by_app)
 
+    def leave_bridge(self) -> None:
+        """Taken out of its bridge by uuid_bridge/uuid_park (FreeSWITCH's CF_TRANSFER): the bridge ends for
+        both sides, this channel skips its after-bridge rule, the partner applies its own."""
+        if self.bridged_to is None:
+            return
+        self.transferring = True
+        self.bridged_to.left_behind = True
+        self.bridged_to.unbridged.set()
+        self.unbridged.set()
+        self.bridge_over.wait(timeout=5)
+
     def after_bridge(self, by_app: bool) -> None:
+        if self.transferring:
+            self.transferring = False
+            return
         v = self.variables
         if v.get("park_after_bridge") == "true":
             return

@@ -43,6 +43,7 @@ class Commands:
             "uuid_getvar": self.uuid_getvar,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_hold": self.uuid_hold,
+            "uuid_park": self.uuid_park,
             "uuid_exists": lambda arg: "true" if arg.strip() in self.switch.channels else "false",
             "uuid_answer": self.uuid_answer,
             "hupall": self.hupall,
@@ -210,8 +211,11 @@ class Commands:
         a, b = self._channel(words[0]), self._channel(words[1])
         if a is None or b is None:
             return f"-ERR Invalid uuid {words[0] if a is None else words[1]}\n"
+        for side in (a, b):  # switch_ivr_uuid_bridge: both leave their bridges (CF_TRANSFER), not hung up
+            side.leave_bridge()
         a.send(Message("bridge", peer=b))
         a.interrupt.set()
+        b.interrupt.set()  # an application B runs (three_way, playback) ends: it is bridged next
         return f"+OK {b.uuid}\n"
 
     def uuid_transfer(self, arg: str) -> str:
@@ -254,6 +258,8 @@ class Commands:
         ch = self._channel(arg.split()[0]) if arg else None
         if ch is None:
             return NO_CHANNEL
+        if "all" in arg.split()[1:]:  # switch_core_session_flush_private_events: queued executes are dropped
+            ch.flush_executes()
         ch.interrupt.set()
         return "+OK\n"
 
@@ -302,6 +308,19 @@ class Commands:
         else:
             done = ch.hold() if mode == "on" else ch.unhold()
         return "+OK Success\n" if done else "-ERR Operation failed\n"
+
+    def uuid_park(self, arg: str) -> str:
+        """mod_commands park_function: ``switch_ivr_park_session`` (out of its bridge into park). FreeSWITCH
+        1.10.12 answers ``-ERR No such channel!`` to a missing uuid too (checked against the real one)."""
+        ch = self._channel(arg.split()[0]) if arg else None
+        if ch is None:
+            return NO_CHANNEL
+        if ch.bridged_to is not None:
+            ch.leave_bridge()
+        elif not ch.parked:
+            ch.send(Message("execute", app="park"))
+            ch.interrupt.set()
+        return "+OK\n"
 
     def uuid_answer(self, arg: str) -> str:
         ch = self._channel(arg.split()[0]) if arg else None

@@ -162,6 +162,18 @@ class Metrics:
             "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
         )
         self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
+        self.call_control = Counter(
+            "hotline_call_control_actions",
+            "Agent and supervisor call-control actions",
+            ["action", "result"],
+            registry=r,
+        )
+        self.consults = Counter(
+            "hotline_consults", "Consultations and three-way conferences by result", ["kind", "result"], registry=r
+        )
+        self.agent_dials = Counter(
+            "hotline_agent_dials", "Agents' manual outbound dials by outcome", ["outcome"], registry=r
+        )
         self.ivr_steps = Counter("hotline_ivr_steps", "IVR actions carried out", ["flow", "step"], registry=r)
         self.ivr_entries = Counter("hotline_ivr_node_entries", "Entries into an IVR node", ["flow", "node"], registry=r)
         self.ivr_failures = Counter(

@@ -75,6 +75,15 @@ class TransferCall:
     target: str
 
 
+@dataclass(frozen=True)
+class ConsultHold:
+    """Sent to a call session: the caller's bridge ends next, not the call: the agent consults someone
+    (``music``: the caller hears it until hotline bridges them again, back to the agent or onwards) or
+    leaves a conference (no music: the caller is bridged to the third party at once)."""
+
+    music: bool = True
+
+
 @dataclass
 class _OfferIO:
     offer_id: str
@@ -326,6 +335,15 @@ class AcdShell:
         self.control.api(f"uuid_setvar {call_id} park_after_bridge true")  # a uuid_bridge'd caller is
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
         self._kill(leg, "NORMAL_CLEARING")
+
+    def hold_for_consult(self, call_id: str, *, music: bool = True) -> str:
+        """The caller's bridge with the agent is about to end without ending the call: the session hears
+        :class:`ConsultHold` (with ``music`` it plays music once the bridge ends); returns the agent's leg."""
+        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        if info is None or leg is None:
+            raise LookupError(f"call {call_id} is not bridged to an agent")
+        info.inbox.put(ConsultHold(music))
+        return leg
 
     # ---- views ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import AcdShell, Bridged, LeftQueue, QueuedInfo, TransferCall
+from engine.runtime.acd_shell import AcdShell, Bridged, ConsultHold, LeftQueue, QueuedInfo, TransferCall
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.callbacks import dialable
@@ -254,11 +254,20 @@ class CallSession:
         return None
 
     def _talk(self) -> TransferCall | None:
-        """Until the caller or the agent hangs up; the agent's transfer, if they made one."""
+        """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the
+        agent consults (:class:`ConsultHold`) the caller's bridge ends without ending the call: music
+        plays until hotline bridges the caller again."""
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
-        transfer = None
+        transfer, holds = None, []
         try:
-            while (item := self._inbox.get()) not in (HUNG_UP, UNBRIDGED):
+            while (item := self._inbox.get()) is not HUNG_UP:
+                if item is UNBRIDGED and not holds:
+                    break
+                if item is UNBRIDGED and holds.pop(0).music:  # and nothing queued behind the bridge before it
+                    self._flush_applications()
+                    self.call.execute_async("playback", self.s.music_on_hold)
+                if isinstance(item, ConsultHold):
+                    holds.append(item)
                 transfer = item if isinstance(item, TransferCall) else transfer
             return transfer
         finally:

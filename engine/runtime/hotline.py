@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +45,7 @@ from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.agent_metrics import AgentMetrics
+from engine.runtime.call_control import CallControl
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.hold_watch import HoldWatch
@@ -54,7 +54,6 @@ from engine.speech.tts import EspeakFileTts
 from engine.store import (
     agent_states,
     agents,
-    call_control_log,
     calls,
     customers,
     queue_settings,
@@ -71,7 +70,6 @@ from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServ
 
 log = logging.getLogger(__name__)
 
-EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
 # Only what the control connection acts on: bgapi results, and holds (of the caller's leg or of the agent's
 # leg, which has no socket: runtime/hold_watch.py). Calls get their own events on their sockets.
 CONTROL_EVENTS = ["BACKGROUND_JOB", "CHANNEL_HOLD", "CHANNEL_UNHOLD"]
@@ -135,6 +133,11 @@ class Hotline:
             self.acd, self.sessions, legs, self.tts, self.metrics, self._customer_pop,
             dial=config.calls.callback_dial, caller_id=config.calls.callback_caller_id,
         )  # fmt: skip
+        self.call_control = CallControl(
+            self.acd, self.control, legs, self.sessions, self.metrics, config.agent_calls,
+            region=config.calls.region, customer_pop=self._customer_pop,
+            start_recording=self.start_recording, agent_action=self.agent_action,
+        )  # fmt: skip
         app = make_app(
             self,
             self.hub,
@@ -146,7 +149,7 @@ class Hotline:
                 desktop.register,
                 lambda router: outbound_api.register(router, self.campaigns, self.sessions),
                 lambda router: amd_audit_api.register(router, self.campaigns, self.sessions),
-                partial(acd_api.register, backend=self),
+                partial(acd_api.register, backend=self, calls=self.call_control),
                 partial(callbacks_api.register, backend=self.callbacks),
             ],
         )
@@ -388,57 +391,6 @@ class Hotline:
             raise ValueError(str(exc)) from None
         return {"agent": agent_id, "state": str(self.acd.agent_state(agent_id))}
 
-    def call_control(self, actor: str, agent_id: str, action: str, **args: str | None) -> dict[str, Any]:
-        """Act on ``agent_id``'s call (or, for supervisors, on the agent), audited in the database.
-
-        Agent actions: ``hold``, ``unhold``, ``hangup``, ``transfer`` (``target``: ``queue:NAME``,
-        ``flow:NAME``, ``agent:ID``, ``number:N``). Supervisor actions: ``listen``, ``whisper``,
-        ``barge`` (ring ``contact`` and eavesdrop on the call; whisper/barge switch the eavesdrop
-        mode with DTMF 2/3 as FreeSWITCH's eavesdrop does), ``force_break`` (``reason``),
-        ``force_logout``. Raises KeyError (unknown agent), ValueError (not possible now).
-        """
-        snap = self.acd.acd.snapshot()
-        if agent_id not in snap.agents:
-            raise KeyError(f"agent {agent_id}")
-        call_id = snap.agents[agent_id].call_id
-        detail = args.get("target") or args.get("contact") or args.get("reason")
-        try:
-            result = self._call_control(actor, agent_id, call_id, action, args)
-        except (ValueError, LookupError, ESLError) as exc:
-            self._audit(actor, action, agent_id, call_id, detail, f"refused: {exc}")
-            raise ValueError(str(exc)) from None
-        self._audit(actor, action, agent_id, call_id, detail, "ok")
-        return {"agent": agent_id, "action": action, "call": call_id, **result}
-
-    def _call_control(self, actor: str, agent_id: str, call_id: str | None, action: str, args: dict) -> dict[str, Any]:
-        if action == "force_break":
-            return self.agent_action(agent_id, "break", args.get("reason") or "supervisor")
-        if action == "force_logout":
-            return self.agent_action(agent_id, "logout", None)
-        if call_id is None:
-            raise ValueError(f"agent {agent_id} is not on a call")
-        if action == "record":
-            snap = self.acd.acd.snapshot()
-            return {"path": self.start_recording(call_id, actor, agent_id, snap.calls[call_id].queue)}
-        if action in ("hold", "unhold", "hangup"):
-            command = {"hold": "uuid_hold", "unhold": "uuid_hold off", "hangup": "uuid_kill"}[action]
-            self.control.api(f"{command} {call_id}")
-            return {}
-        if action == "transfer":
-            target = args.get("target") or ""
-            if target.partition(":")[0] not in ("queue", "flow", "agent", "number") or not target.partition(":")[2]:
-                raise ValueError(f"transfer target {target!r}: use queue:NAME, flow:NAME, agent:ID or number:N")
-            if target.startswith("queue:") and target[6:] not in self.acd.acd.snapshot().queues:
-                raise ValueError(f"transfer target {target!r}: no such queue")
-            self.acd.transfer(call_id, target)
-            return {"target": target}
-        contact = args.get("contact")
-        if not contact:
-            raise ValueError(f"{action}: give the supervisor's phone as contact (e.g. user/1009)")
-        leg = str(uuid.uuid4())
-        gevent.spawn(self._eavesdrop, leg, contact, call_id, EAVESDROP_KEYS[action])
-        return {"leg": leg}
-
     def _record_by_policy(self, call_id: str, agent_id: str, queue: str) -> None:
         with self.sessions() as s:
             rules = [r.id for r in recordings.rules_for(s, agent_id, active_at=datetime.now(UTC))]
@@ -497,37 +449,6 @@ class Hotline:
                     "started_at": r.started_at.isoformat(),
                 }
                 for r in recordings.recordings_for_call(s, call_id)
-            ]
-
-    def _eavesdrop(self, leg: str, contact: str, call_id: str, key: str | None) -> None:
-        """Ring the supervisor; once they answer they hear the call (and talk, for whisper/barge)."""
-        try:
-            self.control.bgapi(f"originate {{origination_uuid={leg}}}{contact} &eavesdrop({call_id})", 60)
-            if key:
-                self.control.api(f"uuid_send_dtmf {leg} {key}")
-        except ESLError as exc:
-            log.info("eavesdrop on %s by %s: %s", call_id, contact, exc)
-
-    def _audit(
-        self, actor: str, action: str, agent_id: str, call_id: str | None, detail: str | None, result: str
-    ) -> None:
-        with self.sessions.begin() as s:
-            call_control_log.log_action(s, actor, action, agent_id, result=result, call_uuid=call_id, detail=detail)
-
-    def call_control_log(self, agent_id: str | None, limit: int) -> list[dict[str, Any]]:
-        with self.sessions() as s:
-            rows = call_control_log.list_actions(s, agent_id=agent_id, limit=limit)
-            return [
-                {
-                    "at": r.at.isoformat(),
-                    "actor": r.actor,
-                    "action": r.action,
-                    "agent": r.agent_id,
-                    "call": r.call_uuid,
-                    "detail": r.detail,
-                    "result": r.result,
-                }
-                for r in rows
             ]
 
     def reload(self) -> dict[str, Any]:
