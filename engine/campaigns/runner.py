@@ -344,7 +344,8 @@ class CampaignRunner:
                     abandoned=result.abandoned,
                 ),
             )
-        ring = result.answered_at - call.progress.dialled_at if result.answered_at else None
+        rang_until = result.answered_at or (now if outcome in (CallOutcome.BUSY, CallOutcome.FAILED) else None)
+        ring = rang_until - call.progress.dialled_at if rang_until else None
         self.stats.record_call(outcome, now, ring)
         m = self.s.metrics
         m.campaign_dials.labels(self.name, outcome.value).inc()
