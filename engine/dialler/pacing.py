@@ -193,6 +193,8 @@ class GuardSettings:
 
 @dataclass
 class GuardTables:
+    """What the guard derives from the statistics at each refit: forecast checkpoints and probability tables."""
+
     at: float
     offsets: list[float]
     ring: list[list[float]]  # [ringing seconds][checkpoint] P(live delivered by checkpoint)
@@ -317,6 +319,7 @@ class PredictiveGuard:
         inputs |= _budget_inputs(status) | {
             "p_live": tab.probabilities[CallOutcome.LIVE],
             "p_machine": tab.probabilities[CallOutcome.MACHINE],
+            "p_busy_or_failed": tab.probabilities[CallOutcome.BUSY] + tab.probabilities[CallOutcome.FAILED],
             "amd_decision_s": tab.amd_s,
             "amd_false_positive_upper": tab.fp_upper,
             "tables_fitted_at": tab.at,
