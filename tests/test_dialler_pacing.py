@@ -74,6 +74,20 @@ def test_guard_predials_for_agents_about_to_free() -> None:
     assert quiet.n_calls < decision.n_calls
 
 
+def test_guard_knows_busy_and_failed_calls_end_early() -> None:
+    """A call still ringing after 6 s is no longer a possible busy or failed one: more likely a person."""
+    agents = {f"w{i}": (AgentState.WRAP, T0 - 15) for i in range(4)}
+    calls = [CallInFlight(T0 - 6) for _ in range(8)]
+    demand = []
+    for busy_ring_s in (None, 2.0):
+        stats = warm_stats(agents)
+        for i in range(150):
+            stats.record_call(CallOutcome.BUSY, T0 - 50 + i * 0.1, busy_ring_s)
+        decision = PredictiveGuard().decide(PacingState(stats, healthy_budget(), TrunkLimits(), calls), T0)
+        demand.append(decision.inputs["forecast"]["demand"])
+    assert demand[1] > demand[0] * 1.1
+
+
 def test_guard_falls_back_to_progressive_when_budget_spent() -> None:
     agents = {f"w{i}": (AgentState.WRAP, T0 - 15) for i in range(10)} | {"r": (AgentState.READY, T0)}
     budget = AbandonBudget(BudgetSettings())

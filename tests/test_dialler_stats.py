@@ -62,3 +62,13 @@ def test_agent_states_and_handle_start() -> None:
     assert stats.count_agents(AgentState.WRAP) == 1 and stats.count_agents(AgentState.READY) == 0
     stats.record_handle(90.0, 30.0)
     assert stats.handle.mean() == 120.0 and stats.talk.mean() == 90.0
+
+
+def test_ring_time_kept_per_outcome() -> None:
+    stats = CampaignStats()
+    stats.record_call(CallOutcome.LIVE, T0, 6.0)
+    stats.record_call(CallOutcome.MACHINE, T0, 8.0)
+    stats.record_call(CallOutcome.BUSY, T0, 2.0)
+    stats.record_call(CallOutcome.FAILED, T0, 1.0)
+    stats.record_call(CallOutcome.NO_ANSWER, T0, 20.0)
+    assert stats.ring.sorted() == [6.0, 8.0] and stats.rejected.sorted() == [1.0, 2.0]

@@ -92,6 +92,9 @@ def test_campaign_connects_people_handles_machines_and_never_dials_dnc(rig):
     # the machine was detected and hung up on (rule hang_up closes the contact); busy is retried later
     assert results[MACHINE].result.outcome == "machine" and results[MACHINE].result.amd_result == "MACHINE"
     assert results[BUSY].result.outcome == "busy"
+    # pacing learns how long answered calls rang and how soon the busy one ended, apart
+    stats = rig.engine.campaigns.runners["spring"].stats
+    assert len(stats.ring) == 2 and len(stats.rejected) == 1
     # the number on the TPS list was never dialled
     assert LISTED not in results
     assert not [e for e in rig.emulator.events if e.get("Caller-Destination-Number") == LISTED]

@@ -384,7 +384,8 @@ class CampaignRunner:
             )
             if result.sample_path is not None:
                 samples.add_sample(s, self.campaign_id, call.dial.contact_id, call.dial.leg, result.sample_path)
-        ring = result.answered_at - call.progress.dialled_at if result.answered_at else None
+        rang_until = result.answered_at or (now if outcome in (CallOutcome.BUSY, CallOutcome.FAILED) else None)
+        ring = rang_until - call.progress.dialled_at if rang_until else None
         self.stats.record_call(outcome, now, ring)
         m = self.s.metrics
         m.campaign_dials.labels(self.name, outcome.value).inc()

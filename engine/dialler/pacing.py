@@ -61,7 +61,8 @@ class Policy(Protocol):
     def decide(self, state: PacingState, now: float) -> DialDecision: ...
 
 
-def _base_inputs(state: PacingState, now: float) -> dict[str, Any]:
+def base_inputs(state: PacingState, now: float) -> dict[str, Any]:
+    """The inputs every policy logs: agents, calls, the trunk's three limits, ``n_max`` and ``n_progressive``."""
     stats = state.stats
     free = stats.count_agents(AgentState.READY)
     active = stats.count_agents(*ACTIVE_STATES)
@@ -85,7 +86,8 @@ def _base_inputs(state: PacingState, now: float) -> dict[str, Any]:
     }
 
 
-def _decision(policy: str, wanted: int, inputs: dict[str, Any], reason: str) -> DialDecision:
+def capped_decision(policy: str, wanted: int, inputs: dict[str, Any], reason: str) -> DialDecision:
+    """The decision to dial ``wanted`` calls, capped by the trunk limits (the cap noted in the reason)."""
     n = max(0, min(wanted, inputs["n_max"]))
     inputs["n_wanted"] = wanted
     if n < wanted:
@@ -99,7 +101,7 @@ class Preview:
     name = "preview"
 
     def decide(self, state: PacingState, now: float) -> DialDecision:
-        return _decision(self.name, 0, _base_inputs(state, now), "preview: agents request their calls")
+        return capped_decision(self.name, 0, base_inputs(state, now), "preview: agents request their calls")
 
 
 class Progressive:
@@ -108,9 +110,11 @@ class Progressive:
     name = "progressive"
 
     def decide(self, state: PacingState, now: float) -> DialDecision:
-        inputs = _base_inputs(state, now)
+        inputs = base_inputs(state, now)
         n = inputs["n_progressive"]
-        return _decision(self.name, n, inputs, f"{inputs['agents_free']} free agents, {len(state.calls)} in flight")
+        return capped_decision(
+            self.name, n, inputs, f"{inputs['agents_free']} free agents, {len(state.calls)} in flight"
+        )
 
 
 @dataclass
@@ -121,10 +125,10 @@ class FixedRatio:
     name: str = "fixed_ratio"
 
     def decide(self, state: PacingState, now: float) -> DialDecision:
-        inputs = _base_inputs(state, now)
+        inputs = base_inputs(state, now)
         inputs["ratio"] = self.ratio
         n = math.ceil(self.ratio * inputs["agents_free"]) - inputs["calls_in_flight"]
-        return _decision(self.name, n, inputs, f"ratio {self.ratio} x {inputs['agents_free']} free agents")
+        return capped_decision(self.name, n, inputs, f"ratio {self.ratio} x {inputs['agents_free']} free agents")
 
 
 @dataclass
@@ -143,7 +147,7 @@ class AdaptiveLevel:
     _last_abandons: int = field(default=0, repr=False)
 
     def decide(self, state: PacingState, now: float) -> DialDecision:
-        inputs = _base_inputs(state, now)
+        inputs = base_inputs(state, now)
         status = state.budget.status(now)
         if now >= self._next_adapt:
             dropped = status.detected_abandons - self._last_abandons
@@ -155,7 +159,9 @@ class AdaptiveLevel:
             self._next_adapt = now + self.interval_s
         inputs |= {"level": self.level, "window_rate": status.rate, "drop_limit": self.drop_limit}
         n = math.ceil(self.level * inputs["agents_active"]) - inputs["calls_in_flight"] - state.connected
-        return _decision(self.name, n, inputs, f"level {self.level:.2f} x {inputs['agents_active']} active agents")
+        return capped_decision(
+            self.name, n, inputs, f"level {self.level:.2f} x {inputs['agents_active']} active agents"
+        )
 
 
 def _normal_excess(mu: float, var: float) -> float:
@@ -186,7 +192,9 @@ class GuardSettings:
 
 
 @dataclass
-class _Tables:
+class GuardTables:
+    """What the guard derives from the statistics at each refit: forecast checkpoints and probability tables."""
+
     at: float
     offsets: list[float]
     ring: list[list[float]]  # [ringing seconds][checkpoint] P(live delivered by checkpoint)
@@ -210,9 +218,9 @@ class PredictiveGuard:
 
     def __init__(self, settings: GuardSettings | None = None) -> None:
         self.settings = settings or GuardSettings()
-        self._tables: _Tables | None = None
+        self._tables: GuardTables | None = None
 
-    def _fit(self, stats: CampaignStats, now: float) -> _Tables:
+    def _fit(self, stats: CampaignStats, now: float) -> GuardTables:
         s = self.settings
         probs = stats.outcome_probabilities(now)
         p_live, p_machine = probs[CallOutcome.LIVE], probs[CallOutcome.MACHINE]
@@ -220,12 +228,14 @@ class PredictiveGuard:
         amd = stats.amd_time.mean(s.default_amd_s)
         ring_max = math.ceil(s.ring_timeout_s)
         ring_cdf = stats.ring.cdf_grid(ring_max + 1)
+        p_rejected = probs[CallOutcome.BUSY] + probs[CallOutcome.FAILED]
+        rejected_cdf = stats.rejected.cdf_grid(ring_max + 1) if len(stats.rejected) else [0.0] * (ring_max + 2)
         k = math.ceil((ring_max + amd) / s.step_s)
         offsets = [s.step_s * (i + 1) for i in range(k)]
         ring_tab = []
         for r in range(ring_max + 1):
             f_r = ring_cdf[r]
-            denom = 1.0 - p_answer * f_r
+            denom = 1.0 - p_answer * f_r - p_rejected * rejected_cdf[r]  # P(still ringing after r s)
             row = []
             for t in offsets:
                 x = min(max(int(r + t - amd), r), ring_max + 1)
@@ -234,7 +244,7 @@ class PredictiveGuard:
         talk_max = math.ceil(max(stats.talk.sorted()[-1], 1.0)) + 1
         wraps = stats.wrap.sorted()
         wrap_max = math.ceil(max(wraps[-1], 1.0)) + 1
-        return _Tables(
+        return GuardTables(
             at=now,
             offsets=offsets,
             ring=ring_tab,
@@ -259,7 +269,7 @@ class PredictiveGuard:
         rest = (1.0 - base) * len(shifts)
         return [sum(cdf[min(max(elapsed + int(t - w), elapsed), top)] - base for w in shifts) / rest for t in offsets]
 
-    def _agent_free_by(self, tab: _Tables, talking: bool, elapsed: float) -> list[float]:
+    def _agent_free_by(self, tab: GuardTables, talking: bool, elapsed: float) -> list[float]:
         """P(an agent talking (else wrapping) for ``elapsed`` s is free by each checkpoint + the tolerance)."""
         key = (talking, int(elapsed))
         probs = tab.agent_memo.get(key)
@@ -273,6 +283,20 @@ class PredictiveGuard:
             tab.agent_memo[key] = probs
         return probs
 
+    def _supply(self, tab: GuardTables, state: PacingState, now: float) -> tuple[list[float], list[float]]:
+        """Agents free by each checkpoint + the tolerance: the ready ones plus, for each busy agent, the
+        probability its talk (then wrap) or its wrap ends in time given how long it has lasted; mean and variance."""
+        k = len(tab.offsets)
+        supply = [float(state.stats.count_agents(AgentState.READY))] * k
+        supply_var = [0.0] * k
+        for agent in state.stats.agents.values():
+            if agent.state not in BUSY_STATES:
+                continue
+            for i, g in enumerate(self._agent_free_by(tab, agent.state is AgentState.ON_CALL, now - agent.since)):
+                supply[i] += g
+                supply_var[i] += g * (1 - g)
+        return supply, supply_var
+
     def _price(self, status: BudgetStatus) -> float:
         """Abandons the next call may add per live answer it adds: the target net of AMD false positives,
         raised while the window runs below its target and lowered above it."""
@@ -283,11 +307,11 @@ class PredictiveGuard:
     def decide(self, state: PacingState, now: float) -> DialDecision:
         s = self.settings
         stats = state.stats
-        inputs = _base_inputs(state, now)
+        inputs = base_inputs(state, now)
         n_prog = inputs["n_progressive"]
         if min(len(stats.ring), len(stats.handle)) < s.min_samples:
             inputs["samples"] = {"ring": len(stats.ring), "handle": len(stats.handle)}
-            return _decision(self.name, n_prog, inputs, f"progressive: fewer than {s.min_samples} samples so far")
+            return capped_decision(self.name, n_prog, inputs, f"progressive: fewer than {s.min_samples} samples so far")
         if self._tables is None or now - self._tables.at >= s.refit_s:
             self._tables = self._fit(stats, now)
         tab = self._tables
@@ -295,15 +319,16 @@ class PredictiveGuard:
         inputs |= _budget_inputs(status) | {
             "p_live": tab.probabilities[CallOutcome.LIVE],
             "p_machine": tab.probabilities[CallOutcome.MACHINE],
+            "p_busy_or_failed": tab.probabilities[CallOutcome.BUSY] + tab.probabilities[CallOutcome.FAILED],
             "amd_decision_s": tab.amd_s,
             "amd_false_positive_upper": tab.fp_upper,
             "tables_fitted_at": tab.at,
         }
         if status.spent:
-            return _decision(self.name, n_prog, inputs, "progressive: the window's abandon budget is spent")
+            return capped_decision(self.name, n_prog, inputs, "progressive: the window's abandon budget is spent")
         if status.live < s.min_window_live:
             reason = f"progressive: fewer than {s.min_window_live:g} live answers in the window"
-            return _decision(self.name, n_prog, inputs, reason)
+            return capped_decision(self.name, n_prog, inputs, reason)
         k = len(tab.offsets)
         demand = [0.0] * k
         demand_var = [0.0] * k
@@ -324,19 +349,7 @@ class PredictiveGuard:
             for i, q in enumerate(tab.ring[r]):
                 demand[i] += count * q
                 demand_var[i] += count * q * (1 - q)
-        free = inputs["agents_free"]
-        supply = [float(free)] * k
-        supply_var = [0.0] * k
-        for agent in stats.agents.values():
-            if agent.state is AgentState.ON_CALL:
-                probs = self._agent_free_by(tab, True, now - agent.since)
-            elif agent.state is AgentState.WRAP:
-                probs = self._agent_free_by(tab, False, now - agent.since)
-            else:
-                continue
-            for i, g in enumerate(probs):
-                supply[i] += g
-                supply_var[i] += g * (1 - g)
+        supply, supply_var = self._supply(tab, state, now)
         new = tab.ring[0]
         inflate = s.sigma_margin**2
         price = self._price(status)
@@ -367,7 +380,7 @@ class PredictiveGuard:
             f"predictive: {n} calls; forecast {live:.2f} live vs {supply[-1]:.2f} agents, expected abandons "
             f"{lost:.3f}, last call's abandons per live answer {marginal:.4f} <= price {price:.4f}"
         )
-        return _decision(self.name, n, inputs, reason)
+        return capped_decision(self.name, n, inputs, reason)
 
 
 def _budget_inputs(status: BudgetStatus) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from engine.dialler.budget import AbandonBudget, BudgetSettings
 from engine.dialler.compliance import ComplianceSettings, originate_timeout
@@ -59,6 +60,14 @@ def traffic_for_seed(seed: int) -> Traffic:
         amd_mean_s=rng.uniform(1.5, 3.5),
         amd_false_positive=rng.uniform(0.002, 0.006),
     )
+
+
+@runtime_checkable
+class Foresighted(Protocol):
+    """A policy the simulation tells, when an agent takes a call, when that agent will be ready again (a bound
+    for benchmarks: no real dialler knows this)."""
+
+    def foresee(self, agent_id: str, free_at: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,7 @@ class _Sim:
         self.traffic = t = shift.traffic or traffic_for_seed(shift.seed)
         self.trunk = shift.trunk or TrunkLimits(max_channels=6 * shift.agents, calls_per_second=20, lines_per_agent=6)
         self.on_decision = on_decision
+        self.foresight = policy if isinstance(policy, Foresighted) else None
         self.call_rng = random.Random(shift.seed * 7919 + 1)
         self.agent_rngs = [random.Random(shift.seed * 7919 + 2 + i) for i in range(shift.agents)]
         self.stats = CampaignStats()
@@ -222,7 +232,7 @@ class _Sim:
 
     def ring_end(self, now: float, call: _Call) -> None:
         del self.flights[call.index]
-        self.stats.record_call(call.kind, now)
+        self.stats.record_call(call.kind, now, now - call.dialled_at)
 
     def answer(self, now: float, call: _Call) -> None:
         self.flights[call.index] = CallInFlight(call.dialled_at, now)
@@ -269,6 +279,7 @@ class _Sim:
         if call.kind is CallOutcome.MACHINE:
             self.stats.record_call(CallOutcome.MACHINE, now, ring_s)
             self.push(now + t.machine_handle_s, _WRAP_END, (agent, None))
+            self._foresee(agent, now + t.machine_handle_s)
             return
         self.budget.record_live(now)
         self.stats.record_call(CallOutcome.LIVE, now, ring_s)
@@ -279,6 +290,11 @@ class _Sim:
         self.result.connects += 1
         self.result.busy_seconds += max(0.0, min(talk + wrap, self.end - now))
         self.push(now + talk, _TALK_END, (agent, talk, wrap))
+        self._foresee(agent, now + talk + wrap)
+
+    def _foresee(self, agent: int, free_at: float) -> None:
+        if self.foresight is not None:
+            self.foresight.foresee(str(agent), free_at)
 
     def talk_end(self, now: float, payload: tuple[int, float, float]) -> None:
         agent, talk, wrap = payload

@@ -139,6 +139,7 @@ class CampaignStats:
         self.recent = DecayingCounts(self.settings.half_life_s)
         self.hourly = [DecayingCounts(self.settings.hour_half_life_s) for _ in range(24)]
         self.ring = Empirical(self.settings.max_samples)  # dial-to-answer seconds, answered calls only
+        self.rejected = Empirical(self.settings.max_samples)  # dial-to-end seconds of busy and failed calls
         self.handle = Empirical(self.settings.max_samples)  # talk + wrap seconds
         self.talk = Empirical(self.settings.max_samples)
         self.wrap = Empirical(self.settings.max_samples)
@@ -153,7 +154,8 @@ class CampaignStats:
         return datetime.fromtimestamp(now, self._zone).hour
 
     def record_call(self, outcome: CallOutcome, now: float, ring_s: float | None = None) -> None:
-        """One finished dial attempt; ``ring_s`` is dial-to-answer time for answered calls (live or machine).
+        """One finished dial attempt; ``ring_s`` is how long it rang: dial to answer for answered calls (live or
+        machine), dial to end for busy and failed ones (ignored for calls that rang out).
 
         An abandoned call counts as a live answer here (a person did answer).
         """
@@ -162,8 +164,10 @@ class CampaignStats:
             raise ValueError(f"not a dial outcome: {outcome}")
         self.recent.add(key, now)
         self.hourly[self.hour_of_day(now)].add(key, now)
-        if ring_s is not None:
+        if ring_s is not None and key in (CallOutcome.LIVE, CallOutcome.MACHINE):
             self.ring.add(ring_s)
+        elif ring_s is not None and key in (CallOutcome.BUSY, CallOutcome.FAILED):
+            self.rejected.add(ring_s)
         self.version += 1
 
     def record_handle(self, talk_s: float, wrap_s: float) -> None:
