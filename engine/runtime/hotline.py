@@ -12,7 +12,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -345,8 +345,11 @@ class Hotline:
         self.metrics.surveys.labels(str(score)).inc()
 
     def _persist_agent_state(self, change: commands.AgentStateChanged) -> None:
+        """Store the change stamped with when the ACD made it, not when this commit runs (an earlier
+        commit in the same batch may have been slow)."""
+        at = datetime.now(UTC) - timedelta(seconds=max(0.0, self.acd.clock() - change.at))
         with self.sessions.begin() as s:
-            agent_states.append_agent_state(s, change.agent_id, str(change.new), reason=change.reason or None)
+            agent_states.append_agent_state(s, change.agent_id, str(change.new), reason=change.reason or None, at=at)
 
     # ---- the API's backend ------------------------------------------------------------------
 
