@@ -422,7 +422,7 @@ def test_caller_leaves_the_queue_by_choice_withdrawing_a_ringing_offer() -> None
     out = acd.leave("c1", "callback", 3)
     assert out == [
         commands.CancelOffer(offer.offer_id, "c1", "a"),
-        commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "", 3),
+        commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "cancelled", 3),
         commands.QueueExit("c1", "sales", "caller", "callback", 0),
     ]
     assert acd.queue_status("sales", 3).stats.exited == 1 and state(acd, "a") is AgentState.READY

@@ -77,16 +77,18 @@ def test_agent_performance_from_the_state_log() -> None:
         (at(310), "wrap_up", None),
         (at(340), "ready", None),
         (at(400), "reserved", None),
-        (at(420), "ready", None),  # not answered
+        (at(420), "ready", "no_answer"),  # not answered
+        (at(430), "reserved", None),
+        (at(440), "ready", "cancelled"),  # another agent answered first (ring_all): not a miss
         (at(500), "break", "lunch"),
         (at(800), "ready", None),
     ]
     p = agent_performance("1001", log, [AgentCallFact(200.0, 45.0, 2)], until=at(1000))
-    assert p.seconds_in == {"ready": 440, "reserved": 30, "on_call": 200, "wrap_up": 30, "break": 300}
+    assert p.seconds_in == {"ready": 430, "reserved": 40, "on_call": 200, "wrap_up": 30, "break": 300}
     assert p.occupancy == pytest.approx(230 / 700)  # (on_call 200 + wrap_up 30) / (1000 - break 300)
     assert (p.calls, p.talk_seconds, p.hold_seconds, p.holds, p.wrap_seconds) == (1, 155.0, 45.0, 2, 30)
     assert p.aht == 230.0  # talk 155 + hold 45 + wrap-up 30
-    assert (p.offers, p.offers_not_answered, p.breaks, p.break_seconds) == (2, 1, {"lunch": 1}, {"lunch": 300})
+    assert (p.offers, p.offers_not_answered, p.breaks, p.break_seconds) == (3, 1, {"lunch": 1}, {"lunch": 300})
 
 
 def test_an_agent_without_calls_has_no_handle_time() -> None:

@@ -50,7 +50,7 @@ def test_no_answer_requeues_at_the_head_delays_the_agent_then_breaks_them(tmp_pa
         assert [(state, reason) for state, reason, _ in log] == [
             ("ready", None),
             ("reserved", None),
-            ("ready", None),  # back after the no-answer, held out by the delay
+            ("ready", "no_answer"),  # back after the no-answer, held out by the delay
             ("reserved", None),
             ("break", "no_answer"),
         ]

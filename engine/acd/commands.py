@@ -54,7 +54,8 @@ class QueueExit:
 
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
-    """An agent changed state at ``at`` (for persistence and metrics)."""
+    """An agent changed state at ``at`` for ``reason`` (a break's reason, or why an offer ended:
+    no_answer, busy, rejected, failed, cancelled; for persistence and metrics)."""
 
     agent_id: str
     old: AgentState

@@ -778,7 +778,8 @@ class Acd:
                 self._staffed[name] += 1 if new in STAFFED else -1
         agent.state, agent.state_since = new, at
         agent.reason = reason if new in (AgentState.BREAK, AgentState.ENGAGED) else ""
-        self._out.append(commands.AgentStateChanged(agent.id, old, new, agent.reason, at))
+        # the change carries why it happened (e.g. ready again after "no_answer"), stored in the state log
+        self._out.append(commands.AgentStateChanged(agent.id, old, new, reason, at))
         self._sync_availability(agent)
 
     def _is_available(self, agent: Agent) -> bool:
@@ -839,7 +840,7 @@ class Acd:
         """Stop a ringing offer (CancelOffer) and move its agent on with ``agent_event``; no penalty."""
         self._out.append(commands.CancelOffer(offer.offer_id, offer.call_id, offer.agent_id))
         self._resolve_offer(offer, event)
-        self._agent_event(self._agents[offer.agent_id], agent_event, self._now, reason)
+        self._agent_event(self._agents[offer.agent_id], agent_event, self._now, reason or "cancelled")
 
     def _fail_offer(self, offer: Offer, reason: str) -> None:
         self._resolve_offer(offer, FAILURE_EVENTS[reason])
@@ -860,7 +861,7 @@ class Acd:
                 "failed": config.failed_delay_seconds,
             }[reason]
             agent.available_at = self._now + delay
-            self._agent_event(agent, AgentEvent.OFFER_FAILED, self._now)
+            self._agent_event(agent, AgentEvent.OFFER_FAILED, self._now, reason)
         self._after_offer(self._calls[offer.call_id])
 
     def _after_offer(self, call: QueuedCall) -> None:

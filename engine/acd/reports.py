@@ -20,6 +20,10 @@ from datetime import datetime, timedelta
 from engine.acd.erlang import agents_needed
 from engine.acd.occupancy import AVAILABLE, BUSY
 
+# Why an offer ended without the agent answering, as the ACD records it on the agent's next state;
+# "cancelled" (the caller hung up, another ring_all agent answered) is not the agent's miss.
+MISSED = frozenset({"no_answer", "busy", "rejected", "failed"})
+
 StateEntry = tuple[datetime, str, str | None]
 
 
@@ -180,12 +184,13 @@ def agent_performance(
     seconds: Counter[str] = Counter()
     breaks: Counter[str] = Counter()
     break_seconds: Counter[str] = Counter()
-    offers = 0
+    offers = missed = 0
     log = list(states)
     for (at, state, reason), following in zip(log, [*log[1:], (until, "", None)], strict=True):
         span = max(0.0, (following[0] - at).total_seconds())
         seconds[state] += span
         offers += state == "reserved"
+        missed += state == "reserved" and following[2] in MISSED
         if state == "break":
             breaks[reason or "unspecified"] += 1
             break_seconds[reason or "unspecified"] += span
@@ -204,7 +209,7 @@ def agent_performance(
         wrap_seconds=seconds["wrap_up"],
         aht=(bridged + seconds["wrap_up"]) / len(answered) if answered else None,
         offers=offers,
-        offers_not_answered=max(0, offers - len(answered)),
+        offers_not_answered=missed,
         breaks=dict(breaks),
         break_seconds=dict(break_seconds),
     )
