@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.store.errors import Conflict, NotFound
+from engine.store.errors import Conflict, NotFound, found
 from engine.store.models import Agent, AgentSkill
 from engine.store.skills import get_skill
 from engine.store.validation import non_empty, skill_level
@@ -34,10 +34,7 @@ def create_agent(
 
 def get_agent(session: Session, agent_id: str) -> Agent:
     """Agent *agent_id*; raises NotFound."""
-    agent = session.get(Agent, agent_id)
-    if agent is None:
-        raise NotFound("agent", agent_id)
-    return agent
+    return found(session.get(Agent, agent_id), "agent", agent_id)
 
 
 def list_agents(session: Session) -> list[Agent]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine.dialler.amd_audit import Label
 from engine.store import audit
 from engine.store.amd_audit_models import AmdSample
-from engine.store.errors import InvalidInput, NotFound
+from engine.store.errors import InvalidInput, found
 from engine.store.outbound_models import CallAttempt
 from engine.store.timestamps import utcnow
 
@@ -86,9 +86,7 @@ def samples(session: Session, campaign_id: int, *, unlabelled: bool = False, lim
 
 def get_sample(session: Session, campaign_id: int, sample_id: int) -> AmdSample:
     row = session.get(AmdSample, sample_id)
-    if row is None or row.campaign_id != campaign_id:
-        raise NotFound("amd sample", sample_id)
-    return row
+    return found(row if row is not None and row.campaign_id == campaign_id else None, "amd sample", sample_id)
 
 
 def label_sample(session: Session, campaign_id: int, sample_id: int, label: str, actor: str) -> AmdSample:

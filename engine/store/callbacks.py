@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.callback_models import OPEN_STATUSES, CallbackStatus, QueueCallback
 from engine.store.crm_models import Ticket
-from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.errors import Conflict, InvalidInput, found
 from engine.store.tickets import create_ticket
 from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty, parse_enum
@@ -61,10 +61,7 @@ def request_callback(
 
 def get_callback(session: Session, callback_id: int) -> QueueCallback:
     """Callback *callback_id*; raises NotFound."""
-    row = session.get(QueueCallback, callback_id)
-    if row is None:
-        raise NotFound("callback", callback_id)
-    return row
+    return found(session.get(QueueCallback, callback_id), "callback", callback_id)
 
 
 def set_status(

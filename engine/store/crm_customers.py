@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine.store import audit, customers
 from engine.store.crm_fields import choice, optional_text, tags, text
 from engine.store.crm_models import Ticket
-from engine.store.errors import InvalidInput, NotFound
+from engine.store.errors import InvalidInput, NotFound, found
 from engine.store.models import Customer, CustomerTier, Interaction, PhoneNumber
 from engine.store.phones import to_e164
 
@@ -126,10 +126,7 @@ def merge_customers(session: Session, survivor_id: int, duplicate_id: int, actor
 
 def get_interaction(session: Session, interaction_id: int) -> Interaction:
     """The interaction ``interaction_id``; raises NotFound."""
-    interaction = session.get(Interaction, interaction_id)
-    if interaction is None:
-        raise NotFound("interaction", interaction_id)
-    return interaction
+    return found(session.get(Interaction, interaction_id), "interaction", interaction_id)
 
 
 def interaction_by_call(session: Session, call_uuid: str) -> Interaction:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.errors import Conflict, InvalidInput, found
 from engine.store.models import Customer, CustomerTier, Interaction, PhoneNumber
 from engine.store.phones import to_e164
 from engine.store.validation import non_empty, parse_enum
@@ -45,10 +45,7 @@ def create_customer(
 
 def get_customer(session: Session, customer_id: int) -> Customer:
     """The customer with id *customer_id*; raises NotFound."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound("customer", customer_id)
-    return customer
+    return found(session.get(Customer, customer_id), "customer", customer_id)
 
 
 def find_customer_by_number(session: Session, number: str, *, region: str) -> Customer | None:

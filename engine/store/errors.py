@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class StoreError(Exception):
     """Base class of every store error."""
@@ -14,6 +18,13 @@ class NotFound(StoreError, LookupError):
         super().__init__(f"{entity} {key!r} not found")
         self.entity = entity
         self.key = key
+
+
+def found(row: T | None, entity: str, key: object) -> T:
+    """``row`` when it exists (e.g. from ``session.get``); raises NotFound naming ``entity`` and ``key``."""
+    if row is None:
+        raise NotFound(entity, key)
+    return row
 
 
 class Conflict(StoreError):

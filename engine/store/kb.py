@@ -20,7 +20,7 @@ from engine.store import audit
 from engine.store.crm_fields import tags as check_tags
 from engine.store.crm_fields import text as check_text
 from engine.store.crm_models import KbArticle
-from engine.store.errors import NotFound
+from engine.store.errors import found
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -67,10 +67,7 @@ def update_article(session: Session, article_id: int, actor: str, changes: dict[
 
 def get_article(session: Session, article_id: int) -> KbArticle:
     """The article ``article_id``; raises NotFound."""
-    article = session.get(KbArticle, article_id)
-    if article is None:
-        raise NotFound("kb article", article_id)
-    return article
+    return found(session.get(KbArticle, article_id), "kb article", article_id)
 
 
 def search(session: Session, query: str, *, limit: int = 10) -> list[KbArticle]:

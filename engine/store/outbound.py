@@ -19,7 +19,7 @@ from engine.dialler.contacts import Contact, import_contacts
 from engine.dialler.outcomes import CallOutcome
 from engine.dialler.pacing import DialDecision
 from engine.store import amd_audit
-from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.errors import Conflict, InvalidInput, NotFound, found
 from engine.store.outbound_models import CallAttempt, Campaign, CampaignContact, DialDecisionRecord, DncEntry
 from engine.store.validation import non_empty
 
@@ -130,9 +130,7 @@ def add_contacts(session: Session, campaign: Campaign, contacts: Iterable[Contac
 
 def get_contact(session: Session, campaign_id: int, contact_id: int) -> CampaignContact:
     row = session.get(CampaignContact, contact_id)
-    if row is None or row.campaign_id != campaign_id:
-        raise NotFound("contact", contact_id)
-    return row
+    return found(row if row is not None and row.campaign_id == campaign_id else None, "contact", contact_id)
 
 
 def due_contacts(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.acd_models import CallRecording, RecordingRule
-from engine.store.errors import InvalidInput, NotFound
+from engine.store.errors import InvalidInput, found
 from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty
 
@@ -71,8 +71,5 @@ def rules_for(
 
 
 def remove_rule(session: Session, rule_id: int) -> None:
-    row = session.get(RecordingRule, rule_id)
-    if row is None:
-        raise NotFound("recording rule", rule_id)
-    session.delete(row)
+    session.delete(found(session.get(RecordingRule, rule_id), "recording rule", rule_id))
     session.flush()

@@ -17,7 +17,7 @@ from engine.store import audit
 from engine.store.crm_fields import choice, optional_text, text, timestamp
 from engine.store.crm_models import TICKET_CATEGORIES, TICKET_PRIORITIES, Ticket, TicketEventRow
 from engine.store.customers import get_customer
-from engine.store.errors import InvalidInput, NotFound
+from engine.store.errors import InvalidInput, NotFound, found
 from engine.store.models import Interaction
 from engine.store.timestamps import utcnow
 
@@ -89,10 +89,7 @@ def create_ticket(
 
 def get_ticket(session: Session, ticket_id: int) -> Ticket:
     """The ticket ``ticket_id``; raises NotFound."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound("ticket", ticket_id)
-    return ticket
+    return found(session.get(Ticket, ticket_id), "ticket", ticket_id)
 
 
 def apply_event(
