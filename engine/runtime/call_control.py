@@ -324,6 +324,7 @@ class CallControl:
         room = f"hotline-{call_id}@{CONFERENCE_PROFILE}"
         self.control.api(f"uuid_setvar {agent_leg} park_after_bridge true")  # outlives the caller's move
         self.acd.hold_for_consult(call_id, music=False)
+        self.control.api(f"uuid_break {call_id} all")  # hold music left queued behind the bridge would run first
         self.control.api(f"uuid_transfer {call_id} conference:{room}+flags{{endconf}} inline")
         self.control.api(f"uuid_transfer {agent_leg} conference:{room} inline")
         self.rooms.add(call_id)
