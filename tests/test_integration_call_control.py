@@ -366,3 +366,33 @@ def test_the_caller_hanging_up_ends_the_conference_and_the_call_is_stored(rig) -
         assert s.scalars(select(Interaction).where(Interaction.call_uuid == call_id)).one().agent_id == "1001"
     actions = [e.get("Action") for e in rig.emulator.switch.log if e.get("Event-Subclass") == "conference::maintenance"]
     assert actions == ["conference-create", *["add-member"] * 3, *["del-member"] * 3, "conference-destroy"]
+
+
+def test_the_agent_hanging_up_their_phone_in_a_conference_leaves_it(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    mine, me = rig.feed("1001"), rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200 and consult_news(mine)["state"] == "answered"
+    third = rig.emulator.channels[body["leg"]]
+    agent_leg.hangup()  # with a third party in the room: as leave
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
+    assert members(rig, call_id) == {call_id, third.uuid}
+    assert rig.engine.metrics.value("hotline_consults_total", kind="conference", result="completed") == 1
+    third.hangup()
+    assert rig.next_call().agent_id == "1001" and not caller.alive
+
+
+def test_the_agent_hanging_up_alone_with_the_caller_in_the_room_ends_the_call(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200, body
+    wait_until(lambda: body["leg"] in members(rig, call_id), what="the third party in the room")
+    assert rig.api("POST", "/api/agents/1001/call/cancel", me)[0] == 200
+    agent_leg.hangup()  # caller alone in the room: the call ends
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id, caller.alive) == ("answered", "1001", False)

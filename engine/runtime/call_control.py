@@ -36,7 +36,7 @@ import gevent.event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.acd.states import IllegalTransition
-from engine.campaigns.legs import Legs
+from engine.campaigns.legs import Leg, Legs
 from engine.config.model import AgentCalls
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
@@ -258,14 +258,19 @@ class CallControl:
             return {"target": consult.target, "leg": consult.agent_leg}
         if not consult.answered.is_set():
             raise ValueError(f"{consult.target} has not answered yet: wait, or cancel")
-        consult.completed = True
         if consult.mode == "consult":
+            consult.completed = True
             self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
+        self._completed(consult)  # before the agent's leg goes: its watcher in a room sees the agent done
         self._kill(consult.agent_leg)  # conference: the agent's leg leaves the room, caller and target stay
-        self.acd.call_ended(consult.call_id)  # the agent is done with it: wrap-up
-        self.consults.pop(agent_id, None)
-        self.metrics.consults.labels(consult.mode, "completed").inc()
         return {"target": consult.target, "leg": consult.target_leg}
+
+    def _completed(self, consult: Consult) -> None:
+        """The agent is done with the call (transfer completed, or they left the conference): wrap-up."""
+        consult.completed = True
+        self.acd.call_ended(consult.call_id)
+        self.consults.pop(consult.agent_id, None)
+        self.metrics.consults.labels(consult.mode, "completed").inc()
 
     def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
         """Check the target, reserve a target agent in the ACD, (consult:) hold the caller, ring the target."""
@@ -296,7 +301,7 @@ class CallControl:
             self.control.api(f"uuid_park {agent_leg}")
         else:
             try:
-                agent_leg = self._into_room(call_id)
+                agent_leg = self._into_room(call_id, agent_id)
             except ESLError:
                 if target_agent is not None:
                     self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(name, 0.0, t))
@@ -311,24 +316,49 @@ class CallControl:
         gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
         return {"target": target, "leg": consult.target_leg}
 
-    def _into_room(self, call_id: str) -> str:
+    def _into_room(self, call_id: str, agent_id: str) -> str:
         """Move caller and agent out of their bridge into the call's conference room (once per call);
         returns the agent's leg. The caller's outbound-socket session keeps its channel and events
         (``uuid_transfer`` only ends the socket application's park; the listener lives until hangup)
         and is told the bridge ends (no music). The caller is the room's ``endconf`` member: when they
-        hang up, the room ends and the others are hung up."""
+        hang up, the room ends and the others are hung up. The agent's leg is watched from then on."""
         agent_leg = self.acd.agent_legs[call_id]
         if call_id in self.rooms:
             return agent_leg
         self.rooms.intersection_update(self.acd.calls)  # forget the rooms of calls that are over
         room = f"hotline-{call_id}@{CONFERENCE_PROFILE}"
-        self.control.api(f"uuid_setvar {agent_leg} park_after_bridge true")  # outlives the caller's move
-        self.acd.hold_for_consult(call_id, music=False)
-        self.control.api(f"uuid_break {call_id} all")  # hold music left queued behind the bridge would run first
-        self.control.api(f"uuid_transfer {call_id} conference:{room}+flags{{endconf}} inline")
-        self.control.api(f"uuid_transfer {agent_leg} conference:{room} inline")
+        leg = self.legs.register(agent_leg)
+        try:
+            self.control.api(f"uuid_setvar {agent_leg} park_after_bridge true")  # outlives the caller's move
+            self.acd.hold_for_consult(call_id, music=False)
+            self.control.api(f"uuid_break {call_id} all")  # hold music queued behind the bridge would run first
+            self.control.api(f"uuid_transfer {call_id} conference:{room}+flags{{endconf}} inline")
+            self.control.api(f"uuid_transfer {agent_leg} conference:{room} inline")
+        except ESLError:
+            self.legs.forget(agent_leg)
+            raise
         self.rooms.add(call_id)
+        gevent.spawn(self._watch_agent_in_room, call_id, agent_id, agent_leg, leg)
         return agent_leg
+
+    def _watch_agent_in_room(self, call_id: str, agent_id: str, agent_leg: str, leg: Leg) -> None:
+        """The agent's leg left the room (``leave``, the caller ending the room, or the agent hanging up
+        their phone). Hanging up with a third party in the room is a ``leave``; with nobody else but the
+        caller (or the third party still ringing) it ends the call, as hanging up a bridged call does."""
+        try:
+            leg.hangup.get()
+        finally:
+            self.legs.forget(agent_leg)
+        if call_id not in self.acd.calls:  # the call is over, or the agent already left it
+            return
+        consult = self.consults.get(agent_id)
+        if consult is not None and consult.call_id == call_id and consult.answered.is_set():
+            self._completed(consult)
+            return
+        if consult is not None and consult.call_id == call_id:
+            consult.cancelled = True
+            self._kill(consult.target_leg)
+        self._kill(call_id)
 
     def _run_consult(self, consult: Consult, contact: str, caller: str) -> None:
         """Ring the target; answered, bridge the agent to them (consult) or the target's leg joins the
