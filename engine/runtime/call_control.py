@@ -268,9 +268,9 @@ class CallControl:
     def _completed(self, consult: Consult) -> None:
         """The agent is done with the call (transfer completed, or they left the conference): wrap-up."""
         consult.completed = True
-        self.acd.call_ended(consult.call_id)
         self.consults.pop(consult.agent_id, None)
         self.metrics.consults.labels(consult.mode, "completed").inc()
+        self.acd.call_ended(consult.call_id)
 
     def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
         """Check the target, reserve a target agent in the ACD, (consult:) hold the caller, ring the target."""
