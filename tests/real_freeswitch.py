@@ -8,6 +8,7 @@ with hotline's own transport (engine.transport), so these are also the transport
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,10 +16,15 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.config import load_config
+from engine.runtime.hotline import Hotline
 from engine.transport import Connection, ESLError, InboundClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,3 +115,28 @@ def freeswitch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def hotline_on(data_dir: Path, db_url: str, overrides: dict[str, Any] | None = None) -> Iterator[Hotline]:
+    """hotline started against the real FreeSWITCH (its socket and password from vars.xml), the flows'
+    clock a Monday 10:00 (open hours); stopped on exit."""
+    host, port = vars_value("hotline_socket").split(":")
+    config = load_config(
+        None,
+        {
+            "data_dir": str(data_dir),
+            "database_url": db_url,
+            "freeswitch": {"password": vars_value("esl_password")},
+            "socket": {"host": host, "port": int(port)},
+            "http": {"port": 0},
+            **(overrides or {}),
+        },
+    )
+    monday = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(config.calls.timezone))
+    hotline = Hotline(config, flow_clock=lambda: monday)
+    hotline.start(wait_for_freeswitch=10)
+    try:
+        yield hotline
+    finally:
+        hotline.stop()

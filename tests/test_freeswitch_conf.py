@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.runtime.call_control import CONFERENCE_PROFILE
+
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "freeswitch_conf"
 DIALPLAN_DIR = REPO / "dialplans"
@@ -38,7 +40,7 @@ ALLOWED_MODULES = frozenset(
         "mod_console", "mod_logfile", "mod_event_socket", "mod_sofia", "mod_loopback",
         "mod_commands", "mod_dptools", "mod_dialplan_xml", "mod_sndfile", "mod_native_file",
         "mod_tone_stream", "mod_local_stream", "mod_say_en", "mod_tts_commandline",
-        "mod_spandsp", "mod_voicemail", "mod_db", "mod_hash", "mod_expr",
+        "mod_spandsp", "mod_voicemail", "mod_db", "mod_hash", "mod_expr", "mod_conference",
     }
 )  # fmt: skip
 
@@ -200,7 +202,17 @@ def test_only_allowed_modules_are_loaded(document: ET.Element) -> None:
     assert set(loaded) <= ALLOWED_MODULES
     assert len(loaded) == len(set(loaded)), "a module is loaded twice"
     needed = {"mod_event_socket", "mod_sofia", "mod_dialplan_xml", "mod_voicemail", "mod_tts_commandline"}
-    assert needed <= set(loaded)
+    assert needed | {"mod_conference"} <= set(loaded)
+
+
+def test_the_conference_profile_call_control_uses_is_quiet_and_plays_hold_music_to_one(
+    document: ET.Element, expanded: Expanded
+) -> None:
+    profiles = {p.get("name"): p for p in config(document, "conference.conf").iter("profile")}
+    assert set(profiles) == {CONFERENCE_PROFILE}
+    params = {p.get("name"): p.get("value") for p in profiles[CONFERENCE_PROFILE].iter("param")}
+    assert params["moh-sound"] == expanded.variables["hold_music"] == "local_stream://moh"
+    assert not {k for k in params if k.endswith("-sound") and k != "moh-sound"}  # no announcements or tones
 
 
 def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(document: ET.Element, expanded: Expanded) -> None:

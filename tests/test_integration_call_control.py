@@ -34,7 +34,7 @@ def rig(tmp_path, db_url):
         outbound_store.add_dnc(s, ["+86" + LISTED])
 
     seed(db_url, crm)
-    calls = {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2, "three_way": True}
+    calls = {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2}
     config = {"agent_calls": calls}
     with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"wrap_up_seconds": WRAP_UP}}, config) as rig:
         for ext in SKILLS:
@@ -282,6 +282,12 @@ def test_the_caller_hanging_up_during_a_consultation_releases_everyone(rig) -> N
     wait_until(lambda: state(rig, "1002") == "wrap_up", what="1002 in wrap-up")
 
 
+def members(rig, call_id: str) -> set[str]:
+    """The channels in the call's mod_conference room (empty once the room is gone)."""
+    room = rig.emulator.conferences.rooms.get(f"hotline-{call_id}")
+    return {m.channel.uuid for m in room.members.values()} if room else set()
+
+
 def test_three_way_conference_then_the_agent_leaves_the_other_two_talking(rig) -> None:
     call_id = caller_with_1001(rig)
     caller = rig.emulator.channels[call_id]
@@ -293,21 +299,27 @@ def test_three_way_conference_then_the_agent_leaves_the_other_two_talking(rig) -
     assert state(rig, "1002") == "engaged"
     assert consult_news(mine)["state"] == "answered"
     third = rig.emulator.channels[body["leg"]]
-    # mod_dptools three_way on the caller: the third party hears and is heard by caller and agent
-    assert (third.variables["current_application"], third.variables["eavesdrop_target"]) == ("three_way", call_id)
-    assert caller.bridged_to is agent_leg  # caller and agent still talk to each other
+    # mod_conference: caller, agent and third party in the call's room, nobody bridged
+    wait_until(lambda: members(rig, call_id) == {call_id, agent_leg.uuid, third.uuid}, what="all three in the room")
+    assert caller.bridged_to is None and state(rig, "1001") == "on_call"
     status, body = rig.api("POST", "/api/agents/1001/call/complete", me)
     assert status == 409 and "in a conference, not a consult" in body["error"]
+    status, body = rig.api("POST", "/api/agents/1001/call/hold", me)
+    assert status == 409 and "is in a conference" in body["error"]
 
     assert rig.api("POST", "/api/agents/1001/call/leave", me)[0] == 200
-    wait_until(lambda: caller.bridged_to is third, what="caller and third party bridged")
     wait_until(lambda: not agent_leg.alive, what="1001's leg gone")
+    assert members(rig, call_id) == {call_id, third.uuid}  # the other two go on talking
     assert state(rig, "1001") == "wrap_up" and state(rig, "1002") == "engaged"
-    third.hangup()
+    third.hangup()  # the third party hangs up: the caller is not left alone in the room
     trace = rig.next_call()
     assert (trace.outcome, trace.agent_id) == ("answered", "1001")
+    assert not caller.alive and members(rig, call_id) == set()
     wait_until(lambda: state(rig, "1002") == "wrap_up", what="1002 in wrap-up")
     assert rig.engine.metrics.value("hotline_consults_total", kind="conference", result="completed") == 1
+    with rig.engine.sessions() as s:
+        cdr = s.scalars(select(Call).where(Call.uuid == call_id)).one()
+        assert (str(cdr.outcome), cdr.agent_id) == ("answered", "1001")
 
 
 def test_the_agent_drops_the_third_party_or_ends_the_conference_for_everyone(rig) -> None:
@@ -318,27 +330,69 @@ def test_the_agent_drops_the_third_party_or_ends_the_conference_for_everyone(rig
     status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
     assert status == 200
     third = wait_until(lambda: rig.emulator.channels.get(body["leg"]), what="the third party rung")
-    wait_until(lambda: third.variables.get("eavesdrop_mode") == "three_way", what="three-way")
+    wait_until(lambda: third.uuid in members(rig, call_id), what="the third party in the room")
     assert rig.api("POST", "/api/agents/1001/call/cancel", me)[0] == 200  # drop the third party
-    assert not third.alive and caller.bridged_to is agent_leg
+    assert not third.alive
+    assert members(rig, call_id) == {call_id, agent_leg.uuid}  # caller and agent stay in their room
+    assert state(rig, "1001") == "on_call"
     status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200, body
     third = wait_until(lambda: rig.emulator.channels.get(body["leg"]), what="the third party rung again")
-    wait_until(lambda: third.variables.get("eavesdrop_mode") == "three_way", what="three-way")
+    wait_until(lambda: third.uuid in members(rig, call_id), what="the third party in the room again")
     assert rig.api("POST", "/api/agents/1001/call/hangup", me)[0] == 200  # the end, for everyone
-    rig.next_call()
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id) == ("answered", "1001")
     wait_until(lambda: not (caller.alive or agent_leg.alive or third.alive), what="all three legs gone")
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
     log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
     assert [r["action"] for r in reversed(log)] == ["conference", "cancel", "conference", "hangup"]
 
 
-def test_conferences_are_refused_unless_three_way_is_switched_on(tmp_path, db_url) -> None:
-    with acd_rig(tmp_path, db_url, SKILLS, {}) as rig:
-        rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
-        call_id = caller_with_1001(rig)
-        status, body = rig.api(
-            "POST", "/api/agents/1001/call/conference", rig.agent_tokens["1001"], {"target": "agent:1002"}
-        )
-        assert status == 409 and "agent_calls.three_way" in body["error"]
-        assert state(rig, "1002") == "logged_out" and rig.emulator.channels[call_id].bridged_to is not None
-        rig.emulator.hangup(call_id)
-        rig.next_call()
+def test_the_caller_hanging_up_ends_the_conference_and_the_call_is_stored(rig) -> None:
+    call_id = caller_with_1001(rig)
+    agent_leg = rig.emulator.channels[call_id].bridged_to
+    login(rig, "1002")
+    mine, me = rig.feed("1001"), rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": "agent:1002"})
+    assert status == 200 and consult_news(mine)["state"] == "answered"
+    third = rig.emulator.channels[body["leg"]]
+    wait_until(lambda: len(members(rig, call_id)) == 3, what="all three in the room")
+    rig.emulator.hangup(call_id)
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id) == ("answered", "1001")
+    wait_until(lambda: not (agent_leg.alive or third.alive), what="the room ended for everyone")
+    wait_until(lambda: state(rig, "1001") == "wrap_up" and state(rig, "1002") == "wrap_up", what="both wrap up")
+    with rig.engine.sessions() as s:
+        assert s.scalars(select(Interaction).where(Interaction.call_uuid == call_id)).one().agent_id == "1001"
+    actions = [e.get("Action") for e in rig.emulator.switch.log if e.get("Event-Subclass") == "conference::maintenance"]
+    assert actions == ["conference-create", *["add-member"] * 3, *["del-member"] * 3, "conference-destroy"]
+
+
+def test_the_agent_hanging_up_their_phone_in_a_conference_leaves_it(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    mine, me = rig.feed("1001"), rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200 and consult_news(mine)["state"] == "answered"
+    third = rig.emulator.channels[body["leg"]]
+    agent_leg.hangup()  # with a third party in the room: as leave
+    wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
+    assert members(rig, call_id) == {call_id, third.uuid}
+    assert rig.engine.metrics.value("hotline_consults_total", kind="conference", result="completed") == 1
+    third.hangup()
+    assert rig.next_call().agent_id == "1001" and not caller.alive
+
+
+def test_the_agent_hanging_up_alone_with_the_caller_in_the_room_ends_the_call(rig) -> None:
+    call_id = caller_with_1001(rig)
+    caller = rig.emulator.channels[call_id]
+    agent_leg = caller.bridged_to
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/conference", me, {"target": f"number:{CUSTOMER}"})
+    assert status == 200, body
+    wait_until(lambda: body["leg"] in members(rig, call_id), what="the third party in the room")
+    assert rig.api("POST", "/api/agents/1001/call/cancel", me)[0] == 200
+    agent_leg.hangup()  # caller alone in the room: the call ends
+    trace = rig.next_call()
+    assert (trace.outcome, trace.agent_id, caller.alive) == ("answered", "1001", False)

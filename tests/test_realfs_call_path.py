@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from gevent.queue import Queue
 
 from engine.acd.states import AgentState
-from engine.config import load_config
 from engine.runtime.hotline import Hotline
 from engine.store import agents, customers, queues, skills
 from tests.hotline_rig import seed
-from tests.real_freeswitch import esl_connect, vars_value
+from tests.real_freeswitch import esl_connect, hotline_on
 
 pytestmark = [pytest.mark.realfs, pytest.mark.db]
 
@@ -39,22 +36,8 @@ def _seed(s) -> None:
 @pytest.fixture
 def engine(freeswitch: subprocess.Popen[bytes], tmp_path, db_url) -> Iterator[Hotline]:
     seed(db_url, _seed)
-    host, port = vars_value("hotline_socket").split(":")
-    config = load_config(
-        None,
-        {
-            "data_dir": str(tmp_path),
-            "database_url": db_url,
-            "freeswitch": {"password": vars_value("esl_password")},
-            "socket": {"host": host, "port": int(port)},
-            "http": {"port": 0},
-        },
-    )
-    monday = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(config.calls.timezone))
-    hotline = Hotline(config, flow_clock=lambda: monday)
-    hotline.start(wait_for_freeswitch=10)
-    yield hotline
-    hotline.stop()
+    with hotline_on(tmp_path, db_url) as hotline:
+        yield hotline
 
 
 def test_a_call_through_real_freeswitch_is_routed_offered_and_recorded(engine: Hotline) -> None:

@@ -66,7 +66,6 @@ class AgentCalls(_Section):
     agent_ring_seconds: int = Field(30, gt=0)
     ring_seconds: int = Field(45, gt=0)
     wrap_up_seconds: float = Field(10.0, ge=0)
-    three_way: bool = False  # off: mod_dptools three_way crashed FreeSWITCH 1.10.12 (SIGFPE) in our check
 
     @field_validator("dial_string")
     @classmethod

@@ -12,6 +12,7 @@ import gevent
 from engine.emulator.apps import Apps
 from engine.emulator.channel import Channel
 from engine.emulator.commands import Commands
+from engine.emulator.conference import Conferences
 from engine.emulator.originate import Originator
 from engine.emulator.outbound import OutboundSocket
 from engine.emulator.server import InboundServer
@@ -75,6 +76,8 @@ class Emulator:
         self.commands = Commands(self.switch, self.originator, self.route)
         self.outbound = OutboundSocket(self.switch, self.commands, list(fallback))
         self.switch.apps.update(Apps(self.originator, self.route, self.outbound).table)
+        self.conferences = Conferences(self.switch)  # mod_conference's rooms
+        self.switch.apps["conference"] = self.conferences.app
         self._server: InboundServer | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------

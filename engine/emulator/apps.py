@@ -77,6 +77,12 @@ def _collect(ch: Channel, min_d: int, max_d: int, timeout: float, terminators: s
     return digits if len(digits) >= min_d else ""
 
 
+def _inline_step(step: str) -> tuple[str, str]:
+    """One ``app:arg`` of an inline dialplan."""
+    app, _, app_arg = step.partition(":")
+    return app, app_arg
+
+
 class Apps:
     """The application table; built per emulator because bridge/transfer need the originator and dialplan."""
 
@@ -108,7 +114,6 @@ class Apps:
             "hangup": lambda ch, arg: ch.hangup(arg.strip() or "NORMAL_CLEARING"),
             "transfer": self.transfer,
             "eavesdrop": self.eavesdrop,
-            "three_way": self.three_way,
             "socket": socket_app,
             "amd": self.amd,
             "avmd_start": self.avmd_start,
@@ -310,21 +315,17 @@ class Apps:
         leg.finish()
 
     def transfer(self, ch: Channel, arg: str) -> None:
-        dest = shlex.split(arg)[-1] if arg.startswith("-") else (arg.split() or [""])[0]
-        for app, app_arg in self.dialplan(dest):
+        """``transfer <dest> [XML <context> | inline]``: run the destination's dialplan. An ``inline``
+        dialplan (``app:arg,app:arg``) ends in a hangup, as FreeSWITCH's does once its apps are done."""
+        words = shlex.split(arg)[-1:] if arg.startswith("-") else arg.split()
+        inline = len(words) > 1 and words[1] == "inline"
+        steps = [_inline_step(step) for step in words[0].split(",")] if inline else self.dialplan(words[0])
+        for app, app_arg in steps:
             if not ch.alive:
                 return
             ch.execute(app, app_arg, new_uuid())
-
-    @staticmethod
-    def three_way(ch: Channel, arg: str) -> None:
-        """mod_dptools three_way: eavesdrop with ED_MUX_READ | ED_MUX_WRITE (hear both sides of ``arg``'s
-        call and be heard by both; no DTMF mode keys) until either channel goes or this one is broken."""
-        target = ch.switch.channels.get(arg.strip())
-        if target is None:
-            return
-        ch.variables.update(eavesdrop_target=target.uuid, eavesdrop_mode="three_way")
-        gevent.wait([ch.dead, target.dead, ch.interrupt], count=1)
+        if inline and ch.alive:
+            ch.hangup("NORMAL_CLEARING")
 
     def eavesdrop(self, ch: Channel, arg: str) -> None:
         """Listen to ``arg`` (a uuid); DTMF 1/2/3/0 switch whisper-to-A / to-B / three-way / listen."""

@@ -215,7 +215,7 @@ class Commands:
             side.leave_bridge()
         a.send(Message("bridge", peer=b))
         a.interrupt.set()
-        b.interrupt.set()  # an application B runs (three_way, playback) ends: it is bridged next
+        b.interrupt.set()  # an application B runs (a playback) ends: it is bridged next
         return f"+OK {b.uuid}\n"
 
     def uuid_transfer(self, arg: str) -> str:
@@ -223,8 +223,7 @@ class Commands:
         ch = self._channel(words[0]) if words else None
         if ch is None or len(words) < 2:
             return NO_CHANNEL
-        if ch.bridged_to is not None:
-            ch.unbridged.set()
+        ch.leave_bridge()  # CF_TRANSFER: out of its bridge; the partner applies its after-bridge rule
         ch.send(Message("execute", app="transfer", arg=" ".join(words[1:])))
         ch.interrupt.set()
         return "+OK\n"

@@ -79,7 +79,7 @@ class TransferCall:
 class ConsultHold:
     """Sent to a call session: the caller's bridge ends next, not the call: the agent consults someone
     (``music``: the caller hears it until hotline bridges them again, back to the agent or onwards) or
-    leaves a conference (no music: the caller is bridged to the third party at once)."""
+    starts a conference (no music: the caller is transferred into the call's mod_conference room)."""
 
     music: bool = True
 

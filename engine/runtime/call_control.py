@@ -11,9 +11,9 @@ unless a supervisor or admin overrides.
 
 On a queued call the agent may also ``consult`` someone (attended transfer: the caller waits with
 music, the agent talks to the target, then ``complete`` joins caller and target or ``cancel`` returns
-the agent) or hold a three-way ``conference`` (the target's leg runs mod_dptools ``three_way`` on the
-caller's call; ``leave`` leaves the other two talking, ``cancel`` drops the third party). A target agent
-is reserved through the ACD (``engaged``) until their part ends.
+the agent) or hold a three-way ``conference`` (caller, agent and target in a mod_conference room;
+``leave`` leaves the other two talking, ``cancel`` drops the third party). A target agent is reserved
+through the ACD (``engaged``) until their part ends.
 
 Supervisor actions: ``listen``/``whisper``/``barge`` (ring the supervisor's phone into
 ``eavesdrop``; DTMF 2/3 switch the mode as FreeSWITCH's eavesdrop does), ``force_break``,
@@ -36,7 +36,7 @@ import gevent.event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.acd.states import IllegalTransition
-from engine.campaigns.legs import Legs
+from engine.campaigns.legs import Leg, Legs
 from engine.config.model import AgentCalls
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
@@ -49,6 +49,8 @@ from engine.transport import CommandFailed, ESLError, InboundClient
 log = logging.getLogger(__name__)
 
 _MODE_OF = {"complete": "consult", "leave": "conference"}
+CONFERENCE_PROFILE = "hotline"  # freeswitch_conf/autoload_configs/conference.conf.xml
+NOT_IN_A_ROOM = ("hold", "unhold", "transfer", "consult")  # they need the caller-agent bridge
 EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
 TRANSFER_KINDS = ("queue", "flow", "agent", "number")
 # The agent leg's originate_disposition (what its bridge to the number got) -> the dial's outcome.
@@ -68,8 +70,8 @@ Pop = Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
 @dataclass
 class Consult:
     """A consultation (``mode`` consult: the caller (``call_id``) waits with music while the agent's leg
-    is bridged to the target's leg) or a three-way conference (``mode`` conference: the target's leg runs
-    ``three_way`` on the caller's call); ``target_agent`` is reserved (engaged) meanwhile."""
+    is bridged to the target's leg) or a three-way conference (``mode`` conference: caller and agent are
+    in the call's room, the target's leg joins it); ``target_agent`` is reserved (engaged) meanwhile."""
 
     mode: str
     agent_id: str
@@ -117,6 +119,7 @@ class CallControl:
         self.customer_pop, self.start_recording, self.agent_action = customer_pop, start_recording, agent_action
         self.direct: dict[str, DirectCall] = {}  # agent id -> the call they placed
         self.consults: dict[str, Consult] = {}  # agent id -> their consultation or conference in progress
+        self.rooms: set[str] = set()  # calls whose caller and agent are in a conference room
 
     # ---- the entry point ----------------------------------------------------------------------
 
@@ -170,6 +173,8 @@ class CallControl:
             return self._dial(agent_id, args.get("number") or "", bool(args.get("override_dnc")))
         if action in EAVESDROP_KEYS:
             return self._eavesdrop(call_id, agent_id, action, args.get("contact"))
+        if call_id in self.rooms and call_id in self.acd.calls and action in NOT_IN_A_ROOM:
+            raise ValueError(f"{action}: call {call_id} is in a conference (hang up or leave it)")
         if action in ("consult", "conference", "complete", "leave", "cancel"):
             return self._consult_action(agent_id, call_id, action, args.get("target") or "")
         direct = self.direct.get(agent_id)
@@ -241,8 +246,6 @@ class CallControl:
                 raise ValueError(f"agent {agent_id} is not on a queued call to {action} about")
             if consult is not None:
                 raise ValueError(f"agent {agent_id} is already in a {consult.mode} with {consult.target}")
-            if action == "conference" and not self.settings.three_way:
-                raise ValueError("three-way conferences are off (agent_calls.three_way, see docs/acd.md)")
             return self._consult(agent_id, call_id, target, action)
         if consult is None:
             raise ValueError(f"agent {agent_id} is not consulting or conferencing anyone")
@@ -255,15 +258,19 @@ class CallControl:
             return {"target": consult.target, "leg": consult.agent_leg}
         if not consult.answered.is_set():
             raise ValueError(f"{consult.target} has not answered yet: wait, or cancel")
-        consult.completed = True
-        if consult.mode == "conference":  # the caller's bridge moves from the agent to the third party
-            self.acd.hold_for_consult(consult.call_id, music=False)
-        self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
-        self._kill(consult.agent_leg)
-        self.acd.call_ended(consult.call_id)  # the agent is done with it: wrap-up
-        self.consults.pop(agent_id, None)
-        self.metrics.consults.labels(consult.mode, "completed").inc()
+        if consult.mode == "consult":
+            consult.completed = True
+            self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
+        self._completed(consult)  # before the agent's leg goes: its watcher in a room sees the agent done
+        self._kill(consult.agent_leg)  # conference: the agent's leg leaves the room, caller and target stay
         return {"target": consult.target, "leg": consult.target_leg}
+
+    def _completed(self, consult: Consult) -> None:
+        """The agent is done with the call (transfer completed, or they left the conference): wrap-up."""
+        consult.completed = True
+        self.consults.pop(consult.agent_id, None)
+        self.metrics.consults.labels(consult.mode, "completed").inc()
+        self.acd.call_ended(consult.call_id)
 
     def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
         """Check the target, reserve a target agent in the ACD, (consult:) hold the caller, ring the target."""
@@ -293,7 +300,12 @@ class CallControl:
                 self.control.api(f"uuid_setvar {leg} park_after_bridge true")
             self.control.api(f"uuid_park {agent_leg}")
         else:
-            agent_leg = self.acd.agent_legs[call_id]
+            try:
+                agent_leg = self._into_room(call_id, agent_id)
+            except ESLError:
+                if target_agent is not None:
+                    self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(name, 0.0, t))
+                raise
         consult = Consult(mode, agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
         self.consults[agent_id] = consult
         info = self.acd.calls.get(call_id)
@@ -304,10 +316,55 @@ class CallControl:
         gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
         return {"target": target, "leg": consult.target_leg}
 
+    def _into_room(self, call_id: str, agent_id: str) -> str:
+        """Move caller and agent out of their bridge into the call's conference room (once per call);
+        returns the agent's leg. The caller's outbound-socket session keeps its channel and events
+        (``uuid_transfer`` only ends the socket application's park; the listener lives until hangup)
+        and is told the bridge ends (no music). The caller is the room's ``endconf`` member: when they
+        hang up, the room ends and the others are hung up. The agent's leg is watched from then on."""
+        agent_leg = self.acd.agent_legs[call_id]
+        if call_id in self.rooms:
+            return agent_leg
+        self.rooms.intersection_update(self.acd.calls)  # forget the rooms of calls that are over
+        room = f"hotline-{call_id}@{CONFERENCE_PROFILE}"
+        leg = self.legs.register(agent_leg)
+        try:
+            self.control.api(f"uuid_setvar {agent_leg} park_after_bridge true")  # outlives the caller's move
+            self.acd.hold_for_consult(call_id, music=False)
+            self.control.api(f"uuid_break {call_id} all")  # hold music queued behind the bridge would run first
+            self.control.api(f"uuid_transfer {call_id} conference:{room}+flags{{endconf}} inline")
+            self.control.api(f"uuid_transfer {agent_leg} conference:{room} inline")
+        except ESLError:
+            self.legs.forget(agent_leg)
+            raise
+        self.rooms.add(call_id)
+        gevent.spawn(self._watch_agent_in_room, call_id, agent_id, agent_leg, leg)
+        return agent_leg
+
+    def _watch_agent_in_room(self, call_id: str, agent_id: str, agent_leg: str, leg: Leg) -> None:
+        """The agent's leg left the room (``leave``, the caller ending the room, or the agent hanging up
+        their phone). Hanging up with a third party in the room is a ``leave``; with nobody else but the
+        caller (or the third party still ringing) it ends the call, as hanging up a bridged call does."""
+        try:
+            leg.hangup.get()
+        finally:
+            self.legs.forget(agent_leg)
+        if call_id not in self.acd.calls:  # the call is over, or the agent already left it
+            return
+        consult = self.consults.get(agent_id)
+        if consult is not None and consult.call_id == call_id and consult.answered.is_set():
+            self._completed(consult)
+            return
+        if consult is not None and consult.call_id == call_id:
+            consult.cancelled = True
+            self._kill(consult.target_leg)
+        self._kill(call_id)
+
     def _run_consult(self, consult: Consult, contact: str, caller: str) -> None:
-        """Ring the target; answered, bridge the agent to them (consult) or join them to the call with
-        ``three_way`` (conference). When the target's leg ends before the agent completed the transfer
-        or left the conference, the agent is (back) with the caller. Release a target agent at the end."""
+        """Ring the target; answered, bridge the agent to them (consult) or the target's leg joins the
+        call's room (conference). When the target's leg ends before the agent completed the transfer,
+        the agent is (back) with the caller; once the agent left a conference, its end ends the call.
+        Release a target agent at the end."""
         leg = self.legs.register(consult.target_leg)
         result = "failed"
         try:
@@ -315,18 +372,20 @@ class CallControl:
                 f"origination_uuid={consult.target_leg},originate_timeout={self.settings.ring_seconds},"
                 f"origination_caller_id_number={caller or self.settings.caller_id},hotline_consult={consult.call_id}"
             )
-            self.legs.client.bgapi(f"originate {{{variables}}}{contact} &park()", self.settings.ring_seconds + 10)
+            room = f"hotline-{consult.call_id}@{CONFERENCE_PROFILE}"
+            app = "park()" if consult.mode == "consult" else f"conference({room})"
+            self.legs.client.bgapi(f"originate {{{variables}}}{contact} &{app}", self.settings.ring_seconds + 10)
             if consult.cancelled:  # answered just as the agent cancelled
                 self._kill(consult.target_leg)
                 raise CommandFailed("-ERR ORIGINATOR_CANCEL")
             if consult.mode == "consult":
                 self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
-            else:
-                self.control.api(f"uuid_broadcast {consult.target_leg} three_way::{consult.call_id}")
             consult.answered.set()
             self._tell(consult, "answered")
             leg.hangup.get()
             result = "completed" if consult.completed else "cancelled"
+            if consult.completed and consult.mode == "conference":  # the caller would be alone in the room
+                self._kill(consult.call_id)
         except CommandFailed as exc:
             cause = str(exc).removeprefix("-ERR").strip()
             result = DIAL_OUTCOMES.get(cause, "cancelled" if cause == "ORIGINATOR_CANCEL" else "failed")
@@ -351,7 +410,7 @@ class CallControl:
 
     def _back_to_caller(self, consult: Consult) -> None:
         self.consults.pop(consult.agent_id, None)
-        if consult.mode == "conference":  # caller and agent never left their bridge
+        if consult.mode == "conference":  # caller and agent stay in their room
             return
         try:
             self.control.api(f"uuid_bridge {consult.call_id} {consult.agent_leg}")
