@@ -25,7 +25,9 @@ import pytest
 
 from engine.config import load_config
 from engine.runtime.hotline import Hotline
+from engine.store import agents, customers, queues, skills
 from engine.transport import Connection, ESLError, InboundClient
+from tests.hotline_rig import seed
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "freeswitch_conf"
@@ -115,6 +117,19 @@ def freeswitch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def seed_one_agent(db_url: str, contact: str, caller: str) -> None:
+    """The four standard queues, agent 1001 (support 7) reached at ``contact``, and a known customer."""
+
+    def fill(s: Any) -> None:
+        for name in ("sales", "support", "billing", "vip"):
+            skills.create_skill(s, name)
+            queues.create_queue(s, name, required_skills={name: 1})
+        agents.create_agent(s, "1001", name="Grace", contact=contact, skills={"support": 7})
+        customers.create_customer(s, "Ada Lovelace", region="CN", numbers=[caller])
+
+    seed(db_url, fill)
 
 
 @contextlib.contextmanager

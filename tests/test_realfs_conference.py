@@ -17,11 +17,9 @@ from gevent.queue import Queue
 
 from engine.acd.states import AgentState
 from engine.runtime.hotline import Hotline
-from engine.store import agents, customers, queues, skills
 from engine.transport import CommandFailed, Connection
 from tests.acd_rig import wait_until
-from tests.hotline_rig import seed
-from tests.real_freeswitch import esl_connect, hotline_on
+from tests.real_freeswitch import esl_connect, hotline_on, seed_one_agent
 
 pytestmark = [pytest.mark.realfs, pytest.mark.db]
 
@@ -29,17 +27,9 @@ CALLER = "13900139000"
 WAIT = 20.0  # seconds: prompts are spoken by espeak-ng through FreeSWITCH
 
 
-def _seed(s) -> None:
-    for name in ("sales", "support", "billing", "vip"):
-        skills.create_skill(s, name)
-        queues.create_queue(s, name, required_skills={name: 1})
-    agents.create_agent(s, "1001", name="Grace", contact="loopback/9999/default", skills={"support": 7})
-    customers.create_customer(s, "Ada Lovelace", region="CN", numbers=[CALLER])
-
-
 @pytest.fixture
 def engine(freeswitch: subprocess.Popen[bytes], tmp_path, db_url) -> Iterator[Hotline]:
-    seed(db_url, _seed)
+    seed_one_agent(db_url, "loopback/9999/default", CALLER)
     calls = {"dial_string": "loopback/{number}/default"}
     with hotline_on(tmp_path, db_url, {"agent_calls": calls}) as hotline:
         yield hotline
