@@ -3,6 +3,8 @@
 Each call: answer, the main IVR flow (greeting, CRM lookup, a menu answered by key), queue,
 offer (originate to the agent's phone), bridge, talk, hang-up, CDR + interaction written.
 The figure is hotline's own process CPU time (the emulator's is not counted) divided by calls.
+It also prints the bridges that did not form and the applications (hold music) that played inside a
+bridge, over the agent: both should be 0.
 
 Usage: python bench/call_path.py [CALLS] [AGENTS]
 """
@@ -49,6 +51,7 @@ for n in range(calls):
     emu.place_call(Caller(f"1390000{n:04d}", script=["2"], talk_seconds=20), "4000")
     gevent.sleep(0.002)
 line()
+print(json.dumps({"media_in_bridge": len(emu.switch.media_in_bridge)}), flush=True)
 """
 
 
@@ -91,10 +94,14 @@ def main() -> None:
     cpu, wall = time.process_time() - started_cpu, time.monotonic() - started_wall
     emulator.stdin.write("\n")
     emulator.stdin.flush()
+    heard = json.loads(emulator.stdout.readline())["media_in_bridge"]
     engine.stop()
     emulator.wait(timeout=10)
     gevent.sleep(0)
+    failures = engine.metrics.bridge_failures.collect()
+    failed = sum(s.value for m in failures for s in m.samples if s.name.endswith("_total"))
     print(f"calls: {calls}, agents: {n_agents}, outcomes: {outcomes}")
+    print(f"bridges that did not form: {failed:.0f}   applications played inside a bridge: {heard}")
     print(f"engine CPU per call: {1000 * cpu / calls:.2f} ms   wall: {wall:.1f} s   calls/s: {calls / wall:.1f}")
     print(f"engine CPU per second of wall time: {100 * cpu / wall:.0f} %")
 

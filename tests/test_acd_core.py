@@ -95,6 +95,24 @@ def test_no_answer_returns_the_call_to_the_head_and_delays_the_agent() -> None:
     assert acd.snapshot().agents["a"].no_answer_count == 0
 
 
+def test_a_bridge_that_does_not_form_requeues_the_call_at_the_head_and_frees_the_agent() -> None:
+    queue = QueueConfig("sales", "sales", failed_delay_seconds=45, wrap_up_seconds=30)
+    acd = make(queue, agents={"a": {"sales": 5}, "b": {"sales": 5}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    acd.enqueue("c2", "sales", 0, 1)  # rung at the other agent
+    out = acd.offer_answered(offer.offer_id, 2)
+    assert of(commands.Bridge, out) and acd.snapshot().stats["sales"].answered == 1
+    acd.enqueue("c3", "sales", 0, 3)
+    out = acd.bridge_failed("c1", 4)
+    agent, call = acd.snapshot().agents[offer.agent_id], acd.snapshot().calls["c1"]
+    assert commands.AgentStateChanged(offer.agent_id, AgentState.ON_CALL, AgentState.READY, "bridge_failed", 4) in out
+    assert (agent.call_id, agent.available_at) == (None, 49)  # no wrap-up; held out for the failed delay
+    assert (call.state, call.agent_id, call.enqueued_at) == (CallState.QUEUED, None, 0)
+    assert acd.position("c1") == 1 and acd.position("c3") == 2
+    assert acd.snapshot().stats["sales"].answered == 0
+    assert acd.bridge_failed("c1", 5) == [] and acd.bridge_failed("gone", 5) == []  # only a bridged call
+
+
 @pytest.mark.parametrize(("reason", "delay"), [("busy", 30), ("rejected", 7), ("failed", 45)])
 def test_busy_reject_and_failure_delays(reason: str, delay: float) -> None:
     queue = QueueConfig(

@@ -189,6 +189,13 @@ class AcdMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.next_call)
     @rule(data=st.data())
+    def bridge_fails(self, data: st.DataObject) -> None:
+        """The agent answered but FreeSWITCH never bridged (any call: only a bridged one is affected)."""
+        call_id = f"c{data.draw(st.integers(0, self.next_call - 1))}"
+        self.apply(self.acd.bridge_failed(call_id, self.now))
+
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
     def leave(self, data: st.DataObject) -> None:
         call_id = f"call-{data.draw(st.integers(1, self.next_call))}"
         was = self.acd.snapshot().calls.get(call_id)

@@ -167,3 +167,21 @@ def test_uuid_break_all_drops_queued_applications(emu: Emulator, api: Client) ->
     emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.get("Application-Data") == "silence_stream://10")
     started = [e for e in emu.switch.log if e.name == "CHANNEL_EXECUTE" and e.get("Application") == "playback"]
     assert [e.get("Application-Data") for e in started] == ["local_stream://moh", "silence_stream://10"]
+
+
+def test_uuid_bridge_does_not_wait_behind_queued_applications_which_then_play_inside_it(
+    emu: Emulator, api: Client
+) -> None:
+    for n in ("1", "2"):
+        call(api, f"originate {{origination_uuid=w-{n}}}loopback/park_me &park()")
+    emu.wait_for(lambda e: e.name == "CHANNEL_PARK" and e.uuid == "w-2")
+    call(api, "uuid_broadcast w-1 local_stream://moh")  # playing
+    call(api, "uuid_broadcast w-1 local_stream://moh")  # queued behind it: endless too
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == "w-1")
+    assert call(api, "uuid_bridge w-1 w-2") == "+OK w-2\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_BRIDGE" and e.uuid == "w-1")  # at once, as FreeSWITCH's state change
+    emu.wait_until(lambda: emu.switch.media_in_bridge == [("w-1", "playback")])  # over w-2, as FreeSWITCH does
+    mark = len(emu.switch.log)
+    assert call(api, "uuid_break w-1 all") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.uuid == "w-1", since=mark)
+    assert emu.channels["w-1"].bridged_to is emu.channels["w-2"]  # the music stopped, the bridge stays

@@ -90,3 +90,69 @@ def test_caller_who_calls_back_soon_after_abandoning_resumes_their_place(tmp_pat
         assert login(rig, "1001") == "reserved"
         traces = {t.uuid: t for t in (rig.next_call(), rig.next_call())}
         assert traces[back].bridged_at < traces[other].bridged_at
+
+
+def test_an_agent_who_answers_at_once_talks_with_no_hold_music_over_them(tmp_path, db_url) -> None:
+    # the answer races the hold music being queued on the caller; the rig fails the test if anything
+    # played inside the bridge (FreeSWITCH runs applications queued on a bridged channel there)
+    with acd_rig(tmp_path, db_url, SKILLS, {}) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0)
+        rig.ready("1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=5), HOTLINE_NUMBER)
+        trace = rig.next_call()
+        assert (trace.uuid, trace.outcome, trace.agent_id) == (uuid, "answered", "1001")
+        assert rig.engine.metrics.value("hotline_queue_talk_seconds_count", queue="sales") == 1
+
+
+def test_a_bridge_freeswitch_accepted_but_never_made_is_made_again(tmp_path, db_url) -> None:
+    config = {"freeswitch": {"bridge_confirm_seconds": 0.3}}
+    with acd_rig(tmp_path, db_url, SKILLS, {}, config=config) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+        rig.emulator.lose_bridges(1)
+        rig.ready("1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=5), HOTLINE_NUMBER)
+        trace = rig.next_call()
+        assert (trace.uuid, trace.outcome, trace.agent_id) == (uuid, "answered", "1001")
+        assert rig.emulator.commands.lost_bridges == 0  # the first bridge was lost, the second made
+        m = rig.engine.metrics
+        assert m.value("hotline_offers_total", result="answered") == 1  # the same answer, not a new offer
+        assert m.value("hotline_queue_bridge_failures_total", queue="sales", reason="no_bridge_event") == 0
+
+
+def test_a_bridge_that_never_forms_sends_the_call_back_to_the_head_and_frees_the_agent(tmp_path, db_url) -> None:
+    config = {"freeswitch": {"bridge_confirm_seconds": 0.3}}
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"failed_delay_seconds": 0.2}}, config=config) as rig:
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
+        rig.emulator.lose_bridges(2)
+        rig.ready("1001")
+        feed = rig.feed("1001")
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=5), HOTLINE_NUMBER)
+        while (state := next_state(feed))["state"] != "ready":
+            pass
+        assert state["reason"] == "bridge_failed"  # no wrap-up: they never spoke to the caller
+        assert rig.engine.acd.acd.snapshot().calls[uuid].state == "queued"
+        trace = rig.next_call()  # offered again after the failed delay, and bridged this time
+        assert (trace.uuid, trace.outcome, trace.agent_id) == (uuid, "answered", "1001")
+
+        legs = [
+            e.uuid
+            for e in rig.emulator.events
+            if e.name == "CHANNEL_ANSWER" and e.get("Channel-Name", "").startswith("sofia/internal/1001@")
+        ]
+        assert len(legs) == 2  # the first leg was released: the phone rang again
+        music, events = rig.engine.config.calls.music_on_hold, rig.emulator.events
+        released = next(i for i, e in enumerate(events) if e.name == "CHANNEL_HANGUP" and e.uuid == legs[0])
+        plays = [e for e in events[released:] if e.uuid == uuid and e.get("Application-Data") == music]
+        assert plays, "the caller heard hold music again while back in the queue"
+        m = rig.engine.metrics
+        assert m.value("hotline_queue_bridge_failures_total", queue="sales", reason="no_bridge_event") == 1
+        assert m.value("hotline_offers_total", result="answered") == 2
+        with rig.engine.sessions() as s:
+            log = [(c.state, c.reason) for c in agent_states.list_agent_states(s, "1001")]
+        assert log[:5] == [
+            ("ready", None),
+            ("reserved", None),
+            ("on_call", None),
+            ("ready", "bridge_failed"),
+            ("reserved", None),
+        ]

@@ -539,6 +539,26 @@ class Acd:
             self._route()
         return self._flush()
 
+    def bridge_failed(self, call_id: str, now: float) -> list[commands.Command]:
+        """The agent answered but the bridge to the caller did not form (their leg vanished, or
+        FreeSWITCH never bridged): the call returns to the head of its queue, the agent to ``ready``
+        (no wrap-up; held out for the queue's failed delay).  Calls not bridged, callbacks (whose
+        bridge is the customer's answer) and calls the ACD no longer holds are ignored."""
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None and call.state is CallState.BRIDGED and not call.callback and call.agent_id:
+            agent = self._agents[call.agent_id]
+            call.state = transition(Machine.CALL, call.state, CallEvent.BRIDGE_FAILED, call_id)
+            call.agent_id = call.bridged_at = None
+            call.confirmed = True  # a reset's pending confirmation was for this bridge, not the next
+            self._stats[call.queue].answered -= 1
+            agent.call_id = None
+            agent.available_at = self._now + self._queues[call.queue].failed_delay_seconds
+            self._agent_event(agent, AgentEvent.BRIDGE_FAILED, self._now, "bridge_failed")
+            self._requeue(call)
+            self._route()
+        return self._flush()
+
     def call_ended(self, call_id: str, now: float) -> list[commands.Command]:
         """The caller hung up: queued -> abandoned; offering -> offers cancelled; bridged -> agent wrap_up.
 
@@ -869,6 +889,10 @@ class Acd:
         if call.offer_ids:
             return
         call.state = transition(Machine.CALL, call.state, CallEvent.OFFER_FAILED, call.call_id)
+        self._requeue(call)
+
+    def _requeue(self, call: QueuedCall) -> None:
+        """Back in its queue at its old place (or out of it, if it waited its queue's maximum)."""
         config = self._queues[call.queue]
         if (
             call.state is CallState.QUEUED

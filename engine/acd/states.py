@@ -15,7 +15,9 @@ Agents
     (``too_many_no_answers``).  If the offer is withdrawn (caller hung up, another
     agent answered a ring-all call, FreeSWITCH reconnected) they go back to
     ``ready``.  When the bridged call ends they are in ``wrap_up`` until it expires
-    or they end it (``wrap_up_ended`` -> ``ready``).  An agent on a callback whose customer
+    or they end it (``wrap_up_ended`` -> ``ready``).  If the bridge to the caller does not form
+    (the agent's leg vanished between answering and the bridge: ``bridge_failed``) they go back to
+    ``ready`` without wrap-up, held out for the queue's failed delay.  An agent on a callback whose customer
     could not be reached goes straight back to ``ready`` (``callback_failed``, no wrap-up).
     ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
     from every logged-in state except ``on_call`` (finish the call first); from
@@ -30,7 +32,8 @@ Agents
 Calls
     A call enters ``queued``.  The ACD ``offer``\\ s it (``offering``); when every
     offer for it fails or is withdrawn it returns to ``queued`` at the head
-    (``offer_failed``).  The first ``answer`` bridges it (``bridged``).  The caller
+    (``offer_failed``).  The first ``answer`` bridges it (``bridged``); a bridge that does not form
+    (``bridge_failed``) puts it back at the head (``queued``).  The caller
     may ``hang_up`` in any live state (``ended``; from ``queued`` this is an
     abandoned call).  A queued call that waited its queue's maximum leaves the
     queue to the configured exit target (``max_wait`` -> ``left``); a caller may
@@ -94,6 +97,7 @@ class AgentEvent(StrEnum):
     TOO_MANY_NO_ANSWERS = "too_many_no_answers"
     OFFER_CANCELLED = "offer_cancelled"
     CALL_ENDED = "call_ended"
+    BRIDGE_FAILED = "bridge_failed"
     CALLBACK_FAILED = "callback_failed"
     WRAP_UP_ENDED = "wrap_up_ended"
     DIAL = "dial"
@@ -122,6 +126,7 @@ class CallEvent(StrEnum):
     OFFER_FAILED = "offer_failed"
     ANSWER = "answer"
     HANG_UP = "hang_up"
+    BRIDGE_FAILED = "bridge_failed"
     MAX_WAIT = "max_wait"
     LEAVE = "leave"
     CONNECTED = "connected"
@@ -173,6 +178,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.RESERVED, _AE.TOO_MANY_NO_ANSWERS): _A.BREAK,
     (_A.RESERVED, _AE.OFFER_CANCELLED): _A.READY,
     (_A.ON_CALL, _AE.CALL_ENDED): _A.WRAP_UP,
+    (_A.ON_CALL, _AE.BRIDGE_FAILED): _A.READY,
     (_A.ON_CALL, _AE.CALLBACK_FAILED): _A.READY,
     (_A.WRAP_UP, _AE.WRAP_UP_ENDED): _A.READY,
     (_A.WRAP_UP, _AE.BREAK): _A.BREAK,
@@ -194,6 +200,7 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.OFFERING, _CE.ANSWER): _C.BRIDGED,
     (_C.OFFERING, _CE.HANG_UP): _C.ENDED,
     (_C.BRIDGED, _CE.HANG_UP): _C.ENDED,
+    (_C.BRIDGED, _CE.BRIDGE_FAILED): _C.QUEUED,
     (_C.VIRTUAL, _CE.OFFER): _C.VIRTUAL_OFFERING,
     (_C.VIRTUAL, _CE.CANCEL): _C.LEFT,
     (_C.VIRTUAL_OFFERING, _CE.OFFER_FAILED): _C.VIRTUAL,

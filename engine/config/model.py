@@ -28,6 +28,7 @@ class FreeSwitch(_Section):
     port: Port = 8021
     password: str = "hotline-esl-change-me"
     command_timeout: float = Field(5.0, gt=0)
+    bridge_confirm_seconds: float = Field(5.0, gt=0)
     reconnect_max_seconds: float = Field(5.0, gt=0)
 
 

@@ -195,5 +195,9 @@ class Emulator:
         else:
             self.switch.api_open.set()
 
+    def lose_bridges(self, count: int) -> None:
+        """The next ``count`` ``uuid_bridge`` commands answer ``+OK`` but never bridge."""
+        self.commands.lost_bridges = count
+
     def set_api_delay(self, seconds: float) -> None:
         self.switch.api_delay = seconds

@@ -142,6 +142,7 @@ class Channel:
         self.bridge_over = gevent.event.Event()  # set when the bridge's loop has finished
         self.transferring = False  # taken out of a bridge by uuid_bridge/uuid_park: no after-bridge rule
         self.left_behind = False  # its partner was taken out of the bridge: the after-bridge rule applies
+        self.execute_sent = gevent.event.Event()  # an application was queued (a bridge runs it, see bridge())
         self.recordings: dict[str, int] = {}
         self.script: Callable[[str], str] | None = None  # sim: answers collect/speech prompts
         self.on_bridge: Callable[[Channel], None] | None = None  # sim: starts talk timers
@@ -448,19 +449,35 @@ class Channel:
     def send(self, msg: Message) -> Message:
         """Queue a message for the session (what ``sendmsg`` and uuid_* commands do)."""
         self.queue.put(msg)
+        if msg.kind == "execute":
+            self.execute_sent.set()
         return msg
+
+    def send_first(self, msg: Message) -> Message:
+        """Put a message before everything queued: a state change (``uuid_bridge``) does not wait
+        behind queued applications."""
+        waiting = [msg]
+        while not self.queue.empty():
+            waiting.append(self.queue.get_nowait())
+        for each in waiting:
+            self.queue.put(each)
+        return msg
+
+    def next_execute(self) -> Message | None:
+        """Take the first queued application out of the queue (other messages stay, in order)."""
+        waiting = [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+        found = next((msg for msg in waiting if msg.kind == "execute"), None)
+        for msg in waiting:
+            if msg is not found:
+                self.queue.put(msg)
+        if not any(msg.kind == "execute" for msg in waiting if msg is not found):
+            self.execute_sent.clear()
+        return found
 
     def flush_executes(self) -> None:
         """Drop the applications queued by sendmsg that have not started (other messages stay)."""
-        kept = []
-        while not self.queue.empty():
-            msg = self.queue.get_nowait()
-            if msg.kind == "execute":
-                msg.done.set("")
-            else:
-                kept.append(msg)
-        for msg in kept:
-            self.queue.put(msg)
+        while (msg := self.next_execute()) is not None:
+            msg.done.set("")
 
     def queue_dtmf(self, digits: str) -> None:
         for digit in digits:
@@ -502,7 +519,7 @@ class Channel:
                 side.on_bridge(side)
         if peer.parked:
             peer.send(Message("bridged"))
-        gevent.wait([self.dead, peer.dead, self.unbridged], count=1)
+        self._bridge_loop(peer)
         self.event("CHANNEL_UNBRIDGE", lead=ids)
         self.bridged_to = peer.bridged_to = None
         peer.unbridged.set()
@@ -512,6 +529,20 @@ class Channel:
         if self.alive and (not peer.alive or self.left_behind or self.transferring):
             self.left_behind = False
             self.after_bridge(by_app)
+
+    def _bridge_loop(self, peer: Channel) -> None:
+        """Until either side leaves. Applications queued meanwhile run inside the bridge, the
+        partner's audio suspended (switch_ivr_bridge.c's loop parses the private events): a
+        playback queued just before a ``uuid_bridge`` plays over the partner."""
+        ends = [self.dead, peer.dead, self.unbridged]
+        if not any(msg.kind == "execute" for msg in list(self.queue.queue)):
+            self.execute_sent.clear()  # set by applications the session has since run
+        while not any(e.is_set() for e in ends):
+            gevent.wait([*ends, self.execute_sent], count=1)
+            msg = None if any(e.is_set() for e in ends) else self.next_execute()
+            if msg is not None:
+                self.switch.media_in_bridge.append((self.uuid, msg.app))
+                self.handle(msg)
 
     def wait_unbridged(self, *, by_app: bool) -> None:
         """The B side of a bridge: wait for the bridge to end, then apply the after-bridge rule."""

@@ -28,6 +28,7 @@ class Commands:
         self.switch = switch
         self.originator = originator
         self.dialplan = dialplan
+        self.lost_bridges = 0  # fault injection: this many uuid_bridge commands answer +OK and do nothing
         self.table: dict[str, Callable[[str], str]] = {
             "version": lambda _: VERSION_LINE,
             "status": self.status,
@@ -211,9 +212,12 @@ class Commands:
         a, b = self._channel(words[0]), self._channel(words[1])
         if a is None or b is None:
             return f"-ERR Invalid uuid {words[0] if a is None else words[1]}\n"
+        if self.lost_bridges > 0:  # fault injection: accepted, never bridged
+            self.lost_bridges -= 1
+            return f"+OK {b.uuid}\n"
         for side in (a, b):  # switch_ivr_uuid_bridge: both leave their bridges (CF_TRANSFER), not hung up
             side.leave_bridge()
-        a.send(Message("bridge", peer=b))
+        a.send_first(Message("bridge", peer=b))  # CF_REDIRECT + a state change: queued applications wait
         a.interrupt.set()
         b.interrupt.set()  # an application B runs (a playback) ends: it is bridged next
         return f"+OK {b.uuid}\n"

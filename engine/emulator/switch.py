@@ -70,6 +70,7 @@ class Switch:
         self.listeners: set[Listener] = set()
         self.log: list[Event] = []
         self.sessions_since_startup = 0
+        self.media_in_bridge: list[tuple[str, str]] = []  # (uuid, application) run inside a bridge, over the partner
         self.peak_sessions = 0
         self.started_us = self.now_us()
         self.api_delay = 0.0

@@ -133,6 +133,12 @@ class Metrics:
         self.queue_offers = Counter(
             "hotline_queue_offers", "Offers to agents by queue and result", ["queue", "result"], registry=r
         )
+        self.bridge_failures = Counter(
+            "hotline_queue_bridge_failures",
+            "Answered offers whose bridge to the caller did not form (the call went back to the head of its queue)",
+            ["queue", "reason"],
+            registry=r,
+        )
         self.talk_seconds = Histogram(
             "hotline_queue_talk_seconds",
             "Time from the bridge to the end of an answered call (for AHT)",

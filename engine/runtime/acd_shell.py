@@ -7,7 +7,14 @@ commands it returns are then carried out, those that wait on FreeSWITCH in their
 Offers ring an agent with ``bgapi originate {origination_uuid=...}<contact> &park()``: the
 BACKGROUND_JOB result says answered (``+OK <uuid>``) or why not (``-ERR NO_ANSWER``...). An answered
 agent leg is joined to the caller with ``uuid_bridge``. Call sessions learn what happened to their
-call through an inbox (:class:`Bridged`, :class:`LeftQueue`).
+call through an inbox (:class:`Bridged`, :class:`BridgeFailed`, :class:`LeftQueue`).
+
+The bridge is made on the caller's own connection, after ``uuid_break <caller> all``: FreeSWITCH
+runs applications still queued on a channel *inside* its bridge (switch_ivr_bridge.c parses the
+private events in the bridge loop), so hold music sent just before the agent answered would play
+over the agent for good. The call counts as talking only once the caller's CHANNEL_BRIDGE arrives
+(``uuid_bridge`` answers before the bridge exists); a bridge that does not form is retried, then
+the agent's leg is released and the call goes back to the head of its queue.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import gevent
+from gevent.event import Event
 from gevent.queue import Queue
 
 from engine.acd import commands
@@ -31,6 +39,8 @@ from engine.metrics import LiveSample, Metrics, QueueSample
 from engine.transport import CommandFailed, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
+
+BRIDGE_ATTEMPTS = 2
 
 # FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons.
 FAILURE_REASONS = {
@@ -55,6 +65,12 @@ class Bridged:
 
     agent_id: str
     agent_leg: str
+
+
+@dataclass(frozen=True)
+class BridgeFailed:
+    """Sent to a call session: the agent answered but the bridge did not form; the call is back at the
+    head of its queue (hold music again)."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +110,20 @@ class _OfferIO:
     cancelled: bool = False
 
 
+class Esl(Protocol):
+    """An ESL connection that runs ``api`` commands (the control connection or a call's own)."""
+
+    def api(self, cmd: str, timeout: float | None = None) -> str: ...
+
+
 @dataclass
 class QueuedInfo:
-    """What the shell keeps about a queued call for screen pops and session notices."""
+    """What the shell keeps about a queued call for screen pops and session notices.
+
+    ``esl`` is the caller's own connection when a session drives the call: its playbacks and the
+    bridge then reach FreeSWITCH in order, and the session reports the caller's CHANNEL_BRIDGE
+    (:meth:`AcdShell.bridge_seen`). ``connecting`` is true from an agent's answer until the bridge
+    formed or failed: no media may be queued on the caller meanwhile."""
 
     call_id: str
     queue: str
@@ -105,6 +132,8 @@ class QueuedInfo:
     enqueued: float
     inbox: Queue = field(default_factory=Queue)
     first_offer_at: datetime | None = None
+    esl: Esl | None = None
+    connecting: bool = False
 
 
 class CallbackHandler(Protocol):
@@ -132,6 +161,7 @@ class AcdShell:
         *,
         clock: Callable[[], float] = time.monotonic,
         tick_seconds: float = 0.25,
+        bridge_confirm_seconds: float = 5.0,
     ) -> None:
         self.acd = acd
         self.control = control
@@ -139,10 +169,12 @@ class AcdShell:
         self.metrics = metrics
         self.clock = clock
         self.tick_seconds = tick_seconds
+        self.bridge_confirm_seconds = bridge_confirm_seconds
         self.calls: dict[str, QueuedInfo] = {}
         self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
         self._bridged_at: dict[str, float] = {}
         self._offers: dict[str, _OfferIO] = {}
+        self._joining: dict[str, tuple[Event, Bridged]] = {}  # call id -> (set on its CHANNEL_BRIDGE, the notice)
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
         self._ticker: gevent.Greenlet | None = None
@@ -216,6 +248,8 @@ class AcdShell:
             case commands.CancelOffer():
                 self._cancel(command)
             case commands.Bridge():
+                if info := self.calls.get(command.call_id):
+                    info.connecting = True  # before anything yields: the session queues no more media
                 gevent.spawn(self._bridge, command)
             case commands.QueueExit():
                 info = self.calls.pop(command.call_id, None)
@@ -304,20 +338,68 @@ class AcdShell:
         info = self.calls.get(bridge.call_id)
         if io is None or info is None:
             return
-        try:
-            self.control.api(f"uuid_bridge {bridge.call_id} {io.leg}")
-        except ESLError as exc:
-            log.info("bridge %s <-> %s failed (%s): ending the call in the ACD", bridge.call_id, io.leg, exc)
-            self._kill(io.leg, "NORMAL_CLEARING")
-            self.call_ended(bridge.call_id)
+        failure = self._join(info, Bridged(bridge.agent_id, io.leg))
+        if failure is None:
+            self._bridged(bridge, info, io.leg)
             return
+        log.warning(
+            "bridge %s <-> %s: %s; the call goes back to the head of %s", info.call_id, io.leg, failure, info.queue
+        )
+        self.metrics.bridge_failures.labels(info.queue, failure).inc()
+        self._kill(io.leg, "NORMAL_CLEARING")
+        info.connecting = False
+        self.apply(lambda now: self.acd.bridge_failed(bridge.call_id, now))
+        info.inbox.put(BridgeFailed())
+
+    def _join(self, info: QueuedInfo, notice: Bridged) -> str | None:
+        """Bridge the caller to the agent's leg (see the module's notes); None once bridged, else why
+        not: ``refused`` (a leg is gone) or ``no_bridge_event`` (FreeSWITCH accepted, never bridged).
+        The session hears ``notice`` when its CHANNEL_BRIDGE arrives, in order with its other events;
+        a call with no session of its own hears it once FreeSWITCH accepted."""
+        esl = info.esl or self.control
+        try:
+            for _ in range(BRIDGE_ATTEMPTS):
+                seen = Event()
+                self._joining[info.call_id] = (seen, notice)
+                try:
+                    self.bridge_caller(info.call_id, notice.agent_leg, esl)
+                except ESLError as exc:
+                    log.info("bridge %s <-> %s: %s", info.call_id, notice.agent_leg, exc)
+                    return "refused"
+                if info.esl is None:
+                    info.inbox.put(notice)
+                    return None
+                if seen.wait(self.bridge_confirm_seconds):
+                    return None
+                log.warning("bridge %s <-> %s: no CHANNEL_BRIDGE yet, bridging again", info.call_id, notice.agent_leg)
+            return "no_bridge_event"
+        finally:
+            self._joining.pop(info.call_id, None)
+
+    def bridge_caller(self, call_id: str, leg: str, esl: Esl | None = None) -> None:
+        """``uuid_break <caller> all``, then ``uuid_bridge <caller> <leg>`` (on the control connection
+        unless told): nothing left queued on the caller plays inside the bridge. Raises ESLError."""
+        esl = esl or self.control
+        esl.api(f"uuid_break {call_id} all")
+        esl.api(f"uuid_bridge {call_id} {leg}")
+
+    def bridge_seen(self, call_id: str) -> None:
+        """The caller's own connection saw its CHANNEL_BRIDGE: an agent's answer became a bridge."""
+        joining, info = self._joining.pop(call_id, None), self.calls.get(call_id)
+        if joining is not None:
+            seen, notice = joining
+            if info is not None:
+                info.inbox.put(notice)  # before the session reads any later event of its call
+            seen.set()
+
+    def _bridged(self, bridge: commands.Bridge, info: QueuedInfo, leg: str) -> None:
+        info.connecting = False
         waited = self.clock() - info.enqueued
         self.metrics.wait_seconds.labels(info.queue, "answered").observe(waited)
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
-        self.joined(bridge.call_id, io.leg)
-        info.inbox.put(Bridged(bridge.agent_id, io.leg))
+        self.joined(bridge.call_id, leg)
         for listener in self._bridge_listeners:
             listener(bridge.call_id, bridge.agent_id, info.queue)
 

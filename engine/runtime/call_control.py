@@ -260,7 +260,7 @@ class CallControl:
             raise ValueError(f"{consult.target} has not answered yet: wait, or cancel")
         if consult.mode == "consult":
             consult.completed = True
-            self.control.api(f"uuid_bridge {consult.call_id} {consult.target_leg}")
+            self.acd.bridge_caller(consult.call_id, consult.target_leg)  # out of the hold music
         self._completed(consult)  # before the agent's leg goes: its watcher in a room sees the agent done
         self._kill(consult.agent_leg)  # conference: the agent's leg leaves the room, caller and target stay
         return {"target": consult.target, "leg": consult.target_leg}
@@ -413,7 +413,7 @@ class CallControl:
         if consult.mode == "conference":  # caller and agent stay in their room
             return
         try:
-            self.control.api(f"uuid_bridge {consult.call_id} {consult.agent_leg}")
+            self.acd.bridge_caller(consult.call_id, consult.agent_leg)
             self.control.api(f"uuid_setvar {consult.agent_leg} park_after_bridge")  # hang up with the caller
         except ESLError as exc:  # the caller hung up meanwhile: release the agent's phone from park
             log.info("consult by %s: back to the caller: %s", consult.agent_id, exc)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gevent
+from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import AcdShell, Bridged, ConsultHold, LeftQueue, QueuedInfo, TransferCall
+from engine.runtime.acd_shell import AcdShell, Bridged, BridgeFailed, ConsultHold, LeftQueue, QueuedInfo, TransferCall
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.callbacks import dialable
@@ -115,6 +116,7 @@ class CallSession:
         # the ACD's word (Bridged, LeftQueue, TransferCall), the caller's keys, HUNG_UP, UNBRIDGED
         self._inbox: Queue = Queue()
         self._sent_by: str | None = None  # the agent who sent the caller into a flow, to get its result
+        call.register_handle("CHANNEL_BRIDGE", lambda _e: services.acd.bridge_seen(call.uuid))
         call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._inbox.put(UNBRIDGED))
         call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
@@ -228,7 +230,15 @@ class CallSession:
             self._inbox.get()
         if self.s.post_call_flow:  # keep the caller when the agent hangs up, for the post-call flow
             self.call.execute("set", "park_after_bridge=true", timeout=10)
-        info = QueuedInfo(t.uuid, action.queue, t.caller, pop, self.s.acd.clock(), inbox=self._inbox)
+        info = QueuedInfo(
+            t.uuid,
+            action.queue,
+            t.caller,
+            pop,
+            self.s.acd.clock(),
+            self._inbox,
+            esl=self.call,
+        )
         self.s.acd.enqueue(info, action.priority)
         message = self._wait_in_queue(info, executor)
         t.offered_at = t.offered_at or info.first_offer_at
@@ -242,10 +252,6 @@ class CallSession:
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
-        if not self.call.hungup.is_set():
-            # A bridge made before the hold music's sendmsg reached FreeSWITCH leaves that playback
-            # queued behind the bridge: it would now play forever in front of what comes next.
-            self._flush_applications()
         if transfer is not None and not self.call.hungup.is_set():
             return LeftQueue("transfer", transfer.target)
         if self.s.post_call_flow and not self.call.hungup.is_set():
@@ -263,8 +269,7 @@ class CallSession:
             while (item := self._inbox.get()) is not HUNG_UP:
                 if item is UNBRIDGED and not holds:
                     break
-                if item is UNBRIDGED and holds.pop(0).music:  # and nothing queued behind the bridge before it
-                    self._flush_applications()
+                if item is UNBRIDGED and holds.pop(0).music:
                     self.call.execute_async("playback", self.s.music_on_hold)
                 if isinstance(item, ConsultHold):
                     holds.append(item)
@@ -283,20 +288,22 @@ class CallSession:
         keys = dict(config.exit_keys)
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
         self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
-        hold = self.call.execute_async("playback", self.s.music_on_hold)
+        hold = self._hold_music(info)
         try:
             while True:
                 try:
                     item = self._inbox.get(timeout=config.announce_seconds or None)
                 except Empty:
                     self._break_hold(hold)
-                    if not self._word_pending():
+                    if not self._word_pending(info):
                         executor.perform(a.Say(self._announcement(info.call_id, keys)))
-                    if not self._word_pending():
-                        hold = self.call.execute_async("playback", self.s.music_on_hold)
+                    hold = self._hold_music(info)
                     continue
                 if item is HUNG_UP:
                     return None
+                if isinstance(item, BridgeFailed):  # back at the head of the queue
+                    hold = self._hold_music(info)
+                    continue
                 if isinstance(item, Key):
                     if item.digit in keys:
                         self.s.acd.leave(info.call_id, keys[item.digit])
@@ -315,9 +322,17 @@ class CallSession:
         except ESLError as exc:
             log.debug("%s: uuid_break: %s", self.call.name, exc)
 
-    def _word_pending(self) -> bool:
-        """The ACD's word (bridged, or out of the queue) is in the inbox, not yet read."""
-        return any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
+    def _word_pending(self, info: QueuedInfo) -> bool:
+        """An agent answered (the bridge is being made) or the ACD's word is in the inbox, not yet read."""
+        return info.connecting or any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
+
+    def _hold_music(self, info: QueuedInfo) -> AsyncResult:
+        """Start the hold music unless the ACD already moved the call on (a ready result then)."""
+        if self._word_pending(info):
+            done = AsyncResult()
+            done.set(None)
+            return done
+        return self.call.execute_async("playback", self.s.music_on_hold)
 
     def _announcement(self, call_id: str, keys: dict[str, str]) -> str:
         acd = self.s.acd.acd
@@ -404,12 +419,9 @@ class CallSession:
         except ESLError as exc:
             log.info("%s: post-call flow ended: %s", self.call.name, exc)
 
-    def _break_hold(self, hold: gevent.event.AsyncResult) -> None:
+    def _break_hold(self, hold: AsyncResult) -> None:
         if not hold.ready():
-            try:
-                self.call.api(f"uuid_break {self.call.uuid} all")
-            except ESLError as exc:
-                log.debug("uuid_break: %s", exc)
+            self._flush_applications()
 
     def _finish(self) -> None:
         """Wait for the channel to be gone, then record the call exactly once."""

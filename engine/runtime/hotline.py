@@ -111,7 +111,14 @@ class Hotline:
             timeout=config.freeswitch.command_timeout,
             backoff=(0.05, config.freeswitch.reconnect_max_seconds),
         )
-        self.acd = AcdShell(Acd(), self.control, self.hub, self.metrics, clock=clock)
+        self.acd = AcdShell(
+            Acd(),
+            self.control,
+            self.hub,
+            self.metrics,
+            clock=clock,
+            bridge_confirm_seconds=config.freeswitch.bridge_confirm_seconds,
+        )
         self.acd.on_agent_state(self._persist_agent_state)
         self.acd.on_bridged(self._record_by_policy)
         self.holds = HoldWatch(self.control, self.hub, self.metrics)
