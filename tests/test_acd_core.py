@@ -113,6 +113,20 @@ def test_a_bridge_that_does_not_form_requeues_the_call_at_the_head_and_frees_the
     assert acd.bridge_failed("c1", 5) == [] and acd.bridge_failed("gone", 5) == []  # only a bridged call
 
 
+def test_consult_agent_is_the_queue_strategys_free_pick_and_changes_nothing() -> None:
+    queue = QueueConfig("sales", "sales", strategy=Strategy.MOST_SKILLED)
+    acd = make(queue, agents={"me": {"sales": 9}, "low": {"sales": 3}, "high": {"sales": 7}})
+    before = acd.snapshot()
+    assert acd.consult_agent("sales", exclude="me") == "high"  # most skilled, never the consulting agent
+    assert acd.snapshot() == before
+    acd.engage("high", "consult", 1)
+    assert acd.consult_agent("sales", exclude="me") == "low"
+    acd.agent_break("low", "lunch", 2)
+    assert acd.consult_agent("sales", exclude="me") is None
+    with pytest.raises(UnknownQueue):
+        acd.consult_agent("nowhere", exclude="me")
+
+
 @pytest.mark.parametrize(("reason", "delay"), [("busy", 30), ("rejected", 7), ("failed", 45)])
 def test_busy_reject_and_failure_delays(reason: str, delay: float) -> None:
     queue = QueueConfig(

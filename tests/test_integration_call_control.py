@@ -237,7 +237,7 @@ def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:nobody"})
     assert status == 409 and "no such agent" in body["error"]
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "pigeon:1"})
-    assert status == 409 and "use agent:ID or number:N" in body["error"]
+    assert status == 409 and "use agent:ID, queue:NAME or number:N" in body["error"]
     assert rig.emulator.channels[call_id].bridged_to is agent_leg  # nothing happened to the call
 
     # a number that does not answer: the agent is back with the caller on their own
@@ -264,6 +264,37 @@ def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     m = rig.engine.metrics
     assert m.value("hotline_consults_total", kind="consult", result="no_answer") == 1
     assert m.value("hotline_consults_total", kind="consult", result="cancelled") == 1
+
+
+def test_consult_a_queue_rings_the_agent_its_strategy_picks_or_says_nobody_is_free(rig) -> None:
+    call_id = caller_with_1001(rig)
+    agent_leg = rig.emulator.channels[rig.engine.acd.agent_legs[call_id]]
+    me = rig.agent_tokens["1001"]
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "queue:sales"})
+    assert status == 409 and "nobody in it is free" in body["error"]  # 1001 is its only agent, and busy
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "queue:nowhere"})
+    assert status == 409 and "no such queue" in body["error"]
+    assert rig.emulator.channels[call_id].bridged_to is agent_leg  # nothing happened to the call
+
+    login(rig, "1002")
+    mine = rig.feed("1001")
+    status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "queue:sales"})
+    assert status == 200 and body["agent"] == "1002"
+    assert state(rig, "1002") == "engaged"  # reserved: the queue cannot offer 1002 a call meanwhile
+    assert consult_news(mine) == {"call_id": call_id, "target": "queue:sales", "state": "answered"}
+    target = wait_until(lambda: agent_leg.bridged_to, what="1001 talking to 1002")
+    assert target.name.startswith("sofia/internal/1002@")
+    assert rig.api("POST", "/api/agents/1001/call/complete", me)[0] == 200
+    wait_until(lambda: rig.emulator.channels[call_id].bridged_to is target, what="caller bridged to 1002")
+    rig.emulator.hangup(call_id)
+    assert rig.next_call().outcome == "answered"
+    log = rig.api("GET", "/api/call-control-log?agent=1001", rig.admin)[1]
+    assert [(r["action"], r["detail"], r["result"].split(":")[0]) for r in reversed(log)] == [
+        ("consult", "queue:sales", "refused"),
+        ("consult", "queue:nowhere", "refused"),
+        ("consult", "queue:sales", "ok"),
+        ("complete", None, "ok"),
+    ]
 
 
 def test_the_caller_hanging_up_during_a_consultation_releases_everyone(rig) -> None:

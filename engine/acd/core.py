@@ -343,6 +343,15 @@ class Acd:
         self._route()
         return self._flush()
 
+    def consult_agent(self, queue: str, exclude: str) -> str | None:
+        """The free agent ``queue``'s strategy would pick for a colleague's consultation (never
+        ``exclude``, the consulting agent); None when nobody eligible is free. A view: reserve them
+        with :meth:`engage` (``consult``). Raises UnknownQueue."""
+        config = self._queue(queue)
+        pool = [agent for agent in self._available[queue].values() if agent.id != exclude]
+        chosen = choose_agents(pool, config, self._routing)
+        return chosen[0].id if chosen else None
+
     def engaged_call_ended(self, agent_id: str, wrap_up_seconds: float, now: float) -> list[commands.Command]:
         """The engaged agent's call ended: engaged -> wrap_up for ``wrap_up_seconds`` (0: straight to ready)."""
         agent = self._agent(agent_id)

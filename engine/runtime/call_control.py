@@ -35,6 +35,7 @@ import gevent
 import gevent.event
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.acd.core import UnknownQueue
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Leg, Legs
 from engine.config.model import AgentCalls
@@ -127,7 +128,7 @@ class CallControl:
         """Do ``action`` on ``agent_id``'s call (or, for supervisors, to the agent); audited.
 
         Arguments by action: ``transfer`` ``target`` (``queue:NAME``, ``flow:NAME``, ``agent:ID``,
-        ``number:N``); ``consult``/``conference`` ``target`` (``agent:ID``, ``number:N``); ``dial``
+        ``number:N``); ``consult``/``conference`` ``target`` (``agent:ID``, ``queue:NAME``, ``number:N``); ``dial``
         ``number`` and ``override_dnc`` (bool; the API lets only supervisors and admins); ``listen``,
         ``whisper``, ``barge`` ``contact`` (the supervisor's phone); ``force_break`` ``reason``.
         Raises KeyError (unknown agent) or ValueError (not possible now, with why).
@@ -278,6 +279,8 @@ class CallControl:
             raise ValueError(f"call {call_id} is not bridged to agent {agent_id} yet")
         kind, _, name = target.partition(":")
         target_agent = None
+        if kind == "queue":  # a warm transfer to a team: the agent its strategy picks now
+            kind, name = "agent", self._free_agent_of(name, agent_id, mode)
         if kind == "agent":
             agents = self.acd.acd.snapshot().agents
             if name not in agents or name == agent_id:
@@ -293,7 +296,7 @@ class CallControl:
                 raise ValueError(f"{mode} target {target!r} is on the do-not-call list ({listed})")
             contact = self.settings.dial_string.replace("{number}", name)
         else:
-            raise ValueError(f"{mode} target {target!r}: use agent:ID or number:N")
+            raise ValueError(f"{mode} target {target!r}: use agent:ID, queue:NAME or number:N")
         if mode == "consult":
             agent_leg = self.acd.hold_for_consult(call_id)
             for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
@@ -314,7 +317,18 @@ class CallControl:
             self.acd.hub.publish(target_agent, "screen_pop", pop, sticky=True)
             self.metrics.screen_pops.labels(mode).inc()
         gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
-        return {"target": target, "leg": consult.target_leg}
+        return {"target": target, "leg": consult.target_leg, "agent": target_agent}
+
+    def _free_agent_of(self, queue: str, agent_id: str, mode: str) -> str:
+        try:
+            picked = self.acd.acd.consult_agent(queue, agent_id)
+        except UnknownQueue:
+            raise ValueError(f"{mode} target 'queue:{queue}': no such queue") from None
+        if picked is None:
+            raise ValueError(
+                f"{mode} target 'queue:{queue}': nobody in it is free; transfer the caller to the queue instead"
+            )
+        return picked
 
     def _into_room(self, call_id: str, agent_id: str) -> str:
         """Move caller and agent out of their bridge into the call's conference room (once per call);
