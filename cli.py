@@ -660,7 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for recordings: the call uuid)")
     call.add_argument(
-        "--to", help="transfer: queue:NAME, flow:NAME, agent:ID or number:N; consult/conference: agent:ID, queue:NAME or number:N"
+        "--to",
+        help="transfer: queue:NAME, flow:NAME, agent:ID or number:N; "
+        "consult/conference: agent:ID, queue:NAME or number:N",
     )
     call.add_argument("--number", help="dial: the number the agent calls")
     call.add_argument("--override-dnc", action="store_true", help="dial: call a do-not-call number (supervisor/admin)")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime.call_control import CONFERENCE_PROFILE
+from engine.runtime.consults import CONFERENCE_PROFILE
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "freeswitch_conf"

@@ -73,7 +73,8 @@ def test_conference_cancel_leave_and_the_caller_ending_it_on_real_freeswitch(eng
 
         second = engine.call_control.act("admin", "1001", "conference", target="number:9999")["leg"]
         wait_until(lambda: members(control, call_id) == {call_id, agent_leg, second}, WAIT, "three again")
-        wait_until(lambda: engine.call_control.consults["1001"].answered.is_set(), WAIT, "hotline saw the answer")
+        consults = engine.call_control.consults.active
+        wait_until(lambda: consults["1001"].answered.is_set(), WAIT, "hotline saw the answer")
         engine.call_control.act("admin", "1001", "leave")
         wait_until(lambda: members(control, call_id) == {call_id, second}, WAIT, "the agent gone")
         assert engine.acd.agent_state("1001") is AgentState.READY  # done with the call (the queue has no wrap-up)

@@ -48,8 +48,10 @@ from engine.runtime.agent_metrics import AgentMetrics
 from engine.runtime.call_control import CallControl
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.callbacks import Callbacks
+from engine.runtime.consults import Consults
 from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
+from engine.runtime.manual_dial import ManualDials
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
     agent_states,
@@ -140,9 +142,15 @@ class Hotline:
             self.acd, self.sessions, legs, self.tts, self.metrics, self._customer_pop,
             dial=config.calls.callback_dial, caller_id=config.calls.callback_caller_id,
         )  # fmt: skip
-        self.call_control = CallControl(
-            self.acd, self.control, legs, self.sessions, self.metrics, config.agent_calls,
+        dials = ManualDials(
+            self.acd, legs, self.sessions, self.metrics, config.agent_calls,
             region=config.calls.region, customer_pop=self._customer_pop,
+        )  # fmt: skip
+        consults = Consults(
+            self.acd, self.control, legs, self.metrics, config.agent_calls, dnc_source=dials.dnc_source
+        )  # fmt: skip
+        self.call_control = CallControl(
+            self.acd, self.control, self.sessions, self.metrics, dials=dials, consults=consults,
             start_recording=self.start_recording, agent_action=self.agent_action,
         )  # fmt: skip
         app = make_app(
