@@ -399,9 +399,9 @@ class AcdShell:
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
-        self.joined(bridge.call_id, leg)
-        for listener in self._bridge_listeners:
+        for listener in self._bridge_listeners:  # before the call is seen bridged: e.g. hold is tracked
             listener(bridge.call_id, bridge.agent_id, info.queue)
+        self.joined(bridge.call_id, leg)
 
     def joined(self, call_id: str, agent_leg: str) -> None:
         """The call is talking to the agent on ``agent_leg`` (for transfers, reconnects, talk time)."""

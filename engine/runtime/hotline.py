@@ -122,7 +122,7 @@ class Hotline:
             bridge_confirm_seconds=config.freeswitch.bridge_confirm_seconds,
         )
         self.acd.on_agent_state(self._persist_agent_state)
-        self.acd.on_bridged(self._record_by_policy)
+        self.acd.on_bridged(lambda *bridged: gevent.spawn(self._record_by_policy, *bridged))  # DB + ESL: not inline
         self.holds = HoldWatch(self.control, self.hub, self.metrics)
         self.acd.on_bridged(self.holds.bridged)
         AgentMetrics(self.acd, self.metrics, window_seconds=config.metrics.occupancy_window_seconds)
