@@ -89,7 +89,8 @@ def test_fax_on_demand_sends_the_chosen_document_on_this_line(tmp_path, db_url):
 
 def test_post_call_survey_scores_are_stored_against_call_and_agent(tmp_path, db_url):
     with _rig(tmp_path, db_url, config={"calls": {"post_call_flow": "survey"}}) as rig:
-        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5, talk_seconds=5)  # the agent hangs up first
+        # the agent hangs up first (the caller never does), 1 s after answering: after the bridge, even loaded
+        rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5, talk_seconds=100)
         rig.ready("1001")
         uuid = rig.emulator.place_call(Caller(CALLER, script=["2", "5", "4"]), HOTLINE_NUMBER)
         trace = rig.next_call()

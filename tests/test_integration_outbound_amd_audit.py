@@ -44,7 +44,8 @@ def test_machine_verdict_is_sampled_labelled_human_and_counted_as_an_abandon(rig
     rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
     rig.emulator.parties.update(
         {
-            LIVE: CalledParty(LIVE, "live", talk_seconds=40),
+            # patient: waiting 10 emulated seconds for an agent is only 0.1 s of a loaded machine's time
+            LIVE: CalledParty(LIVE, "live", talk_seconds=40, patience_seconds=1000),
             WRONG: CalledParty(WRONG, "live", amd_says="MACHINE"),  # a person AMD takes for a machine
             BUSY: CalledParty(BUSY, "busy"),
         }

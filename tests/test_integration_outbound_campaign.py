@@ -60,7 +60,8 @@ def test_campaign_connects_people_handles_machines_and_never_dials_dnc(rig):
     rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
     rig.emulator.parties.update(
         {
-            LIVE: CalledParty(LIVE, "live", talk_seconds=40),
+            # patient: waiting 10 emulated seconds for an agent is only 0.1 s of a loaded machine's time
+            LIVE: CalledParty(LIVE, "live", talk_seconds=40, patience_seconds=1000),
             MACHINE: CalledParty(MACHINE, "machine"),
             BUSY: CalledParty(BUSY, "busy"),
             LISTED: CalledParty(LISTED, "live"),

@@ -99,11 +99,13 @@ def test_an_agents_machine_disposition_of_a_human_verdict_is_a_false_negative(se
     assert samples.add_false_negative(session, campaign.id, machine, "1001") is None
 
 
-def test_verdict_counts_cover_answered_calls_since_a_time(session) -> None:
+def test_verdicts_since_a_time_are_the_answered_calls_amd_judged(session) -> None:
     campaign = _campaign(session)
     _attempt(session, campaign, "l1", NUMBERS[0], "MACHINE")
     _attempt(session, campaign, "l2", NUMBERS[1], "HUMAN")
     _attempt(session, campaign, "l3", NUMBERS[2], "NOTSURE")
-    _attempt(session, campaign, "l4", NUMBERS[3], None)
-    assert samples.verdict_counts(session, campaign.id, NOW - timedelta(hours=1)) == (1, 2)
-    assert samples.verdict_counts(session, campaign.id, NOW + timedelta(seconds=1)) == (0, 0)
+    _attempt(session, campaign, "l4", NUMBERS[3], None)  # not answered: no verdict
+    verdicts = samples.verdicts_since(session, campaign.id, NOW - timedelta(hours=1))
+    assert sorted(machine for _, machine in verdicts) == [False, False, True]
+    assert {at for at, _ in verdicts} == {NOW}
+    assert samples.verdicts_since(session, campaign.id, NOW + timedelta(seconds=1)) == []

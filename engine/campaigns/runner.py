@@ -37,6 +37,7 @@ from engine.dialler.compliance import (
 from engine.dialler.outcomes import CallOutcome
 from engine.dialler.pacing import CallInFlight, DialDecision, PacingState
 from engine.dialler.stats import AgentState, CampaignStats
+from engine.dialler.window import RollingTally
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.store import amd_audit as samples
@@ -131,8 +132,11 @@ class CampaignRunner:
         since = _dt(now - WINDOW_SECONDS[self.budget.settings.rule])
         with self.s.sessions() as s:
             events = store.live_answers_since(s, self.campaign_id, since)
-            self.amd_verdicts = list(samples.verdict_counts(s, self.campaign_id, since))  # [machine, human]
+            verdicts = samples.verdicts_since(s, self.campaign_id, since)
             self.amd_labels = samples.label_counts(s, self.campaign_id)
+        self.amd_verdicts = RollingTally(self.budget.span)  # AMD's verdicts in the abandon window, flagged: machine
+        for at, machine in verdicts:
+            self.amd_verdicts.add(at.timestamp(), machine)
         for at, abandoned in events:
             self.budget.record_live(at.timestamp(), abandoned)
         self.refresh_amd_estimate()
@@ -147,7 +151,8 @@ class CampaignRunner:
 
     def refresh_amd_estimate(self) -> amd_audit.FalsePositiveEstimate:
         """Recompute AMD's false-positive figure and give its bound to pacing (through the statistics)."""
-        machine, human = self.amd_verdicts
+        verdicts, machine = self.amd_verdicts.counts(self.s.wall())
+        human = verdicts - machine
         if self.amd_override is not None:
             self.amd_estimate = amd_audit.override(*self.amd_override, machine, human)
         else:
@@ -393,7 +398,7 @@ class CampaignRunner:
             m.campaign_amd.labels(self.name, result.amd_result).inc()
             if result.amd_seconds is not None:
                 self.stats.record_amd_decision(result.amd_seconds)
-            self.amd_verdicts[0 if result.amd_result == samples.MACHINE_VERDICT else 1] += 1
+            self.amd_verdicts.add(now, result.amd_result == samples.MACHINE_VERDICT)
             if result.sample_path is not None:
                 m.campaign_amd_samples.labels(self.name).inc()
             self.refresh_amd_estimate()

@@ -6,9 +6,10 @@ FTC style: rolling 30 days; Ofcom style: rolling 24 hours. The rate counts estim
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+
+from engine.dialler.window import RollingTally
 
 
 class WindowRule(StrEnum):
@@ -56,32 +57,21 @@ class AbandonBudget:
     def __init__(self, settings: BudgetSettings | None = None) -> None:
         self.settings = settings or BudgetSettings()
         self.span = WINDOW_SECONDS[self.settings.rule]
-        self._events: deque[tuple[float, bool]] = deque()  # (when, abandoned)
-        self._live = 0
-        self._abandons = 0
+        self._window = RollingTally(self.span)  # live answers, flagged when abandoned
 
     def record_live(self, now: float, abandoned: bool = False) -> None:
         """A person answered (detected live); ``abandoned`` when no agent took the call in time."""
-        self._events.append((now, abandoned))
-        self._live += 1
-        self._abandons += abandoned
-
-    def _expire(self, now: float) -> None:
-        horizon = now - self.span
-        while self._events and self._events[0][0] <= horizon:
-            _, abandoned = self._events.popleft()
-            self._live -= 1
-            self._abandons -= abandoned
+        self._window.add(now, abandoned)
 
     def status(self, now: float, amd_false_positive_rate: float = 0.0) -> BudgetStatus:
         """The window at ``now``; ``amd_false_positive_rate`` is P(AMD says machine | person), e.g. an upper bound."""
-        self._expire(now)
+        detected_live, detected_abandons = self._window.counts(now)
         s = self.settings
         fp = amd_false_positive_rate if s.count_amd_false_positives else 0.0
         per_live = fp / (1.0 - fp) if fp < 1.0 else float("inf")
-        hidden = self._live * per_live
-        live = self._live + hidden
-        abandons = self._abandons + hidden
+        hidden = detected_live * per_live
+        live = detected_live + hidden
+        abandons = detected_abandons + hidden
         rate = abandons / live if live else 0.0
         return BudgetStatus(
             live=live,
@@ -92,6 +82,6 @@ class AbandonBudget:
             remaining_to_target=s.target * live - abandons,
             remaining_to_cap=s.cap * live - abandons,
             false_positive_per_live=per_live,
-            detected_abandons=self._abandons,
+            detected_abandons=detected_abandons,
             spent=s.cap * live - abandons < 1.0 - s.cap,
         )

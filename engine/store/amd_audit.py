@@ -137,16 +137,16 @@ def false_negatives(session: Session, campaign_id: int) -> int:
     return session.scalar(query) or 0
 
 
-def verdict_counts(session: Session, campaign_id: int, since: datetime) -> tuple[int, int]:
-    """(machine, human) AMD verdicts on calls answered since ``since`` (NOTSURE counts as human, as dialled)."""
+def verdicts_since(session: Session, campaign_id: int, since: datetime) -> list[tuple[datetime, bool]]:
+    """(answered at, AMD said machine) of the calls answered since ``since``, oldest first (NOTSURE is
+    not machine: it was dialled as a person)."""
     rows = session.execute(
-        select(CallAttempt.amd_result, func.count())
+        select(CallAttempt.answered_at, CallAttempt.amd_result)
         .where(
             CallAttempt.campaign_id == campaign_id,
             CallAttempt.answered_at >= since,
             CallAttempt.amd_result.is_not(None),
         )
-        .group_by(CallAttempt.amd_result)
+        .order_by(CallAttempt.answered_at)
     ).all()
-    machine = sum(n for result, n in rows if result == MACHINE_VERDICT)
-    return machine, sum(n for _, n in rows) - machine
+    return [(at, result == MACHINE_VERDICT) for at, result in rows]
