@@ -34,12 +34,16 @@ def rig(tmp_path, db_url):
         outbound_store.add_dnc(s, ["+86" + LISTED])
 
     seed(db_url, crm)
-    calls = {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 2}
+    # the agent's phone rings 100 emulated seconds (1 s): far longer than it takes to answer, even loaded
+    calls = {"caller_id": "4000", "wrap_up_seconds": WRAP_UP, "agent_ring_seconds": 100}
     config = {"agent_calls": calls}
     with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"wrap_up_seconds": WRAP_UP}}, config) as rig:
         for ext in SKILLS:
             rig.emulator.phones[ext] = Phone(ext, answer_delay=1)
-        rig.emulator.parties[CUSTOMER] = CalledParty(CUSTOMER, "live", answer_delay=1, talk_seconds=None)
+        # patient: in a conference room nobody is bridged to them, and 10 emulated seconds are only 0.1 s
+        rig.emulator.parties[CUSTOMER] = CalledParty(
+            CUSTOMER, "live", answer_delay=1, talk_seconds=None, patience_seconds=100_000
+        )
         rig.emulator.parties[BUSY] = CalledParty(BUSY, "busy", answer_delay=1)
         rig.emulator.parties[SILENT] = CalledParty(SILENT, "no_answer")
         rig.emulator.parties[LISTED] = CalledParty(LISTED, "live", answer_delay=1, talk_seconds=None)
@@ -409,7 +413,7 @@ def test_the_agent_hanging_up_their_phone_in_a_conference_leaves_it(rig) -> None
     third = rig.emulator.channels[body["leg"]]
     agent_leg.hangup()  # with a third party in the room: as leave
     wait_until(lambda: state(rig, "1001") == "wrap_up", what="1001 in wrap-up")
-    assert members(rig, call_id) == {call_id, third.uuid}
+    wait_until(lambda: members(rig, call_id) == {call_id, third.uuid}, what="caller and third party still in the room")
     assert rig.engine.metrics.value("hotline_consults_total", kind="conference", result="completed") == 1
     third.hangup()
     assert rig.next_call().agent_id == "1001" and not caller.alive
