@@ -317,6 +317,28 @@ def cmd_recording(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recordings(args: argparse.Namespace) -> int:
+    """Retention: delete the recorded files past their period (``retention`` in the config), here and now."""
+    from engine.runtime.retention import policy_of, purge
+    from engine.store.db import make_engine, session_factory
+    from engine.store.migrate import upgrade
+
+    config = _config(args)
+    upgrade(config.db_url())
+    sessions = session_factory(make_engine(config.db_url()))
+    policy = policy_of(config.retention)
+    report = purge(sessions, config.data_dir, policy, datetime.now(UTC), dry_run=args.dry_run)
+    verb = "would_delete" if args.dry_run else "deleted"
+    rows = [
+        {"kind": kind, verb: t.files, "bytes": t.bytes, "already_gone": t.missing, "refused": t.refused}
+        for kind, t in report.kinds.items()
+    ]
+    print(_table(rows, ["kind", verb, "bytes", "already_gone", "refused"]))
+    if policy.keeps_everything():
+        print("retention: no period is set, so every recording is kept (docs/configuration.md, retention)")
+    return 0
+
+
 def cmd_callback(args: argparse.Namespace) -> int:
     """Keep-your-place callbacks (docs/acd.md), through the engine: list them, cancel one."""
     if args.action == "cancel":
@@ -677,6 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
     recording.add_argument("--until", help="ISO time; without an offset, in calls.timezone")
     recording.add_argument("--note", help="why (shown in the rule list)")
     recording.set_defaults(fn=cmd_recording)
+
+    recordings = sub.add_parser("recordings", help="retention: delete recorded files past their retention period")
+    recordings.add_argument("action", choices=["purge"])
+    recordings.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    recordings.set_defaults(fn=cmd_recordings)
 
     callback = sub.add_parser("callback", help="keep-your-place callbacks: list, cancel (docs/acd.md)")
     callback.add_argument("action", choices=["list", "cancel"])

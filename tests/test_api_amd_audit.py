@@ -117,3 +117,20 @@ def test_cli_lists_labels_and_saves_the_audio_through_the_api(rig, tmp_path: Pat
     assert code == 2 and "label: 'person' is not one of human, machine" in err
     code, _, err = hotline("label", "spring", "x", "human")
     assert code == 2 and "use list CAMPAIGN [--all] | label CAMPAIGN ID human|machine" in err
+
+
+def test_a_sample_deleted_by_retention_answers_410_with_the_date(rig) -> None:
+    from engine.retention.policy import Policy
+    from engine.runtime.retention import purge
+
+    first, _ = _ids(rig, rig.admin)
+    rig.api("POST", f"{BASE}/{first}/label", rig.admin, {"label": "machine"})
+    later = datetime.now(UTC).replace(year=2100)
+    root = rig.engine.config.data_dir.parent  # this fixture stores the sample files beside data_dir
+    report = purge(rig.engine.sessions, root, Policy(amd_samples_days=30), later)
+    assert report.kinds["amd_sample"].files == 1  # the labelled one; the unlabelled one waits for its label
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        rig.raw("GET", f"{BASE}/{first}/audio", rig.admin)
+    assert gone.value.code == 410 and "deleted by the retention policy on 2100-" in gone.value.read().decode()
+    sample = rig.api("GET", BASE, rig.admin)[1]["samples"][0]
+    assert (sample["has_audio"], sample["label"], sample["purged_at"]) == (False, "machine", later.isoformat())

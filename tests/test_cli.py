@@ -129,3 +129,32 @@ def test_reports_show_hold_wrap_up_and_handle_time_as_csv_and_table(hotline, db_
 def test_call_dial_needs_a_number(hotline):
     code, _, err = hotline("call", "dial", "1001")
     assert code != 0 and "which number? (--number N)" in err
+
+
+@pytest.mark.db
+def test_recordings_purge_dry_run_then_purge_prints_counts_and_bytes(hotline, tmp_path: Path, db_url: str):
+    from datetime import UTC, datetime
+
+    from engine.store.db import make_engine, session_factory
+    from engine.store.migrate import upgrade
+    from tests.retention_seed import seed
+
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with session_factory(engine).begin() as s:
+        seeded = seed(s, tmp_path / "var", datetime.now(UTC))
+    engine.dispose()
+    code, out, _ = hotline("recordings", "purge", "--dry-run")
+    assert code == 0 and "no period is set, so every recording is kept" in out
+
+    config = tmp_path / "hotline.yaml"
+    config.write_text(config.read_text() + "retention:\n  call_recordings_days: 30\n  voicemail_days: 30\n")
+    code, out, _ = hotline("recordings", "purge", "--dry-run")
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert code == 0 and out.split()[:2] == ["KIND", "WOULD_DELETE"]
+    assert lines["call_recording"] == ["2", "1001", "1", "1"] and lines["voicemail"] == ["1", "300", "0", "0"]
+    assert seeded.files["ended"].exists()
+    code, out, _ = hotline("recordings", "purge")
+    assert code == 0 and out.split()[:2] == ["KIND", "DELETED"] and "1001" in out
+    assert not seeded.files["ended"].exists() and not seeded.files["voicemail"].exists()
+    assert seeded.files["labelled"].exists()  # amd_samples_days unset: kept

@@ -53,3 +53,15 @@ def test_not_yaml_and_missing_file_are_clear(tmp_path: Path):
 
 def test_overrides_win(tmp_path: Path):
     assert load_config(None, {"http": {"port": 0}}).http.port == 0
+
+
+def test_retention_keeps_everything_by_default_and_bad_values_name_the_key(tmp_path: Path):
+    retention = load_config(None).retention
+    assert (retention.call_recordings_days, retention.voicemail_days, retention.amd_samples_days) == (None,) * 3
+    path = tmp_path / "h.yaml"
+    path.write_text("retention:\n  voicemail_days: 30\n  run_at: '25:00'\n")
+    with pytest.raises(ConfigError, match=r"h\.yaml:3: retention\.run_at: .*'25:00' is not a time of day HH:MM"):
+        load_config(path)
+    path.write_text("retention:\n  call_recordings_days: -1\n")
+    with pytest.raises(ConfigError, match=r"h\.yaml:2: retention\.call_recordings_days: .*greater than or equal to 0"):
+        load_config(path)

@@ -8,9 +8,11 @@ Every action is audited by the backend (who: the token's role and agent; what; w
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Protocol
 
-from engine.api.http import ApiError, Request, Router
+from engine.api.http import ApiError, Raw, Request, Router
+from engine.api.outbound import errors
 
 AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|conference|leave|cancel"
 DIALLABLE = re.compile(r"\+?[0-9*#]{2,32}")
@@ -29,6 +31,8 @@ class AcdBackend(Protocol):
     """What these routes need from the running engine (``engine.runtime.hotline.Hotline``)."""
 
     def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
+
+    def recording_file(self, call_id: str, recording_id: int) -> str: ...
 
     def add_recording_rule(self, actor: str, agent_id: str, starts: str, ends: str, note: str) -> dict[str, Any]: ...
 
@@ -80,6 +84,17 @@ def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> 
     def call_recordings(req: Request, call_id: str) -> Any:
         req.require("admin", "supervisor")
         return backend.call_recordings(call_id)
+
+    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings/(?P<recording_id>\d+)/audio")
+    def recording_audio(req: Request, call_id: str, recording_id: str) -> Raw:
+        """One recording as WAV: 404 when unknown or not on disk, 410 when retention deleted it."""
+        req.require("admin", "supervisor")
+        with errors():
+            path = Path(backend.recording_file(call_id, int(recording_id)))
+        if not path.is_file():
+            raise ApiError(404, f"recording {recording_id}: no file at {path} (still being recorded, or removed)")
+        data = path.read_bytes()
+        return Raw("200 OK", [("Content-Type", "audio/wav"), ("Content-Length", str(len(data)))], [data])
 
     @router.route("POST", "/api/recording-rules")
     def add_rule(req: Request) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from http import HTTPStatus
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -37,22 +38,12 @@ class Backend(Protocol):
 
 
 StartResponse = Callable[..., Any]
-_STATUS = {
-    200: "200 OK",
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    403: "403 Forbidden",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    409: "409 Conflict",
-    413: "413 Payload Too Large",
-    429: "429 Too Many Requests",
-}
 
 
 def _json(start: StartResponse, status: int, data: Any, headers: Sequence[tuple[str, str]] = ()) -> list[bytes]:
     body = json.dumps(data, default=str).encode()
-    start(_STATUS[status], [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
+    line = f"{status} {HTTPStatus(status).phrase}"
+    start(line, [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *headers])
     return [body]
 
 

@@ -15,7 +15,7 @@ from engine.campaigns.manager import Campaigns
 from engine.dialler.compliance import parse_dnc
 from engine.dialler.contacts import ContactImportError, normalise_number
 from engine.store import outbound as store
-from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.errors import Conflict, Gone, InvalidInput, NotFound
 
 CREATE_FIELDS = (
     "caller_id",
@@ -34,11 +34,13 @@ CREATE_FIELDS = (
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """Store errors as HTTP errors: unknown -> 404, bad field -> 400, conflict -> 409."""
+    """Store errors as HTTP errors: unknown -> 404, deleted on purpose -> 410, bad field -> 400, conflict -> 409."""
     try:
         yield
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except Gone as exc:
+        raise ApiError(410, str(exc)) from None
     except (InvalidInput, ContactImportError) as exc:
         raise ApiError(400, str(exc)) from None
     except Conflict as exc:

@@ -21,7 +21,8 @@ from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.store import amd_audit as samples
 from engine.store import outbound as store
-from engine.store.errors import NotFound
+from engine.store.errors import Gone, NotFound
+from engine.store.retention import purged_reason
 from engine.store.timestamps import utc
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ class Campaigns:
             campaign = store.get_campaign(s, name)
             row = samples.get_sample(s, campaign.id, sample_id)
             path = Path(row.path) if row.path else None
+            if row.purged_at is not None:
+                raise Gone("amd sample audio", sample_id, purged_reason(row.purged_at))
         if path is None or not path.is_file():
             raise NotFound("amd sample audio", sample_id)
         return path

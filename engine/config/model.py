@@ -99,6 +99,27 @@ class MetricsSettings(_Section):
     occupancy_window_seconds: float = Field(900.0, gt=0)
 
 
+RetentionDays = Annotated[int | None, Field(ge=0)]
+
+
+class Retention(_Section):
+    """How long recorded audio is kept (docs/configuration.md). ``None`` or ``0`` keeps it forever."""
+
+    call_recordings_days: RetentionDays = None
+    voicemail_days: RetentionDays = None
+    amd_samples_days: RetentionDays = None
+    amd_unlabelled_days: RetentionDays = None
+    run_at: str = "03:30"
+
+    @field_validator("run_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2):
+            raise ValueError(f"{value!r} is not a time of day HH:MM, e.g. 03:30")
+        return value
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -115,6 +136,7 @@ class Config(_Section):
     crm: Crm = Crm()
     metrics: MetricsSettings = MetricsSettings()
     agent_calls: AgentCalls = AgentCalls()
+    retention: Retention = Retention()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

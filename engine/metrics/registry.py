@@ -264,6 +264,21 @@ class Metrics:
         self.callback_dials = Counter(
             "hotline_callback_dials", "Callback dials to customers by result", ["queue", "result"], registry=r
         )
+        self.retention_files = Counter(
+            "hotline_retention_files_deleted", "Recorded files deleted by the retention policy", ["kind"], registry=r
+        )
+        self.retention_bytes = Counter(
+            "hotline_retention_bytes_deleted", "Bytes of recorded files deleted by retention", ["kind"], registry=r
+        )
+        self.retention_refused = Counter(
+            "hotline_retention_refused",
+            "Files retention left alone: outside the data directory or not deletable",
+            ["kind"],
+            registry=r,
+        )
+        self.retention_last_run = Gauge(
+            "hotline_retention_last_run_timestamp_seconds", "When the last retention run finished", registry=r
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

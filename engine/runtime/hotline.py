@@ -52,6 +52,7 @@ from engine.runtime.consults import Consults
 from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.manual_dial import ManualDials
+from engine.runtime.retention import DailyPurge
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
     agent_states,
@@ -153,6 +154,10 @@ class Hotline:
             self.acd, self.control, self.sessions, self.metrics, dials=dials, consults=consults,
             start_recording=self.start_recording, agent_action=self.agent_action,
         )  # fmt: skip
+        self.retention = DailyPurge(
+            self.sessions, config.data_dir, config.retention, zone, self.metrics,
+            live=lambda: {*self.acd.calls, *(d.party_leg for d in self.call_control.dials.direct.values())},
+        )  # fmt: skip
         app = make_app(
             self,
             self.hub,
@@ -182,10 +187,12 @@ class Hotline:
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
         self.campaigns.start(wait_for_freeswitch)
+        self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        self.retention.stop()
         self.campaigns.stop()
         self.outbound.stop()
         self.acd.stop()
@@ -459,15 +466,21 @@ class Hotline:
         with self.sessions() as s:
             return [
                 {
+                    "id": r.id,
                     "call": r.call_uuid,
                     "path": r.path,
                     "reason": r.reason,
                     "agent": r.agent_id,
                     "queue": r.queue,
                     "started_at": r.started_at.isoformat(),
+                    "purged_at": r.purged_at.isoformat() if r.purged_at else None,
                 }
                 for r in recordings.recordings_for_call(s, call_id)
             ]
+
+    def recording_file(self, call_id: str, recording_id: int) -> str:
+        with self.sessions() as s:
+            return recordings.recording_file(s, call_id, recording_id)
 
     def reload(self) -> dict[str, Any]:
         """Re-read flows (all or nothing) and add new agents/queues from the database."""

@@ -79,6 +79,7 @@ class CallRecording(Base):
     agent_id: Mapped[str | None] = mapped_column(String(32))
     queue: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None]  # the file was deleted by the retention policy
 
 
 class RecordingRule(Base):

@@ -29,3 +29,4 @@ class AmdSample(Base):
     label: Mapped[str | None] = mapped_column(String(16))  # human | machine
     labelled_by: Mapped[str | None] = mapped_column(String(64))
     labelled_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]  # the file was deleted by the retention policy

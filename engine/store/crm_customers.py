@@ -48,6 +48,7 @@ def interaction_view(interaction: Interaction, ticket_ids: list[int]) -> dict[st
         "disposition": interaction.disposition,
         "notes": interaction.notes,
         "recording_path": interaction.recording_path,
+        "recording_purged_at": interaction.recording_purged_at,
         "ivr_path": list(interaction.ivr_path),
         "tickets": ticket_ids,
     }

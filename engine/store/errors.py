@@ -37,6 +37,15 @@ class Conflict(StoreError):
         self.reason = reason
 
 
+class Gone(StoreError):
+    """A record exists but what it points to was deleted on purpose (a recording past its retention period)."""
+
+    def __init__(self, entity: str, key: object, reason: str) -> None:
+        super().__init__(f"{entity} {key!r}: {reason}")
+        self.entity = entity
+        self.key = key
+
+
 class InvalidInput(StoreError, ValueError):
     """A field value is rejected; the message names the field, the value and the rule."""
 

@@ -125,6 +125,7 @@ class Interaction(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     ivr_path: Mapped[list[str]] = mapped_column(default=list)
     recording_path: Mapped[str | None] = mapped_column(String(1024))
+    recording_purged_at: Mapped[datetime | None]  # the file was deleted by the retention policy
 
 
 class Call(Base):

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.acd_models import CallRecording, RecordingRule
-from engine.store.errors import InvalidInput, found
+from engine.store.errors import Gone, InvalidInput, found
+from engine.store.retention import purged_reason
 from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty
 
@@ -34,6 +35,16 @@ def recordings_for_call(session: Session, call_uuid: str) -> list[CallRecording]
     """The call's recordings, oldest first."""
     query = select(CallRecording).where(CallRecording.call_uuid == call_uuid)
     return list(session.scalars(query.order_by(CallRecording.started_at, CallRecording.id)))
+
+
+def recording_file(session: Session, call_uuid: str, recording_id: int) -> str:
+    """The path of one of the call's recordings; NotFound when there is no such recording, Gone when the
+    retention policy deleted its file."""
+    row = session.get(CallRecording, recording_id)
+    row = found(row if row is not None and row.call_uuid == call_uuid else None, "recording", recording_id)
+    if row.purged_at is not None:
+        raise Gone("recording", recording_id, purged_reason(row.purged_at))
+    return row.path
 
 
 def add_rule(

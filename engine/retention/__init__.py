@@ -1,0 +1,1 @@
+"""Retention of recorded audio: which recordings, voicemails and AMD samples are due for deletion (pure)."""
