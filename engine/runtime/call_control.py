@@ -40,6 +40,7 @@ from engine.campaigns.legs import Leg, Legs
 from engine.config.model import AgentCalls
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.segments import CallSegments
 from engine.store import call_control_log, calls
 from engine.store import outbound as outbound_store
 from engine.store.errors import InvalidInput
@@ -113,10 +114,12 @@ class CallControl:
         customer_pop: Pop,
         start_recording: Callable[[str, str, str | None, str | None], str],
         agent_action: Callable[[str, str, str | None], dict[str, Any]],
+        segments: CallSegments,
     ) -> None:
         self.acd, self.control, self.legs, self.sessions = acd, control, legs, sessions
         self.metrics, self.settings, self.region = metrics, settings, region
         self.customer_pop, self.start_recording, self.agent_action = customer_pop, start_recording, agent_action
+        self.segments = segments  # who has each call: every change of hands below is told to it
         self.direct: dict[str, DirectCall] = {}  # agent id -> the call they placed
         self.consults: dict[str, Consult] = {}  # agent id -> their consultation or conference in progress
         self.rooms: set[str] = set()  # calls whose caller and agent are in a conference room
@@ -217,6 +220,7 @@ class CallControl:
         if kind == "queue" and name not in self.acd.acd.snapshot().queues:
             raise ValueError(f"transfer target {target!r}: no such queue")
         self.acd.transfer(call_id, target)
+        self.segments.transferred(call_id, target)
         return {"target": target}
 
     def _eavesdrop(self, call_id: str | None, agent_id: str, action: str, contact: str | None) -> dict[str, Any]:
@@ -270,6 +274,10 @@ class CallControl:
         consult.completed = True
         self.consults.pop(consult.agent_id, None)
         self.metrics.consults.labels(consult.mode, "completed").inc()
+        if consult.mode == "consult":
+            self.segments.consult_completed(consult.call_id, consult.agent_id, consult.target, consult.target_agent)
+        else:
+            self.segments.left_conference(consult.call_id, f"agent:{consult.agent_id}")
         self.acd.call_ended(consult.call_id)
 
     def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
@@ -381,6 +389,8 @@ class CallControl:
             if consult.mode == "consult":
                 self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
             consult.answered.set()
+            if consult.mode == "conference":
+                self.segments.joined_conference(consult.call_id, consult.target, consult.target_agent)
             self._tell(consult, "answered")
             leg.hangup.get()
             result = "completed" if consult.completed else "cancelled"
@@ -393,6 +403,8 @@ class CallControl:
             log.warning("consult %s by %s: %s", consult.target, consult.agent_id, exc)
         finally:
             self.legs.forget(consult.target_leg)
+            if consult.mode == "conference" and not consult.completed:
+                self.segments.left_conference(consult.call_id, consult.target, consult.target_agent)
             if not consult.completed:
                 self._back_to_caller(consult)
                 self.metrics.consults.labels(consult.mode, result).inc()
