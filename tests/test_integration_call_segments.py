@@ -144,3 +144,32 @@ def test_a_blind_transfer_through_a_queue_is_a_transfer_segment_of_the_next_agen
         (2, "1002", "backup", "transfer", "hangup"),
     ]
     assert report(rig, "1002", since).calls == 1
+
+
+def test_a_blind_transfer_to_an_agent_is_their_segment_from_when_they_answer(rig) -> None:
+    rig.emulator.dialplan["1002"] = [("bridge", "user/1002")]  # dialplans/default.xml: agent_to_agent
+    since = datetime.now(UTC)
+    call_id = caller_with_1001(rig)
+    login(rig, "1002")  # logged in (the report lists agents with a state log); rung by the dialplan, not the ACD
+    me = rig.agent_tokens["1001"]
+    assert rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "agent:1002"})[0] == 200
+    caller = rig.emulator.channels[call_id]
+    wait_until(lambda: caller.bridged_to and caller.bridged_to.name.startswith("sofia/internal/1002@"), what="1002")
+    rig.emulator.hangup(call_id)
+    rig.next_call()
+    call = shown(rig, call_id)
+    assert (call["agent"], call["outcome"]) == ("1001", "transferred")
+    assert parts(call) == [
+        (1, "1001", "sales", "answered", "transferred"),
+        (2, "1002", "sales", "transfer", "hangup"),
+    ]
+    assert call["segments"][1]["started_at"] > call["segments"][0]["ended_at"]  # from 1002's answer, not the ring
+    assert report(rig, "1002", since).calls == 1
+
+
+def test_a_blind_transfer_nobody_answers_gives_the_target_no_segment(rig) -> None:
+    call_id = caller_with_1001(rig)  # the emulator's dialplan has no route to 1002: NO_ROUTE_DESTINATION
+    me = rig.agent_tokens["1001"]
+    assert rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "agent:1002"})[0] == 200
+    assert rig.next_call().hangup_cause == "NO_ROUTE_DESTINATION"
+    assert parts(shown(rig, call_id)) == [(1, "1001", "sales", "answered", "transferred")]

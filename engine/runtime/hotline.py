@@ -127,6 +127,7 @@ class Hotline:
         self.acd.on_bridged(self.holds.bridged)
         self.segments = CallSegments(self.holds.so_far, self.metrics)
         self.acd.on_bridged(self.segments.bridged)
+        self.acd.on_bridge_seen(self.segments.caller_bridged)
         AgentMetrics(self.acd, self.metrics, window_seconds=config.metrics.occupancy_window_seconds)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(

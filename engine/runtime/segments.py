@@ -75,6 +75,7 @@ class CallSegments:
     ) -> None:
         self.hold_so_far, self.metrics, self.clock = hold_so_far, metrics, clock
         self._calls: dict[str, list[_Part]] = {}
+        self._pending: dict[str, tuple[str | None, str | None, str | None]] = {}  # blind transfers: see transferred
 
     def bridged(self, call_id: str, agent_id: str, queue: str) -> None:
         """A bridge listener (:meth:`AcdShell.on_bridged`): a queue gave the call to ``agent_id``."""
@@ -83,13 +84,22 @@ class CallSegments:
         self._open(call_id, agent_id, None, queue, "transfer" if parts else "answered", at)
 
     def transferred(self, call_id: str, target: str) -> None:
-        """The agent blind-transferred the call to ``target``: their part ends; an agent or a number
-        has it from now on (a queue's agent opens theirs when bridged; a flow is nobody's part)."""
+        """The agent blind-transferred the call to ``target``: their part ends. An agent's extension or a
+        number (FreeSWITCH's dialplan rings it) has its part from when the caller is bridged to it
+        (:meth:`caller_bridged`): one that never answers has none. A queue's agent opens theirs when the
+        queue bridges them; a flow is nobody's part."""
         if call_id not in self._calls:
             return
-        at = self.clock()
-        self._close(call_id, lambda _p: True, "transferred", at)
-        self._open(call_id, *party(target), self._queue(call_id), "transfer", at)
+        self._close(call_id, lambda _p: True, "transferred", self.clock())
+        agent_id, number = party(target)
+        if agent_id or number:
+            self._pending[call_id] = (agent_id, number, self._queue(call_id))
+
+    def caller_bridged(self, call_id: str) -> None:
+        """A listener of :meth:`AcdShell.on_bridge_seen`: the caller's channel was bridged; after a blind
+        transfer to an extension or a number, that party has the call from now on."""
+        if (pending := self._pending.pop(call_id, None)) is not None:
+            self._open(call_id, *pending, "transfer", self.clock())
 
     def consult_completed(self, call_id: str, agent_id: str, target: str, target_agent: str | None) -> None:
         """An attended transfer was completed: the consulting agent's part ends, the target's begins."""
@@ -113,6 +123,7 @@ class CallSegments:
         """The call is over (``hold``: its total): every open part ends with it; its segments, in the
         order they began, for the CDR's transaction; the call is forgotten."""
         parts = self._calls.pop(call_id, [])
+        self._pending.pop(call_id, None)
         for part in parts:
             if part.ended_by is None:
                 part.close(ended_at, "hangup", hold)
