@@ -269,19 +269,28 @@ AGENT_CALL_ACTIONS = (
 )  # fmt: skip
 
 
+SEGMENT_COLUMNS = ["seq", "agent", "number", "queue", "how", "started_at", "ended_at", "talk_seconds"]
+SEGMENT_COLUMNS += ["hold_seconds", "ended_by"]
+
+
 def cmd_call(args: argparse.Namespace) -> int:
     """An agent's call (hold, unhold, hangup, transfer, dial, consult/complete, conference/leave, cancel)
-    or a supervisor action, through the engine."""
+    or a supervisor action, through the engine; a finished call's CDR and segments (show)."""
     if args.action == "log":
         query = f"?agent={args.agent}" if args.agent else ""
         rows = _api(args, "GET", f"/api/call-control-log{query}")
         print(_table(rows, ["at", "actor", "action", "agent", "call", "detail", "result"]))
         return 0
     if not args.agent:
-        raise CliError(f"hotline call {args.action}: which agent (for recordings: which call)?")
+        raise CliError(f"hotline call {args.action}: which agent (for show and recordings: which call)?")
     if args.action == "recordings":
         rows = _api(args, "GET", f"/api/calls/{args.agent}/recordings")
         print(_table(rows, ["started_at", "reason", "agent", "queue", "path"]))
+        return 0
+    if args.action == "show":
+        call = _api(args, "GET", f"/api/calls/{args.agent}")
+        print(" ".join(f"{k}={call[k]}" for k in ("uuid", "outcome", "queue", "agent", "talk_seconds", "hold_seconds")))
+        print(_table(call["segments"], SEGMENT_COLUMNS))
         return 0
     if args.action == "dial":
         if not args.number:
@@ -675,12 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "action",
         choices=[
-            "hold", "unhold", "hangup", "transfer", "record", "recordings", "dial",
+            "hold", "unhold", "hangup", "transfer", "record", "recordings", "show", "dial",
             "consult", "complete", "conference", "leave", "cancel",
             "listen", "whisper", "barge", "force_break", "force_logout", "log",
         ],
     )  # fmt: skip
-    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for recordings: the call uuid)")
+    call.add_argument("agent", nargs="?", help="the agent (for log: only theirs; for show, recordings: the call uuid)")
     call.add_argument(
         "--to",
         help="transfer: queue:NAME, flow:NAME, agent:ID or number:N; "

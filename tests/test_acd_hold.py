@@ -28,3 +28,13 @@ def test_a_hold_open_at_the_end_ends_with_the_call_and_unknown_resumes_are_ignor
     assert log.close("c", 31.0) == HoldTotal()  # forgotten once closed
     assert log.close("never", 1.0) == HoldTotal(0.0, 0)
     assert log.held_legs("never") == frozenset()
+
+
+def test_hold_so_far_counts_an_open_span_to_now_and_keeps_the_call() -> None:
+    log = HoldLog()
+    assert log.so_far("c", 1.0) == HoldTotal()
+    log.held("c", "caller", 10.0)
+    log.unheld("c", "caller", 14.0)
+    log.held("c", "agent", 20.0)
+    assert log.so_far("c", 25.0) == HoldTotal(9.0, 2)  # 4 s done + 5 s of the span still open
+    assert log.close("c", 30.0) == HoldTotal(14.0, 2)

@@ -12,6 +12,7 @@ from engine.store import acd_reports
 from engine.store.agent_states import append_agent_state
 from engine.store.agents import create_agent
 from engine.store.calls import CallRecord, record_finished_call
+from engine.store.segments import SegmentRecord, record_segments
 
 pytestmark = pytest.mark.db
 
@@ -72,3 +73,17 @@ def test_queued_calls_and_agent_history_are_read_for_the_window(session: Session
 def test_a_negative_hold_is_refused_naming_the_field(session: Session) -> None:
     with pytest.raises(ValueError, match=r"call\.hold_seconds"):
         record_finished_call(session, call("n", "answered", 10, 200, bridged=25, hold=-1))
+
+
+def test_agent_calls_come_from_segments_so_a_transferred_to_agent_counts_the_call(session: Session) -> None:
+    record_finished_call(session, call("t", "answered", 10, 300, bridged=20, hold=30, holds=1))
+    parts = [
+        SegmentRecord("1001", "answered", at(20), at(100), "transferred", queue="sales", hold_seconds=30, hold_count=1),
+        SegmentRecord("1002", "consult", at(100), at(250), "left_conference", queue="sales"),
+        SegmentRecord("1002", "conference", at(260), at(300), "hangup", queue="sales"),
+    ]
+    record_segments(session, "t", parts)
+    record_finished_call(session, call("old", "answered", 400, 500, bridged=410))  # no segments: from its CDR
+    assert acd_reports.agent_calls(session, "1001", T0, at(3600)) == [AgentCallFact(80, 30, 1), AgentCallFact(90)]
+    assert acd_reports.agent_calls(session, "1002", T0, at(3600)) == [AgentCallFact(190)]  # one call, twice
+    assert acd_reports.agent_calls(session, "1002", at(3600), at(7200)) == []

@@ -63,6 +63,14 @@ class HoldLog:
         call = self._calls.get(call_id)
         return frozenset(call.held_legs) if call else frozenset()
 
+    def so_far(self, call_id: str, at: float) -> HoldTotal:
+        """The call's hold up to ``at`` (a span still open counts to ``at``); the call stays."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return HoldTotal()
+        open_span = max(0.0, at - call.since) if call.held_legs else 0.0
+        return HoldTotal(call.seconds + open_span, call.count)
+
     def close(self, call_id: str, at: float) -> HoldTotal:
         """The call is over: its total (a span still open ends at ``at``); the call is forgotten."""
         call = self._calls.pop(call_id, None)

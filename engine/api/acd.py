@@ -1,6 +1,7 @@
 """HTTP routes of the ACD's call control: an agent's own call (hold, unhold, hang up, transfer,
-record, dial a number), supervisor actions (listen, whisper, barge, force break/logout), their audit log, and a
-call's recordings, and recording rules ("record these agents during this time window").
+record, dial a number), supervisor actions (listen, whisper, barge, force break/logout), their audit log, a
+finished call (its CDR and segments) and its recordings, and recording rules ("record these agents during
+this time window").
 
 Every action is audited by the backend (who: the token's role and agent; what; when; result).
 """
@@ -33,6 +34,8 @@ class AcdBackend(Protocol):
     def call_recordings(self, call_id: str) -> list[dict[str, Any]]: ...
 
     def recording_file(self, call_id: str, recording_id: int) -> str: ...
+
+    def call_record(self, call_id: str) -> dict[str, Any]: ...
 
     def add_recording_rule(self, actor: str, agent_id: str, starts: str, ends: str, note: str) -> dict[str, Any]: ...
 
@@ -79,6 +82,12 @@ def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> 
     def supervise(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor")
         return calls.act(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
+
+    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)")
+    def call_record(req: Request, call_id: str) -> Any:
+        """A finished call's CDR with its segments: every agent (or outside number) who had it, in order."""
+        req.require("admin", "supervisor")
+        return backend.call_record(call_id)
 
     @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings")
     def call_recordings(req: Request, call_id: str) -> Any:

@@ -177,6 +177,12 @@ class Metrics:
         self.consults = Counter(
             "hotline_consults", "Consultations and three-way conferences by result", ["kind", "result"], registry=r
         )
+        self.call_segments = Counter(
+            "hotline_call_segments",
+            "Parts of recorded calls, one per agent or outside party, by how they began and ended",
+            ["how", "ended_by"],
+            registry=r,
+        )
         self.agent_dials = Counter(
             "hotline_agent_dials", "Agents' manual outbound dials by outcome", ["outcome"], registry=r
         )

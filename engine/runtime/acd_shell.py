@@ -177,6 +177,7 @@ class AcdShell:
         self._joining: dict[str, tuple[Event, Bridged]] = {}  # call id -> (set on its CHANNEL_BRIDGE, the notice)
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
+        self._seen_listeners: list[Callable[[str], None]] = []
         self._ticker: gevent.Greenlet | None = None
         self.callbacks: CallbackHandler | None = None
         metrics.watch_live(self.live_sample)
@@ -186,6 +187,11 @@ class AcdShell:
 
     def on_bridged(self, listener: BridgeListener) -> None:
         self._bridge_listeners.append(listener)
+
+    def on_bridge_seen(self, listener: Callable[[str], None]) -> None:
+        """``listener(call id)`` hears every CHANNEL_BRIDGE of a caller's own connection (any bridge,
+        also one FreeSWITCH's dialplan made after a blind transfer)."""
+        self._seen_listeners.append(listener)
 
     # ---- feeding the ACD --------------------------------------------------------------------
 
@@ -391,6 +397,8 @@ class AcdShell:
             if info is not None:
                 info.inbox.put(notice)  # before the session reads any later event of its call
             seen.set()
+        for listener in self._seen_listeners:
+            listener(call_id)
 
     def _bridged(self, bridge: commands.Bridge, info: QueuedInfo, leg: str) -> None:
         info.connecting = False

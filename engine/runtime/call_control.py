@@ -26,6 +26,7 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.consults import ACTIONS as CONSULT_ACTIONS
 from engine.runtime.consults import Consults
 from engine.runtime.manual_dial import ManualDials
+from engine.runtime.segments import CallSegments
 from engine.store import call_control_log
 from engine.transport import ESLError, InboundClient
 
@@ -50,10 +51,12 @@ class CallControl:
         consults: Consults,
         start_recording: Callable[[str, str, str | None, str | None], str],
         agent_action: Callable[[str, str, str | None], dict[str, Any]],
+        segments: CallSegments,
     ) -> None:
         self.acd, self.control, self.sessions, self.metrics = acd, control, sessions, metrics
         self.dials, self.consults = dials, consults
         self.start_recording, self.agent_action = start_recording, agent_action
+        self.segments = segments  # who has each call: a blind transfer is told to it
 
     # ---- the entry point ----------------------------------------------------------------------
 
@@ -151,6 +154,7 @@ class CallControl:
         if kind == "queue" and name not in self.acd.acd.snapshot().queues:
             raise ValueError(f"transfer target {target!r}: no such queue")
         self.acd.transfer(call_id, target)
+        self.segments.transferred(call_id, target)
         return {"target": target}
 
     def _eavesdrop(self, call_id: str | None, agent_id: str, action: str, contact: str | None) -> dict[str, Any]:

@@ -32,9 +32,10 @@ from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell, QueuedInfo, failure_reason
 from engine.speech.tts import TtsError, TtsProvider
 from engine.store import callbacks as store
-from engine.store import calls
+from engine.store import calls, segments
 from engine.store.callback_models import OPEN_STATUSES
 from engine.store.errors import NotFound
+from engine.store.segments import SegmentRecord
 from engine.transport import CommandFailed, ESLError
 
 log = logging.getLogger(__name__)
@@ -333,5 +334,8 @@ class Callbacks:
                     s, record, kind="callback", customer_id=customer["id"] if customer else None,
                     notes=f"callback {cb['id']} of call {cb['first_call']}, requested at {cb['requested_at']}",
                 )  # fmt: skip
+                part = SegmentRecord(command.agent_id, "callback", bridged_at, ended, "hangup", queue=command.queue)
+                segments.record_segments(s, leg, [part])
+            self.metrics.call_segments.labels("callback", "hangup").inc()
         except Exception:
             log.exception("callback %s: could not record the call", cb["id"])

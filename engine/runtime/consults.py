@@ -26,6 +26,7 @@ from engine.config.model import AgentCalls
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.manual_dial import DIAL_OUTCOMES
+from engine.runtime.segments import CallSegments
 from engine.transport import CommandFailed, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,10 @@ class Consults:
         settings: AgentCalls,
         *,
         dnc_source: Callable[[str], str | None],
+        segments: CallSegments,
     ) -> None:
         self.acd, self.control, self.legs, self.metrics, self.settings = acd, control, legs, metrics, settings
-        self.dnc_source = dnc_source
+        self.dnc_source, self.segments = dnc_source, segments  # every change of hands is told to segments
         self.active: dict[str, Consult] = {}
         self.rooms: set[str] = set()
 
@@ -104,6 +106,10 @@ class Consults:
         consult.completed = True
         self.active.pop(consult.agent_id, None)
         self.metrics.consults.labels(consult.mode, "completed").inc()
+        if consult.mode == "consult":
+            self.segments.consult_completed(consult.call_id, consult.agent_id, consult.target, consult.target_agent)
+        else:
+            self.segments.left_conference(consult.call_id, f"agent:{consult.agent_id}")
         self.acd.call_ended(consult.call_id)
 
     def _consult(self, agent_id: str, call_id: str, target: str, mode: str) -> dict[str, Any]:
@@ -228,6 +234,8 @@ class Consults:
             if consult.mode == "consult":
                 self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
             consult.answered.set()
+            if consult.mode == "conference":
+                self.segments.joined_conference(consult.call_id, consult.target, consult.target_agent)
             self._tell(consult, "answered")
             leg.hangup.get()
             result = "completed" if consult.completed else "cancelled"
@@ -240,6 +248,8 @@ class Consults:
             log.warning("consult %s by %s: %s", consult.target, consult.agent_id, exc)
         finally:
             self.legs.forget(consult.target_leg)
+            if consult.mode == "conference" and not consult.completed:
+                self.segments.left_conference(consult.call_id, consult.target, consult.target_agent)
             if not consult.completed:
                 self._back_to_caller(consult)
                 self.metrics.consults.labels(consult.mode, result).inc()

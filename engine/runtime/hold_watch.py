@@ -51,6 +51,10 @@ class HoldWatch:
         for leg in self.log.held_legs(call_id) - {call_id}:
             self.log.unheld(call_id, leg, self._freeswitch_now())
 
+    def so_far(self, call_id: str) -> HoldTotal:
+        """The call's hold until now (for the part of the call one agent had)."""
+        return self.log.so_far(call_id, self._freeswitch_now())
+
     def close(self, call_id: str) -> HoldTotal:
         """The call is over: its hold total (a hold still open ends now), observed per queue."""
         call = self._bridged.pop(call_id, None)

@@ -53,6 +53,7 @@ from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.manual_dial import ManualDials
 from engine.runtime.retention import DailyPurge
+from engine.runtime.segments import CallSegments
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
     agent_states,
@@ -62,6 +63,7 @@ from engine.store import (
     queue_settings,
     queues,
     recordings,
+    segments,
     skills,
     surveys,
     tickets,
@@ -126,6 +128,9 @@ class Hotline:
         self.acd.on_bridged(lambda *bridged: gevent.spawn(self._record_by_policy, *bridged))  # DB + ESL: not inline
         self.holds = HoldWatch(self.control, self.hub, self.metrics)
         self.acd.on_bridged(self.holds.bridged)
+        self.segments = CallSegments(self.holds.so_far, self.metrics)
+        self.acd.on_bridged(self.segments.bridged)
+        self.acd.on_bridge_seen(self.segments.caller_bridged)
         AgentMetrics(self.acd, self.metrics, window_seconds=config.metrics.occupancy_window_seconds)
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
@@ -148,11 +153,12 @@ class Hotline:
             region=config.calls.region, customer_pop=self._customer_pop,
         )  # fmt: skip
         consults = Consults(
-            self.acd, self.control, legs, self.metrics, config.agent_calls, dnc_source=dials.dnc_source
+            self.acd, self.control, legs, self.metrics, config.agent_calls,
+            dnc_source=dials.dnc_source, segments=self.segments,
         )  # fmt: skip
         self.call_control = CallControl(
             self.acd, self.control, self.sessions, self.metrics, dials=dials, consults=consults,
-            start_recording=self.start_recording, agent_action=self.agent_action,
+            start_recording=self.start_recording, agent_action=self.agent_action, segments=self.segments,
         )  # fmt: skip
         self.retention = DailyPurge(
             self.sessions, config.data_dir, config.retention, zone, self.metrics,
@@ -302,13 +308,14 @@ class Hotline:
         return {}
 
     def _record_call(self, trace: CallTrace) -> None:
-        hold = self.holds.close(trace.uuid)
+        hold, ended = self.holds.close(trace.uuid), now()
+        parts = self.segments.finish(trace.uuid, ended, hold)
         record = calls.CallRecord(
             uuid=trace.uuid,
             caller_number=trace.caller,
             destination=trace.destination,
             created_at=trace.created_at,
-            ended_at=now(),
+            ended_at=ended,
             outcome=trace.outcome,
             flow=trace.flow,
             queue=trace.queue,
@@ -331,16 +338,18 @@ class Hotline:
                 ivr_path=trace.ivr_path,
                 recording_path=trace.recording,
             )
+            if parts:
+                segments.record_segments(s, trace.uuid, parts)
         for listener in self.call_recorded:
             listener(trace)
 
     def _record_outbound(self, attempt: AttemptRecorded) -> None:
         """A campaign call a person answered is a call like any other: a CDR and an outbound
         interaction in the customer's history (machines, busy and no answer stay in the attempt log)."""
-        result = attempt.result
+        result, ended = attempt.result, now()
+        parts = self.segments.finish(attempt.leg, ended, self.holds.so_far(attempt.leg))
         if result.outcome not in (CallOutcome.LIVE, CallOutcome.ABANDONED):
             return
-        ended = now()
         answered = datetime.fromtimestamp(result.answered_at, UTC) if result.answered_at else ended
         record = calls.CallRecord(
             uuid=attempt.leg,
@@ -360,6 +369,8 @@ class Hotline:
                 s, record, kind="outbound", customer_id=customer.id if customer else None,
                 notes=f"campaign {attempt.campaign}",
             )  # fmt: skip
+            if parts:
+                segments.record_segments(s, attempt.leg, parts)
 
     def _record_survey(self, call_uuid: str, agent_id: str | None, question: str, score: int) -> None:
         with self.sessions.begin() as s:
@@ -461,6 +472,15 @@ class Hotline:
         with self.sessions.begin() as s:
             recordings.add_recording(s, call_id, str(path), reason=reason, agent_id=agent_id, queue=queue)
         return str(path)
+
+    def call_record(self, call_id: str) -> dict[str, Any]:
+        """A finished call's CDR and its segments; KeyError when it is not recorded (yet)."""
+        with self.sessions() as s:
+            try:
+                cdr = calls.get_call(s, call_id)
+            except NotFound:
+                raise KeyError(f"call {call_id}") from None
+            return {**calls.view(cdr), "segments": [segments.view(x) for x in segments.segments_of(s, call_id)]}
 
     def call_recordings(self, call_id: str) -> list[dict[str, Any]]:
         with self.sessions() as s:

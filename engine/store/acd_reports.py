@@ -1,5 +1,5 @@
 """Read what the ACD reports need: queued calls from the CDRs (with the agent's wrap-up after each),
-an agent's state log and the calls they answered."""
+an agent's state log and the calls they handled (from the call segments)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.acd.reports import AgentCallFact, QueuedCallFact, StateEntry, wrap_for_calls, wrap_up_spans
+from engine.store import segments
 from engine.store.models import AgentStateChange, Call
+from engine.store.segment_models import CallSegment
 from engine.store.timestamps import utc
 
 WRAP_UP_HORIZON = timedelta(hours=1)
@@ -89,8 +91,27 @@ def agent_states(session: Session, agent_id: str, since: datetime, until: dateti
 
 
 def agent_calls(session: Session, agent_id: str, since: datetime, until: datetime) -> list[AgentCallFact]:
-    """The calls the agent answered that were bridged in ``[since, until)``: talk (hold included), hold."""
-    query = select(Call).where(
-        Call.agent_id == agent_id, Call.bridged_at >= utc("since", since), Call.bridged_at < utc("until", until)
+    """The calls the agent handled in ``[since, until)``: talk (hold included), hold, holds.
+
+    From the call segments (docs/database.md): each call with a segment of the agent that started in
+    the window, its segments summed (an agent who had the call twice counts it once), so an agent who
+    took a transferred call counts it. Calls recorded without segments (before migration 0010, and
+    manual dials) count from their CDR, for its ``agent_id``, bridged in the window."""
+    per_call: dict[str, list[CallSegment]] = defaultdict(list)
+    for segment in segments.agent_segments(session, agent_id, since, until):
+        per_call[segment.call_uuid].append(segment)
+    facts = [
+        AgentCallFact(
+            sum(s.talk_seconds for s in parts), sum(s.hold_seconds for s in parts), sum(s.hold_count for s in parts)
+        )
+        for parts in per_call.values()
+    ]
+    unsegmented = (
+        select(Call)
+        .where(Call.agent_id == agent_id)
+        .where(Call.bridged_at >= utc("since", since), Call.bridged_at < utc("until", until))
+        .where(~select(CallSegment.id).where(CallSegment.call_uuid == Call.uuid).exists())
     )
-    return [AgentCallFact(c.talk_seconds or 0.0, c.hold_seconds, c.hold_count) for c in session.scalars(query)]
+    return facts + [
+        AgentCallFact(c.talk_seconds or 0.0, c.hold_seconds, c.hold_count) for c in session.scalars(unsegmented)
+    ]

@@ -125,6 +125,26 @@ def get_call(session: Session, uuid: str) -> Call:
     return call
 
 
+def view(call: Call) -> dict[str, object]:
+    """A CDR as the API and CLI show it (``agent``: the first agent; the call's segments say who else)."""
+    stamps = ("created_at", "answered_at", "queued_at", "bridged_at", "ended_at")
+    return {
+        "uuid": call.uuid,
+        "caller": call.caller_number,
+        "destination": call.destination,
+        "flow": call.flow,
+        "queue": call.queue,
+        "agent": call.agent_id,
+        "outcome": str(call.outcome),
+        **{name: None if (at := getattr(call, name)) is None else at.isoformat() for name in stamps},
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+        "hold_seconds": call.hold_seconds,
+        "hold_count": call.hold_count,
+        "hangup_cause": call.hangup_cause,
+    }
+
+
 def _wait_seconds(record: CallRecord, stamps: dict[str, datetime | None], ended_at: datetime) -> float | None:
     """Given wait, else time from joining the queue to being bridged (or hanging up)."""
     if record.wait_seconds is not None or stamps["queued_at"] is None:

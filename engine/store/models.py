@@ -258,4 +258,5 @@ from engine.store import (  # noqa: E402, F401
     crm_models,
     ivr_models,
     outbound_models,
+    segment_models,
 )
