@@ -362,13 +362,12 @@ class AcdShell:
         not: ``refused`` (a leg is gone) or ``no_bridge_event`` (FreeSWITCH accepted, never bridged).
         The session hears ``notice`` when its CHANNEL_BRIDGE arrives, in order with its other events;
         a call with no session of its own hears it once FreeSWITCH accepted."""
-        esl = info.esl or self.control
         try:
             for _ in range(BRIDGE_ATTEMPTS):
                 seen = Event()
                 self._joining[info.call_id] = (seen, notice)
                 try:
-                    self.bridge_caller(info.call_id, notice.agent_leg, esl)
+                    self.bridge_caller(info.call_id, notice.agent_leg, info.esl)
                 except ESLError as exc:
                     log.info("bridge %s <-> %s: %s", info.call_id, notice.agent_leg, exc)
                     return "refused"
