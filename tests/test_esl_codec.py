@@ -159,7 +159,7 @@ def test_client_commands_match_what_real_clients_sent():
     assert codec.event_subscribe("plain", ["DTMF", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE"]) == sent[3]
     assert codec.auth("ClueCon") == load("01_auth_ok.jsonl")[1].frame.encode()
     assert codec.bgapi("status") == b"bgapi status\n\n"
-    assert codec.bgapi("status", "j-1") == b"bgapi status\nJob-UUID: j-1\n\n"
+    assert codec.bgapi("status", job_uuid="j-1") == b"bgapi status\nJob-UUID: j-1\n\n"
 
 
 def test_url_encode_matches_freeswitch_unsafe_set():

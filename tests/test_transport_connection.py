@@ -142,7 +142,7 @@ def test_disconnect_fails_every_pending_command_at_once(connect):
 
     conn, _ = connect(script)
     execution = conn.execute_async("playback", "moh.wav")
-    api = gevent.spawn(conn.api, "status", 10)
+    api = gevent.spawn(conn.api, "status", timeout=10)
     with pytest.raises(ConnectionLost):
         execution.get(timeout=5)
     with pytest.raises(ConnectionLost):

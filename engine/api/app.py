@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from engine.api.http import ApiError, Raw, Request, Router
 from engine.config.model import Token
 from engine.cti import Hub
+from engine.esl.codec import UnsafeValue
 from engine.metrics import Metrics
 
 MAX_BODY = 64 * 1024
@@ -150,6 +151,8 @@ def make_app(
             return _json(start, exc.status, {"error": str(exc)}, exc.headers)
         except KeyError as exc:
             return _json(start, 404, {"error": f"not found: {exc.args[0]}"})
+        except UnsafeValue as exc:  # refused by the dial grammar: nothing reached FreeSWITCH
+            return _json(start, 400, {"error": str(exc)})
         except ValueError as exc:
             return _json(start, 409, {"error": str(exc)})
 

@@ -20,6 +20,8 @@ from gevent.queue import Empty
 from engine.campaigns.legs import Leg, Legs
 from engine.dialler.campaign import AmdRule
 from engine.dialler.outcomes import CallOutcome
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.runtime.acd_shell import AcdShell, Bridged, QueuedInfo
 from engine.transport import CommandFailed, ESLError
 
@@ -85,18 +87,21 @@ class _HungUp:
     """Inbox marker: the called party hung up."""
 
 
-def dial_variables(dial: Dial) -> str:
+def dial_variables(dial: Dial) -> dict[str, object]:
     """The originate variables of a dial's customer leg."""
-    return ",".join(
-        [
-            f"origination_uuid={dial.leg}",
-            f"hotline_campaign={dial.campaign}",
-            f"hotline_contact={dial.contact_id}",
-            f"originate_timeout={int(dial.ring_timeout)}",
-            f"origination_caller_id_number={dial.caller_id}",
-            "hangup_after_bridge=true",
-        ]
-    )
+    return {
+        "origination_uuid": dial.leg,
+        "hotline_campaign": dial.campaign,
+        "hotline_contact": dial.contact_id,
+        "originate_timeout": int(dial.ring_timeout),
+        "origination_caller_id_number": dial.caller_id,
+        "hangup_after_bridge": "true",
+    }
+
+
+def dial_endpoint(dial: Dial) -> str:
+    """The contact's endpoint: the campaign's gateway prefix and the checked number."""
+    return dialstring.endpoint(dial.gateway + dialstring.number(dial.number, "contact number"), "contact number")
 
 
 class OutboundDial:
@@ -110,7 +115,7 @@ class OutboundDial:
         d = self.dial
         try:
             self.legs.client.bgapi(
-                f"originate {{{dial_variables(d)}}}{d.gateway}{d.number} &park()", d.ring_timeout + 10
+                *dialstring.originate(dial_variables(d), dial_endpoint(d), "park"), timeout=d.ring_timeout + 10
             )
         except CommandFailed as exc:
             cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc).strip() else "FAILED"
@@ -118,6 +123,9 @@ class OutboundDial:
         except ESLError as exc:
             log.warning("campaign %s: dialling %s failed: %s", d.campaign, d.number, exc)
             return DialResult(CallOutcome.FAILED, hangup_cause=type(exc).__name__)
+        except UnsafeValue as exc:  # nothing was sent: the number or a variable failed the dial grammar
+            log.warning("campaign %s: not dialled: %s", d.campaign, exc)
+            return DialResult(CallOutcome.FAILED, hangup_cause="INVALID_NUMBER_FORMAT", notes=[str(exc)])
         answered = self.progress.answered_at = self.wall()
         try:
             return self._answered(answered)
@@ -157,7 +165,7 @@ class OutboundDial:
         if d.sample_to is None:
             return False
         try:
-            self.legs.client.api(f"uuid_record {d.leg} start {d.sample_to} {d.sample_seconds}")
+            self.legs.client.api("uuid_record", d.leg, "start", d.sample_to, str(d.sample_seconds))
         except ESLError as exc:
             log.warning("campaign %s: AMD sample of %s not recorded: %s", d.campaign, d.leg, exc)
             return False
@@ -169,7 +177,7 @@ class OutboundDial:
             return
         if not self.leg.hangup.ready() and not self.leg.recorded.ready():
             try:
-                self.legs.client.api(f"uuid_record {self.dial.leg} stop {self.dial.sample_to}")
+                self.legs.client.api("uuid_record", self.dial.leg, "stop", self.dial.sample_to)
             except ESLError as exc:
                 log.debug("uuid_record stop %s: %s", self.dial.leg, exc)
         Path(self.dial.sample_to).unlink(missing_ok=True)
@@ -191,7 +199,7 @@ class OutboundDial:
         if self.leg.hangup.ready():
             return
         try:
-            self.legs.client.api(f"uuid_kill {self.dial.leg} {cause}")
+            self.legs.client.api("uuid_kill", self.dial.leg, cause)
         except ESLError as exc:
             log.debug("uuid_kill %s: %s", self.dial.leg, exc)
 

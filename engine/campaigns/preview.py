@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Callable
 
 from engine.acd.states import IllegalTransition
-from engine.campaigns.call import ORIGINATE_FAILURES, Dial, DialResult, Progress, dial_variables
+from engine.campaigns.call import ORIGINATE_FAILURES, Dial, DialResult, Progress, dial_endpoint, dial_variables
 from engine.campaigns.legs import Legs
 from engine.dialler.outcomes import CallOutcome
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.runtime.acd_shell import AcdShell
 from engine.transport import CommandFailed, ESLError
 
@@ -48,15 +50,20 @@ class PreviewDial:
         d = self.dial
         agent_leg = self.legs.register(str(uuid.uuid4()))
         customer = self.legs.register(d.leg)
-        outer = (
-            f"origination_uuid={agent_leg.uuid},originate_timeout={AGENT_RING_SECONDS},"
-            f"origination_caller_id_number={d.number},hotline_campaign={d.campaign}"
-        )
+        outer = {
+            "origination_uuid": agent_leg.uuid,
+            "originate_timeout": AGENT_RING_SECONDS,
+            "origination_caller_id_number": dialstring.number(d.number, "contact number"),
+            "hotline_campaign": d.campaign,
+        }
         try:
+            bridge = dialstring.bridge_to(dial_variables(d), dial_endpoint(d))
             self.legs.client.bgapi(
-                f"originate {{{outer}}}{self.agent_contact} &bridge({{{dial_variables(d)}}}{d.gateway}{d.number})",
-                AGENT_RING_SECONDS + 10,
+                *dialstring.originate(outer, self.agent_contact, *bridge), timeout=AGENT_RING_SECONDS + 10
             )
+        except UnsafeValue as exc:  # nothing was sent: the number or a variable failed the dial grammar
+            self.legs.forget(agent_leg.uuid)
+            return DialResult(CallOutcome.FAILED, hangup_cause="INVALID_NUMBER_FORMAT", notes=[str(exc)])
         except (CommandFailed, ESLError) as exc:  # the agent did not pick up: the contact was never rung
             self.legs.forget(agent_leg.uuid)
             return DialResult(CallOutcome.FAILED, hangup_cause="AGENT_NO_ANSWER", notes=[str(exc)])

@@ -18,6 +18,7 @@ Wire rules (checked against transcripts of a real FreeSWITCH 1.11.2 in ``shared/
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -204,41 +205,90 @@ def parse_event(frame: Frame) -> Event:
 # ---- building frames: client side (what hotline sends) -------------------------------------------
 
 
-def command(line: str, headers: dict[str, str] | None = None) -> bytes:
-    """A command line, optional headers, and the blank line that ends it."""
-    lines = [line, *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    return ("\n".join(lines) + "\n\n").encode()
+class UnsafeValue(ValueError):
+    """A value that would change the frame or the command it is put in; nothing was sent."""
+
+
+_FRAME_BREAKERS = re.compile(r"[\r\n\x00]")
+_ARGUMENT_BREAKERS = re.compile(r"[\s\x00-\x1f\x7f]")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def line_safe(value: object, what: str) -> str:
+    """``value`` if it cannot end a line or a frame (no CR, LF or NUL), else :class:`UnsafeValue`."""
+    if not isinstance(value, str):
+        raise UnsafeValue(f"{what}: must be text, not {type(value).__name__}")
+    if _FRAME_BREAKERS.search(value):
+        raise UnsafeValue(f"{what}: contains a line break or NUL: {value[:64]!r}")
+    return value
+
+
+def argument(value: object, what: str = "argument") -> str:
+    """One argument of a command: non-empty, no whitespace and no control character."""
+    if not isinstance(value, str):
+        raise UnsafeValue(f"{what}: must be text, not {type(value).__name__}")
+    if not value or _ARGUMENT_BREAKERS.search(value):
+        raise UnsafeValue(f"{what}: must be one word without spaces or control characters: {value[:64]!r}")
+    return value
+
+
+def command(line: str, headers: Mapping[str, str] | None = None) -> bytes:
+    """A command line, optional headers, and the blank line that ends it.
+
+    The only way hotline builds a frame to send: a CR, LF or NUL anywhere, or a header name that is
+    not a plain token, raises :class:`UnsafeValue` before anything is written.
+    """
+    lines = [line_safe(line, "command")]
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise UnsafeValue(f"header name {str(name)[:64]!r} is not a token")
+        lines.append(f"{name}: {line_safe(value, f'header {name}')}")
+    try:
+        return ("\n".join(lines) + "\n\n").encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. "\ud800" in a JSON body
+        raise UnsafeValue(f"{lines[0][:64]!r}: not valid Unicode text ({exc.reason})") from None
+
+
+def command_line(cmd: str, args: Sequence[str]) -> str:
+    """``cmd arg1 arg2...``: with arguments, ``cmd`` and each argument must be one word."""
+    if not args:
+        return line_safe(cmd, "command")
+    return " ".join([argument(cmd, "command"), *(argument(a, f"{cmd} argument") for a in args)])
 
 
 def auth(password: str) -> bytes:
-    return command(f"auth {password}")
+    return command(f"auth {argument(password, 'password')}")
 
 
-def api(cmd: str) -> bytes:
-    return command(f"api {cmd}")
+def api(cmd: str, *args: str) -> bytes:
+    return command(f"api {command_line(cmd, args)}")
 
 
-def bgapi(cmd: str, job_uuid: str | None = None) -> bytes:
-    return command(f"bgapi {cmd}", {"Job-UUID": job_uuid} if job_uuid else None)
+def bgapi(cmd: str, *args: str, job_uuid: str | None = None) -> bytes:
+    return command(f"bgapi {command_line(cmd, args)}", {"Job-UUID": job_uuid} if job_uuid else None)
 
 
 def event_subscribe(fmt: str, names: list[str]) -> bytes:
-    return command(f"event {fmt} {' '.join(names)}")
+    return command(command_line("event", [fmt, *names]))
+
+
+def _sendmsg(uuid: str) -> str:
+    return f"sendmsg {argument(uuid, 'uuid')}" if uuid else "sendmsg"
 
 
 def execute(app: str, arg: str = "", *, event_uuid: str, uuid: str = "", event_lock: bool = False) -> bytes:
     """``sendmsg`` execute; completion arrives as CHANNEL_EXECUTE_COMPLETE with this Application-UUID."""
-    headers = {"call-command": "execute", "execute-app-name": app}
+    headers = {"call-command": "execute", "execute-app-name": argument(app, "application")}
     if arg:
         headers["execute-app-arg"] = arg
     if event_lock:
         headers["event-lock"] = "true"
-    headers["Event-UUID"] = event_uuid
-    return command(f"sendmsg {uuid}".rstrip(), headers)
+    headers["Event-UUID"] = argument(event_uuid, "Event-UUID")
+    return command(_sendmsg(uuid), headers)
 
 
 def hangup(cause: str = "NORMAL_CLEARING", uuid: str = "") -> bytes:
-    return command(f"sendmsg {uuid}".rstrip(), {"call-command": "hangup", "hangup-cause": cause})
+    return command(_sendmsg(uuid), {"call-command": "hangup", "hangup-cause": argument(cause, "hangup cause")})
 
 
 # ---- building frames: server side (what the emulator sends, byte-true to FreeSWITCH) -------------

@@ -285,6 +285,12 @@ class Metrics:
         self.retention_last_run = Gauge(
             "hotline_retention_last_run_timestamp_seconds", "When the last retention run finished", registry=r
         )
+        self.unsafe_values = Counter(
+            "hotline_unsafe_values",
+            "Values refused by the dial grammar before they reached a FreeSWITCH command, by where they came from",
+            ["source"],
+            registry=r,
+        )
 
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""

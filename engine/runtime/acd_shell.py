@@ -35,6 +35,8 @@ from engine.acd import commands
 from engine.acd.core import Acd
 from engine.acd.states import AgentState
 from engine.cti import Hub
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
 from engine.transport import CommandFailed, ESLError, InboundClient
 
@@ -113,7 +115,7 @@ class _OfferIO:
 class Esl(Protocol):
     """An ESL connection that runs ``api`` commands (the control connection or a call's own)."""
 
-    def api(self, cmd: str, timeout: float | None = None) -> str: ...
+    def api(self, cmd: str, *args: str, timeout: float | None = None) -> str: ...
 
 
 @dataclass
@@ -220,7 +222,7 @@ class AcdShell:
         for call_id in list(self.calls):
             legs = [call_id, self.agent_legs[call_id]] if call_id in self.agent_legs else [call_id]
             try:
-                if any(self.control.api(f"uuid_exists {leg}").strip() == "true" for leg in legs):
+                if any(self.control.api("uuid_exists", leg).strip() == "true" for leg in legs):
                     self.acd.confirm_bridged(call_id)
             except ESLError:
                 continue
@@ -289,20 +291,23 @@ class AcdShell:
         gevent.spawn(self._ring, offer, io, info.caller if info else "")
 
     def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str) -> None:
-        variables = ",".join(
-            [
-                f"origination_uuid={io.leg}",
-                f"originate_timeout={int(offer.timeout_seconds)}",
-                f"hotline_call={offer.call_id}",
-                f"hotline_offer={offer.offer_id}",
-                f"origination_caller_id_number={caller or 'hotline'}",
-                "hangup_after_bridge=true",
-            ]
-        )
+        variables = {
+            "origination_uuid": io.leg,
+            "originate_timeout": int(offer.timeout_seconds),
+            "hotline_call": offer.call_id,
+            "hotline_offer": offer.offer_id,
+            "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
+            "hangup_after_bridge": "true",
+        }
         try:
-            self.control.bgapi(f"originate {{{variables}}}{offer.contact} &park()", offer.timeout_seconds + 10)
-        except CommandFailed as exc:
-            reason = failure_reason(exc)
+            self.control.bgapi(
+                *dialstring.originate(variables, offer.contact, "park"), timeout=offer.timeout_seconds + 10
+            )
+        except (CommandFailed, UnsafeValue) as exc:
+            reason = failure_reason(exc) if isinstance(exc, CommandFailed) else "failed"
+            if isinstance(exc, UnsafeValue):
+                log.warning("offer %s to %s: not rung: %s", offer.offer_id, offer.agent_id, exc)
+                self.metrics.unsafe_values.labels("agent_contact").inc()
             self._offers.pop(offer.offer_id, None)
             self._count_offer(io, reason)
             if not io.cancelled:
@@ -335,7 +340,7 @@ class AcdShell:
 
     def _kill(self, leg: str, cause: str) -> None:
         try:
-            self.control.api(f"uuid_kill {leg} {cause}")
+            self.control.api("uuid_kill", leg, cause)
         except ESLError as exc:
             log.debug("uuid_kill %s: %s", leg, exc)
 
@@ -385,8 +390,8 @@ class AcdShell:
         """``uuid_break <caller> all``, then ``uuid_bridge <caller> <leg>`` (on the control connection
         unless told): nothing left queued on the caller plays inside the bridge. Raises ESLError."""
         esl = esl or self.control
-        esl.api(f"uuid_break {call_id} all")
-        esl.api(f"uuid_bridge {call_id} {leg}")
+        esl.api("uuid_break", call_id, "all")
+        esl.api("uuid_bridge", call_id, leg)
 
     def bridge_seen(self, call_id: str) -> None:
         """The caller's own connection saw its CHANNEL_BRIDGE: an agent's answer became a bridge."""
@@ -421,7 +426,7 @@ class AcdShell:
         info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
         if info is None or leg is None:
             raise LookupError(f"call {call_id} is not bridged to an agent")
-        self.control.api(f"uuid_setvar {call_id} park_after_bridge true")  # a uuid_bridge'd caller is
+        self.control.api("uuid_setvar", call_id, "park_after_bridge", "true")  # a uuid_bridge'd caller is
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
         self._kill(leg, "NORMAL_CLEARING")
 

@@ -21,6 +21,8 @@ from typing import Any
 import gevent
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.consults import ACTIONS as CONSULT_ACTIONS
@@ -35,6 +37,14 @@ log = logging.getLogger(__name__)
 NOT_IN_A_ROOM = ("hold", "unhold", "transfer", "consult")  # they need the caller-agent bridge
 EAVESDROP_KEYS = {"listen": None, "whisper": "2", "barge": "3"}  # mod_dptools eavesdrop: 2 talks to the agent
 TRANSFER_KINDS = ("queue", "flow", "agent", "number")
+
+
+def _shown(detail: object) -> str | None:
+    """What the audit log keeps of an action's argument: as given when printable, else its repr; cut
+    to the column's 255 characters."""
+    if detail is None or (isinstance(detail, str) and detail.isprintable() and len(detail) <= 255):
+        return detail
+    return repr(detail)[:255]
 
 
 class CallControl:
@@ -75,9 +85,13 @@ class CallControl:
         call_id = snap.agents[agent_id].call_id
         direct = self.dials.direct.get(agent_id)
         shown = call_id or (direct.party_leg if direct else None)
-        detail = args.get("target") or args.get("number") or args.get("contact") or args.get("reason")
+        detail = _shown(args.get("target") or args.get("number") or args.get("contact") or args.get("reason"))
         try:
             result = {"call": shown, **self._perform(actor, agent_id, call_id, action, args)}
+        except UnsafeValue as exc:  # refused before anything was sent: the edge answers 400
+            self.metrics.unsafe_values.labels(f"call_control_{action}").inc()
+            self._audit(actor, action, agent_id, shown, detail, f"refused: {exc}")
+            raise
         except (ValueError, LookupError, ESLError) as exc:
             self._audit(actor, action, agent_id, shown, detail, f"refused: {exc}")
             raise ValueError(str(exc)) from None
@@ -127,10 +141,10 @@ class CallControl:
             own = direct.agent_leg if direct and not call_id else self.acd.agent_legs.get(call_id or "")
             if own is None:
                 raise ValueError(f"agent {agent_id}'s own leg is not known yet; try again once the call is bridged")
-            self.control.api(f"uuid_hold {'off ' if action == 'unhold' else ''}{own}")
+            self.control.api("uuid_hold", *(["off"] if action == "unhold" else []), own)
             return {"leg": own}
         if action == "hangup":
-            self.control.api(f"uuid_kill {direct.agent_leg if direct and not call_id else far_end}")
+            self.control.api("uuid_kill", direct.agent_leg if direct and not call_id else far_end)
             return {}
         if action == "transfer":
             if call_id is None:
@@ -147,10 +161,9 @@ class CallControl:
 
     # ---- blind transfer, eavesdrop ------------------------------------------------------------
 
-    def _transfer(self, call_id: str, target: str) -> dict[str, Any]:
-        kind, _, name = target.partition(":")
-        if kind not in TRANSFER_KINDS or not name:
-            raise ValueError(f"transfer target {target!r}: use queue:NAME, flow:NAME, agent:ID or number:N")
+    def _transfer(self, call_id: str, target: object) -> dict[str, Any]:
+        kind, name = dialstring.target(target, "transfer target", TRANSFER_KINDS)
+        target = f"{kind}:{name}"
         if kind == "queue" and name not in self.acd.acd.snapshot().queues:
             raise ValueError(f"transfer target {target!r}: no such queue")
         self.acd.transfer(call_id, target)
@@ -162,6 +175,7 @@ class CallControl:
             raise ValueError(f"agent {agent_id} is not on a call")
         if not contact:
             raise ValueError(f"{action}: give the supervisor's phone as contact (e.g. user/1009)")
+        dialstring.endpoint(contact, "contact")  # refused here, before anything rings
         leg = str(uuid.uuid4())
         gevent.spawn(self._ring_supervisor, leg, contact, call_id, EAVESDROP_KEYS[action])
         return {"leg": leg}
@@ -169,9 +183,12 @@ class CallControl:
     def _ring_supervisor(self, leg: str, contact: str, call_id: str, key: str | None) -> None:
         """Ring the supervisor; once they answer they hear the call (and talk, for whisper/barge)."""
         try:
-            self.control.bgapi(f"originate {{origination_uuid={leg}}}{contact} &eavesdrop({call_id})", 60)
+            self.control.bgapi(
+                *dialstring.originate({"origination_uuid": leg}, contact, "eavesdrop", dialstring.uuid(call_id)),
+                timeout=60,
+            )
             if key:
-                self.control.api(f"uuid_send_dtmf {leg} {key}")
+                self.control.api("uuid_send_dtmf", leg, key)
         except ESLError as exc:
             log.info("eavesdrop on %s by %s: %s", call_id, contact, exc)
 

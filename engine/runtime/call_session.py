@@ -19,6 +19,8 @@ from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.ivr import actions as a
 from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
@@ -197,8 +199,17 @@ class CallSession:
     def _terminal(self, action: a.Action, history: list[dict[str, Any]]) -> None:
         match action:
             case a.Transfer():  # a number or an agent's extension, in FreeSWITCH's default context
+                check = dialstring.number if action.kind == "number" else dialstring.extension
+                try:
+                    destination = check(action.target, f"transfer to {action.kind}")
+                except UnsafeValue as exc:  # built from caller keys, speech or CRM data: never sent as is
+                    log.warning("%s: transfer refused: %s", self.call.name, exc)
+                    self.s.metrics.unsafe_values.labels("ivr_transfer").inc()
+                    self.trace.outcome = "self_served"
+                    self.call.hangup("INVALID_NUMBER_FORMAT")
+                    return
                 self.trace.outcome = "transferred"
-                self.call.execute("transfer", f"{action.target} XML default", timeout=10)
+                self.call.execute("transfer", f"{destination} XML default", timeout=10)
             case a.Callback():
                 self.trace.outcome, self.trace.kind = "voicemail", "callback"
                 self.trace.recording = action.recording
@@ -318,7 +329,7 @@ class CallSession:
     def _flush_applications(self) -> None:
         """Stop what is playing on the caller's channel and drop what is queued (``uuid_break all``)."""
         try:
-            self.call.api(f"uuid_break {self.call.uuid} all")
+            self.call.api("uuid_break", self.call.uuid, "all")
         except ESLError as exc:
             log.debug("%s: uuid_break: %s", self.call.name, exc)
 

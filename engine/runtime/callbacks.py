@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.acd import commands
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Legs
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell, QueuedInfo, failure_reason
 from engine.speech.tts import TtsError, TtsProvider
@@ -249,18 +251,22 @@ class Callbacks:
         """Whisper to the agent, ring the customer and bridge them: None, or why not."""
         config = self.shell.acd.queue_config(command.queue)
         self._whisper(agent_leg, info)
-        variables = ",".join(
-            [
-                f"origination_uuid={leg}",
-                f"originate_timeout={int(config.callback_ring_seconds)}",
-                f"origination_caller_id_number={self.caller_id}",
-                f"hotline_callback={command.call_id.removeprefix(PREFIX)}",
-                f"hotline_callback_of={info.pop['callback']['first_call']}",
-            ]
-        )
-        dial = self.dial_string.format(number=info.caller)
+        variables = {
+            "origination_uuid": leg,
+            "originate_timeout": int(config.callback_ring_seconds),
+            "origination_caller_id_number": self.caller_id,
+            "hotline_callback": command.call_id.removeprefix(PREFIX),
+            "hotline_callback_of": info.pop["callback"]["first_call"],
+        }
         try:
-            self.control.bgapi(f"originate {{{variables}}}{dial} &park()", config.callback_ring_seconds + 10)
+            dial = dialstring.from_template(self.dial_string, info.caller, "callback number")
+            self.control.bgapi(
+                *dialstring.originate(variables, dial, "park"), timeout=config.callback_ring_seconds + 10
+            )
+        except UnsafeValue as exc:  # nothing was sent
+            log.warning("callback %s: not dialled: %s", command.call_id, exc)
+            self.metrics.unsafe_values.labels("callback").inc()
+            return "failed"
         except CommandFailed as exc:
             return failure_reason(exc)
         except ESLError as exc:
@@ -269,7 +275,7 @@ class Callbacks:
         if agent_gone.ready():
             return "agent_gone"  # the agent hung up while the customer's phone rang
         try:
-            self.control.api(f"uuid_bridge {agent_leg} {leg}")
+            self.control.api("uuid_bridge", agent_leg, leg)
         except ESLError as exc:
             log.warning("callback %s: bridge: %s", command.call_id, exc)
             return "failed"
@@ -280,8 +286,8 @@ class Callbacks:
         requested = datetime.fromisoformat(info.pop["callback"]["requested_at"])
         text = f"Callback for {' '.join(info.caller)}, requested at {requested:%H:%M}."
         try:
-            self.control.api(f"uuid_broadcast {agent_leg} {self.tts.render(text, 'en-GB')} aleg")
-        except (ESLError, TtsError) as exc:
+            self.control.api("uuid_broadcast", agent_leg, self.tts.render(text, "en-GB"), "aleg")
+        except (ESLError, TtsError, UnsafeValue) as exc:
             log.info("callback whisper to %s: %s", agent_leg, exc)
 
     def _connected(self, command: commands.DialCallback, info: QueuedInfo, agent_leg: str, leg: str) -> datetime:
@@ -306,7 +312,7 @@ class Callbacks:
 
     def _kill(self, leg: str) -> None:
         try:
-            self.control.api(f"uuid_kill {leg} NORMAL_CLEARING")
+            self.control.api("uuid_kill", leg, "NORMAL_CLEARING")
         except ESLError as exc:
             log.debug("uuid_kill %s: %s", leg, exc)
 

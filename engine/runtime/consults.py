@@ -23,6 +23,8 @@ from engine.acd.core import UnknownQueue
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Leg, Legs
 from engine.config.model import AgentCalls
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.manual_dial import DIAL_OUTCOMES
@@ -116,7 +118,8 @@ class Consults:
         """Check the target, reserve a target agent in the ACD, (consult:) hold the caller, ring the target."""
         if call_id not in self.acd.agent_legs:
             raise ValueError(f"call {call_id} is not bridged to agent {agent_id} yet")
-        kind, _, name = target.partition(":")
+        kind, name = dialstring.target(target, f"{mode} target", ("agent", "queue", "number"))
+        target = f"{kind}:{name}"
         target_agent = None
         if kind == "queue":  # a warm transfer to a team: the agent its strategy picks now
             kind, name = "agent", self._free_agent_of(name, agent_id, mode)
@@ -124,23 +127,23 @@ class Consults:
             agents = self.acd.acd.snapshot().agents
             if name not in agents or name == agent_id:
                 raise ValueError(f"{mode} target {target!r}: no such agent (or yourself)")
-            contact = agents[name].contact
+            contact = dialstring.endpoint(agents[name].contact, f"agent {name}'s contact")
             try:
                 self.acd.apply(lambda t: self.acd.acd.engage(name, "consult", t))
             except IllegalTransition:
                 raise ValueError(f"{mode} target {target!r} is busy ({agents[name].state}), not ready") from None
             target_agent = name
-        elif kind == "number" and name.lstrip("+").isdigit():
+        elif kind == "number":
             if listed := self.dnc_source(name):
                 raise ValueError(f"{mode} target {target!r} is on the do-not-call list ({listed})")
-            contact = self.settings.dial_string.replace("{number}", name)
+            contact = dialstring.from_template(self.settings.dial_string, name, "target")
         else:
             raise ValueError(f"{mode} target {target!r}: use agent:ID, queue:NAME or number:N")
         if mode == "consult":
             agent_leg = self.acd.hold_for_consult(call_id)
             for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
-                self.control.api(f"uuid_setvar {leg} park_after_bridge true")
-            self.control.api(f"uuid_park {agent_leg}")
+                self.control.api("uuid_setvar", leg, "park_after_bridge", "true")
+            self.control.api("uuid_park", agent_leg)
         else:
             try:
                 agent_leg = self._into_room(call_id, agent_id)
@@ -182,11 +185,11 @@ class Consults:
         room = f"hotline-{call_id}@{CONFERENCE_PROFILE}"
         leg = self.legs.register(agent_leg)
         try:
-            self.control.api(f"uuid_setvar {agent_leg} park_after_bridge true")  # outlives the caller's move
+            self.control.api("uuid_setvar", agent_leg, "park_after_bridge", "true")  # outlives the caller's move
             self.acd.hold_for_consult(call_id, music=False)
-            self.control.api(f"uuid_break {call_id} all")  # hold music queued behind the bridge would run first
-            self.control.api(f"uuid_transfer {call_id} conference:{room}+flags{{endconf}} inline")
-            self.control.api(f"uuid_transfer {agent_leg} conference:{room} inline")
+            self.control.api("uuid_break", call_id, "all")  # hold music queued behind the bridge would run first
+            self.control.api("uuid_transfer", call_id, f"conference:{room}+flags{{endconf}}", "inline")
+            self.control.api("uuid_transfer", agent_leg, f"conference:{room}", "inline")
         except ESLError:
             self.legs.forget(agent_leg)
             raise
@@ -221,18 +224,22 @@ class Consults:
         leg = self.legs.register(consult.target_leg)
         result = "failed"
         try:
-            variables = (
-                f"origination_uuid={consult.target_leg},originate_timeout={self.settings.ring_seconds},"
-                f"origination_caller_id_number={caller or self.settings.caller_id},hotline_consult={consult.call_id}"
-            )
+            variables = {
+                "origination_uuid": consult.target_leg,
+                "originate_timeout": self.settings.ring_seconds,
+                "origination_caller_id_number": dialstring.caller_id(caller) if caller else self.settings.caller_id,
+                "hotline_consult": consult.call_id,
+            }
             room = f"hotline-{consult.call_id}@{CONFERENCE_PROFILE}"
-            app = "park()" if consult.mode == "consult" else f"conference({room})"
-            self.legs.client.bgapi(f"originate {{{variables}}}{contact} &{app}", self.settings.ring_seconds + 10)
+            app = ("park", "") if consult.mode == "consult" else ("conference", room)
+            self.legs.client.bgapi(
+                *dialstring.originate(variables, contact, *app), timeout=self.settings.ring_seconds + 10
+            )
             if consult.cancelled:  # answered just as the agent cancelled
                 self._kill(consult.target_leg)
                 raise CommandFailed("-ERR ORIGINATOR_CANCEL")
             if consult.mode == "consult":
-                self.control.api(f"uuid_bridge {consult.agent_leg} {consult.target_leg}")
+                self.control.api("uuid_bridge", consult.agent_leg, consult.target_leg)
             consult.answered.set()
             if consult.mode == "conference":
                 self.segments.joined_conference(consult.call_id, consult.target, consult.target_agent)
@@ -244,7 +251,7 @@ class Consults:
         except CommandFailed as exc:
             cause = str(exc).removeprefix("-ERR").strip()
             result = DIAL_OUTCOMES.get(cause, "cancelled" if cause == "ORIGINATOR_CANCEL" else "failed")
-        except ESLError as exc:
+        except (ESLError, UnsafeValue) as exc:
             log.warning("consult %s by %s: %s", consult.target, consult.agent_id, exc)
         finally:
             self.legs.forget(consult.target_leg)
@@ -271,13 +278,13 @@ class Consults:
             return
         try:
             self.acd.bridge_caller(consult.call_id, consult.agent_leg)
-            self.control.api(f"uuid_setvar {consult.agent_leg} park_after_bridge")  # hang up with the caller
+            self.control.api("uuid_setvar", consult.agent_leg, "park_after_bridge")  # hang up with the caller
         except ESLError as exc:  # the caller hung up meanwhile: release the agent's phone from park
             log.info("consult by %s: back to the caller: %s", consult.agent_id, exc)
             self._kill(consult.agent_leg)
 
     def _kill(self, leg: str) -> None:
         try:
-            self.control.api(f"uuid_kill {leg}")
+            self.control.api("uuid_kill", leg)
         except ESLError as exc:
             log.debug("uuid_kill %s: %s", leg, exc)

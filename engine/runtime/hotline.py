@@ -468,7 +468,7 @@ class Hotline:
         closes it at hangup) and store its metadata; returns the path."""
         path = self.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{call_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.control.api(f"uuid_record {call_id} start {path}")
+        self.control.api("uuid_record", call_id, "start", str(path))
         with self.sessions.begin() as s:
             recordings.add_recording(s, call_id, str(path), reason=reason, agent_id=agent_id, queue=queue)
         return str(path)

@@ -22,11 +22,15 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from engine.config.model import Speech
+from engine.esl import dialstring
+from engine.esl.codec import UnsafeValue
 from engine.ivr import actions as a
 from engine.speech.tts import TtsProvider
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
+
+_DOCUMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 DIGITS_VAR = "hotline_digits"
 BEEP = "tone_stream://%(250,0,800)"
@@ -144,14 +148,20 @@ class IvrExecutor:
     def _fax(self, action: a.SendFax) -> a.FaxResult:
         """mod_spandsp's ``txfax``: on this line, or on a new call to the number the caller keyed in
         (``calls.fax_dial``); documents are read from ``fax_dir``."""
+        if not _DOCUMENT.fullmatch(action.document):  # rendered from flow variables: no path of the caller's
+            log.warning("fax document %r refused: a file name in fax_dir is expected", action.document[:64])
+            return a.FaxResult(False)
         document = str(self.fax_dir / action.document)
         if not action.to_number:
             done = self.call.execute("txfax", document, timeout=STEP_TIMEOUT_MARGIN + 600)
             return a.FaxResult(done.variable("fax_success") == "1")
-        dial = self.fax_dial.format(number=re.sub(r"[^0-9+*#]", "", action.to_number))
         try:
-            self.call.bgapi(f"originate {{origination_caller_id_number=hotline}}{dial} &txfax({document})", 120)
-        except ESLError as exc:
+            dial = dialstring.from_template(self.fax_dial, dialstring.typed_number(action.to_number), "fax number")
+            self.call.bgapi(
+                *dialstring.originate({"origination_caller_id_number": "hotline"}, dial, "txfax", document),
+                timeout=120,
+            )
+        except (ESLError, UnsafeValue) as exc:
             log.info("fax to %s failed: %s", action.to_number, exc)
             return a.FaxResult(False)
         return a.FaxResult(True)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Legs
 from engine.config.model import AgentCalls
+from engine.esl import dialstring
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
 from engine.store import calls
@@ -82,6 +83,8 @@ class ManualDials:
         engage the agent in the ACD, pop the customer on their feed, and place the call."""
         if not number:
             raise ValueError("dial: give the number to call")
+        number = dialstring.typed_number(number, "number")
+        dialstring.from_template(self.settings.dial_string, number, "number")
         listed = self.dnc_source(number)
         if listed and not override_dnc:
             self.metrics.agent_dials.labels("dnc_refused").inc()
@@ -89,6 +92,7 @@ class ManualDials:
         contact = self.acd.acd.snapshot().agents[agent_id].contact
         if not contact:
             raise ValueError(f"agent {agent_id} has no phone (contact) to ring")
+        dialstring.endpoint(contact, f"agent {agent_id}'s contact")
         try:
             self.acd.apply(lambda t: self.acd.acd.engage(agent_id, "dial", t))
         except IllegalTransition as exc:
@@ -139,18 +143,22 @@ class ManualDials:
         cfg = self.settings
         agent_leg = self.legs.register(call.agent_leg)
         party = self.legs.register(call.party_leg)
-        outer = (
-            f"origination_uuid={call.agent_leg},originate_timeout={cfg.agent_ring_seconds},"
-            f"origination_caller_id_number={call.number},hotline_dial_agent={call.agent_id}"
-        )
-        inner = (
-            f"origination_uuid={call.party_leg},originate_timeout={cfg.ring_seconds},"
-            f"origination_caller_id_number={cfg.caller_id}"
-        )
-        dial_string = cfg.dial_string.replace("{number}", call.number)
+        outer = {
+            "origination_uuid": call.agent_leg,
+            "originate_timeout": cfg.agent_ring_seconds,
+            "origination_caller_id_number": call.number,
+            "hotline_dial_agent": call.agent_id,
+        }
+        inner = {
+            "origination_uuid": call.party_leg,
+            "originate_timeout": cfg.ring_seconds,
+            "origination_caller_id_number": cfg.caller_id,
+        }
+        dial = dialstring.from_template(cfg.dial_string, call.number)
         try:
             self.legs.client.bgapi(
-                f"originate {{{outer}}}{contact} &bridge({{{inner}}}{dial_string})", cfg.agent_ring_seconds + 10
+                *dialstring.originate(outer, contact, *dialstring.bridge_to(inner, dial)),
+                timeout=cfg.agent_ring_seconds + 10,
             )
             agent_leg.hangup.get()
             ended = agent_leg.ended

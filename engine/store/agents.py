@@ -7,10 +7,15 @@ from collections.abc import Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.esl import dialstring
 from engine.store.errors import Conflict, NotFound, found
 from engine.store.models import Agent, AgentSkill
 from engine.store.skills import get_skill
-from engine.store.validation import non_empty, skill_level
+from engine.store.validation import dial_target, non_empty, skill_level
+
+
+def _contact(contact: str) -> str:
+    return dial_target("agent.contact", non_empty("agent.contact", contact), dialstring.endpoint)
 
 
 def create_agent(
@@ -24,7 +29,7 @@ def create_agent(
     non_empty("agent.id", agent_id)
     if session.get(Agent, agent_id) is not None:
         raise Conflict("agent", agent_id, "already exists")
-    agent = Agent(id=agent_id, name=non_empty("agent.name", name), contact=non_empty("agent.contact", contact))
+    agent = Agent(id=agent_id, name=non_empty("agent.name", name), contact=_contact(contact))
     session.add(agent)
     for skill_name, level in (skills or {}).items():
         _set_level(session, agent, skill_name, level)
@@ -48,7 +53,7 @@ def update_agent(session: Session, agent_id: str, *, name: str | None = None, co
     if name is not None:
         agent.name = non_empty("agent.name", name)
     if contact is not None:
-        agent.contact = non_empty("agent.contact", contact)
+        agent.contact = _contact(contact)
     session.flush()
     return agent
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import TypeVar
 
+from engine.esl.codec import UnsafeValue
 from engine.store.errors import InvalidInput
 from engine.store.models import SKILL_LEVELS
 
@@ -31,3 +33,11 @@ def non_empty(field: str, value: str) -> str:
     if not value or not value.strip():
         raise InvalidInput(field, value, "must not be empty")
     return value
+
+
+def dial_target(field: str, value: str, check: Callable[[object, str], str]) -> str:
+    """*value* when ``check`` (one of :mod:`engine.esl.dialstring`'s grammars) accepts it; raises InvalidInput."""
+    try:
+        return check(value, field)
+    except UnsafeValue as exc:
+        raise InvalidInput(field, value, str(exc).removeprefix(f"{field}: ")) from None

@@ -210,20 +210,23 @@ class Connection(esl.ESLProtocol):
     def send(self, data: str) -> codec.Frame:  # greenswitch's signature, used by its helpers
         return self.send_frame(codec.command(data))
 
-    def api(self, cmd: str, timeout: float | None = None) -> str:
-        """Run an ``api`` command; returns its output, raises :class:`CommandFailed` on ``-ERR``."""
-        frame = self.send_frame(codec.api(cmd), timeout)
+    def api(self, cmd: str, *args: str, timeout: float | None = None) -> str:
+        """Run an ``api`` command; returns its output, raises :class:`CommandFailed` on ``-ERR``.
+
+        ``args`` are single words, checked by the codec (:func:`codec.command_line`).
+        """
+        frame = self.send_frame(codec.api(cmd, *args), timeout)
         if not frame.ok:
             raise CommandFailed(frame.body.strip())
         return frame.body
 
-    def bgapi(self, cmd: str, timeout: float | None = None) -> str:
+    def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         """Run a ``bgapi`` command and wait for its BACKGROUND_JOB result (raises on ``-ERR``)."""
         job = str(uuid.uuid4())
         waiter: AsyncResult = AsyncResult()
         self._jobs[job] = waiter
         try:
-            reply = self.send_frame(codec.bgapi(cmd, job))
+            reply = self.send_frame(codec.bgapi(cmd, *args, job_uuid=job))
             if not reply.ok:
                 raise CommandFailed(reply.reply_text)
             body = waiter.get(timeout=self.timeout if timeout is None else timeout)

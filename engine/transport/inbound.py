@@ -163,11 +163,11 @@ class InboundClient:
             raise ConnectionLost(f"not connected to FreeSWITCH at {self.address}")
         return self._conn
 
-    def api(self, cmd: str, timeout: float | None = None) -> str:
-        return self._current().api(cmd, timeout)
+    def api(self, cmd: str, *args: str, timeout: float | None = None) -> str:
+        return self._current().api(cmd, *args, timeout=timeout)
 
-    def bgapi(self, cmd: str, timeout: float | None = None) -> str:
-        return self._current().bgapi(cmd, timeout)
+    def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
+        return self._current().bgapi(cmd, *args, timeout=timeout)
 
     def execute_async(self, app: str, arg: str, *, uuid_: str) -> AsyncResult:
         """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
