@@ -10,6 +10,7 @@ built (UnsafeValue) or exactly one command comes out, carrying the text only whe
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -221,3 +222,18 @@ def test_a_bridge_inside_an_originate() -> None:
     )
     with pytest.raises(UnsafeValue):
         dialstring.application("conference", "room)&system(x")
+
+
+def test_the_engine_builds_commands_only_from_parts() -> None:
+    """No module outside the codec and the emulator formats a command line itself: an f-string
+    passed to ``api``/``bgapi``, or an ``originate`` written by hand, would skip every check above."""
+    root = Path(__file__).parents[1] / "engine"
+    by_hand = re.compile(r"\.(?:bg)?api\(\s*f[\"']|[\"']originate \{")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        if "emulator" not in path.parts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if by_hand.search(line)
+    ]
+    assert found == []
