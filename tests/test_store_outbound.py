@@ -50,6 +50,22 @@ def test_bad_settings_name_the_field_and_names_are_unique(session) -> None:
         _campaign(session)
 
 
+@pytest.mark.parametrize(
+    ("field", "settings"),
+    [
+        ("name", {"name": "spring\n\napi hupall"}),
+        ("name", {"name": "spring sale,execute_on_answer=hupall"}),
+        ("gateway", {"gateway": "sofia/gateway/trunk/{x=y}"}),
+        ("gateway", {"gateway": "user/1009,sofia/gateway/trunk/"}),
+        ("caller_id", {"caller_id": "4000,origination_uuid=forged"}),
+    ],
+)
+def test_what_goes_into_a_campaigns_dial_string_is_checked_when_it_is_stored(session, field, settings) -> None:
+    args = {"name": "spring", "caller_id": "+442079460000", "queue": "sales", **settings}
+    with pytest.raises(InvalidInput, match=rf"campaign\.{field}"):
+        store.create_campaign(session, args.pop("name"), **args)
+
+
 def test_import_reports_rows_and_skips_numbers_already_in_the_campaign(session) -> None:
     campaign = _campaign(session)
     csv = ["phone,name\n", "020 7946 0018,Ada\n", "12,Bad\n"]

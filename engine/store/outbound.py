@@ -18,10 +18,11 @@ from engine.dialler.compliance import ContactHistory
 from engine.dialler.contacts import Contact, import_contacts
 from engine.dialler.outcomes import CallOutcome
 from engine.dialler.pacing import DialDecision
+from engine.esl import dialstring
 from engine.store import amd_audit
 from engine.store.errors import Conflict, InvalidInput, NotFound, found
 from engine.store.outbound_models import CallAttempt, Campaign, CampaignContact, DialDecisionRecord, DncEntry
-from engine.store.validation import non_empty
+from engine.store.validation import dial_target, non_empty
 
 INTERNAL_DNC = "internal"
 
@@ -43,7 +44,9 @@ def create_campaign(
     machine_message: str | None = None,
 ) -> Campaign:
     """A new campaign in state draft; InvalidInput naming the field for bad settings, Conflict for a taken name."""
-    non_empty("campaign.name", name)
+    dial_target("campaign.name", non_empty("campaign.name", name), dialstring.extension)
+    dial_target("campaign.caller_id", caller_id, dialstring.extension)
+    dial_target("campaign.gateway", f"{gateway}0", dialstring.endpoint)  # the prefix of a number
     if session.scalar(select(Campaign).where(Campaign.name == name)) is not None:
         raise Conflict("campaign", name, "already exists")
     dial_params, compliance = dial_params or {}, compliance or {}
