@@ -28,6 +28,23 @@ def test_wrong_type_names_file_line_and_key(tmp_path: Path):
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("agent_calls:\n  dial_string: 'sofia/gateway/t/{number},user/1'\n", r"h\.yaml:2: agent_calls\.dial_string"),
+        ("agent_calls:\n  dial_string: '{x=y}sofia/gateway/trunk/{number}'\n", r"h\.yaml:2: agent_calls\.dial_string"),
+        ("agent_calls:\n  caller_id: '4000,x=y'\n", r"h\.yaml:2: agent_calls\.caller_id"),
+        ("calls:\n  callback_dial: 'sofia/gateway/default/{number} &park()'\n", r"h\.yaml:2: calls\.callback_dial"),
+        ("calls:\n  fax_dial: 'loopback/$${number}'\n", r"h\.yaml:2: calls\.fax_dial"),
+    ],
+)
+def test_dial_templates_and_caller_ids_follow_the_dial_grammar(tmp_path: Path, text: str, where: str):
+    path = tmp_path / "h.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=where):
+        load_config(path)
+
+
 def test_unknown_key_is_an_error_not_ignored(tmp_path: Path):
     path = tmp_path / "h.yaml"
     path.write_text("freeswitch:\n  pasword: x\n")

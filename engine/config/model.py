@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from engine.esl import dialstring
+
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 
@@ -44,6 +46,14 @@ class Token(_Section):
     agent: str | None = None
 
 
+def dial_template(value: str) -> str:
+    """An operator's dial template: ``{number}`` once filled with a number gives an endpoint hotline rings."""
+    if "{number}" not in value:
+        raise ValueError("must contain {number}, e.g. sofia/gateway/trunk/{number}")
+    dialstring.from_template(value, "0", "dial template")
+    return value
+
+
 class Calls(_Section):
     """How inbound calls are handled."""
 
@@ -58,6 +68,16 @@ class Calls(_Section):
     callback_dial: str = "sofia/gateway/default/{number}"
     callback_caller_id: str = "4000"
 
+    @field_validator("fax_dial", "callback_dial")
+    @classmethod
+    def _dial_template(cls, value: str) -> str:
+        return dial_template(value)
+
+    @field_validator("callback_caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return dialstring.extension(value, "caller ID")
+
 
 class AgentCalls(_Section):
     """Calls agents place themselves: manual dials, consultations, conferences (docs/acd.md)."""
@@ -71,9 +91,12 @@ class AgentCalls(_Section):
     @field_validator("dial_string")
     @classmethod
     def _has_number(cls, value: str) -> str:
-        if "{number}" not in value:
-            raise ValueError("must contain {number}, e.g. sofia/gateway/trunk/{number}")
-        return value
+        return dial_template(value)
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str) -> str:
+        return dialstring.extension(value, "caller ID")
 
 
 class Speech(_Section):
