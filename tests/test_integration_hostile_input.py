@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import gevent
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from engine.emulator import Caller, Phone
 from engine.store import agents
@@ -161,3 +164,47 @@ def test_a_transfer_built_from_what_a_caller_said_is_never_sent_as_is(tmp_path, 
         trace = rig.next_call()
         assert (trace.uuid, trace.outcome) == (uuid, "self_served")
         assert rig.engine.metrics.value("hotline_unsafe_values_total", source="ivr_transfer") == 1
+
+
+# Contacts of every shape: arbitrary text with the separators an attacker uses, and plausible phones
+# with something appended.
+CONTACT_TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from(list("\r\n\x00 ,|{}[]<>&()$:_^'\"\\=@/+*#.-ab19")), min_size=1, max_size=30),
+    st.builds(lambda ext, tail: f"user/{ext}{tail}", st.from_regex(r"[0-9]{3,5}", fullmatch=True), st.text(max_size=9)),
+)
+
+
+def sent_since(rig, n: int) -> list:
+    return rig.emulator.switch.commands[n:]
+
+
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(contact=CONTACT_TEXT)
+@example(contact="user/1009")  # both outcomes are always exercised, whatever is generated
+@example(contact="user/1009\n\napi hupall")
+def test_any_supervisor_contact_leaves_hotline_in_one_command_only_as_the_endpoint(rig, contact) -> None:
+    """For any text as ``contact``: a 400 and nothing sent that carries it, or one ``originate`` whose
+    endpoint is exactly that text and nothing else carrying it."""
+    if not rig.engine.acd.acd.snapshot().agents["1001"].call_id:
+        login(rig, "1001")
+        rig.emulator.place_call(Caller("13900000001", script=["1"]), HOTLINE_NUMBER)
+        wait_until(lambda: talking(rig, "1001"), what="1001 talking")
+    before = len(rig.emulator.switch.commands)
+    status, body = rig.api("POST", "/api/supervise/1001/listen", rig.admin, {"contact": contact})
+    if status == 400:
+        assert "contact" in body["error"]
+        gevent.sleep(0)  # a greenlet spawned by the request would have run by now
+        assert not [c for c in sent_since(rig, before) if contact in c.line or contact in str(c.pairs)]
+        return
+    assert status == 200, body
+    leg = body["leg"]
+    mine = wait_until(
+        lambda: [c for c in sent_since(rig, before) if leg in c.line and c.line.startswith("bgapi originate")],
+        what="the supervisor's originate",
+    )
+    assert len(mine) == 1
+    words = mine[0].line.split(" ")
+    assert words[:3] == ["bgapi", "originate", f"{{origination_uuid={leg}}}{contact}"] and len(words) == 4
+    assert words[3].startswith("&eavesdrop(") and [name for name, _ in mine[0].pairs] == ["Job-UUID"]

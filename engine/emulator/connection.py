@@ -183,6 +183,8 @@ class Connection:
     def handle(self, frame: codec.Command) -> None:
         """One command; its reply is written before any event that fired while it ran."""
         verb, _, rest = frame.line.partition(" ")
+        if self.switch.keep_log:
+            self.switch.commands.append(frame)
         self._held = []
         try:
             text = self._dispatch(verb.lower(), rest.strip(), frame)

@@ -69,6 +69,7 @@ class Switch:
         self.apps: dict[str, Callable[[Any, str], object]] = {}  # dialplan applications by name
         self.listeners: set[Listener] = set()
         self.log: list[Event] = []
+        self.commands: list[Any] = []  # every client command received (codec.Command), when keep_log
         self.sessions_since_startup = 0
         self.media_in_bridge: list[tuple[str, str]] = []  # (uuid, application) run inside a bridge, over the partner
         self.peak_sessions = 0
