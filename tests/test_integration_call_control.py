@@ -241,7 +241,7 @@ def test_cancel_or_no_answer_returns_the_agent_to_the_caller(rig) -> None:
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "agent:nobody"})
     assert status == 409 and "no such agent" in body["error"]
     status, body = rig.api("POST", "/api/agents/1001/call/consult", me, {"target": "pigeon:1"})
-    assert status == 409 and "use agent:ID, queue:NAME or number:N" in body["error"]
+    assert status == 400 and "use agent:ID, queue:NAME or number:N" in body["error"]
     assert rig.emulator.channels[call_id].bridged_to is agent_leg  # nothing happened to the call
 
     # a number that does not answer: the agent is back with the caller on their own

@@ -283,7 +283,7 @@ def execute(app: str, arg: str = "", *, event_uuid: str, uuid: str = "", event_l
         headers["execute-app-arg"] = arg
     if event_lock:
         headers["event-lock"] = "true"
-    headers["Event-UUID"] = argument(event_uuid, "Event-UUID")
+    headers["Event-UUID"] = event_uuid
     return command(_sendmsg(uuid), headers)
 
 

@@ -19,7 +19,7 @@ from engine.store.validation import non_empty, parse_enum
 
 def dialable(number: str | None) -> bool:
     """A number a callback can dial: 3 to 20 digits."""
-    return number is not None and number.isdigit() and 3 <= len(number) <= 20
+    return number is not None and number.isascii() and number.isdigit() and 3 <= len(number) <= 20
 
 
 def request_callback(
