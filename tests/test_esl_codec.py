@@ -136,7 +136,7 @@ def test_bad_content_length_is_malformed_not_fatal():
 
 
 def test_oversized_header_block_is_dropped():
-    parser = codec.FrameParser(max_header_bytes=64)
+    parser = codec.FrameParser(codec.Limits(header_bytes=64))
     out = parser.feed(b"X" * 100)
     assert isinstance(out[0], codec.MalformedFrame)
     assert parser.feed(b"Content-Type: auth/request\n\n")[0].content_type == "auth/request"  # type: ignore[union-attr]
