@@ -162,4 +162,3 @@ class Splitter(Generic[T]):
         else:
             out.append((value, b""))
         return True
-

@@ -45,6 +45,7 @@ class InboundClient:
         timeout: float = 5.0,
         backoff: tuple[float, float] = (0.05, 5.0),
         name: str = "control",
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
     ) -> None:
         self.host, self.port, self.password = host, port, password
         self.events = events
@@ -52,6 +53,7 @@ class InboundClient:
         self.timeout = timeout
         self.backoff = backoff
         self.name = name
+        self.limits = limits
         self._conn: Connection | None = None
         self._handlers: list[tuple[str, EventHandler]] = []
         self._on_connected: list[Callable[[], None]] = []
@@ -80,10 +82,13 @@ class InboundClient:
         except OSError as exc:
             raise ConnectionLost(f"cannot reach FreeSWITCH event socket at {self.address}: {exc}") from exc
         sock.settimeout(None)
-        conn = Connection(sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout)
+        conn = Connection(
+            sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout, limits=self.limits
+        )
+        conn.on_closed(lambda c: c._auth_request_event.set())  # a peer that closes or garbles is not waited for
         conn.start()
         try:
-            if not conn._auth_request_event.wait(self.timeout):
+            if not conn._auth_request_event.wait(self.timeout) or not conn.connected:
                 raise ConnectionLost(f"{self.address} sent no auth/request: is it a FreeSWITCH event socket?")
             reply = conn.send_frame(codec.auth(self.password))
             if not reply.ok:
