@@ -101,6 +101,8 @@ class InboundClient:
             reply = conn.send_frame(codec.event_subscribe("json", self.events))
             if not reply.ok:
                 raise ESLError(f"subscribing to events failed: {reply.reply_text}")
+            if not conn.connected:  # e.g. a malformed frame right behind the subscribe reply
+                raise ConnectionLost(f"{self.address} closed right after subscribing")
         except ESLError:
             conn.close()
             raise
@@ -135,12 +137,12 @@ class InboundClient:
                 continue
             delay = self.backoff[0]
             closed = Event()
-            conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))
             if self._conn is not None and self.metrics:
                 self.metrics.esl_reconnects.labels(self.name).inc()
             self._conn = conn
             self.last_error = None
             self._set_up(True)
+            conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))  # at once if closed
             self._first_attempt.set()
             log.info("%s: connected to %s", self.name, self.address)
             for callback in self._on_connected:
