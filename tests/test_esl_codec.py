@@ -136,7 +136,7 @@ def test_bad_content_length_is_malformed_not_fatal():
 
 
 def test_oversized_header_block_is_dropped():
-    parser = codec.FrameParser(max_header_bytes=64)
+    parser = codec.FrameParser(codec.Limits(header_bytes=64))
     out = parser.feed(b"X" * 100)
     assert isinstance(out[0], codec.MalformedFrame)
     assert parser.feed(b"Content-Type: auth/request\n\n")[0].content_type == "auth/request"  # type: ignore[union-attr]
@@ -195,3 +195,35 @@ def test_command_parser_headers_body_and_chunks():
         ("sendmsg abc", "execute", "xyz"),
         ("api status", None, ""),
     ]
+
+
+def test_limits_accept_exactly_the_limit_and_refuse_one_more():
+    limits = codec.Limits(header_bytes=1024, headers=16, body_bytes=1024)
+    block = b"X: " + b"a" * (1024 - 3)
+    assert isinstance(codec.FrameParser(limits).feed(block + b"\n\n")[0], codec.Frame)
+    assert codec.FrameParser(limits).feed(block + b"a\n\n")[0].too_large  # type: ignore[union-attr]
+    headers = b"".join(b"H%d: v\n" % i for i in range(16))
+    assert isinstance(codec.FrameParser(limits).feed(headers + b"\n")[0], codec.Frame)
+    assert codec.FrameParser(limits).feed(b"H: v\n" + headers + b"\n")[0].too_large  # type: ignore[union-attr]
+    body = b"Content-Type: api/response\nContent-Length: %d\n\n"
+    assert codec.FrameParser(limits).feed(body % 1024 + b"x" * 1024)[0].body == "x" * 1024  # type: ignore[union-attr]
+    assert codec.FrameParser(limits).feed(body % 1025)[0].too_large  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("value", ["-1", "+5", "1e3", "0x10", "5 5", "١٢", "9" * 40])
+def test_content_length_must_be_plain_ascii_digits(value):
+    (out, after) = codec.FrameParser().feed(f"Content-Length: {value}\n\nContent-Type: auth/request\n\n".encode())
+    assert isinstance(out, codec.MalformedFrame) and "Content-Length" in out.reason
+    assert isinstance(after, codec.Frame) and after.content_type == "auth/request"
+
+
+def test_two_different_content_lengths_are_refused():
+    (out,) = codec.FrameParser().feed(b"Content-Length: 2\nContent-Length: 7\n\nab")
+    assert isinstance(out, codec.MalformedFrame) and "conflicting" in out.reason
+
+
+def test_command_parser_reads_crlf_split_between_pieces():
+    parser = codec.CommandParser()
+    assert parser.feed(b"api status\r") == []
+    assert parser.feed(b"\n\r") == []
+    assert [c.line for c in parser.feed(b"\n")] == ["api status"]  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gevent
 import pytest
 from gevent import socket
+from gevent.queue import Queue
 
 from engine.esl import codec
 from engine.metrics import Metrics
@@ -167,17 +168,79 @@ def test_linger_disconnect_notice_fails_running_application(connect):
     assert conn.lingering
 
 
-def test_malformed_frame_is_counted_and_the_reader_goes_on(connect):
+BAD_FRAMES = {
+    "header line without a colon": b"garbage without a colon\n\n",
+    "event body not JSON": codec.frame({"Content-Type": "text/event-json"}, "{not json"),
+    "JSON event that is an array": codec.frame({"Content-Type": "text/event-json"}, '["Event-Name", "X"]'),
+    "inner Content-Length not a number": codec.frame(
+        {"Content-Type": "text/event-plain"}, "Event-Name: BACKGROUND_JOB\nContent-Length: 1e3\n\nbody"
+    ),
+    "JSON nested beyond the recursion limit": codec.frame({"Content-Type": "text/event-json"}, "[" * 100_000),
+    "Content-Length of 10^12": b"Content-Type: api/response\nContent-Length: 1000000000000\n\n",
+    "Content-Length with a sign": b"Content-Type: api/response\nContent-Length: +5\n\nhello",
+    "conflicting Content-Lengths": b"Content-Type: api/response\nContent-Length: 5\nContent-Length: 9\n\nhello",
+    "too many headers": b"".join(b"X-%d: v\n" % i for i in range(2000)) + b"\n",
+}
+
+
+@pytest.mark.parametrize("bad", BAD_FRAMES.values(), ids=BAD_FRAMES.keys())
+def test_malformed_frame_closes_the_connection_and_fails_pending_commands_at_once(connect, bad):
+    peer_saw_close: Queue = Queue()
+
     def script(peer: PeerConnection) -> None:
         peer.read_command()
-        peer.send(b"garbage without a colon\n\n")
-        peer.send(codec.frame({"Content-Type": "text/event-json"}, "{not json"))
-        peer.send(codec.api_response("+OK still here\n"))
+        peer.send(codec.event_json({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "before"}) + bad)
+        peer_saw_close.put(peer.read_command())  # '' once hotline has closed its end
+
+    conn, metrics = connect(script, timeout=60)  # a hang would be a timeout: fail long before it
+    created: Queue = Queue()
+    conn.register_handle("CHANNEL_CREATE", lambda e: created.put(e.uuid))
+    with gevent.Timeout(5), pytest.raises(ConnectionLost, match="malformed frame"):
+        conn.api("status")
+    assert created.get(timeout=2) == "before"  # good frames ahead of the bad one are delivered
+    assert not conn.connected
+    assert peer_saw_close.get(timeout=5) == ""
+    assert metrics.value("hotline_esl_malformed_frames_total") == 1
+    with pytest.raises(ConnectionLost):
+        conn.api("status")
+
+
+def test_huge_content_length_is_not_buffered(connect):
+    """The finding: 10^12 announced, then bytes pushed as fast as possible; hotline must stop reading."""
+    pushed: Queue = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        sent, chunk = 0, b"x" * (1 << 20)
+        try:
+            peer.send(b"Content-Type: api/response\nContent-Length: 1000000000000\n\n")
+            while sent < 256 << 20:
+                peer.send(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        pushed.put(sent)
+
+    conn, metrics = connect(script, timeout=60)
+    with gevent.Timeout(10), pytest.raises(ConnectionLost, match="over the limit"):
+        conn.api("status")
+    assert pushed.get(timeout=20) < 64 << 20  # socket buffers only: the connection was closed, not fed
+    assert metrics.value("hotline_esl_malformed_frames_total") == 1
+
+
+def test_a_bug_in_dispatch_closes_the_connection_in_one_log_line(connect, caplog, monkeypatch):
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(codec.event_json({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u1"}))
         peer.read_command()
 
-    conn, metrics = connect(script)
-    assert conn.api("status") == "+OK still here\n"
-    assert metrics.value("hotline_esl_malformed_frames_total") == 2
+    conn, _ = connect(script, timeout=60)
+    monkeypatch.setattr(conn, "_match", lambda event: 1 / 0)  # a bug of ours, met while reading
+    with gevent.Timeout(5), pytest.raises(ConnectionLost, match="reader failed: ZeroDivisionError"):
+        conn.api("status")
+    assert not conn.connected
+    failures = [r for r in caplog.records if "reader failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is None
 
 
 def test_events_reach_handlers_in_order_including_those_before_close(connect):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import gevent
 import pytest
 from gevent.queue import Queue
 
@@ -87,3 +90,59 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
     finally:
         client.stop()
         second.stop()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"not a header\n\n", b"Content-Type: api/response\nContent-Length: 1000000000000\n\n" + b"x" * 65536],
+    ids=["garbage", "huge-content-length"],
+)
+@pytest.mark.parametrize("with_subscribe_reply", [False, True], ids=["later", "same-packet-as-subscribe-reply"])
+def test_malformed_frame_closes_the_connection_and_the_client_reconnects(bad, with_subscribe_reply):
+    connections: Queue = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        number = connections.qsize() + 1
+        connections.put(number)
+        if not auth_ok(peer):
+            return
+        with contextlib.suppress(OSError):  # hotline may close with our bytes unread (a reset)
+            serve(peer, number)
+
+    def serve(peer: PeerConnection, number: int) -> None:
+        while cmd := peer.read_command():
+            if cmd.startswith("event "):
+                spoil = number == 1 and with_subscribe_reply
+                peer.send(codec.reply("+OK event listener enabled json") + (bad if spoil else b""))
+            elif cmd == "api status" and number == 1:
+                peer.send(bad)  # the command's reply never comes: a malformed frame instead
+            elif cmd.startswith("api "):
+                peer.send(codec.api_response(f"UP on connection {number}\n"))
+
+    server = ScriptedPeer(script)
+    port = server.start()
+    metrics = Metrics()
+    closed: Queue = Queue()
+    client = InboundClient("127.0.0.1", port, "pw", ["ALL"], metrics=metrics, timeout=60, backoff=(0.01, 0.05))
+    client.on_event(
+        "CONNECTION_CLOSED", lambda e: closed.put(metrics.value("hotline_esl_connected", connection="control"))
+    )
+    reconnected: Queue = Queue()
+    client.on_connected(lambda: reconnected.put(connections.qsize()))
+    try:
+        client.start(wait=5)
+        if not with_subscribe_reply:
+            with gevent.Timeout(5), pytest.raises(ConnectionLost, match="malformed frame"):
+                client.api("status")  # fails at once, not after the 60 s command timeout
+        assert closed.get(timeout=5) == 0  # the gauge dropped with the connection
+        while reconnected.get(timeout=5) < 2:
+            pass
+        assert client.api("version") == "UP on connection 2\n"
+        assert metrics.value("hotline_esl_connected", connection="control") == 1
+        assert metrics.value("hotline_esl_malformed_frames_total") == 1
+        # a connection garbled while subscribing never counted as up: its retry is not a reconnection
+        reconnects = 0 if with_subscribe_reply else 1
+        assert metrics.value("hotline_esl_reconnects_total", connection="control") == reconnects
+    finally:
+        client.stop()
+        server.stop()

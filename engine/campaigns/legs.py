@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gevent.event import AsyncResult
 
-from engine.esl.codec import Event
+from engine.esl.codec import DEFAULT_LIMITS, Event, Limits
 from engine.metrics import Metrics
 from engine.transport import InboundClient
 
@@ -48,10 +48,13 @@ class Legs:
         client.on_event("RECORD_STOP", self._record_stop)
 
     @classmethod
-    def connect(cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float) -> Legs:
+    def connect(
+        cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float, limits: Limits = DEFAULT_LIMITS
+    ) -> Legs:
         client = InboundClient(
-            host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler"
-        )
+            host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler",
+            limits=limits,
+        )  # fmt: skip
         return cls(client)
 
     def register(self, uuid: str) -> Leg:

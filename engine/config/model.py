@@ -7,6 +7,7 @@ line and the dotted key, e.g. ``hotline.yaml:7: freeswitch.port: Input should be
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.esl import dialstring
+from engine.esl.framing import Limits
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 
@@ -32,6 +34,25 @@ class FreeSwitch(_Section):
     command_timeout: float = Field(5.0, gt=0)
     bridge_confirm_seconds: float = Field(5.0, gt=0)
     reconnect_max_seconds: float = Field(5.0, gt=0)
+    esl_max_header_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    esl_max_headers: int = Field(1024, ge=16, le=100_000)
+    esl_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1 << 30)
+    outbound_peers: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    outbound_handshake_seconds: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("outbound_peers")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network, e.g. 10.0.0.0/24") from None
+        return value
+
+    def esl_limits(self) -> Limits:
+        """The codec's limits on what one frame from FreeSWITCH may hold."""
+        return Limits(self.esl_max_header_bytes, self.esl_max_headers, self.esl_max_body_bytes)
 
 
 class Listen(_Section):

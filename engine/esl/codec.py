@@ -11,8 +11,10 @@ Wire rules (checked against transcripts of a real FreeSWITCH 1.11.2 in ``shared/
 * ``text/event-json``: the body is one JSON object; the event's own body is under ``_body``.
 * A header may occur twice (CHANNEL_HANGUP_COMPLETE carries ``Hangup-Cause`` twice, in plain and
   json), so frames and events keep their header pairs in order; ``headers`` is the lookup view.
-* A malformed header block never stops the parser: it becomes a :class:`MalformedFrame` and parsing
-  goes on with the next frame.
+* Parsing is total and bounded (:mod:`engine.esl.framing`): for any bytes, the parsers return
+  values or raise only :class:`ESLProtocolError` (and :class:`FrameTooLarge`); a frame over the
+  :class:`Limits` or with a bad header block becomes a :class:`MalformedFrame` in the output, after
+  the good frames before it, and parsing goes on (hotline's transport closes the connection on one).
 """
 
 from __future__ import annotations
@@ -23,7 +25,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Self
-from urllib.parse import quote, unquote
+from urllib.parse import quote
+
+from engine.esl.framing import (
+    DEFAULT_LIMITS,
+    Broken,
+    ESLProtocolError,
+    FrameTooLarge,
+    Limits,
+    Splitter,
+    content_length,
+    parse_header_block,
+)
+
+__all__ = ["DEFAULT_LIMITS", "ESLProtocolError", "FrameTooLarge", "Limits"]  # re-exported from framing
 
 # FreeSWITCH's SWITCH_URL_UNSAFE (switch_utils.h); control and non-ASCII bytes are encoded as well.
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '\r\n #%&+:;<=>?@[\\]^`{|}"')
@@ -33,10 +48,6 @@ DISCONNECT_TEXT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.clueco
 
 Pairs = tuple[tuple[str, str], ...]
 HeaderInput = Mapping[str, str] | Sequence[tuple[str, str]]
-
-
-class ESLProtocolError(Exception):
-    """A frame or event that does not follow the ESL wire format."""
 
 
 def _pairs(headers: HeaderInput) -> Pairs:
@@ -84,10 +95,11 @@ class Frame(_Headed):
 
 @dataclass(frozen=True)
 class MalformedFrame:
-    """A header block that could not be parsed, kept so the reader can log and count it."""
+    """A frame that could not be parsed (its first bytes), kept so the reader can log and count it."""
 
     raw: bytes
     reason: str
+    too_large: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,95 +123,94 @@ def url_encode(value: str) -> str:
     return quote(value, safe=_URL_SAFE)
 
 
-def _parse_header_block(text: str) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
-    for line in text.split("\n"):
-        if not line:
-            continue
-        name, sep, value = line.partition(": ")
-        if not sep:
-            name, sep, value = line.partition(":")
-        if not sep or not name or " " in name:
-            raise ESLProtocolError(f"header line without 'Name: value': {line[:80]!r}")
-        headers.append((name, unquote(value) if "%" in value else value))
-    return headers
+def _parse_header_block(text: str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
+    return parse_header_block(text, limits)
+
+
+def _malformed(broken: Broken) -> MalformedFrame:
+    return MalformedFrame(broken.raw, str(broken.error), isinstance(broken.error, FrameTooLarge))
 
 
 @dataclass
 class FrameParser:
-    """Incremental parser: feed bytes as they arrive, get whole frames back."""
+    """Incremental parser: feed bytes as they arrive, get whole frames back (bounded by ``limits``)."""
 
-    max_header_bytes: int = 1 << 20
-    _buf: bytearray = field(default_factory=bytearray)
-    _pending: Pairs | None = None
-    _pending_length: int = 0
+    limits: Limits = DEFAULT_LIMITS
+    _split: Splitter[Pairs] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._split = Splitter(self.limits)
+
+    def _head(self, text: str) -> tuple[Pairs, int]:
+        pairs = tuple(parse_header_block(text, self.limits))
+        return pairs, content_length(pairs, self.limits)
 
     def feed(self, data: bytes) -> list[Frame | MalformedFrame]:
-        self._buf += data
-        out: list[Frame | MalformedFrame] = []
-        while True:
-            item = self._next()
-            if item is None:
-                return out
-            out.append(item)
-
-    def _next(self) -> Frame | MalformedFrame | None:
-        if self._pending is not None:
-            if len(self._buf) < self._pending_length:
-                return None
-            body = bytes(self._buf[: self._pending_length]).decode("utf-8", "replace")
-            del self._buf[: self._pending_length]
-            frame = Frame(self._pending, body)
-            self._pending = None
-            return frame
-        while self._buf[:1] == b"\n":  # stray blank lines between frames carry nothing
-            del self._buf[:1]
-        end = self._buf.find(b"\n\n")
-        if end < 0:
-            if len(self._buf) > self.max_header_bytes:
-                raw = bytes(self._buf)
-                self._buf.clear()
-                return MalformedFrame(raw[:200], "header block larger than limit")
-            return None
-        raw = bytes(self._buf[:end])
-        del self._buf[: end + 2]
-        try:
-            headers = tuple(_parse_header_block(raw.decode("utf-8", "replace")))
-            length = int(dict(headers).get("Content-Length", "0") or 0)
-            if length < 0:
-                raise ValueError(length)
-        except (ESLProtocolError, ValueError) as exc:
-            return MalformedFrame(raw, str(exc))
-        if length:
-            self._pending, self._pending_length = headers, length
-            return self._next()
-        return Frame(headers)
+        return [
+            Frame(item[0], item[1].decode("utf-8", "replace")) if isinstance(item, tuple) else _malformed(item)
+            for item in self._split.feed(data, self._head)
+        ]
 
 
-def parse_event(frame: Frame) -> Event:
-    """Decode the event carried by a ``text/event-plain`` or ``text/event-json`` frame."""
+class _JsonObject(list):
+    """A JSON object's pairs in order (``object_pairs_hook``), told apart from a JSON array."""
+
+
+def _clean(text: str) -> str:
+    """``text`` with lone surrogates (from ``\\ud800`` escapes) replaced: every value encodes as UTF-8."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode()
+    return text
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError) as exc:
+        raise ESLProtocolError(f"event-json value cannot be represented: {exc}") from None
+
+
+def _parse_json_event(text: str, limits: Limits) -> Event:
+    try:
+        items = json.loads(text, object_pairs_hook=_JsonObject)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a number over 4300 digits, deep nesting
+        raise ESLProtocolError(f"event-json body is not JSON: {str(exc)[:120]}") from None
+    if not isinstance(items, _JsonObject):
+        raise ESLProtocolError(f"event-json body is a JSON {type(items).__name__}, not an object")
+    if len(items) > limits.headers:
+        raise FrameTooLarge(f"more than {limits.headers} headers")
+    surrogates = "\\u" in text
+    pairs = tuple(
+        (_clean(k) if surrogates else k, _clean(v) if surrogates else v)
+        for k, v in ((k, _json_value(v)) for k, v in items if k not in ("_body", "Content-Length"))
+    )
+    body = _json_value(next((v for k, v in items if k == "_body"), ""))
+    return Event(pairs, _clean(body) if surrogates else body)
+
+
+def parse_event(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> Event:
+    """Decode the event carried by a ``text/event-plain`` or ``text/event-json`` frame.
+
+    Raises only :class:`ESLProtocolError` (or :class:`FrameTooLarge`), whatever the body holds.
+    """
     ctype = frame.content_type
     if ctype == "text/event-plain":
         head, sep, rest = frame.body.partition("\n\n")
-        pairs = _parse_header_block(head)
-        length = dict(pairs).get("Content-Length")
-        body = rest.encode()[: int(length)].decode() if sep and length else ""
+        if len(head) > limits.header_bytes:
+            raise FrameTooLarge(f"event header block over {limits.header_bytes} bytes")
+        pairs = parse_header_block(head, limits)
+        length = content_length(pairs, limits)
+        body = rest.encode()[:length].decode("utf-8", "replace") if sep and length else ""
         return Event(tuple(p for p in pairs if p[0] != "Content-Length"), body)
     if ctype == "text/event-json":
-        try:
-            items = json.loads(frame.body, object_pairs_hook=list)
-        except json.JSONDecodeError as exc:
-            raise ESLProtocolError(f"event-json body is not JSON: {exc}") from exc
-        if not isinstance(items, list):
-            raise ESLProtocolError("event-json body is not a JSON object")
-        body = next((v for k, v in items if k == "_body"), "")
-        pairs = tuple(
-            (k, v if isinstance(v, str) else json.dumps(v)) for k, v in items if k not in ("_body", "Content-Length")
-        )
-        return Event(pairs, body)
+        return _parse_json_event(frame.body, limits)
     if ctype == "text/disconnect-notice":
         return Event((("Event-Name", "DISCONNECT"), *frame.pairs), frame.body)
-    raise ESLProtocolError(f"not an event frame: Content-Type {ctype!r}")
+    raise ESLProtocolError(f"not an event frame: Content-Type {ctype[:80]!r}")
 
 
 # ---- building frames: client side (what hotline sends) -------------------------------------------
@@ -376,39 +387,31 @@ class Command:
 
 @dataclass
 class CommandParser:
-    """Incremental parser for what an ESL client sends: ``line\\n[Name: value\\n]*\\n[body]``."""
+    """Incremental parser for what an ESL client sends: ``line\\n[Name: value\\n]*\\n[body]``.
 
-    _buf: bytearray = field(default_factory=bytearray)
-    _pending: Command | None = None
-    _pending_length: int = 0
+    CRLF line ends are read as LF (also when the CR and the LF arrive in different pieces).
+    """
+
+    limits: Limits = DEFAULT_LIMITS
+    _split: Splitter[Command] = field(init=False)
+    _cr: bool = False
+
+    def __post_init__(self) -> None:
+        self._split = Splitter(self.limits)
+
+    def _head(self, text: str) -> tuple[Command, int]:
+        line, _, rest = text.partition("\n")
+        pairs = tuple(parse_header_block(rest, self.limits))
+        return Command(line.strip(), pairs), content_length(pairs, self.limits)
 
     def feed(self, data: bytes) -> list[Command | MalformedFrame]:
-        self._buf += data.replace(b"\r\n", b"\n")
-        out: list[Command | MalformedFrame] = []
-        while True:
-            if self._pending is not None:
-                if len(self._buf) < self._pending_length:
-                    return out
-                body = bytes(self._buf[: self._pending_length]).decode("utf-8", "replace")
-                del self._buf[: self._pending_length]
-                out.append(Command(self._pending.line, self._pending.pairs, body))
-                self._pending = None
-                continue
-            while self._buf[:1] == b"\n":
-                del self._buf[:1]
-            end = self._buf.find(b"\n\n")
-            if end < 0:
-                return out
-            raw = bytes(self._buf[:end]).decode("utf-8", "replace")
-            del self._buf[: end + 2]
-            line, _, rest = raw.partition("\n")
-            try:
-                pairs = tuple(_parse_header_block(rest))
-                length = int(dict(pairs).get("Content-Length", "0") or 0)
-            except (ESLProtocolError, ValueError) as exc:
-                out.append(MalformedFrame(raw.encode(), str(exc)))
-                continue
-            if length > 0:
-                self._pending, self._pending_length = Command(line.strip(), pairs), length
-            else:
-                out.append(Command(line.strip(), pairs))
+        if self._cr:
+            data = b"\r" + data
+        self._cr = data.endswith(b"\r")
+        data = data[:-1] if self._cr else data
+        return [
+            Command(item[0].line, item[0].pairs, item[1].decode("utf-8", "replace"))
+            if isinstance(item, tuple)
+            else _malformed(item)
+            for item in self._split.feed(data.replace(b"\r\n", b"\n"), self._head)
+        ]

@@ -167,6 +167,12 @@ class Metrics:
         self.handshake_failures = Counter(
             "hotline_outbound_handshake_failures", "Calls lost before the outbound socket handshake", registry=r
         )
+        self.outbound_refused = Counter(
+            "hotline_outbound_refused",
+            "Outbound-socket connections closed before a call: peer address not allowed, or no FreeSWITCH handshake",
+            ["reason"],
+            registry=r,
+        )
         self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
         self.call_control = Counter(
             "hotline_call_control_actions",

@@ -115,6 +115,7 @@ class Hotline:
             metrics=self.metrics,
             timeout=config.freeswitch.command_timeout,
             backoff=(0.05, config.freeswitch.reconnect_max_seconds),
+            limits=config.freeswitch.esl_limits(),
         )
         self.acd = AcdShell(
             Acd(),
@@ -139,9 +140,14 @@ class Hotline:
             self._handle_call,
             metrics=self.metrics,
             timeout=config.freeswitch.command_timeout,
+            peers=config.freeswitch.outbound_peers,
+            handshake_timeout=config.freeswitch.outbound_handshake_seconds,
+            limits=config.freeswitch.esl_limits(),
         )
         fs = config.freeswitch
-        legs = Legs.connect(fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
+        legs = Legs.connect(
+            fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout, limits=fs.esl_limits()
+        )
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
         self.campaigns.services.attempt_recorded.append(self._record_outbound)
         self.callbacks = Callbacks(

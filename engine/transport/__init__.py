@@ -10,7 +10,7 @@ from engine.transport.connection import (
     ESLError,
 )
 from engine.transport.inbound import InboundClient
-from engine.transport.outbound import OutboundCall, OutboundServer
+from engine.transport.outbound import NotFreeSwitch, OutboundCall, OutboundServer
 
 __all__ = [
     "AuthenticationFailed",
@@ -21,6 +21,7 @@ __all__ = [
     "ConnectionLost",
     "ESLError",
     "InboundClient",
+    "NotFreeSwitch",
     "OutboundCall",
     "OutboundServer",
 ]

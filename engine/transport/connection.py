@@ -11,7 +11,11 @@ wrong for a contact centre is replaced here:
 * ``execute`` completions are matched by Application-UUID (greenswitch matches by application
   name, so two ``playback`` in a row confuse it);
 * everything pending fails at once with :class:`ConnectionLost` on disconnect;
-* a malformed frame is counted and skipped; it never kills the reader.
+* frames are bounded by the codec's :class:`~engine.esl.codec.Limits`; a malformed or oversized
+  frame or event is counted (``hotline_esl_malformed_frames_total``), logged in one line and
+  closes the connection: the stream cannot be trusted after it, and a closed connection is one the
+  owner notices (the inbound client reconnects, an outbound call ends). The reader never dies
+  with the connection still marked connected.
 """
 
 from __future__ import annotations
@@ -70,7 +74,15 @@ def _verb(data: bytes) -> str:
 class Connection(esl.ESLProtocol):
     """A connected ESL socket (inbound to FreeSWITCH, or one accepted outbound-socket call)."""
 
-    def __init__(self, sock: socket.socket, *, name: str, metrics: Metrics | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        name: str,
+        metrics: Metrics | None = None,
+        timeout: float = 5.0,
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
+    ) -> None:
         super().__init__()
         self.sock = sock
         self.name = name
@@ -78,7 +90,10 @@ class Connection(esl.ESLProtocol):
         self.timeout = timeout
         self.connected = True
         self.lingering = False
-        self._parser = codec.FrameParser()
+        #: Why the peer's stream was refused (a malformed frame), once it has been.
+        self.protocol_error = ""
+        self.limits = limits
+        self._parser = codec.FrameParser(limits)
         self._replies: deque[AsyncResult] = deque()
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
@@ -92,24 +107,36 @@ class Connection(esl.ESLProtocol):
         self._process_events_greenlet = gevent.spawn(self.process_events)
 
     def receive_events(self) -> None:
+        reason = ""
         try:
-            while self._run:
+            while self._run and self.connected:
                 data = self.sock.recv(65536)
                 if not data:
                     break
                 for item in self._parser.feed(data):
                     self._dispatch(item)
+        except codec.ESLProtocolError as exc:
+            reason = self._refuse(str(exc))
         except OSError as exc:
             log.info("%s: read failed: %s", self.name, exc)
+        except Exception as exc:  # a bug of ours, not the peer's: still never a dead reader on a live connection
+            log.error("%s: reader failed, closing: %s: %s", self.name, type(exc).__name__, exc)
+            reason = f"reader failed: {type(exc).__name__}"
         finally:
-            self._lost()
+            self._lost(reason)
+
+    def _refuse(self, reason: str) -> str:
+        """Count and log (one line) a frame the codec refused; the caller then closes."""
+        self.protocol_error = reason
+        log.warning("%s: malformed frame from the peer, closing the connection: %s", self.name, reason)
+        if self.metrics:
+            self.metrics.esl_malformed.inc()
+        return f"malformed frame ({reason})"
 
     def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
+        """Deliver one frame; raises :class:`~engine.esl.codec.ESLProtocolError` for a bad one."""
         if isinstance(item, codec.MalformedFrame):
-            log.warning("%s: malformed frame dropped (%s): %r", self.name, item.reason, item.raw[:120])
-            if self.metrics:
-                self.metrics.esl_malformed.inc()
-            return
+            raise codec.ESLProtocolError(f"{item.reason}: {item.raw[:80]!r}")
         ctype = item.content_type
         if ctype in ("command/reply", "api/response"):
             if self._replies:
@@ -119,13 +146,7 @@ class Connection(esl.ESLProtocol):
         elif ctype == "auth/request":
             self._auth_request_event.set()
         elif ctype.startswith("text/event-"):
-            try:
-                event = codec.parse_event(item)
-            except codec.ESLProtocolError as exc:
-                log.warning("%s: bad event dropped: %s", self.name, exc)
-                if self.metrics:
-                    self.metrics.esl_malformed.inc()
-                return
+            event = codec.parse_event(item, self.limits)
             self._match(event)
             self._esl_event_queue.put(event)
         elif ctype == "text/disconnect-notice":
@@ -146,12 +167,12 @@ class Connection(esl.ESLProtocol):
             if waiter:
                 waiter.set(event)
 
-    def _lost(self) -> None:
+    def _lost(self, reason: str = "") -> None:
         if not self.connected:
             return
         self.connected = False
         self._run = False
-        error = ConnectionLost(f"{self.name}: connection closed")
+        error = ConnectionLost(f"{self.name}: connection closed" + (f": {reason}" if reason else ""))
         replies = dict(enumerate(self._replies))
         self._replies.clear()
         for waiters in (replies, self._jobs, self._executions):
@@ -180,7 +201,11 @@ class Connection(esl.ESLProtocol):
                 return
 
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
-        self._closed_callbacks.append(callback)
+        """Call ``callback`` once the connection closes (at once if it already has)."""
+        if self.connected:
+            self._closed_callbacks.append(callback)
+        else:
+            callback(self)
 
     # ---- writing -----------------------------------------------------------------------------
 
@@ -263,6 +288,12 @@ class Connection(esl.ESLProtocol):
             self._executions.pop(event_uuid, None)
             raise CommandFailed(f"{app}: {reply.reply_text}")
         return waiter
+
+    def abort(self, reason: str) -> None:
+        """Close at once, without the goodbye: for a peer that is not (or no longer) FreeSWITCH."""
+        self._lost(reason)
+        if self._receive_events_greenlet:
+            self._receive_events_greenlet.kill(block=False)
 
     def close(self) -> None:
         """Say goodbye if still connected, then stop both greenlets."""

@@ -45,6 +45,7 @@ class InboundClient:
         timeout: float = 5.0,
         backoff: tuple[float, float] = (0.05, 5.0),
         name: str = "control",
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
     ) -> None:
         self.host, self.port, self.password = host, port, password
         self.events = events
@@ -52,6 +53,7 @@ class InboundClient:
         self.timeout = timeout
         self.backoff = backoff
         self.name = name
+        self.limits = limits
         self._conn: Connection | None = None
         self._handlers: list[tuple[str, EventHandler]] = []
         self._on_connected: list[Callable[[], None]] = []
@@ -80,10 +82,13 @@ class InboundClient:
         except OSError as exc:
             raise ConnectionLost(f"cannot reach FreeSWITCH event socket at {self.address}: {exc}") from exc
         sock.settimeout(None)
-        conn = Connection(sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout)
+        conn = Connection(
+            sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout, limits=self.limits
+        )
+        conn.on_closed(lambda c: c._auth_request_event.set())  # a peer that closes or garbles is not waited for
         conn.start()
         try:
-            if not conn._auth_request_event.wait(self.timeout):
+            if not conn._auth_request_event.wait(self.timeout) or not conn.connected:
                 raise ConnectionLost(f"{self.address} sent no auth/request: is it a FreeSWITCH event socket?")
             reply = conn.send_frame(codec.auth(self.password))
             if not reply.ok:
@@ -96,6 +101,8 @@ class InboundClient:
             reply = conn.send_frame(codec.event_subscribe("json", self.events))
             if not reply.ok:
                 raise ESLError(f"subscribing to events failed: {reply.reply_text}")
+            if not conn.connected:  # e.g. a malformed frame right behind the subscribe reply
+                raise ConnectionLost(f"{self.address} closed right after subscribing")
         except ESLError:
             conn.close()
             raise
@@ -130,12 +137,12 @@ class InboundClient:
                 continue
             delay = self.backoff[0]
             closed = Event()
-            conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))
             if self._conn is not None and self.metrics:
                 self.metrics.esl_reconnects.labels(self.name).inc()
             self._conn = conn
             self.last_error = None
             self._set_up(True)
+            conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))  # at once if closed
             self._first_attempt.set()
             log.info("%s: connected to %s", self.name, self.address)
             for callback in self._on_connected:

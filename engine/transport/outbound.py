@@ -5,14 +5,22 @@ Each accepted connection becomes an :class:`OutboundCall`: ``connect`` (the chan
 open after hangup long enough to read CHANNEL_HANGUP_COMPLETE. The call handler then runs in the
 connection's greenlet; whatever it raises is logged and the channel is hung up, never leaked.
 
+The port is unauthenticated, so the server trusts no one: a connection from an address outside
+``peers`` (``freeswitch.outbound_peers``, loopback by default) is closed at once, and one whose
+reply to ``connect`` is not a channel's data within ``handshake_timeout`` seconds is closed too;
+both are counted in ``hotline_outbound_refused_total{reason}``. A malformed frame later in a call
+closes its socket without a hangup, so FreeSWITCH's dialplan goes on after ``socket`` (the fallback)
+and the session records the call as it records any lost socket.
+
 greenswitch's ``OutboundESLServer`` is not used: it exits the process when the port is taken and
 polls ``accept`` every 100 ms. gevent's ``StreamServer`` accepts as connections arrive.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gevent import socket
 from gevent.event import Event
@@ -20,16 +28,30 @@ from gevent.server import StreamServer
 
 from engine.esl import codec
 from engine.metrics import Metrics
-from engine.transport.connection import Connection, ESLError
+from engine.transport.connection import CommandTimeout, Connection, ConnectionLost, ESLError
 
 log = logging.getLogger(__name__)
+
+
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+class NotFreeSwitch(ESLError):
+    """The peer of an outbound socket did not start like FreeSWITCH."""
 
 
 class OutboundCall(Connection):
     """One call's outbound socket: the channel's data and control of that channel."""
 
-    def __init__(self, sock: socket.socket, *, metrics: Metrics | None = None, timeout: float = 5.0) -> None:
-        super().__init__(sock, name="outbound", metrics=metrics, timeout=timeout)
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        metrics: Metrics | None = None,
+        timeout: float = 5.0,
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(sock, name="outbound", metrics=metrics, timeout=timeout, limits=limits)
         self.channel: dict[str, str] = {}
         self.hungup = Event()
         self.hangup_cause = ""
@@ -42,9 +64,22 @@ class OutboundCall(Connection):
         self.hangup_cause = self.hangup_cause or event.get("Hangup-Cause")
         self.hungup.set()
 
-    def handshake(self) -> None:
-        """``connect``, ``myevents``, ``linger``: afterwards the channel's data is in ``channel``."""
-        reply = self.send_frame(codec.command("connect"))
+    def handshake(self, timeout: float | None = None) -> None:
+        """``connect``, ``myevents``, ``linger``: afterwards the channel's data is in ``channel``.
+
+        Raises :class:`NotFreeSwitch` when the reply to ``connect`` is not a channel's data within
+        ``timeout`` seconds (or is malformed), :class:`ConnectionLost` when the peer just left.
+        """
+        try:
+            reply = self.send_frame(codec.command("connect"), timeout)
+        except CommandTimeout:
+            raise NotFreeSwitch(f"no reply to connect within {timeout or self.timeout:g} s") from None
+        except ConnectionLost:
+            if self.protocol_error:
+                raise NotFreeSwitch(self.protocol_error) from None
+            raise
+        if reply.content_type != "command/reply" or not reply.ok or not reply.headers.get("Unique-ID"):
+            raise NotFreeSwitch(f"reply to connect is not a channel's data: {reply.content_type!r}")
         self.channel = reply.headers
         self.name = f"call {self.uuid}"
         self.send_frame(codec.command("myevents"))
@@ -86,11 +121,23 @@ class OutboundServer:
     """Accepts FreeSWITCH's outbound-socket connections and runs ``handler`` for each call."""
 
     def __init__(
-        self, host: str, port: int, handler: CallHandler, *, metrics: Metrics | None = None, timeout: float = 5.0
+        self,
+        host: str,
+        port: int,
+        handler: CallHandler,
+        *,
+        metrics: Metrics | None = None,
+        timeout: float = 5.0,
+        peers: Sequence[str] = LOOPBACK,
+        handshake_timeout: float = 5.0,
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
     ) -> None:
         self.handler = handler
         self.metrics = metrics
         self.timeout = timeout
+        self.peers = [ipaddress.ip_network(peer, strict=False) for peer in peers]
+        self.handshake_timeout = handshake_timeout
+        self.limits = limits
         self._server = StreamServer((host, port), self._accept)
         self.active: set[OutboundCall] = set()
 
@@ -99,13 +146,39 @@ class OutboundServer:
         self._server.start()
         return self._server.server_port
 
+    def allowed(self, host: str) -> bool:
+        """Whether ``host`` (the peer's address as the socket reports it) is in ``peers``."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.peers)
+
+    def _refuse(self, sock_or_call: socket.socket | OutboundCall, peer: str, reason: str, why: str) -> None:
+        log.warning("outbound socket: refused %s: %s", peer, why)
+        if self.metrics:
+            self.metrics.outbound_refused.labels(reason).inc()
+        if isinstance(sock_or_call, OutboundCall):
+            sock_or_call.abort(why)
+        else:
+            sock_or_call.close()
+
     def _accept(self, sock: socket.socket, address: tuple[str, int]) -> None:
-        call = OutboundCall(sock, metrics=self.metrics, timeout=self.timeout)
+        peer = str(address[0]) if address else "?"
+        if not self.allowed(peer):
+            self._refuse(sock, peer, "address", "address not in freeswitch.outbound_peers")
+            return
+        call = OutboundCall(sock, metrics=self.metrics, timeout=self.timeout, limits=self.limits)
         call.start()
         self.active.add(call)
         try:
             try:
-                call.handshake()
+                call.handshake(self.handshake_timeout)
+            except NotFreeSwitch as exc:
+                self._refuse(call, peer, "handshake", f"does not start like FreeSWITCH: {exc}")
+                return
             except ESLError:
                 if self.metrics:  # the caller hung up before FreeSWITCH handed the call over: nothing to record
                     self.metrics.handshake_failures.inc()

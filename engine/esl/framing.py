@@ -1,0 +1,164 @@
+"""Bounded, linear-time splitting of an ESL byte stream into header blocks and bodies (sans-IO).
+
+This is the layer under :mod:`engine.esl.codec`'s parsers. Its promises, for ANY byte sequence
+split into pieces in ANY way:
+
+* it returns values or raises only :class:`ESLProtocolError` (and subclasses);
+* memory is bounded by :class:`Limits`: a header block is never buffered past
+  ``header_bytes``, a body is never buffered past ``body_bytes`` (an oversized body is skipped,
+  counted down without being kept, so the stream stays in step);
+* time is linear in the input: the search for the blank line that ends a header block resumes
+  where the previous piece left off instead of rescanning the buffer.
+
+An error becomes a :class:`Broken` item in the output, after the good items that came before it,
+so the reader can deliver those and then decide (hotline's transport closes the connection).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+from urllib.parse import unquote
+
+T = TypeVar("T")
+
+
+class ESLProtocolError(Exception):
+    """A frame or event that does not follow the ESL wire format."""
+
+
+class FrameTooLarge(ESLProtocolError):
+    """A header block, a header count or a Content-Length over the configured :class:`Limits`."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one frame may hold (``freeswitch.esl_max_*`` in the config; docs/configuration.md).
+
+    The largest frames in the recordings of a real FreeSWITCH (``shared/esl``, a SIP call's
+    channel data) have a 9.1 kB header block and 236 headers; bodies of ``api`` commands such as
+    ``show channels`` grow with the number of calls.
+    """
+
+    header_bytes: int = 64 * 1024
+    headers: int = 1024
+    body_bytes: int = 16 * 1024 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+#: How much of a bad frame is kept for the log line.
+RAW_KEPT = 256
+
+_NOT_NEWLINE = re.compile(rb"[^\n]")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_DECLARED = re.compile(rb"(?:^|\n)Content-Length: *([0-9]{1,18}) *(?:\n|$)")
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A piece of the stream that is not a frame: its first bytes and why."""
+
+    raw: bytes
+    error: ESLProtocolError
+
+
+def parse_header_block(text: str, limits: Limits = DEFAULT_LIMITS) -> list[tuple[str, str]]:
+    """``Name: value`` lines (values URL-decoded) in order; blank lines are skipped."""
+    headers: list[tuple[str, str]] = []
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if len(headers) >= limits.headers:
+            raise FrameTooLarge(f"more than {limits.headers} headers")
+        name, sep, value = line.partition(": ")
+        if not sep:
+            name, sep, value = line.partition(":")
+        if not sep or not name or " " in name:
+            raise ESLProtocolError(f"header line without 'Name: value': {line[:80]!r}")
+        headers.append((name, unquote(value) if "%" in value else value))
+    return headers
+
+
+def content_length(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...], limits: Limits = DEFAULT_LIMITS) -> int:
+    """The ``Content-Length`` of a header block: 0 when absent; ASCII digits only, within limits."""
+    values = {value.strip() for name, value in pairs if name == "Content-Length"}
+    if len(values) > 1:
+        raise ESLProtocolError(f"conflicting Content-Length headers: {sorted(values)[:2]}")
+    value = values.pop() if values else ""
+    if not value:
+        return 0
+    if not _DIGITS.fullmatch(value):
+        raise ESLProtocolError(f"Content-Length is not a number: {value[:40]!r}")
+    length = int(value)
+    if length > limits.body_bytes:
+        raise FrameTooLarge(f"Content-Length {length} over the limit of {limits.body_bytes} bytes")
+    return length
+
+
+@dataclass
+class Splitter(Generic[T]):
+    """Incremental: bytes in, ``(header block, body)`` pairs or :class:`Broken` out.
+
+    ``head`` turns a header block's text into the caller's header value and its body length (it
+    may raise :class:`ESLProtocolError`); the splitter then waits for that many body bytes.
+    """
+
+    limits: Limits = DEFAULT_LIMITS
+    _buf: bytearray = field(default_factory=bytearray)
+    _scan: int = 0  # no blank line ends before this offset of _buf
+    _pending: T | None = None
+    _pending_length: int = -1
+    _skip: int = 0  # body bytes of a bad frame still to discard
+
+    def feed(self, data: bytes, head: Callable[[str], tuple[T, int]]) -> list[tuple[T, bytes] | Broken]:
+        self._buf += data
+        out: list[tuple[T, bytes] | Broken] = []
+        while self._step(head, out):
+            pass
+        return out
+
+    def _step(self, head: Callable[[str], tuple[T, int]], out: list[tuple[T, bytes] | Broken]) -> bool:
+        buf, limit = self._buf, self.limits.header_bytes
+        if self._skip:
+            n = min(self._skip, len(buf))
+            del buf[:n]
+            self._skip -= n
+            return bool(buf)
+        if self._pending_length >= 0:
+            if len(buf) < self._pending_length:
+                return False
+            body = bytes(buf[: self._pending_length])
+            del buf[: self._pending_length]
+            out.append((self._pending, body))  # type: ignore[arg-type]
+            self._pending, self._pending_length = None, -1
+            return True
+        if self._scan == 0:  # stray blank lines between frames carry nothing
+            start = _NOT_NEWLINE.search(buf)
+            del buf[: start.start() if start else len(buf)]
+        end = buf.find(b"\n\n", self._scan, limit + 2)
+        if end < 0:
+            if len(buf) > limit + 1:
+                out.append(Broken(bytes(buf[:RAW_KEPT]), FrameTooLarge(f"header block over {limit} bytes")))
+                buf.clear()
+                self._scan = 0
+            else:
+                self._scan = max(0, len(buf) - 1)
+            return False
+        raw = bytes(buf[:end])
+        del buf[: end + 2]
+        self._scan = 0
+        try:
+            value, length = head(raw.decode("utf-8", "replace"))
+        except ESLProtocolError as exc:
+            declared = _DECLARED.search(raw)
+            self._skip = int(declared.group(1)) if declared else 0  # its body, if any, is counted down, not kept
+            out.append(Broken(raw[:RAW_KEPT], exc))
+            return True
+        if length:
+            self._pending, self._pending_length = value, length
+        else:
+            out.append((value, b""))
+        return True

@@ -1,0 +1,192 @@
+"""Fuzzing the ESL codec and a live connection with frames of a real FreeSWITCH, mutated and split.
+
+Seeds are every frame of the transcripts in ``../shared/esl``. Hypothesis mutates them (bytes
+flipped, inserted, deleted, duplicated; Content-Length rewritten to hostile values; frames
+spliced) and cuts the result into pieces. Time-boxed for CI: fixed example counts, derandomized.
+``bench/esl_fuzz.py`` runs the same mutations for longer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import gevent
+from gevent import socket
+from gevent.queue import Queue
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.esl import codec
+from engine.transport import Connection
+from tests.esl_transcripts import load, require_transcripts
+
+# small enough that recorded frames cross them (a SIP call's channel data: 9.1 kB, 236 headers)
+LIMITS = codec.Limits(header_bytes=8192, headers=200, body_bytes=8192)
+SEEDS = [line.frame.encode() for p in require_transcripts() for line in load(p.name) if line.dir == "recv"]
+COMMANDS = [line.frame.encode() for p in require_transcripts() for line in load(p.name) if line.dir == "send"]
+HOSTILE_LENGTHS = [b"-1", b"1e3", b"0x10", b"+5", b" 5", b"\xd9\xa1", b"9" * 30, b"1000000000000", b"", b"5 5"]
+FUZZ = settings(
+    max_examples=300,
+    derandomize=True,
+    deadline=2000,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    """A recorded frame (or two spliced) with a few mutations."""
+    data = bytearray(draw(st.sampled_from(seeds)))
+    if draw(st.booleans()):
+        data += draw(st.sampled_from(seeds))
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["flip", "insert", "delete", "duplicate", "length", "truncate"]))
+        pos = draw(st.integers(0, len(data)))
+        if op == "flip" and pos < len(data):
+            data[pos] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[pos:pos] = draw(st.sampled_from([b"\n", b"\n\n", b":", b"%", b"%ZZ", b"\xff\xfe", b"\r\n", b"["]))
+        elif op == "delete":
+            del data[pos : pos + draw(st.integers(1, 64))]
+        elif op == "duplicate":
+            data[pos:pos] = data[pos : pos + draw(st.integers(1, 4096))]
+        elif op == "length" and (at := data.find(b"Content-Length: ")) >= 0:
+            end = data.find(b"\n", at)
+            data[at + 16 : end if end >= 0 else len(data)] = draw(st.sampled_from(HOSTILE_LENGTHS))
+        elif op == "truncate":
+            del data[pos:]
+    return bytes(data)
+
+
+@st.composite
+def pieces(draw: st.DrawFn, data: bytes) -> list[bytes]:
+    cuts = sorted(set(draw(st.lists(st.integers(0, len(data)), max_size=12))))
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def _until_first_malformed(items: list) -> list:
+    for i, item in enumerate(items):
+        if isinstance(item, codec.MalformedFrame):
+            return items[: i + 1]
+    return items
+
+
+def _check_frame(frame: codec.Frame) -> None:
+    assert len(frame.pairs) <= LIMITS.headers
+    assert len(frame.body) <= LIMITS.body_bytes  # characters, each from at least one byte
+    if frame.content_type.startswith("text/event-"):
+        try:
+            event = codec.parse_event(frame, LIMITS)
+        except codec.ESLProtocolError:
+            return
+        assert len(event.pairs) <= LIMITS.headers
+        for name, value in event.pairs:  # every value can be logged, stored, sent on
+            (name + value + event.body).encode()
+
+
+@FUZZ
+@given(st.data())
+def test_frame_parser_is_total_bounded_and_independent_of_how_the_input_is_split(data):
+    raw = data.draw(mutated(SEEDS))
+    whole = codec.FrameParser(LIMITS).feed(raw)
+    parser = codec.FrameParser(LIMITS)
+    split = [item for piece in data.draw(pieces(raw)) for item in parser.feed(piece)]
+    assert _until_first_malformed(split) == _until_first_malformed(whole)
+    for item in whole:
+        if isinstance(item, codec.Frame):
+            _check_frame(item)
+        else:
+            assert item.reason and len(item.raw) <= 256
+
+
+@FUZZ
+@given(st.data())
+def test_command_parser_is_total_and_independent_of_how_the_input_is_split(data):
+    raw = data.draw(mutated(COMMANDS))
+    whole = codec.CommandParser(LIMITS).feed(raw)
+    parser = codec.CommandParser(LIMITS)
+    split = [item for piece in data.draw(pieces(raw)) for item in parser.feed(piece)]
+    assert _until_first_malformed(split) == _until_first_malformed(whole)
+
+
+@FUZZ
+@given(st.sampled_from(["text/event-json", "text/event-plain"]), st.binary(max_size=2048) | st.text(max_size=2048))
+def test_parse_event_raises_only_protocol_errors_for_any_body(ctype, body):
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        event = codec.parse_event(codec.Frame.of({"Content-Type": ctype}, text), LIMITS)
+    except codec.ESLProtocolError:
+        return
+    for name, value in event.pairs:
+        (name + value + event.body).encode()
+
+
+SENTINEL = codec.event_json({"Event-Name": "CUSTOM", "Unique-ID": "sentinel"})
+
+
+@settings(FUZZ, max_examples=120)
+@given(st.data())
+def test_a_connection_fed_mutated_frames_delivers_events_or_closes_itself(data):
+    """Never 'connected' with a dead or stuck reader: after the input, a flush and a sentinel event
+    either arrive, or the connection has closed (and said so to its handlers)."""
+    raw = data.draw(mutated(SEEDS))
+    ours, theirs = socket.socketpair()
+    conn = Connection(ours, name="fuzz", timeout=5, limits=LIMITS)
+    seen: Queue = Queue()
+    conn.register_handle("CUSTOM", lambda e: seen.put(e.uuid))
+    conn.register_handle("CONNECTION_CLOSED", lambda e: seen.put("closed"))
+    conn.start()
+    try:
+        with gevent.Timeout(5):
+            try:
+                for piece in data.draw(pieces(raw)):
+                    theirs.sendall(piece)
+                # ends any body in progress (at most body_bytes) and any header block, then a good frame
+                theirs.sendall(b"\n" * (LIMITS.body_bytes + 2) + SENTINEL)
+            except OSError:
+                pass  # hotline closed its end: that is one of the two allowed outcomes
+            got = [seen.get()]
+            while got[-1] not in ("sentinel", "closed"):
+                got.append(seen.get())
+        assert got[-1] == "closed" or conn.connected
+        assert conn._receive_events_greenlet.exception is None
+    finally:
+        conn.abort("example done")  # no goodbye: the peer here answers nothing
+        theirs.close()
+
+
+def _feed_time(size: int, piece: int) -> float:
+    parser = codec.FrameParser(codec.Limits(header_bytes=8 << 20))
+    line = b"X-Long: " + b"a" * size
+    started = time.process_time()
+    for at in range(0, len(line), piece):
+        assert parser.feed(line[at : at + piece]) == []
+    assert parser.feed(b"\n\n")[0].headers["X-Long"] == "a" * size  # type: ignore[union-attr]
+    return time.process_time() - started
+
+
+def test_a_long_header_line_fed_in_small_pieces_costs_linear_time():
+    """The finding: 1 MiB header line in small pieces took 46 s of CPU (a rescan per piece)."""
+    small, large = _feed_time(256 << 10, 16), _feed_time(1 << 20, 16)
+    assert large < 5, f"1 MiB in 16-byte pieces took {large:.1f} s"
+    assert large < 8 * max(small, 0.01), f"4x the input took {large / small:.1f}x the time: not linear"
+
+
+def test_a_long_header_line_byte_by_byte_is_cut_at_the_limit():
+    parser = codec.FrameParser()  # default limits: 64 KiB header block
+    out = [item for _ in range(70 * 1024) for item in parser.feed(b"a")]
+    assert len(out) == 1 and isinstance(out[0], codec.MalformedFrame) and out[0].too_large
+
+
+def test_an_oversized_body_is_counted_down_not_kept_and_the_stream_stays_in_step():
+    parser = codec.FrameParser(LIMITS)
+    out = parser.feed(b"Content-Type: api/response\nContent-Length: 100000\n\n")
+    assert isinstance(out[0], codec.MalformedFrame) and out[0].too_large
+    for _ in range(100):
+        assert parser.feed(b"x" * 1000) == []
+        assert len(parser._split._buf) == 0
+    (frame,) = parser.feed(codec.api_response("+OK\n"))
+    assert isinstance(frame, codec.Frame) and frame.body == "+OK\n"

@@ -1,0 +1,156 @@
+"""The outbound-socket server over real sockets: who may connect, the handshake, malformed frames mid-call."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import gevent
+import pytest
+from gevent import socket
+from gevent.queue import Queue
+
+from engine.esl import codec
+from engine.metrics import Metrics
+from engine.transport import ConnectionLost, OutboundCall, OutboundServer
+from tests.esl_transcripts import load
+
+
+class FakeSwitch:
+    """FreeSWITCH's side of an outbound socket: it connects to hotline and answers its commands."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self._buf = b""
+
+    def command(self, timeout: float = 5) -> str:
+        """The next command hotline sent ('' once hotline has closed the socket)."""
+        with gevent.Timeout(timeout):
+            while b"\n\n" not in self._buf:
+                try:
+                    data = self.sock.recv(65536)
+                except ConnectionResetError:
+                    data = b""
+                if not data:
+                    return ""
+                self._buf += data
+        raw, self._buf = self._buf.split(b"\n\n", 1)
+        return raw.decode()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def handshake(self) -> None:
+        """connect, myevents, linger answered with what a real FreeSWITCH sent (transcript 06)."""
+        recorded = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "recv"]
+        for reply in recorded[:3]:
+            self.command()
+            self.send(reply)
+
+
+@pytest.fixture
+def server() -> Iterator[Callable[..., tuple[OutboundServer, Metrics, Queue]]]:
+    servers: list[OutboundServer] = []
+
+    def _start(
+        handler: Callable[[OutboundCall], None] | None = None, **kwargs
+    ) -> tuple[OutboundServer, Metrics, Queue]:
+        metrics, calls = Metrics(), Queue()
+
+        def run(call: OutboundCall) -> None:
+            calls.put(call)
+            if handler:
+                handler(call)
+
+        srv = OutboundServer("127.0.0.1", 0, run, metrics=metrics, **kwargs)
+        srv.port = srv.start()  # type: ignore[attr-defined]
+        servers.append(srv)
+        return srv, metrics, calls
+
+    yield _start
+    for srv in servers:
+        srv.stop()
+
+
+def test_a_peer_outside_the_allowed_networks_is_closed_before_a_byte(server):
+    srv, metrics, calls = server(peers=["192.0.2.0/24", "2001:db8::/32"])
+    peer = FakeSwitch(srv.port)
+    assert peer.command() == ""  # not even `connect`: closed at once
+    assert metrics.value("hotline_outbound_refused_total", reason="address") == 1
+    assert calls.empty()
+
+
+def test_allowed_peers_are_networks_and_ipv4_mapped_addresses_count_as_ipv4(server):
+    srv, _, _ = server(peers=["10.1.0.0/16", "::1"])
+    assert srv.allowed("10.1.200.7") and srv.allowed("::ffff:10.1.0.1") and srv.allowed("::1")
+    assert not srv.allowed("10.2.0.1") and not srv.allowed("127.0.0.1") and not srv.allowed("not an address")
+
+
+def test_a_silent_peer_is_closed_after_the_handshake_timeout(server):
+    srv, metrics, calls = server(handshake_timeout=0.2, timeout=60)
+    peer = FakeSwitch(srv.port)
+    assert peer.command() == "connect"
+    assert peer.command(timeout=5) == ""  # hotline gave up waiting and closed, no `exit` sent
+    assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
+    assert calls.empty()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n",
+        codec.reply("+OK"),  # a reply, but no channel's data
+        codec.reply("-ERR no thanks", {"Unique-ID": "u"}),
+    ],
+    ids=["http", "no-channel-data", "error-reply"],
+)
+def test_a_peer_that_does_not_start_like_freeswitch_is_refused(server, reply):
+    srv, metrics, calls = server(timeout=60, handshake_timeout=1)  # CRLF is no ESL blank line: HTTP times out
+    peer = FakeSwitch(srv.port)
+    assert peer.command() == "connect"
+    peer.send(reply)
+    assert peer.command() == ""
+    assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
+    assert calls.empty()
+
+
+def test_huge_content_length_on_the_outbound_port_is_not_read(server):
+    srv, metrics, calls = server(timeout=60)
+    peer = FakeSwitch(srv.port)
+    assert peer.command() == "connect"
+    sent, chunk = 0, b"x" * (1 << 20)
+    with contextlib.suppress(OSError), gevent.Timeout(20):
+        peer.send(b"Content-Type: command/reply\nContent-Length: 1073741824\n\n")
+        while sent < 1 << 30:  # the finding: 1 GiB accepted in a second
+            peer.send(chunk)
+            sent += len(chunk)
+    assert sent < 64 << 20  # socket buffers only
+    assert metrics.value("hotline_esl_malformed_frames_total") == 1
+    assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
+    assert calls.empty()
+
+
+def test_malformed_frame_mid_call_closes_the_socket_without_hanging_up(server):
+    """FreeSWITCH's dialplan goes on after `socket` (the fallback) only if hotline does not hang up."""
+    ended: Queue = Queue()
+
+    def handler(call: OutboundCall) -> None:
+        try:
+            call.execute("answer", timeout=60)
+        except ConnectionLost as exc:
+            ended.put(str(exc))
+
+    srv, metrics, calls = server(handler, timeout=60)
+    peer = FakeSwitch(srv.port)
+    peer.handshake()
+    assert peer.command().startswith("sendmsg\ncall-command: execute\nexecute-app-name: answer")
+    peer.send(codec.reply("+OK") + b"Content-Type: text/event-json\nContent-Length: 7\n\n[1,2,3]")
+    assert "malformed frame" in ended.get(timeout=5)
+    call = calls.get(timeout=1)
+    assert call.hungup.wait(5)  # the session's lost-socket path records the call once this is set
+    rest = []
+    while command := peer.command():
+        rest.append(command)
+    assert not any("hangup" in c for c in rest), rest
+    assert metrics.value("hotline_esl_malformed_frames_total") == 1
+    assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 0
