@@ -73,6 +73,9 @@ MESSAGES = {
     "string_pattern_mismatch": "must not contain control characters (NUL, or line breaks in a one-line field)",
     "extra_forbidden": "is not a field of this operation",
     "missing": "is required",
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
 }
 
 

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue, model_validator
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.api.http import ApiError, Request, Router
 from engine.api.inputs import Body, Id, Query, line, text
 from engine.campaigns.manager import Campaigns
+from engine.dialler import campaign as rules
 from engine.dialler.compliance import parse_dnc
 from engine.dialler.contacts import ContactImportError, normalise_number
 from engine.store import outbound as store
@@ -37,7 +38,7 @@ CREATE_FIELDS = (
 Name = Annotated[str, line(64, "campaigns.name")]
 Region = Annotated[str, Field(pattern=r"^[A-Z]{2}$", json_schema_extra={"x-column": "campaigns.region"})]
 Code = Annotated[str, line(64, "campaigns.dispositions")]
-Setting = float | bool | Annotated[str, line(64, None, min_length=0)]  # checked by engine.dialler.campaign
+Settings = Annotated[dict[Annotated[str, line(64, None)], JsonValue], Field(max_length=30)]
 
 
 class CampaignBody(Body):
@@ -47,14 +48,23 @@ class CampaignBody(Body):
     region: Region = "GB"
     gateway: Annotated[str, line(255, "campaigns.gateway")] = "sofia/gateway/trunk/"
     dial_mode: Annotated[str, line(16, "campaigns.dial_mode")] = "progressive"
-    dial_params: Annotated[dict[Annotated[str, line(64, None)], Setting], Field(max_length=30)] | None = None
-    compliance: Annotated[dict[Annotated[str, line(64, None)], Setting], Field(max_length=30)] | None = None
+    dial_params: Settings | None = None
+    compliance: Settings | None = None
     dispositions: Annotated[list[Annotated[str, line(64, "campaigns.dispositions")]], Field(max_length=50)] | None = (
         None
     )
     amd_rule: Annotated[str, line(16, "campaigns.amd_rule")] = "hang_up"
     abandon_message: Annotated[str, line(1024, "campaigns.abandon_message")] | None = None
     machine_message: Annotated[str, line(1024, "campaigns.machine_message")] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> CampaignBody:
+        """The dialler's own checks of the settings, whatever JSON they hold (a list where a number belongs)."""
+        try:
+            rules.validate(self.dial_mode, self.dial_params or {}, self.compliance or {}, self.amd_rule)
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise ValueError(f"dial_params or compliance: a setting has the wrong shape ({exc})") from None
+        return self
 
 
 class ContactsBody(Body):
