@@ -36,7 +36,7 @@ CREATE_FIELDS = (
 
 
 Name = Annotated[str, line(64, "campaigns.name")]
-Region = Annotated[str, Field(pattern=r"^[A-Z]{2}$", json_schema_extra={"x-column": "campaigns.region"})]
+Region = Annotated[str, Field(max_length=2, pattern=r"^[A-Z]{2}$", json_schema_extra={"x-column": "campaigns.region"})]
 Code = Annotated[str, line(64, "campaigns.dispositions")]
 Settings = Annotated[dict[Annotated[str, line(64, None)], JsonValue], Field(max_length=30)]
 
