@@ -174,11 +174,11 @@ def test_overdue_tickets_show_in_the_metric_and_report(rig) -> None:
     [
         (b"{not json", 400, "not valid JSON"),
         (b"[1, 2]", 400, "JSON object"),
-        (json.dumps({"title": "x" * 201}).encode(), 400, "ticket.title"),
+        (json.dumps({"title": "x" * 201}).encode(), 400, "body.title"),
         (json.dumps({"title": 5}).encode(), 400, "must be a string"),
         (json.dumps({"title": "a\u0000b"}).encode(), 400, "NUL"),
-        (json.dumps({"title": "x", "priority": "asap"}).encode(), 400, "ticket.priority"),
-        (json.dumps({"title": "x", "customer_id": "1 OR 1=1"}).encode(), 400, "customer_id"),
+        (json.dumps({"title": "x", "priority": "asap"}).encode(), 400, "body.priority"),
+        (json.dumps({"title": "x", "customer_id": "1 OR 1=1"}).encode(), 400, "body.customer_id"),
         (json.dumps({"title": "x", "customer_id": 999}).encode(), 404, "customer 999"),
         (json.dumps({"title": "x" * 70_000}).encode(), 413, "larger than"),
     ],
@@ -186,6 +186,8 @@ def test_overdue_tickets_show_in_the_metric_and_report(rig) -> None:
 def test_bad_input_gets_a_clear_4xx(rig, body: bytes, status: int, message: str) -> None:
     got, answer = _raw(rig, "POST", "/api/tickets", rig.admin, body)
     assert got == status and message in answer["error"]
+    if status == 400 and message.startswith("body."):
+        assert answer["field"] == message
 
 
 def test_text_is_stored_and_returned_faithfully(rig) -> None:

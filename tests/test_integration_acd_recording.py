@@ -68,7 +68,7 @@ def test_a_rule_records_that_agents_calls_during_its_window_only(tmp_path, db_ur
         assert rig.api("POST", "/api/recording-rules", rig.admin, past)[0] == 200
         assert rig.api("POST", "/api/recording-rules", rig.agent_tokens["1001"], body)[0] == 403
         status, error = rig.api("POST", "/api/recording-rules", rig.admin, {**body, "until": body["from"]})
-        assert status == 409 and "recording_rule.ends_at" in error["error"]
+        assert status == 400 and error["field"] == "recording_rule.ends_at", error  # bad input, not a conflict
         assert rig.api("POST", "/api/recording-rules", rig.admin, {**body, "agent": "9999"})[0] == 404
 
         for agent in ("1001", "1002"):

@@ -31,7 +31,6 @@ INJECTIONS = [
     "number:${system(touch /tmp/hotline-pwned)}",
     "agent:1002|user/1009",
     "queue:sales\n\napi hupall",
-    "number:\ud800",
 ]
 CONTACTS = [
     "user/1009\n\napi system touch /tmp/hotline-pwned",
@@ -73,11 +72,14 @@ def test_an_agent_cannot_inject_through_a_transfer_or_consult_target(rig) -> Non
             status, body = rig.api("POST", f"/api/agents/1001/call/{action}", me, {"target": target})
             assert status == 400, (action, target, body)
             assert "target" in body["error"]
+    status, body = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "number:\ud800"})
+    assert status == 400  # a lone surrogate is refused at the edge, before call control
     assert still_up(rig, calls)
-    assert rig.engine.metrics.value("hotline_unsafe_values_total", source="call_control_transfer") == len(INJECTIONS)
+    # line breaks are refused at the HTTP edge (body.target is one line); the rest by the dial grammar
+    reached = [t for t in INJECTIONS if "\n" not in t and "\r" not in t]
+    assert rig.engine.metrics.value("hotline_unsafe_values_total", source="call_control_transfer") == len(reached)
     log = rig.api("GET", "/api/call-control-log?agent=1001&limit=100", rig.admin)[1]
-    assert len(log) == 3 * len(INJECTIONS) and all(r["result"].startswith("refused") for r in log)
-    assert all("\n" not in (r["detail"] or "") for r in log)  # stored printable, never as raw line breaks
+    assert len(log) == 3 * len(reached) and all(r["result"].startswith("refused") for r in log)
     # the same agent's real transfer still works
     own = rig.engine.acd.acd.snapshot().agents["1001"].call_id
     status, body = rig.api("POST", "/api/agents/1001/call/transfer", me, {"target": "queue:sales"})

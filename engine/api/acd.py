@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+from pydantic import Field
 
 from engine.api.http import ApiError, Raw, Request, Router
+from engine.api.inputs import Body, IsoTime, LimitQuery, Query, line
 from engine.api.outbound import errors
 
 AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|conference|leave|cancel"
 DIALLABLE = re.compile(r"\+?[0-9*#]{2,32}")
 SUPERVISOR_ACTIONS = "listen|whisper|barge|force_break|force_logout"
+
+
+Detail = Annotated[str, line(255, "call_control_actions.detail")]
+AgentId = Annotated[str, line(32, "recording_rules.agent_id")]
+
+
+class CallBody(Body):
+    """``target`` for transfer and consult; ``number`` and ``override_dnc`` for dial."""
+
+    target: Detail | None = None
+    number: Annotated[str, Field(pattern=r"^\+?[0-9*#]{2,32}$", json_schema_extra={"x-column": None})] | None = None
+    override_dnc: bool = False
+
+
+class SuperviseBody(Body):
+    """``contact`` (the supervisor's phone) for listen, whisper and barge; ``reason`` for force_break."""
+
+    contact: Detail | None = None
+    reason: Annotated[str, line(64, "agent_state_changes.reason")] | None = None
+
+
+class RuleBody(Body):
+    agent: AgentId
+    starts: IsoTime = Field(alias="from")
+    until: IsoTime
+    note: Annotated[str, line(255, "recording_rules.note", min_length=0)] = ""
+
+
+class AgentQuery(Query):
+    agent: AgentId | None = None
+
+
+class LogQuery(LimitQuery):
+    agent: AgentId | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
 class CallControlBackend(Protocol):
@@ -72,13 +110,13 @@ def _dial_args(req: Request) -> dict[str, Any]:
 def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> None:
     """Add the call-control routes to ``router``."""
 
-    @router.route("POST", rf"/api/agents/(?P<agent_id>[^/]+)/call/(?P<action>{AGENT_ACTIONS})")
+    @router.route("POST", rf"/api/agents/(?P<agent_id>[^/]+)/call/(?P<action>{AGENT_ACTIONS})", body=CallBody)
     def agent_call(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor", agent=agent_id)
         args = _dial_args(req) if action == "dial" else _strings(req, "target")
         return calls.act(_actor(req), agent_id, action, **args)
 
-    @router.route("POST", rf"/api/supervise/(?P<agent_id>[^/]+)/(?P<action>{SUPERVISOR_ACTIONS})")
+    @router.route("POST", rf"/api/supervise/(?P<agent_id>[^/]+)/(?P<action>{SUPERVISOR_ACTIONS})", body=SuperviseBody)
     def supervise(req: Request, agent_id: str, action: str) -> Any:
         req.require("admin", "supervisor")
         return calls.act(_actor(req), agent_id, action, **_strings(req, "contact", "reason"))
@@ -94,7 +132,7 @@ def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> 
         req.require("admin", "supervisor")
         return backend.call_recordings(call_id)
 
-    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings/(?P<recording_id>\d+)/audio")
+    @router.route("GET", r"/api/calls/(?P<call_id>[^/]+)/recordings/(?P<recording_id>\d+)/audio", produces="audio/wav")
     def recording_audio(req: Request, call_id: str, recording_id: str) -> Raw:
         """One recording as WAV: 404 when unknown or not on disk, 410 when retention deleted it."""
         req.require("admin", "supervisor")
@@ -105,7 +143,7 @@ def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> 
         data = path.read_bytes()
         return Raw("200 OK", [("Content-Type", "audio/wav"), ("Content-Length", str(len(data)))], [data])
 
-    @router.route("POST", "/api/recording-rules")
+    @router.route("POST", "/api/recording-rules", body=RuleBody)
     def add_rule(req: Request) -> Any:
         """Record an agent's calls during a window: {"agent", "from", "until", "note"}."""
         req.require("admin", "supervisor")
@@ -117,22 +155,17 @@ def register(router: Router, backend: AcdBackend, calls: CallControlBackend) -> 
             _actor(req), str(fields["agent"]), str(fields["from"]), str(fields["until"]), fields["note"] or ""
         )
 
-    @router.route("GET", "/api/recording-rules")
+    @router.route("GET", "/api/recording-rules", query=AgentQuery)
     def list_rules(req: Request) -> Any:
         req.require("admin", "supervisor")
-        return backend.recording_rules(req.query.get("agent", [None])[0])
+        return backend.recording_rules(req.params.agent)
 
     @router.route("DELETE", r"/api/recording-rules/(?P<rule_id>\d+)")
     def remove_rule(req: Request, rule_id: str) -> Any:
         req.require("admin", "supervisor")
         return backend.remove_recording_rule(int(rule_id))
 
-    @router.route("GET", "/api/call-control-log")
+    @router.route("GET", "/api/call-control-log", query=LogQuery)
     def audit_log(req: Request) -> Any:
         req.require("admin", "supervisor")
-        agent = req.query.get("agent", [None])[0]
-        try:
-            limit = int(req.query.get("limit", ["100"])[0])
-        except ValueError:
-            raise ApiError(400, "limit must be an integer") from None
-        return calls.log(agent, limit)
+        return calls.log(req.params.agent, req.params.limit)

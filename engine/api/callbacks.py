@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from engine.api.http import ApiError, Request, Router
+from engine.api.http import Request, Router
+from engine.api.inputs import Query, line
+
+
+class CallbacksQuery(Query):
+    queue: Annotated[str, line(64, "queue_callbacks.queue")] | None = None
+    all: Literal["0", "1"] = "0"
 
 
 class CallbacksBackend(Protocol):
@@ -18,14 +24,11 @@ class CallbacksBackend(Protocol):
 def register(router: Router, backend: CallbacksBackend) -> None:
     """Add the callback routes to ``router``."""
 
-    @router.route("GET", "/api/callbacks")
+    @router.route("GET", "/api/callbacks", query=CallbacksQuery)
     def list_callbacks(req: Request) -> Any:
         """Open callbacks; ``?queue=NAME`` one queue's, ``?all=1`` also those done."""
         req.require("admin", "supervisor")
-        include = req.query.get("all", ["0"])[0]
-        if include not in ("0", "1"):
-            raise ApiError(400, "all must be 0 or 1")
-        return backend.views(req.query.get("queue", [None])[0], include_done=include == "1")
+        return backend.views(req.params.queue, include_done=req.params.all == "1")
 
     @router.route("POST", r"/api/callbacks/(?P<callback_id>\d+)/cancel")
     def cancel(req: Request, callback_id: str) -> Any:

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.api import crm_inputs as I
 from engine.api.auth import identity
 from engine.api.http import ApiError, Request, Router
 from engine.config.model import Crm
-from engine.crm.lifecycle import IllegalTransition, TicketEvent
+from engine.crm.lifecycle import TicketEvent
 from engine.crm.login_throttle import LoginThrottle
 from engine.metrics import Metrics
 from engine.store import audit, customers, kb, tickets, users
@@ -43,7 +45,7 @@ from engine.store.crm_customers import (
 )
 from engine.store.crm_fields import text
 from engine.store.crm_models import Ticket
-from engine.store.errors import Conflict, InvalidInput, NotFound
+from engine.store.errors import InvalidInput, NotFound
 from engine.store.models import Call, Interaction
 from engine.store.timestamps import utcnow
 from engine.store.users import Identity
@@ -113,30 +115,28 @@ class _Context:
 def _routes(router: Router, ctx: _Context) -> None:
     sessions, metrics, region, follow_up = ctx.sessions, ctx.metrics, ctx.region, ctx.follow_up
 
-    def route(method: str, pattern: str, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register a handler ``fn(req, s, who, **groups)`` run in one transaction, store errors mapped."""
+    Model = type[BaseModel] | None
+
+    def route(
+        method: str, pattern: str, *roles: str, body: Model = None, query: Model = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a handler ``fn(req, s, who, **groups)`` run in one transaction, with its input models;
+        store errors are mapped to statuses at the edge (``engine.api.app.STATUS_OF``)."""
 
         def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(fn)
-            def handler(req: Request, **groups: str) -> Any:
-                try:
-                    with sessions.begin() as s:
-                        who = identity(req, s, *roles) if roles else Identity("anonymous", "none")
-                        return _jsonable(fn(req, s, who, **groups))
-                except InvalidInput as exc:
-                    raise ApiError(400, str(exc)) from None
-                except NotFound as exc:
-                    raise ApiError(404, str(exc)) from None
-                except (Conflict, IllegalTransition) as exc:
-                    raise ApiError(409, str(exc)) from None
+            def handler(req: Request, **groups: Any) -> Any:
+                with sessions.begin() as s:
+                    who = identity(req, s, *roles) if roles else Identity("anonymous", "none")
+                    return _jsonable(fn(req, s, who, **groups))
 
-            return router.route(method, pattern)(handler)
+            return router.route(method, pattern, body=body, query=query, open=not roles)(handler)
 
         return wrap
 
     # ---- login and users ------------------------------------------------------------------------
 
-    @route("POST", "/api/login")
+    @route("POST", "/api/login", body=I.LoginBody)
     def login(req: Request, s: Session, who: Identity) -> Any:
         """Exchange a username and password for a session token (the one endpoint without a token)."""
         username = text("username", req.body.get("username"), max_len=64)
@@ -161,7 +161,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         token, user = found
         return {"token": token, "username": user.username, "role": user.role, "agent": user.agent_id, "team": user.team}
 
-    @route("POST", "/api/logout", *ANY)
+    @route("POST", "/api/logout", *ANY, body=I.LogoutBody)
     def logout(req: Request, s: Session, who: Identity) -> Any:
         """Revoke the caller's own session ``token`` (given in the body)."""
         token = text("token", req.body.get("token"), max_len=100)
@@ -176,7 +176,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         """Who the token belongs to."""
         return {"name": who.name, "role": who.role, "agent": who.agent, "team": who.team}
 
-    @route("POST", "/api/users", "admin")
+    @route("POST", "/api/users", "admin", body=I.UserBody)
     def create_user(req: Request, s: Session, who: Identity) -> Any:
         """Add a user (admin only); agents need ``agent_id``."""
         b = req.body
@@ -186,7 +186,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         )  # fmt: skip
         return {"id": user.id, "username": user.username, "role": user.role, "agent": user.agent_id, "team": user.team}
 
-    @route("GET", "/api/audit", *STAFF)
+    @route("GET", "/api/audit", *STAFF, query=I.AuditQuery)
     def audit_log(req: Request, s: Session, who: Identity) -> Any:
         """The newest audit entries, optionally ``?entity=ticket&id=7``."""
         entity, entity_id = _q(req, "entity"), _q(req, "id")
@@ -198,7 +198,7 @@ def _routes(router: Router, ctx: _Context) -> None:
 
     # ---- customers ------------------------------------------------------------------------------
 
-    @route("GET", "/api/customers", *ANY)
+    @route("GET", "/api/customers", *ANY, query=I.NumberQuery)
     def find_customer(req: Request, s: Session, who: Identity) -> Any:
         """Look a customer up by ``?number=`` in any local or international form."""
         number = text("number", _q(req, "number") or "", max_len=40)
@@ -207,7 +207,7 @@ def _routes(router: Router, ctx: _Context) -> None:
             raise ApiError(404, f"no customer has number {number!r}")
         return _customer_detail(s, customer.id)
 
-    @route("POST", "/api/customers", *ANY)
+    @route("POST", "/api/customers", *ANY, body=I.CustomerBody)
     def new_customer(req: Request, s: Session, who: Identity) -> Any:
         """Add a customer: name, numbers, email, tier, tags, notes."""
         return customer_view(create_customer(s, who.name, req.body, region=region))
@@ -217,19 +217,19 @@ def _routes(router: Router, ctx: _Context) -> None:
         """A customer with their recent interactions and open tickets."""
         return _customer_detail(s, int(cid))
 
-    @route("PATCH", r"/api/customers/(?P<cid>\d+)", *ANY)
+    @route("PATCH", r"/api/customers/(?P<cid>\d+)", *ANY, body=I.CustomerPatch)
     def patch_customer(req: Request, s: Session, who: Identity, cid: str) -> Any:
         """Change name, email, tier, tags, notes or add numbers."""
         return customer_view(update_customer(s, int(cid), who.name, req.body, region=region))
 
-    @route("POST", r"/api/customers/(?P<cid>\d+)/merge", *STAFF)
+    @route("POST", r"/api/customers/(?P<cid>\d+)/merge", *STAFF, body=I.MergeBody)
     def merge(req: Request, s: Session, who: Identity, cid: str) -> Any:
         """Merge ``duplicate_id`` into this customer (supervisors and admins)."""
         return customer_view(merge_customers(s, int(cid), _int(req.body, "duplicate_id"), who.name))
 
     # ---- interactions ---------------------------------------------------------------------------
 
-    @route("GET", "/api/interactions", *ANY)
+    @route("GET", "/api/interactions", *ANY, query=I.InteractionsQuery)
     def list_interactions(req: Request, s: Session, who: Identity) -> Any:
         """The newest interactions; an agent sees only their own."""
         agent = who.agent if who.role == "agent" else _q(req, "agent")
@@ -248,7 +248,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         interaction = _own_interaction(s, who, interaction_by_call(s, uuid))
         return interaction_view(interaction, tickets_of_interaction(s, interaction.id))
 
-    @route("POST", r"/api/interactions/(?P<iid>\d+)/wrap_up", *ANY)
+    @route("POST", r"/api/interactions/(?P<iid>\d+)/wrap_up", *ANY, body=I.WrapUpBody)
     def wrap_up(req: Request, s: Session, who: Identity, iid: str) -> Any:
         """Set the disposition code and notes of an interaction (an agent: only their own calls)."""
         interaction = _own_interaction(s, who, get_interaction(s, int(iid)))
@@ -257,7 +257,7 @@ def _routes(router: Router, ctx: _Context) -> None:
 
     # ---- tickets --------------------------------------------------------------------------------
 
-    @route("GET", "/api/tickets", *ANY)
+    @route("GET", "/api/tickets", *ANY, query=I.TicketsQuery)
     def list_tickets(req: Request, s: Session, who: Identity) -> Any:
         """Tickets (``?state=``, ``?customer=``, ``?overdue=1``); an agent sees theirs and their team's."""
         rows = tickets.list_tickets(
@@ -270,7 +270,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         )
         return [tickets.view(t) for t in rows]
 
-    @route("POST", "/api/tickets", *ANY)
+    @route("POST", "/api/tickets", *ANY, body=I.TicketBody)
     def create_ticket(req: Request, s: Session, who: Identity) -> Any:
         """Open a ticket: title, category, priority, description, customer_id, interaction_id,
         assignee or team, due_at."""
@@ -296,13 +296,13 @@ def _routes(router: Router, ctx: _Context) -> None:
             for e in ticket.events
         ]}  # fmt: skip
 
-    @route("PATCH", r"/api/tickets/(?P<tid>\d+)", *ANY)
+    @route("PATCH", r"/api/tickets/(?P<tid>\d+)", *ANY, body=I.TicketPatch)
     def patch_ticket(req: Request, s: Session, who: Identity, tid: str) -> Any:
         """Change title, description, category, priority or due_at."""
         _visible(who, tickets.get_ticket(s, int(tid)))
         return tickets.view(tickets.update_ticket(s, int(tid), who.name, req.body))
 
-    @route("POST", r"/api/tickets/(?P<tid>\d+)/events", *ANY)
+    @route("POST", r"/api/tickets/(?P<tid>\d+)/events", *ANY, body=I.TicketEventBody)
     def ticket_event(req: Request, s: Session, who: Identity, tid: str) -> Any:
         """Move a ticket: ``event`` (assign, start, resolve, follow_up, close, reopen, comment), ``note``,
         ``assignee``/``team`` for assign, ``follow_up_hours`` for resolve."""
@@ -311,9 +311,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         event = text("event", b.get("event"), max_len=16)
         if event == TicketEvent.ASSIGN:
             _may_assign(who, b.get("assignee"), b.get("team"))
-        hours = b.get("follow_up_hours", follow_up)
-        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 365:
-            raise InvalidInput("follow_up_hours", hours, "must be a number of hours between 0 and 8760")
+        hours = req.input.follow_up_hours or follow_up
         ticket = tickets.apply_event(
             s, int(tid), who.name, event, note=b.get("note", ""), assignee=b.get("assignee"), team=b.get("team"),
             follow_up_hours=hours,
@@ -332,14 +330,12 @@ def _routes(router: Router, ctx: _Context) -> None:
             "overdue": tickets.overdue_count(s, utcnow()),
         }
 
-    @route("GET", "/api/reports/service_level", *STAFF)
+    @route("GET", "/api/reports/service_level", *STAFF, query=I.ServiceLevelQuery)
     def service_level(req: Request, s: Session, who: Identity) -> Any:
         """Per queue since midnight UTC: calls, answered within ``?threshold=`` seconds (default 20), percent."""
-        raw = _q(req, "threshold") or "20"
-        if not raw.isdigit():
-            raise InvalidInput("threshold", raw, "must be a whole number of seconds")
+        threshold = req.params.threshold
         since = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        fast = func.sum(case((and_(Call.outcome == "answered", Call.wait_seconds <= int(raw)), 1), else_=0))
+        fast = func.sum(case((and_(Call.outcome == "answered", Call.wait_seconds <= threshold), 1), else_=0))
         rows = s.execute(
             select(Call.queue, func.count(Call.id), fast)
             .where(Call.queue.is_not(None), Call.created_at >= since)
@@ -352,7 +348,7 @@ def _routes(router: Router, ctx: _Context) -> None:
 
     # ---- knowledge base -------------------------------------------------------------------------
 
-    @route("GET", "/api/kb", *ANY)
+    @route("GET", "/api/kb", *ANY, query=I.KbQuery)
     def kb_search(req: Request, s: Session, who: Identity) -> Any:
         """Full-text search ``?q=`` (best first); without ``q`` the newest articles."""
         return [kb.article_view(a) for a in kb.search(s, _q(req, "q") or "", limit=_limit(req, 10))]
@@ -362,13 +358,13 @@ def _routes(router: Router, ctx: _Context) -> None:
         """One article."""
         return kb.article_view(kb.get_article(s, int(aid)))
 
-    @route("POST", "/api/kb", *STAFF)
+    @route("POST", "/api/kb", *STAFF, body=I.KbBody)
     def kb_create(req: Request, s: Session, who: Identity) -> Any:
         """Add an article: question, answer, tags."""
         b = req.body
         return kb.article_view(kb.create_article(s, who.name, b.get("question"), b.get("answer"), b.get("tags")))
 
-    @route("PATCH", r"/api/kb/(?P<aid>\d+)", *STAFF)
+    @route("PATCH", r"/api/kb/(?P<aid>\d+)", *STAFF, body=I.KbPatch)
     def kb_patch(req: Request, s: Session, who: Identity, aid: str) -> Any:
         """Change an article's question, answer or tags."""
         return kb.article_view(kb.update_article(s, int(aid), who.name, req.body))

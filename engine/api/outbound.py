@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, JsonValue, model_validator
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.api.http import ApiError, Request, Router
+from engine.api.inputs import Body, Id, Query, line, text
 from engine.campaigns.manager import Campaigns
+from engine.dialler import campaign as rules
 from engine.dialler.compliance import parse_dnc
 from engine.dialler.contacts import ContactImportError, normalise_number
 from engine.store import outbound as store
@@ -30,6 +33,65 @@ CREATE_FIELDS = (
     "abandon_message",
     "machine_message",
 )
+
+
+Name = Annotated[str, line(64, "campaigns.name")]
+Region = Annotated[str, Field(max_length=2, pattern=r"^[A-Z]{2}$", json_schema_extra={"x-column": "campaigns.region"})]
+Code = Annotated[str, line(64, "campaigns.dispositions")]
+Settings = Annotated[dict[Annotated[str, line(64, None)], JsonValue], Field(max_length=30)]
+
+
+class CampaignBody(Body):
+    name: Name
+    caller_id: Annotated[str, line(32, "campaigns.caller_id")]
+    queue: Annotated[str, line(64, "campaigns.queue")]
+    region: Region = "GB"
+    gateway: Annotated[str, line(255, "campaigns.gateway")] = "sofia/gateway/trunk/"
+    dial_mode: Annotated[str, line(16, "campaigns.dial_mode")] = "progressive"
+    dial_params: Settings | None = None
+    compliance: Settings | None = None
+    dispositions: Annotated[list[Annotated[str, line(64, "campaigns.dispositions")]], Field(max_length=50)] | None = (
+        None
+    )
+    amd_rule: Annotated[str, line(16, "campaigns.amd_rule")] = "hang_up"
+    abandon_message: Annotated[str, line(1024, "campaigns.abandon_message")] | None = None
+    machine_message: Annotated[str, line(1024, "campaigns.machine_message")] | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> CampaignBody:
+        """The dialler's own checks of the settings, whatever JSON they hold (a list where a number belongs)."""
+        try:
+            rules.validate(self.dial_mode, self.dial_params or {}, self.compliance or {}, self.amd_rule)
+        except (TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise ValueError(f"dial_params or compliance: a setting has the wrong shape ({exc})") from None
+        return self
+
+
+class ContactsBody(Body):
+    csv: Annotated[str, text(60_000, None, min_length=1)]  # parsed into contacts, each field checked there
+    default_tz: Annotated[str, line(64, None)] | None = None
+
+
+class DispositionBody(Body):
+    agent: Annotated[str, line(32, "call_attempts.agent_id")]
+    code: Annotated[str, line(64, "campaign_contacts.disposition")]
+    notes: Annotated[str, text(10_000, "campaign_contacts.notes")] = ""
+    callback_at: Annotated[str, line(40, None)] | None = None
+
+
+class PreviewBody(Body):
+    action: Literal["dial", "skip"]
+    contact_id: Id
+
+
+class DncBody(Body):
+    numbers: Annotated[list[Annotated[str, line(40, None)]], Field(min_length=1, max_length=10_000)]
+    source: Annotated[str, line(64, "dnc_entries.source")] = store.INTERNAL_DNC
+    region: Region = "GB"
+
+
+class RegionQuery(Query):
+    region: Region = "GB"
 
 
 @contextmanager
@@ -64,7 +126,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         with sessions() as s:
             return [{"name": c.name, "state": c.state, "dial_mode": c.dial_mode} for c in store.list_campaigns(s)]
 
-    @route("POST", "/api/campaigns")
+    @route("POST", "/api/campaigns", body=CampaignBody)
     def create(req: Request) -> Any:
         req.require("admin")
         name = _text(req, "name")
@@ -86,7 +148,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         with errors():
             return campaigns.set_state(name, state)
 
-    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts")
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts", body=ContactsBody)
     def import_contacts(req: Request, name: str) -> Any:
         req.require("admin")
         text = _text(req, "csv")
@@ -94,7 +156,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
             campaign = store.get_campaign(s, name)
             return store.import_contacts_csv(s, campaign, text.splitlines(keepends=True), req.body.get("default_tz"))
 
-    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts/(?P<contact_id>\d+)/disposition")
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/contacts/(?P<contact_id>\d+)/disposition", body=DispositionBody)
     def disposition(req: Request, name: str, contact_id: str) -> Any:
         req.require("admin", "supervisor", "agent")  # who is asking, before reading what they ask
         agent = _text(req, "agent")
@@ -116,7 +178,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         with errors():
             return {"contact": campaigns.running(name).preview_next(agent)}
 
-    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)")
+    @route("POST", r"/api/campaigns/(?P<name>[^/]+)/preview/(?P<agent>[^/]+)", body=PreviewBody)
     def preview_decide(req: Request, name: str, agent: str) -> Any:
         req.require("admin", "supervisor", agent=agent)
         action, contact_id = req.body.get("action"), req.body.get("contact_id")
@@ -125,7 +187,7 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         with errors():
             return campaigns.running(name).preview_decide(agent, contact_id, action)
 
-    @route("POST", "/api/dnc")
+    @route("POST", "/api/dnc", body=DncBody)
     def dnc_add(req: Request) -> Any:
         req.require("admin", "supervisor")
         numbers = req.body.get("numbers")
@@ -139,10 +201,10 @@ def register(router: Router, campaigns: Campaigns, sessions: sessionmaker[Sessio
         with errors(), sessions.begin() as s:
             return {"added": store.add_dnc(s, parsed, source), "source": source}
 
-    @route("GET", r"/api/dnc/(?P<number>[^/]+)")
+    @route("GET", r"/api/dnc/(?P<number>[^/]+)", query=RegionQuery)
     def dnc_check(req: Request, number: str) -> Any:
         req.require("admin", "supervisor")
-        region = req.query.get("region", ["GB"])[0]
+        region = req.params.region
         try:
             e164 = normalise_number(number, region)
         except ValueError as exc:

@@ -22,7 +22,7 @@ PAGES = {
 def register(router: Router) -> None:
     """Serve the desktop's static files."""
 
-    @router.route("GET", "/desktop/(?P<name>[a-z.]*)")
+    @router.route("GET", "/desktop/(?P<name>[a-z.]*)", open=True, produces="text/html")
     def page(req: Request, name: str) -> Raw:
         """A desktop page or asset (no data; the page logs in against the API)."""
         if name not in PAGES:

@@ -8,6 +8,7 @@ control connection (with reconnect). A flow or config error stops start-up with 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -69,11 +70,12 @@ from engine.store import (
     tickets,
 )
 from engine.store.db import make_engine, session_factory
-from engine.store.errors import NotFound
+from engine.store.errors import InvalidInput, NotFound
 from engine.store.migrate import upgrade
 from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServer
 
 log = logging.getLogger(__name__)
+BREAK_REASON = re.compile(r"[^\x00-\x1f\x7f]{1,64}")  # the API's limit (engine.api.app.BREAK_REASON_MAX)
 
 # Only what the control connection acts on: bgapi results, and holds (of the caller's leg or of the agent's
 # leg, which has no socket: runtime/hold_watch.py). Calls get their own events on their sockets.
@@ -427,6 +429,9 @@ class Hotline:
         }
         if agent_id not in self.acd.acd.snapshot().agents:
             raise KeyError(f"agent {agent_id}")
+        if action == "break" and reason is not None and not BREAK_REASON.fullmatch(reason):
+            # checked before the ACD acts: a reason the log cannot store must not leave the agent on break
+            raise InvalidInput("reason", reason[:20], "must be 1 to 64 characters, without control characters")
         try:
             self.acd.apply(events[action])
         except IllegalTransition as exc:
