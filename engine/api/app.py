@@ -16,10 +16,12 @@ from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from engine.api.auth import viewer
 from engine.api.http import ApiError, Raw, Request, Router
 from engine.config.model import Token
 from engine.cti import Hub
 from engine.metrics import Metrics
+from engine.store.visibility import Viewer
 
 MAX_BODY = 64 * 1024
 KEEPALIVE_SECONDS = 15.0
@@ -82,8 +84,8 @@ def make_app(
             raise ApiError(400, "body must be a JSON object")
         return data
 
-    def feed(agent_id: str) -> Iterator[bytes]:
-        sub = hub.subscribe(agent_id)
+    def feed(agent_id: str, reader: Viewer) -> Iterator[bytes]:
+        sub = hub.subscribe(agent_id, lambda kind, data: reader.screen_pop(data) if kind == "screen_pop" else data)
         try:
             yield b": connected\n\n"
             while True:
@@ -97,8 +99,9 @@ def make_app(
 
     @route("GET", r"/api/agents/(?P<agent_id>[^/]+)/feed")
     def agent_feed(req: Request, agent_id: str) -> Raw:
-        req.require("admin", "supervisor", agent=agent_id)
-        return Raw("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], feed(agent_id))
+        token = req.require("admin", "supervisor", agent=agent_id)
+        stream = feed(agent_id, viewer(token))  # screen pops as the reader may see them (docs/security.md)
+        return Raw("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], stream)
 
     @route("GET", "/metrics")
     def metrics_text(req: Request) -> Raw:
