@@ -174,17 +174,6 @@ def list_tickets(
     return list(session.scalars(query))
 
 
-def open_tickets_of(session: Session, customer_id: int, limit: int = 5) -> list[Ticket]:
-    """A customer's tickets that are not closed, newest first (for the screen pop)."""
-    query = (
-        select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.state != TicketState.CLOSED)
-        .order_by(Ticket.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
 def customer_tickets(session: Session, viewer: Viewer, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
     """A customer's tickets that are not closed, newest first, as ``viewer`` may see them: in scope in
     full, others as references (the customer view and the screen pop)."""
