@@ -11,7 +11,6 @@ import http.client
 import itertools
 import json
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -95,11 +94,12 @@ def _request(rig: Rig, method: str, path: str, token: str, body: dict | None) ->
         response = connection.getresponse()
         if response.getheader("Content-Type") != "text/event-stream":
             return response.status, response.read()
-        seen = b""
+        seen, line = b"", b"-"
         try:
-            while seen.count(b"\n\n") < 2:  # ": connected", then the replayed screen pop
-                seen += response.fp.readline()
-        except (TimeoutError, socket.timeout):
+            while line and seen.count(b"\n\n") < 2:  # ": connected", then the replayed screen pop
+                line = response.fp.readline()
+                seen += line
+        except TimeoutError:
             pass
         return response.status, seen
     finally:

@@ -124,13 +124,15 @@ class Viewer:
     def _pop_interaction(self, item: Any) -> Any:
         if not isinstance(item, dict):
             return item
-        in_scope = "agent" in item and "queue" in item and self.sees_interaction(item["agent"], item["queue"])
+        in_scope = self.everything or ("agent" in item and "queue" in item and
+                                        self.sees_interaction(item["agent"], item["queue"]))  # fmt: skip
         return self.interaction_view(item, in_scope)
 
     def _pop_ticket(self, item: Any) -> Any:
         if not isinstance(item, dict):
             return item
-        in_scope = "assignee" in item and "team" in item and self.sees_ticket(item["assignee"], item["team"])
+        in_scope = self.everything or ("assignee" in item and "team" in item and
+                                        self.sees_ticket(item["assignee"], item["team"]))  # fmt: skip
         return self.ticket_view(item, in_scope)
 
 
