@@ -419,7 +419,7 @@ def _may_assign(who: Identity, assignee: Any, team: Any) -> None:
 
 
 def _own_interaction(s: Session, who: Identity, interaction: Interaction) -> Interaction:
-    """An agent may only read and wrap up the interactions of their own calls."""
+    """An agent may only wrap up the interactions of their own calls (reading is the viewer's scope)."""
     if who.role == "agent" and interaction.agent_id != who.agent:
         raise ApiError(403, f"{who.name} may not act on agent {interaction.agent_id}'s interaction {interaction.id}")
     return interaction
