@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from engine.crm.lifecycle import IllegalTransition
 from engine.store import audit, calls, customers, tickets
 from engine.store.errors import InvalidInput, NotFound
+from engine.store.visibility import CENTRE, Viewer
 
 pytestmark = pytest.mark.db
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -73,14 +74,14 @@ def test_visibility_overdue_and_open_tickets(session: Session) -> None:
     mine = tickets.create_ticket(session, "a", title="mine", assignee="1001", due_at=T0, customer_id=c.id)
     team = tickets.create_ticket(session, "a", title="team", team="support", due_at=T0 + timedelta(days=1))
     other = tickets.create_ticket(session, "a", title="other", team="sales", assignee="1002")
-    visible = {t.title for t in tickets.list_tickets(session, visible_to=("1001", "support"))}
+    visible = {t.title for t in tickets.list_tickets(session, viewer=Viewer.agent_of("1001", "support"))}
     assert visible == {"mine", "team"}
     assert tickets.overdue_count(session, T0 + timedelta(minutes=1)) == 1
     assert [t.id for t in tickets.list_tickets(session, overdue_at=T0 + timedelta(days=2))] == [team.id, mine.id]
     tickets.apply_event(session, other.id, "a", "start")
     tickets.apply_event(session, other.id, "a", "resolve", now=T0)
     assert tickets.overdue_count(session, T0 + timedelta(hours=25)) == 3
-    assert [t.title for t in tickets.open_tickets_of(session, c.id)] == ["mine"]
+    assert [t["title"] for t in tickets.customer_tickets(session, CENTRE, c.id)] == ["mine"]
 
 
 def test_a_callback_request_becomes_a_ticket(session: Session) -> None:

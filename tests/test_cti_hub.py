@@ -40,3 +40,13 @@ def test_closed_subscription_gets_nothing_and_sse_framing():
     message = hub.subscribe("1002")
     hub.publish("1002", "state", {"state": "ready"})
     assert message.get(0).to_sse().endswith(b'event: state\ndata: {"state": "ready"}\n\n')
+
+
+def test_a_subscriptions_view_rewrites_every_message_it_hands_out_the_replayed_pop_included():
+    hub = Hub()
+    hub.publish("1001", "screen_pop", {"notes": "secret"}, sticky=True)
+    hidden = lambda kind, data: {k: v for k, v in data.items() if k != "notes"} if kind == "screen_pop" else data  # noqa: E731
+    late, plain = hub.subscribe("1001", hidden), hub.subscribe("1001")
+    assert late.get(0).data == {} and plain.get(0).data == {"notes": "secret"}
+    hub.publish("1001", "state", {"notes": "not a pop"})
+    assert late.get(0).data == {"notes": "not a pop"}

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError
 
+from engine.api.auth import viewer
 from engine.api.http import ApiError, BadRequest, Raw, Request, Router, TooLarge, Unauthorized
 from engine.api.inputs import MAX_DEPTH, Body, line
 from engine.config.model import Token
@@ -27,6 +28,7 @@ from engine.dialler.contacts import ContactImportError
 from engine.esl.codec import UnsafeValue
 from engine.metrics import Metrics
 from engine.store.errors import Conflict, Gone, InvalidInput, NotFound
+from engine.store.visibility import NotVisible, Viewer
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
@@ -36,6 +38,7 @@ BREAK_REASON_MAX = 64  # the ACD's reason codes; engine.runtime.hotline checks t
 # Errors raised below the edge, mapped to a status once, here; anything else is a logged JSON 500.
 # KeyError and ValueError are the engine backends' "unknown" and "not now" (an illegal state change).
 STATUS_OF: tuple[tuple[type[Exception], int], ...] = (
+    (NotVisible, 403),  # the visibility policy (docs/security.md): checked before anything changes
     (InvalidInput, 400),
     (UnsafeValue, 400),  # refused by the dial grammar: nothing reached FreeSWITCH
     (ContactImportError, 400),
@@ -157,8 +160,8 @@ def make_app(
             secret = parse_qs(environ.get("QUERY_STRING", "")).get("token", [""])[0]
         return tokens.get(secret)
 
-    def feed(agent_id: str) -> Iterator[bytes]:
-        sub = hub.subscribe(agent_id)
+    def feed(agent_id: str, reader: Viewer) -> Iterator[bytes]:
+        sub = hub.subscribe(agent_id, lambda kind, data: reader.screen_pop(data) if kind == "screen_pop" else data)
         try:
             yield b": connected\n\n"
             while True:
@@ -172,8 +175,9 @@ def make_app(
 
     @route("GET", r"/api/agents/(?P<agent_id>[^/]+)/feed", produces="text/event-stream")
     def agent_feed(req: Request, agent_id: str) -> Raw:
-        req.require("admin", "supervisor", agent=agent_id)
-        return Raw("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], feed(agent_id))
+        token = req.require("admin", "supervisor", agent=agent_id)
+        stream = feed(agent_id, viewer(token))  # screen pops as the reader may see them (docs/security.md)
+        return Raw("200 OK", [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")], stream)
 
     @route("GET", "/metrics", open=metrics_open, produces="text/plain")
     def metrics_text(req: Request) -> Raw:

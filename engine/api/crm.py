@@ -1,9 +1,11 @@
 """The CRM's HTTP JSON API: login and users, customers, interactions, tickets, knowledge base, audit.
 
 Every handler runs in one database transaction: the change and its audit entry commit together.
-Authorisation: admins and supervisors see everything; an agent sees the tickets assigned to them
-or to their team, wraps up only their own calls, and can assign tickets only to themselves or
-their team. Store errors map to 400 (bad field), 404 (unknown record) and 409 (conflict, illegal
+Authorisation: what a caller may read is decided by the store, through the caller's
+:class:`~engine.store.visibility.Viewer` (admins and supervisors: everything; an agent: their own
+and their team's work in full, other teams' work as references, docs/crm.md). An agent wraps up
+only their own calls and can assign tickets only to themselves or their team. Store errors map to
+400 (bad field), 403 (another team's record), 404 (unknown record) and 409 (conflict, illegal
 ticket transition); every message names the field or record.
 """
 
@@ -33,6 +35,7 @@ from engine.metrics import Metrics
 from engine.store import audit, customers, kb, tickets, users
 from engine.store.crm_customers import (
     create_customer,
+    customer_detail,
     customer_view,
     get_interaction,
     interaction_by_call,
@@ -49,6 +52,7 @@ from engine.store.errors import InvalidInput, NotFound
 from engine.store.models import Call, Interaction
 from engine.store.timestamps import utcnow
 from engine.store.users import Identity
+from engine.store.visibility import Viewer
 
 if TYPE_CHECKING:
     from engine.runtime.call_session import CallTrace
@@ -205,7 +209,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         customer = customers.find_customer_by_number(s, number, region=region)
         if customer is None:
             raise ApiError(404, f"no customer has number {number!r}")
-        return _customer_detail(s, customer.id)
+        return customer_detail(s, Viewer.of(who), customer.id)
 
     @route("POST", "/api/customers", *ANY, body=I.CustomerBody)
     def new_customer(req: Request, s: Session, who: Identity) -> Any:
@@ -215,7 +219,7 @@ def _routes(router: Router, ctx: _Context) -> None:
     @route("GET", r"/api/customers/(?P<cid>\d+)", *ANY)
     def get_customer(req: Request, s: Session, who: Identity, cid: str) -> Any:
         """A customer with their recent interactions and open tickets."""
-        return _customer_detail(s, int(cid))
+        return customer_detail(s, Viewer.of(who), int(cid))
 
     @route("PATCH", r"/api/customers/(?P<cid>\d+)", *ANY, body=I.CustomerPatch)
     def patch_customer(req: Request, s: Session, who: Identity, cid: str) -> Any:
@@ -231,21 +235,20 @@ def _routes(router: Router, ctx: _Context) -> None:
 
     @route("GET", "/api/interactions", *ANY, query=I.InteractionsQuery)
     def list_interactions(req: Request, s: Session, who: Identity) -> Any:
-        """The newest interactions; an agent sees only their own."""
-        agent = who.agent if who.role == "agent" else _q(req, "agent")
-        rows = recent_interactions_all(s, agent_id=agent, limit=_limit(req))
+        """The newest interactions (``?agent=``); an agent sees their own and their team's queues'."""
+        rows = recent_interactions_all(s, Viewer.of(who), agent_id=_q(req, "agent"), limit=_limit(req))
         return [interaction_view(i, tickets_of_interaction(s, i.id)) for i in rows]
 
     @route("GET", r"/api/interactions/(?P<iid>\d+)", *ANY)
     def get_one_interaction(req: Request, s: Session, who: Identity, iid: str) -> Any:
         """One interaction with its linked tickets."""
-        interaction = _own_interaction(s, who, get_interaction(s, int(iid)))
+        interaction = get_interaction(s, int(iid), viewer=Viewer.of(who))
         return interaction_view(interaction, tickets_of_interaction(s, interaction.id))
 
     @route("GET", r"/api/calls/(?P<uuid>[0-9A-Za-z-]{1,64})/interaction", *ANY)
     def call_interaction(req: Request, s: Session, who: Identity, uuid: str) -> Any:
         """The interaction recorded for call ``uuid`` (once the call has ended)."""
-        interaction = _own_interaction(s, who, interaction_by_call(s, uuid))
+        interaction = interaction_by_call(s, uuid, viewer=Viewer.of(who))
         return interaction_view(interaction, tickets_of_interaction(s, interaction.id))
 
     @route("POST", r"/api/interactions/(?P<iid>\d+)/wrap_up", *ANY, body=I.WrapUpBody)
@@ -262,7 +265,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         """Tickets (``?state=``, ``?customer=``, ``?overdue=1``); an agent sees theirs and their team's."""
         rows = tickets.list_tickets(
             s,
-            visible_to=(who.agent, who.team) if who.role == "agent" else None,
+            viewer=Viewer.of(who),
             state=_q(req, "state"),
             customer_id=int(c) if (c := _q(req, "customer")) and c.isdigit() else None,
             overdue_at=utcnow() if _q(req, "overdue") == "1" else None,
@@ -290,7 +293,7 @@ def _routes(router: Router, ctx: _Context) -> None:
     @route("GET", r"/api/tickets/(?P<tid>\d+)", *ANY)
     def get_ticket(req: Request, s: Session, who: Identity, tid: str) -> Any:
         """A ticket with its full event history."""
-        ticket = _visible(who, tickets.get_ticket(s, int(tid)))
+        ticket = tickets.get_ticket(s, int(tid), viewer=Viewer.of(who))
         return {**tickets.view(ticket), "events": [
             {"at": e.at, "actor": e.actor, "event": e.event, "from": e.from_state, "to": e.to_state, "note": e.note}
             for e in ticket.events
@@ -299,14 +302,13 @@ def _routes(router: Router, ctx: _Context) -> None:
     @route("PATCH", r"/api/tickets/(?P<tid>\d+)", *ANY, body=I.TicketPatch)
     def patch_ticket(req: Request, s: Session, who: Identity, tid: str) -> Any:
         """Change title, description, category, priority or due_at."""
-        _visible(who, tickets.get_ticket(s, int(tid)))
-        return tickets.view(tickets.update_ticket(s, int(tid), who.name, req.body))
+        return tickets.view(tickets.update_ticket(s, int(tid), who.name, req.body, viewer=Viewer.of(who)))
 
     @route("POST", r"/api/tickets/(?P<tid>\d+)/events", *ANY, body=I.TicketEventBody)
     def ticket_event(req: Request, s: Session, who: Identity, tid: str) -> Any:
         """Move a ticket: ``event`` (assign, start, resolve, follow_up, close, reopen, comment), ``note``,
         ``assignee``/``team`` for assign, ``follow_up_hours`` for resolve."""
-        _visible(who, tickets.get_ticket(s, int(tid)))
+        tickets.get_ticket(s, int(tid), viewer=Viewer.of(who))  # 403 before anything about the request
         b = req.body
         event = text("event", b.get("event"), max_len=16)
         if event == TicketEvent.ASSIGN:
@@ -314,7 +316,7 @@ def _routes(router: Router, ctx: _Context) -> None:
         hours = req.input.follow_up_hours or follow_up
         ticket = tickets.apply_event(
             s, int(tid), who.name, event, note=b.get("note", ""), assignee=b.get("assignee"), team=b.get("team"),
-            follow_up_hours=hours,
+            follow_up_hours=hours, viewer=Viewer.of(who),
         )  # fmt: skip
         metrics.ticket_events.labels(event).inc()
         return tickets.view(ticket)
@@ -400,22 +402,6 @@ def _routes(router: Router, ctx: _Context) -> None:
         }
 
 
-def _customer_detail(s: Session, customer_id: int) -> dict[str, Any]:
-    customer = customers.get_customer(s, customer_id)
-    return {
-        **customer_view(customer),
-        "interactions": [interaction_view(i, []) for i in customers.recent_interactions(s, customer.id)],
-        "open_tickets": [tickets.view(t) for t in tickets.open_tickets_of(s, customer.id)],
-    }
-
-
-def _visible(who: Identity, ticket: Ticket) -> Ticket:
-    """``ticket`` if ``who`` may see it: staff always, an agent when it is theirs or their team's."""
-    if who.role != "agent" or ticket.assignee == who.agent or (ticket.team is not None and ticket.team == who.team):
-        return ticket
-    raise ApiError(403, f"{who.name} may not read ticket {ticket.id} (team {ticket.team}, assignee {ticket.assignee})")
-
-
 def _may_assign(who: Identity, assignee: Any, team: Any) -> None:
     """An agent may assign only to themselves or to their own team."""
     if who.role != "agent":
@@ -427,7 +413,7 @@ def _may_assign(who: Identity, assignee: Any, team: Any) -> None:
 
 
 def _own_interaction(s: Session, who: Identity, interaction: Interaction) -> Interaction:
-    """An agent may only read and wrap up the interactions of their own calls."""
+    """An agent may only wrap up the interactions of their own calls (reading is the viewer's scope)."""
     if who.role == "agent" and interaction.agent_id != who.agent:
         raise ApiError(403, f"{who.name} may not act on agent {interaction.agent_id}'s interaction {interaction.id}")
     return interaction

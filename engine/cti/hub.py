@@ -4,6 +4,11 @@ Each agent may have several desktops open; every one gets every message for that
 message for anyone else. A subscriber that stops reading cannot stall the engine: its queue is
 bounded and, once full, the oldest message is dropped (a desktop that reconnects gets the latest
 screen pop again from ``current``).
+
+What a desktop is shown is decided when it reads, not when the engine publishes (the pop is built
+before anyone knows which agent gets the call): a subscription's ``view`` (for the desktop feed,
+the reader's :meth:`engine.store.visibility.Viewer.screen_pop`) rewrites each message it hands out,
+the replayed sticky pop included.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import itertools
 import json
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gevent.queue import Empty, Full, Queue
@@ -31,20 +37,26 @@ class FeedMessage:
         return f"id: {self.id}\nevent: {self.kind}\ndata: {json.dumps(self.data, default=str)}\n\n".encode()
 
 
+View = Callable[[str, dict[str, Any]], dict[str, Any]]
+"""``view(kind, data)``: the message data as one reader may see it."""
+
+
 @dataclass(eq=False)
 class Subscription:
-    """One open desktop connection."""
+    """One open desktop connection; ``view`` (if any) rewrites every message it hands out."""
 
     agent_id: str
     hub: Hub
     queue: Queue = field(default_factory=lambda: Queue(maxsize=100))
+    view: View | None = None
 
     def get(self, timeout: float | None = None) -> FeedMessage | None:
         """The next message, or ``None`` after ``timeout`` seconds with nothing (send a keep-alive)."""
         try:
-            return self.queue.get(timeout=timeout)
+            message: FeedMessage = self.queue.get(timeout=timeout)
         except Empty:
             return None
+        return message if self.view is None else replace(message, data=self.view(message.kind, message.data))
 
     def close(self) -> None:
         self.hub._subscribers[self.agent_id].discard(self)
@@ -58,8 +70,9 @@ class Hub:
         self._ids = itertools.count(1)
         self.current: dict[str, FeedMessage] = {}
 
-    def subscribe(self, agent_id: str) -> Subscription:
-        sub = Subscription(agent_id, self)
+    def subscribe(self, agent_id: str, view: View | None = None) -> Subscription:
+        """A new desktop connection of ``agent_id``, shown each message through ``view``."""
+        sub = Subscription(agent_id, self, view=view)
         self._subscribers[agent_id].add(sub)
         if agent_id in self.current:
             sub.queue.put_nowait(self.current[agent_id])

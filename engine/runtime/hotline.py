@@ -60,6 +60,7 @@ from engine.store import (
     agent_states,
     agents,
     calls,
+    crm_customers,
     customers,
     queue_settings,
     queues,
@@ -274,27 +275,11 @@ class Hotline:
         CallSession(call, services).run()
 
     def _customer_pop(self, number: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The caller's customer and history, complete: each desktop feed shows it through its viewer."""
         with self.sessions() as s:
-            customer = customers.find_customer_by_number(s, number, region=self.config.calls.region)
-            if customer is None:
-                return None, []
-            history = [
-                {
-                    "at": i.started_at.isoformat(),
-                    "kind": str(i.kind),
-                    "agent": i.agent_id,
-                    "queue": i.queue,
-                    "disposition": i.disposition,
-                    "notes": i.notes,
-                }
-                for i in customers.recent_interactions(s, customer.id, self.config.calls.history_in_pop)
-            ]
-            open_tickets = [
-                {"id": t.id, "number": f"{t.id:06d}", "title": t.title, "state": str(t.state), "priority": t.priority}
-                for t in tickets.open_tickets_of(s, customer.id)
-            ]
-            pop = {"id": customer.id, "name": customer.name, "tier": str(customer.tier), "open_tickets": open_tickets}
-            return pop, history
+            return crm_customers.customer_pop(
+                s, number, region=self.config.calls.region, history=self.config.calls.history_in_pop
+            )
 
     def _lookup(self, kind: str, key: str) -> dict:
         """IVR lookups: ``customer`` and ``open_tickets`` by caller number, ``ticket_status`` by ticket number."""

@@ -1,21 +1,22 @@
-"""CRM writes on customers and interactions: update, merge duplicates, disposition and notes.
-
-Each write is audited with the record before and after, in the caller's transaction.
+"""CRM on customers and interactions: writes (update, merge duplicates, disposition and notes), each
+audited with the record before and after in the caller's transaction, and the reads that show a
+customer's history, each through a :class:`~engine.store.visibility.Viewer`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from engine.store import audit, customers
+from engine.store import audit, customers, tickets
 from engine.store.crm_fields import choice, optional_text, tags, text
 from engine.store.crm_models import Ticket
 from engine.store.errors import InvalidInput, NotFound, found
 from engine.store.models import Customer, CustomerTier, Interaction, PhoneNumber
 from engine.store.phones import to_e164
+from engine.store.visibility import CENTRE, NotVisible, Viewer
 
 DISPOSITION_PATTERN = "lowercase letters, digits and '_', at most 64"
 
@@ -125,16 +126,22 @@ def merge_customers(session: Session, survivor_id: int, duplicate_id: int, actor
     return survivor
 
 
-def get_interaction(session: Session, interaction_id: int) -> Interaction:
-    """The interaction ``interaction_id``; raises NotFound."""
-    return found(session.get(Interaction, interaction_id), "interaction", interaction_id)
+def get_interaction(session: Session, interaction_id: int, *, viewer: Viewer = CENTRE) -> Interaction:
+    """The interaction ``interaction_id``; raises NotFound, or NotVisible when out of ``viewer``'s scope."""
+    return _in_scope(viewer, found(session.get(Interaction, interaction_id), "interaction", interaction_id))
 
 
-def interaction_by_call(session: Session, call_uuid: str) -> Interaction:
-    """The interaction of call ``call_uuid``; raises NotFound."""
+def interaction_by_call(session: Session, call_uuid: str, *, viewer: Viewer = CENTRE) -> Interaction:
+    """The interaction of call ``call_uuid``; raises NotFound, or NotVisible when out of ``viewer``'s scope."""
     interaction = session.scalar(select(Interaction).where(Interaction.call_uuid == call_uuid))
     if interaction is None:
         raise NotFound("interaction of call", call_uuid)
+    return _in_scope(viewer, interaction)
+
+
+def _in_scope(viewer: Viewer, interaction: Interaction) -> Interaction:
+    if not viewer.sees_interaction(interaction.agent_id, interaction.queue):
+        raise NotVisible(viewer.name, "interaction", interaction.id)
     return interaction
 
 
@@ -162,9 +169,65 @@ def set_wrap_up(
     return interaction
 
 
-def recent_interactions_all(session: Session, *, agent_id: str | None = None, limit: int = 50) -> list[Interaction]:
-    """The newest interactions, optionally of one agent."""
-    query = select(Interaction).order_by(Interaction.id.desc()).limit(limit)
+def recent_interactions_all(
+    session: Session, viewer: Viewer, *, agent_id: str | None = None, limit: int = 50
+) -> list[Interaction]:
+    """The newest interactions in ``viewer``'s scope (a work list), optionally of one agent."""
+    query = select(Interaction).where(viewer.interaction_clause()).order_by(Interaction.id.desc()).limit(limit)
     if agent_id is not None:
         query = query.where(Interaction.agent_id == agent_id)
     return list(session.scalars(query))
+
+
+def customer_interactions(
+    session: Session, viewer: Viewer, customer_id: int, limit: int = 10
+) -> list[tuple[Interaction, bool]]:
+    """The customer's last ``limit`` interactions, newest first, each with whether it is in ``viewer``'s
+    scope; raises NotFound for an unknown customer."""
+    customers.get_customer(session, customer_id)
+    query = (
+        select(Interaction, case((viewer.interaction_clause(), True), else_=False))
+        .where(Interaction.customer_id == customer_id)
+        .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+        .limit(max(1, limit))
+    )
+    return [(i, bool(full)) for i, full in session.execute(query)]
+
+
+def customer_detail(session: Session, viewer: Viewer, customer_id: int) -> dict[str, Any]:
+    """A customer with their recent interactions and open tickets, as ``viewer`` may see them: the
+    customer record in full (one view for whoever answers), other teams' work as references."""
+    customer = customers.get_customer(session, customer_id)
+    return {
+        **customer_view(customer),
+        "interactions": [
+            viewer.interaction_view(interaction_view(i, []), full)
+            for i, full in customer_interactions(session, viewer, customer.id)
+        ],
+        "open_tickets": tickets.customer_tickets(session, viewer, customer.id),
+    }
+
+
+def customer_pop(
+    session: Session, number: str, *, region: str, history: int
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The customer owning ``number`` with their open tickets, and their last ``history`` interactions,
+    for a screen pop or an IVR lookup; ``(None, [])`` for an unknown number.
+
+    Read before anyone knows which agent will get the call, so items are complete and carry the
+    columns the visibility rule tests (``agent``/``queue``, ``assignee``/``team``): the desktop feed
+    shows them through the receiving viewer (:meth:`Viewer.screen_pop`)."""
+    customer = customers.find_customer_by_number(session, number, region=region)
+    if customer is None:
+        return None, []
+    past = [
+        {"id": i.id, "at": i.started_at.isoformat(), "kind": str(i.kind), "agent": i.agent_id, "queue": i.queue,
+         "disposition": i.disposition, "notes": i.notes}
+        for i, _ in (customer_interactions(session, CENTRE, customer.id, history) if history > 0 else [])
+    ]  # fmt: skip
+    open_tickets = [
+        {"id": t["id"], "number": t["number"], "title": t["title"], "state": t["state"], "priority": t["priority"],
+         "assignee": t["assignee"], "team": t["team"]}
+        for t in tickets.customer_tickets(session, CENTRE, customer.id)
+    ]  # fmt: skip
+    return {"id": customer.id, "name": customer.name, "tier": str(customer.tier), "open_tickets": open_tickets}, past

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.crm.lifecycle import DEFAULT_FOLLOW_UP_HOURS, TicketEvent, TicketState, follow_up_due, transition
@@ -20,6 +20,7 @@ from engine.store.customers import get_customer
 from engine.store.errors import InvalidInput, NotFound, found
 from engine.store.models import Interaction
 from engine.store.timestamps import utcnow
+from engine.store.visibility import CENTRE, NotVisible, Viewer
 
 OPEN_STATES = (TicketState.ACCEPTED, TicketState.ASSIGNED, TicketState.IN_PROGRESS, TicketState.RESOLVED,
                TicketState.FOLLOW_UP)  # fmt: skip
@@ -87,9 +88,12 @@ def create_ticket(
     return ticket
 
 
-def get_ticket(session: Session, ticket_id: int) -> Ticket:
-    """The ticket ``ticket_id``; raises NotFound."""
-    return found(session.get(Ticket, ticket_id), "ticket", ticket_id)
+def get_ticket(session: Session, ticket_id: int, *, viewer: Viewer = CENTRE) -> Ticket:
+    """The ticket ``ticket_id``; raises NotFound, or NotVisible when it is out of ``viewer``'s scope."""
+    ticket = found(session.get(Ticket, ticket_id), "ticket", ticket_id)
+    if not viewer.sees_ticket(ticket.assignee, ticket.team):
+        raise NotVisible(viewer.name, "ticket", ticket_id)
+    return ticket
 
 
 def apply_event(
@@ -103,12 +107,14 @@ def apply_event(
     team: str | None = None,
     follow_up_hours: float = DEFAULT_FOLLOW_UP_HOURS,
     now: datetime | None = None,
+    viewer: Viewer = CENTRE,
 ) -> Ticket:
-    """Move ticket ``ticket_id`` by ``event``; raises IllegalTransition, NotFound or InvalidInput.
+    """Move ticket ``ticket_id`` by ``event``; raises IllegalTransition, NotFound, NotVisible (out of
+    ``viewer``'s scope) or InvalidInput.
 
     ``assign`` needs an ``assignee`` or a ``team``; ``resolve`` sets the follow-up due time.
     """
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, viewer=viewer)
     note = text("note", note, max_len=10_000, required=False)
     before = view(ticket)
     new_state = transition(ticket.id, ticket.state, event)
@@ -130,9 +136,12 @@ def apply_event(
     return ticket
 
 
-def update_ticket(session: Session, ticket_id: int, actor: str, changes: dict[str, Any]) -> Ticket:
-    """Change a ticket's title, description, category, priority or due time (audited)."""
-    ticket = get_ticket(session, ticket_id)
+def update_ticket(
+    session: Session, ticket_id: int, actor: str, changes: dict[str, Any], *, viewer: Viewer = CENTRE
+) -> Ticket:
+    """Change a ticket's title, description, category, priority or due time (audited); NotVisible when
+    the ticket is out of ``viewer``'s scope."""
+    ticket = get_ticket(session, ticket_id, viewer=viewer)
     checks = {
         "title": lambda v: text("ticket.title", v, max_len=200),
         "description": lambda v: text("ticket.description", v, max_len=10_000, required=False),
@@ -147,18 +156,15 @@ def update_ticket(session: Session, ticket_id: int, actor: str, changes: dict[st
 def list_tickets(
     session: Session,
     *,
-    visible_to: tuple[str | None, str | None] | None = None,
+    viewer: Viewer = CENTRE,
     state: str | None = None,
     customer_id: int | None = None,
     overdue_at: datetime | None = None,
     limit: int = 100,
 ) -> list[Ticket]:
-    """Tickets newest first; ``visible_to=(agent, team)`` keeps an agent's and their team's tickets,
+    """Tickets in ``viewer``'s scope, newest first (a work list: out-of-scope tickets are left out);
     ``overdue_at`` keeps the tickets overdue at that time."""
-    query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
-    if visible_to is not None:
-        agent, team = visible_to
-        query = query.where(or_(Ticket.assignee == agent, and_(Ticket.team.is_not(None), Ticket.team == team)))
+    query = select(Ticket).where(viewer.ticket_clause()).order_by(Ticket.id.desc()).limit(limit)
     if state is not None:
         query = query.where(Ticket.state == choice("state", state, [str(s) for s in TicketState]))
     if customer_id is not None:
@@ -168,15 +174,17 @@ def list_tickets(
     return list(session.scalars(query))
 
 
-def open_tickets_of(session: Session, customer_id: int, limit: int = 5) -> list[Ticket]:
-    """A customer's tickets that are not closed, newest first (for the screen pop)."""
+def customer_tickets(session: Session, viewer: Viewer, customer_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """A customer's tickets that are not closed, newest first, as ``viewer`` may see them: in scope in
+    full, others as references (the customer view and the screen pop)."""
+    in_scope = case((viewer.ticket_clause(), True), else_=False)
     query = (
-        select(Ticket)
+        select(Ticket, in_scope)
         .where(Ticket.customer_id == customer_id, Ticket.state != TicketState.CLOSED)
         .order_by(Ticket.id.desc())
         .limit(limit)
     )
-    return list(session.scalars(query))
+    return [viewer.ticket_view(view(t), bool(full)) for t, full in session.execute(query)]
 
 
 def overdue_count(session: Session, now: datetime) -> int:
