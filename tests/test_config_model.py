@@ -45,7 +45,7 @@ def test_agent_token_must_name_an_agent(tmp_path: Path):
 def test_not_yaml_and_missing_file_are_clear(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("freeswitch: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml:2: not valid YAML"):
         load_config(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
