@@ -44,13 +44,13 @@ def test_agents_and_queues_are_added_listed_and_removed(hotline):
 
 
 @pytest.mark.db
-def test_bad_input_is_one_clear_line_and_status_2(hotline):
+def test_bad_input_is_one_clear_line_status_1_and_bad_usage_status_2(hotline):
     code, _, err = hotline("agent", "add", "1001", "--skill", "support=11")
-    assert code == 2 and "level" in err and "11" in err and "Traceback" not in err
+    assert code == 1 and "level" in err and "11" in err and "Traceback" not in err
     code, _, err = hotline("queue", "add", "q", "--strategy", "longest-idle")
-    assert code == 2 and "queue.strategy" in err
+    assert code == 1 and "queue.strategy" in err
     code, _, err = hotline("agent", "remove", "9999")
-    assert code == 2 and "9999" in err
+    assert code == 1 and "9999" in err
     code, _, err = hotline("agent", "add", "1002", "--skill", "support=x")
     assert code == 2 and "expected NAME or NAME=LEVEL" in err
 
@@ -79,12 +79,12 @@ def test_dry_run_prints_the_trace_and_outcome(hotline):
 
 def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
     code, _, err = hotline("flows", "test", "nope")
-    assert code == 2 and "no flow named 'nope'" in err and "main" in err
+    assert code == 1 and "no flow named 'nope'" in err and "main" in err
 
 
 def test_live_commands_say_when_the_engine_is_not_running(hotline):
     code, _, err = hotline("queue", "status")
-    assert code == 2 and "not reachable" in err and "hotline run" in err
+    assert code == 1 and "not reachable" in err and "hotline run" in err
 
 
 @pytest.mark.db

@@ -250,7 +250,8 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Conf
             loc = tuple(err["loc"])
             line = _line_of(root, loc)
             where = f"{path}:{line}" if path and line else str(path or "<defaults>")
-            lines.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {message}")
         raise ConfigError("\n".join(lines)) from None
     config._source = (path, root)
     return config

@@ -124,7 +124,6 @@ def _check_events(text: str, file: str) -> None:
                 raise _at(file, event, f"more than {MAX_ALIASES} aliases")
 
 
-
 class _Expansion:
     """Size and depth of the tree the node graph stands for, each node measured once (memoised)."""
 
@@ -142,7 +141,8 @@ class _Expansion:
                 self.sizes[key] = (1, 0)
             else:
                 self.open.add(key)
-                children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+                mapping = isinstance(node, yaml.MappingNode)
+                children = [c for pair in node.value for c in pair] if mapping else node.value
                 values, height = 1, 0
                 for child in children:
                     size, child_height = self.measure(child, depth + 1)

@@ -214,7 +214,7 @@ def load_flows(
     root = FsPath(path)
     files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")]) if root.is_dir() else [root]
     if root.is_dir() and not files:
-        raise FlowValidationError([FlowError(str(root), 0, 0, "<top>", "no flow files (*.yaml, *.yml) in this directory")])
+        raise FlowValidationError([FlowError(str(root), 0, 0, "<top>", "no flow files (*.yaml, *.yml) here")])
     flows: dict[str, Flow] = {}
     errors: list[FlowError] = []
     for file in files:

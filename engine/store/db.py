@@ -8,9 +8,17 @@ from typing import Any
 from gevent import monkey
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_FILENAME = "hotline.sqlite3"
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used: unparseable, unknown dialect, or its driver is not installed.
+
+    The message never repeats the URL's password.
+    """
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -25,18 +33,31 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
     directory is created. PostgreSQL (psycopg2) is made gevent-cooperative when the process is
     monkey-patched, so a query blocks only its own greenlet; psycopg2 and psycogreen are imported
     only for PostgreSQL URLs.
+
+    Statements' parameters never appear in errors or logs (``hide_parameters``): they hold callers'
+    numbers and customers' data. DatabaseUrlError when the URL cannot be used.
     """
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError("database_url: not a URL SQLAlchemy can parse") from None
+    shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, **engine_options)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
-        _make_psycopg2_cooperative()
-    return create_engine(parsed, pool_pre_ping=True, **engine_options)
+    engine_options.setdefault("hide_parameters", True)
+    try:
+        if backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, **engine_options)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
+            _make_psycopg2_cooperative()
+        return create_engine(parsed, pool_pre_ping=True, **engine_options)
+    except NoSuchModuleError:
+        raise DatabaseUrlError(f"database_url {shown}: SQLAlchemy has no dialect {parsed.drivername!r}") from None
+    except ImportError as exc:
+        raise DatabaseUrlError(f"database_url {shown}: its driver is not installed ({exc})") from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
