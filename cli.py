@@ -845,7 +845,10 @@ _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn every user error into one line on stderr: 2 for usage, 1 for failures."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: -h (0) or its one-line usage error (2); callers get the status
+        return exc.code if isinstance(exc.code, int) else 2
     if _NEEDS_ID.get(args.command, lambda _a: False)(args):
         print(f"hotline {args.command} {args.action}: which one? give its id/name", file=sys.stderr)
         return 2
@@ -876,7 +879,7 @@ def _user_error(exc: Exception) -> str | None:
         return f"{exc.filename}: {exc.strerror or exc}"
     if isinstance(exc, DBAPIError):  # parameters are hidden (store/db.py); the driver's first line says why
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-        return f"the database refused: {reason}"
+        return f"database error: {reason}"
     if isinstance(exc, SQLAlchemyError):
         return f"database: {str(exc).splitlines()[0]}"
     if isinstance(exc, CliError | ConfigError | ESLError | StoreError | DatabaseUrlError | LookupError | ValueError):

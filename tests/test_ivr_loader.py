@@ -102,9 +102,15 @@ HOSTILE = {
         ("a0: &a0 [x]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 80))).encode(),
         r":\d+:\d+: <top>: nested deeper than 64 levels through its aliases",
     ),
-    "self.yaml": (b"nodes: &n\n  a:\n    say: *n\n", r":1:8: <top>: an alias refers to the collection that contains it"),
+    "self.yaml": (
+        b"nodes: &n\n  a:\n    say: *n\n",
+        r":1:8: <top>: an alias refers to the collection that contains it",
+    ),
     "latin1.yaml": ("flow: caf\u00e9\nnodes: {}\n".encode("latin-1"), r":1:10: <top>: not UTF-8 text \(byte 0xe9\)"),
-    "nul.yaml": (b"flow: x\nnodes:\n  a:\n    say: a\x00b\n", r":4:11: <top>: character U\+0000 is not allowed in YAML"),
+    "nul.yaml": (
+        b"flow: x\nnodes:\n  a:\n    say: a\x00b\n",
+        r":4:11: <top>: character U\+0000 is not allowed in YAML",
+    ),
     "aliases.yaml": (
         b"a: &a x\nb: [" + b", ".join([b"*a"] * 300) + b"]\n",
         r":2:\d+: <top>: more than 256 aliases",
