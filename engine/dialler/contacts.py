@@ -102,11 +102,20 @@ def import_contacts(
     """
     if isinstance(source, Path | str):
         name = str(source)
-        with open(source, newline="", encoding="utf-8-sig") as fh:
-            return _import(fh, name, default_region, number_column, tz_column, default_tz)
+        with open(source, "rb") as fh:
+            return _import(_decoded(fh, name), name, default_region, number_column, tz_column, default_tz)
     return _import(
         io.StringIO("".join(_lines(source))), "<input>", default_region, number_column, tz_column, default_tz
     )
+
+
+def _decoded(fh: Iterable[bytes], name: str) -> Iterator[str]:
+    """The file's lines as text, decoded one line at a time so an invalid byte is reported on its line."""
+    for number, raw in enumerate(fh, 1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContactImportError(f"{name}: line {number}: not UTF-8 text ({exc.reason})") from None
 
 
 def read_rows(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]]:
@@ -131,8 +140,6 @@ def read_rows(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]]:
                 elif reader.line_num > start or "unexpected end of data" in reason:
                     reason = f"a quoted field is not closed (it runs to line {reader.line_num}): {reason}"
                 raise ContactImportError(f"{name}: line {start}: {reason}") from None
-            except UnicodeDecodeError as exc:
-                raise ContactImportError(f"{name}: line {start}: not UTF-8 text ({exc.reason})") from None
             yield start, row
     finally:
         csv.field_size_limit(previous)
@@ -144,7 +151,7 @@ def _lines(lines: Iterable[str]) -> Iterable[str]:
 
 
 def _import(
-    fh: io.TextIOBase | io.StringIO,
+    fh: Iterable[str],
     name: str,
     region: str,
     number_column: str,
