@@ -7,7 +7,7 @@ from typing import Any
 
 from gevent import monkey
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,14 +50,32 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, **engine_options)
             event.listen(engine, "connect", _sqlite_pragmas)
-            return engine
-        if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
-            _make_psycopg2_cooperative()
-        return create_engine(parsed, pool_pre_ping=True, **engine_options)
+        else:
+            if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
+                _make_psycopg2_cooperative()
+            engine = create_engine(parsed, pool_pre_ping=True, **engine_options)
     except NoSuchModuleError:
         raise DatabaseUrlError(f"database_url {shown}: SQLAlchemy has no dialect {parsed.drivername!r}") from None
     except ImportError as exc:
         raise DatabaseUrlError(f"database_url {shown}: its driver is not installed ({exc})") from None
+    event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """Keep only the first line of the driver's message: PostgreSQL adds the offending row's values
+    (``DETAIL:  Key (number)=(+86...) already exists.``), which ``hide_parameters`` does not cover."""
+    error, wrapped = context.original_exception, context.sqlalchemy_exception
+    message = str(error)
+    first, _, rest = message.partition("\n")
+    if not rest.strip():
+        return
+    try:
+        error.args = (first,)
+    except (AttributeError, TypeError):  # a driver whose errors cannot be changed
+        pass
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(message, first), *wrapped.args[1:])  # composed before this hook
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
