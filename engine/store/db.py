@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,8 @@ def _without_values(context: ExceptionContext) -> None:
     first, _, rest = message.partition("\n")
     if not rest.strip():
         return
-    try:
+    with contextlib.suppress(AttributeError, TypeError):  # a driver whose errors cannot be changed
         error.args = (first,)
-    except (AttributeError, TypeError):  # a driver whose errors cannot be changed
-        pass
     if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
         wrapped.args = (wrapped.args[0].replace(message, first), *wrapped.args[1:])  # composed before this hook
 
