@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from engine.config import Config, ConfigError, load_config
+from engine.config import Config, ConfigError, check_flows, load_config
 from engine.ivr.errors import FlowValidationError
 from engine.transport.connection import ESLError
 
@@ -503,6 +503,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         print(f"{len(exc.errors)} problem(s); nothing was loaded", file=sys.stderr)
         return 1
+    if path == config.flows_dir:
+        check_flows(config, flows)  # as the engine's start does: calls.numbers name flows that exist
     if args.action == "validate":
         failed = 0
         for flow in flows.values():

@@ -225,6 +225,13 @@ def test_a_broken_contact_csv_names_its_line_and_imports_nothing(hotline, tmp_pa
     assert json.loads(hotline("campaign", "report", "spring")[1])["contacts"] == 2
 
 
+def test_validate_checks_the_flows_the_config_names(hotline, tmp_path: Path):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(config.read_text() + "calls:\n  numbers:\n    '4000': mian\n")
+    code, _, err = hotline("flows", "validate")
+    assert code == 1 and _one_line(err).startswith(f"hotline: {config}:6: calls.numbers.4000: unknown flow 'mian' (")
+
+
 def test_a_data_dir_that_is_a_file_or_a_bad_database_url_is_named(hotline, tmp_path: Path):
     config = tmp_path / "hotline.yaml"
     config.write_text(f"data_dir: {config}\n")
