@@ -14,6 +14,7 @@ monkey.patch_all()  # before anything imports socket, ssl or threading: the engi
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 import urllib.error
@@ -21,15 +22,56 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from engine.config import Config, ConfigError, load_config
+from engine.config import Config, ConfigError, check_flows, load_config
 from engine.ivr.errors import FlowValidationError
 from engine.transport.connection import ESLError
 
 
 class CliError(Exception):
-    """A user-facing failure: printed without a traceback, exit status 2."""
+    """A user-facing failure: printed as one line without a traceback, exit status 1."""
+
+
+class UsageError(CliError):
+    """The command line itself is incomplete or wrong (like argparse's own errors): exit status 2."""
+
+
+def _number(kind: type, *, minimum: float | None = 0, above: bool = False, maximum: float | None = None):
+    """An argparse type: a finite ``kind`` (int or float) within bounds; argparse reports the option and value."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if minimum is not None and (value <= minimum if above else value < minimum):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {'above' if above else 'at least'} {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at most {maximum}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SECONDS = _number(float)
+POSITIVE = _number(float, above=True)
+COUNT = _number(int)
+POSITIVE_COUNT = _number(int, minimum=1)
+PERCENT = _number(float, maximum=100)
+SHARE = _number(float, above=True, maximum=1)
+
+
+def _region(text: str) -> str:
+    """An argparse type: a region phonenumbers knows (ISO 3166 alpha-2, e.g. GB)."""
+    import phonenumbers
+
+    if text.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a known region: an ISO 3166 code such as GB or CN")
+    return text.upper()
 
 
 def _table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -83,7 +125,7 @@ def _levels(pairs: Sequence[str], what: str) -> dict[str, int]:
         try:
             out[name] = int(level or 1)
         except ValueError:
-            raise CliError(f"--{what} {pair!r}: expected NAME or NAME=LEVEL (level 1-10)") from None
+            raise UsageError(f"--{what} {pair!r}: expected NAME or NAME=LEVEL (level 1-10)") from None
     return out
 
 
@@ -198,7 +240,7 @@ def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 out[name] = json.loads(out[name])
             except json.JSONDecodeError as exc:
-                raise CliError(f"--{name.replace('_', '-')}: not JSON ({exc}); e.g. '{example}'") from None
+                raise UsageError(f"--{name.replace('_', '-')}: not JSON ({exc}); e.g. '{example}'") from None
     return out
 
 
@@ -282,7 +324,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         print(_table(rows, ["at", "actor", "action", "agent", "call", "detail", "result"]))
         return 0
     if not args.agent:
-        raise CliError(f"hotline call {args.action}: which agent (for show and recordings: which call)?")
+        raise UsageError(f"hotline call {args.action}: which agent (for show and recordings: which call)?")
     if args.action == "recordings":
         rows = _api(args, "GET", f"/api/calls/{args.agent}/recordings")
         print(_table(rows, ["started_at", "reason", "agent", "queue", "path"]))
@@ -294,7 +336,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         return 0
     if args.action == "dial":
         if not args.number:
-            raise CliError("hotline call dial: which number? (--number N)")
+            raise UsageError("hotline call dial: which number? (--number N)")
         path, body = f"/api/agents/{args.agent}/call/dial", {"number": args.number}
         if args.override_dnc:
             body["override_dnc"] = True
@@ -311,13 +353,13 @@ def cmd_recording(args: argparse.Namespace) -> int:
     """Recording rules ("record these agents during this time window"), through the engine."""
     if args.action == "add":
         if not (args.target and args.start and args.until):
-            raise CliError("hotline recording add AGENT --from TIME --until TIME")
+            raise UsageError("hotline recording add AGENT --from TIME --until TIME")
         body = {"agent": args.target, "from": args.start, "until": args.until, "note": args.note or ""}
         rule = _api(args, "POST", "/api/recording-rules", body)
         print(f"rule {rule['id']}: agent {rule['agent']} recorded from {rule['from']} until {rule['until']}")
     elif args.action == "remove":
         if not (args.target or "").isdigit():
-            raise CliError("hotline recording remove RULE_ID")
+            raise UsageError("hotline recording remove RULE_ID")
         _api(args, "DELETE", f"/api/recording-rules/{args.target}")
         print(f"rule {args.target} removed")
     else:
@@ -352,7 +394,7 @@ def cmd_callback(args: argparse.Namespace) -> int:
     """Keep-your-place callbacks (docs/acd.md), through the engine: list them, cancel one."""
     if args.action == "cancel":
         if not (args.target or "").isdigit():
-            raise CliError("hotline callback cancel CALLBACK_ID")
+            raise UsageError("hotline callback cancel CALLBACK_ID")
         done = _api(args, "POST", f"/api/callbacks/{args.target}/cancel")
         print(f"callback {done['id']} to {done['number']} cancelled")
         return 0
@@ -369,7 +411,7 @@ def _when(text: str | None, default: datetime) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(f"{text!r}: expected an ISO date or time, e.g. 2026-11-23 or 2026-11-23T08:00") from None
+        raise UsageError(f"{text!r}: expected an ISO date or time, e.g. 2026-11-23 or 2026-11-23T08:00") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -461,6 +503,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         print(f"{len(exc.errors)} problem(s); nothing was loaded", file=sys.stderr)
         return 1
+    if path == config.flows_dir:
+        check_flows(config, flows)  # as the engine's start does: calls.numbers name flows that exist
     if args.action == "validate":
         failed = 0
         for flow in flows.values():
@@ -496,7 +540,11 @@ def cmd_user(args: argparse.Namespace) -> int:
                     for u in s.scalars(select(User).order_by(User.username))]  # fmt: skip
             print(_table(rows, ["username", "role", "agent", "team"]))
             return 0
-        password = os.environ.get("HOTLINE_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+        password = os.environ.get("HOTLINE_PASSWORD")
+        if not password:
+            if not sys.stdin.isatty():
+                raise UsageError(f"user add {args.username}: no terminal to ask for the password; set HOTLINE_PASSWORD")
+            password = getpass.getpass(f"password for {args.username}: ")
         users.create_user(s, "cli", args.username, password, args.role, agent_id=args.agent, team=args.team)
         print(f"user {args.username} added ({args.role})")
     return 0
@@ -511,12 +559,12 @@ def cmd_user(args: argparse.Namespace) -> int:
 def _compliance_file(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    import yaml
+    from engine.config import yamlsafe
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise CliError(f"{path}: {exc}") from None
+        data = yamlsafe.load_file(path) or {}
+    except yamlsafe.YamlRefused as exc:
+        raise CliError(str(exc)) from None
     if not isinstance(data, dict):
         raise CliError(f"{path}: line 1: compliance settings must be a mapping")
     return data
@@ -548,7 +596,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             print(f"campaign {args.name} created (draft)")
         elif args.action == "import":
             if not args.file:
-                raise CliError("campaign import: give the CSV file")
+                raise UsageError("campaign import: give the CSV file")
             campaign = outbound.get_campaign(s, args.name)
             report = outbound.import_contacts_csv(s, campaign, args.file, args.default_tz)
             for issue in report["rejected"]:
@@ -575,7 +623,7 @@ def cmd_amd_audit(args: argparse.Namespace) -> int:
     usage = "campaign amd-audit: use list CAMPAIGN [--all] | label CAMPAIGN ID human|machine | audio CAMPAIGN ID FILE"
     wanted = {"list": 0, "label": 2, "audio": 2}
     if action not in wanted or not name or len(rest) != wanted[action] or (rest and not rest[0].isdigit()):
-        raise CliError(usage)
+        raise UsageError(usage)
     base = f"/api/campaigns/{name}/amd-samples"
     if action == "list":
         listing = _api(args, "GET", base if args.all else f"{base}?unlabelled=1")
@@ -617,24 +665,31 @@ def cmd_dnc(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the usage is one ``-h`` away); exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hotline", description=__doc__.split("\n")[0])
+    p = _Parser(prog="hotline", description=__doc__.split("\n")[0])
     p.add_argument("--config", help="hotline YAML config (default: built-in defaults)")
     p.add_argument("--token", help="API token for commands that talk to the running engine")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the engine against FreeSWITCH")
     run.add_argument(
-        "--wait", type=float, default=None, help="seconds to wait for FreeSWITCH at start (default: retry)"
+        "--wait", type=SECONDS, default=None, help="seconds to wait for FreeSWITCH at start (default: retry)"
     )
     run.set_defaults(fn=cmd_run)
 
     demo = sub.add_parser("demo", help="the engine on the built-in FreeSWITCH emulator with synthetic traffic")
-    demo.add_argument("--calls", type=int, default=40, help="stop after this many calls (0 = until Ctrl-C)")
-    demo.add_argument("--agents", type=int, default=6)
-    demo.add_argument("--rate", type=float, default=0.3, help="new calls per (simulated) minute per agent")
+    demo.add_argument("--calls", type=COUNT, default=40, help="stop after this many calls (0 = until Ctrl-C)")
+    demo.add_argument("--agents", type=POSITIVE_COUNT, default=6)
+    demo.add_argument("--rate", type=POSITIVE, default=0.3, help="new calls per (simulated) minute per agent")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    demo.add_argument("--speed", type=POSITIVE, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--data-dir", default=None, help="where the demo database goes (default: a temp dir)")
     demo.set_defaults(fn=cmd_demo)
 
@@ -658,26 +713,28 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("name", nargs="?")
     queue.add_argument("--skill", action="append", default=[], help="required SKILL=MIN_LEVEL, repeatable")
     queue.add_argument("--strategy", help="routing strategy (default longest_idle)")
-    queue.add_argument("--wrap-up", type=int, help="wrap-up seconds (default 10)")
-    queue.add_argument("--max-wait", type=int, help="seconds before a waiting call leaves (default 300)")
-    queue.add_argument("--ring-timeout", type=float, help="seconds an offer rings (default 20)")
-    queue.add_argument("--no-answer-delay", type=float, help="agent held out after a no-answer (default 10)")
-    queue.add_argument("--busy-delay", type=float, help="... after a busy phone (default 30)")
-    queue.add_argument("--reject-delay", type=float, help="... after a rejection (default 10)")
-    queue.add_argument("--failed-delay", type=float, help="... after a failed leg (default 30)")
-    queue.add_argument("--max-no-answer", type=int, help="consecutive no-answers before break (default 3; 0 never)")
-    queue.add_argument("--skill-weight", type=float, help="skill_weighted: idle seconds per level (default 60)")
+    queue.add_argument("--wrap-up", type=COUNT, help="wrap-up seconds (default 10)")
+    queue.add_argument("--max-wait", type=POSITIVE_COUNT, help="seconds before a waiting call leaves (default 300)")
+    queue.add_argument("--ring-timeout", type=POSITIVE, help="seconds an offer rings (default 20)")
+    queue.add_argument("--no-answer-delay", type=SECONDS, help="agent held out after a no-answer (default 10)")
+    queue.add_argument("--busy-delay", type=SECONDS, help="... after a busy phone (default 30)")
+    queue.add_argument("--reject-delay", type=SECONDS, help="... after a rejection (default 10)")
+    queue.add_argument("--failed-delay", type=SECONDS, help="... after a failed leg (default 30)")
+    queue.add_argument("--max-no-answer", type=COUNT, help="consecutive no-answers before break (default 3; 0 never)")
+    queue.add_argument("--skill-weight", type=SECONDS, help="skill_weighted: idle seconds per level (default 60)")
     queue.add_argument(
-        "--resume-within", type=float, help="seconds an abandoning caller keeps their place (default 0: off)"
+        "--resume-within", type=SECONDS, help="seconds an abandoning caller keeps their place (default 0: off)"
     )
-    queue.add_argument("--announce-every", type=float, help="seconds between position announcements (default 0: off)")
-    queue.add_argument("--record-percent", type=float, help="record this share of answered calls, 0-100 (default 0)")
+    queue.add_argument("--announce-every", type=SECONDS, help="seconds between position announcements (default 0: off)")
+    queue.add_argument("--record-percent", type=PERCENT, help="record this share of answered calls, 0-100 (default 0)")
     queue.add_argument("--exit-keys", help='JSON: key -> exit target while waiting, e.g. \'{"1": "callback"}\'')
     queue.add_argument("--exit-target", help="voicemail (default), callback, flow:NAME or queue:NAME")
     queue.add_argument("--escalation", help='JSON list, e.g. \'[{"after_seconds": 30, "min_level": 3}]\'')
-    queue.add_argument("--callback-attempts", type=int, help="dials to a callback customer before a ticket (default 3)")
-    queue.add_argument("--callback-retry", type=float, help="seconds between callback dials (default 300)")
-    queue.add_argument("--callback-ring", type=float, help="seconds a callback customer's phone rings (default 30)")
+    queue.add_argument(
+        "--callback-attempts", type=POSITIVE_COUNT, help="dials to a callback customer before a ticket (default 3)"
+    )
+    queue.add_argument("--callback-retry", type=POSITIVE, help="seconds between callback dials (default 300)")
+    queue.add_argument("--callback-ring", type=POSITIVE, help="seconds a callback customer's phone rings (default 30)")
     queue.set_defaults(fn=cmd_queue)
 
     call = sub.add_parser("call", help="call control and supervision of an agent's call; the audit log")
@@ -724,9 +781,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("kind", choices=["queues", "agents"])
     report.add_argument("--since", help="ISO date/time (default: today 00:00 UTC)")
     report.add_argument("--until", help="ISO date/time (default: now)")
-    report.add_argument("--interval", type=int, default=30, help="queues: minutes per row (default 30)")
-    report.add_argument("--sl", type=float, default=20, help="queues: service-level threshold seconds (default 20)")
-    report.add_argument("--target", type=float, default=0.8, help="queues: target service level for staffing")
+    report.add_argument("--interval", type=POSITIVE_COUNT, default=30, help="queues: minutes per row (default 30)")
+    report.add_argument("--sl", type=SECONDS, default=20, help="queues: service-level threshold seconds (default 20)")
+    report.add_argument("--target", type=SHARE, default=0.8, help="queues: target service level for staffing")
     report.add_argument("--csv", action="store_true", help="CSV instead of a table")
     report.set_defaults(fn=cmd_report)
 
@@ -761,8 +818,10 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--caller-id", default="")
     campaign.add_argument("--queue", default="")
     campaign.add_argument("--mode", default="progressive", help="preview|progressive|fixed_ratio|predictive")
-    campaign.add_argument("--ratio", type=float, help="calls per free agent (fixed_ratio)")
-    campaign.add_argument("--region", default="GB", help="default region for numbers without +country code")
+    campaign.add_argument("--ratio", type=POSITIVE, help="calls per free agent (fixed_ratio)")
+    campaign.add_argument(
+        "--region", type=_region, default="GB", help="default region for numbers without +country code"
+    )
     campaign.add_argument("--gateway", default="sofia/gateway/trunk/")
     campaign.add_argument("--amd-rule", default="hang_up", help="hang_up|leave_message|retry")
     campaign.add_argument("--compliance", help="YAML/JSON file of compliance settings (docs/outbound.md)")
@@ -773,7 +832,7 @@ def build_parser() -> argparse.ArgumentParser:
     dnc.add_argument("action", choices=["add", "import", "check"])
     dnc.add_argument("items", nargs="+", help="numbers (add, check) or files (import)")
     dnc.add_argument("--source", default="internal", help="list name: internal, or e.g. tps for an imported list")
-    dnc.add_argument("--region", default="GB")
+    dnc.add_argument("--region", type=_region, default="GB")
     dnc.set_defaults(fn=cmd_dnc)
     return p
 
@@ -787,21 +846,49 @@ _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Parse, dispatch, and turn every user error into one line on stderr: 2 for usage, 1 for failures."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: -h (0) or its one-line usage error (2); callers get the status
+        return exc.code if isinstance(exc.code, int) else 2
     if _NEEDS_ID.get(args.command, lambda _a: False)(args):
         print(f"hotline {args.command} {args.action}: which one? give its id/name", file=sys.stderr)
         return 2
     try:
         return args.fn(args)
-    except (CliError, ConfigError, ESLError) as exc:
-        print(f"hotline: {exc}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("hotline: interrupted", file=sys.stderr)
+        return 130
     except FlowValidationError as exc:
         print(f"hotline: flows failed validation; nothing was loaded:\n{exc}", file=sys.stderr)
         return 1
-    except (LookupError, ValueError) as exc:  # the store's NotFound / InvalidInput / Conflict name the field
-        print(f"hotline: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"hotline: {message}", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
+
+
+def _user_error(exc: Exception) -> str | None:
+    """The one-line message for an error the user can fix (bad input, file, config, database); None for a bug."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from engine.store.db import DatabaseUrlError
+    from engine.store.errors import StoreError
+
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, DBAPIError):  # parameters are hidden (store/db.py); the driver's first line says why
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        return f"database error: {reason}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database: {str(exc).splitlines()[0]}"
+    if isinstance(exc, CliError | ConfigError | ESLError | StoreError | DatabaseUrlError | LookupError | ValueError):
+        return str(exc)  # the store's NotFound / InvalidInput / Conflict, ContactImportError... name the field
+    if isinstance(exc, OSError):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def test_cli_lists_labels_and_saves_the_audio_through_the_api(rig, tmp_path: Pat
     saved = tmp_path / "out.wav"
     assert hotline("audio", "spring", str(first), str(saved))[0] == 0 and saved.read_bytes().startswith(b"RIFF")
     code, _, err = hotline("label", "spring", str(first), "person")
-    assert code == 2 and "400 body.label: Input should be 'human' or 'machine'" in err
+    assert code == 1 and "400 body.label: Input should be 'human' or 'machine'" in err
     code, _, err = hotline("label", "spring", "x", "human")
     assert code == 2 and "use list CAMPAIGN [--all] | label CAMPAIGN ID human|machine" in err
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,13 +48,13 @@ def test_agents_and_queues_are_added_listed_and_removed(hotline):
 
 
 @pytest.mark.db
-def test_bad_input_is_one_clear_line_and_status_2(hotline):
+def test_bad_input_is_one_clear_line_status_1_and_bad_usage_status_2(hotline):
     code, _, err = hotline("agent", "add", "1001", "--skill", "support=11")
-    assert code == 2 and "level" in err and "11" in err and "Traceback" not in err
+    assert code == 1 and "level" in err and "11" in err and "Traceback" not in err
     code, _, err = hotline("queue", "add", "q", "--strategy", "longest-idle")
-    assert code == 2 and "queue.strategy" in err
+    assert code == 1 and "queue.strategy" in err
     code, _, err = hotline("agent", "remove", "9999")
-    assert code == 2 and "9999" in err
+    assert code == 1 and "9999" in err
     code, _, err = hotline("agent", "add", "1002", "--skill", "support=x")
     assert code == 2 and "expected NAME or NAME=LEVEL" in err
 
@@ -79,12 +83,12 @@ def test_dry_run_prints_the_trace_and_outcome(hotline):
 
 def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
     code, _, err = hotline("flows", "test", "nope")
-    assert code == 2 and "no flow named 'nope'" in err and "main" in err
+    assert code == 1 and "no flow named 'nope'" in err and "main" in err
 
 
 def test_live_commands_say_when_the_engine_is_not_running(hotline):
     code, _, err = hotline("queue", "status")
-    assert code == 2 and "not reachable" in err and "hotline run" in err
+    assert code == 1 and "not reachable" in err and "hotline run" in err
 
 
 @pytest.mark.db
@@ -158,3 +162,136 @@ def test_recordings_purge_dry_run_then_purge_prints_counts_and_bytes(hotline, tm
     assert code == 0 and out.split()[:2] == ["KIND", "DELETED"] and "1001" in out
     assert not seeded.files["ended"].exists() and not seeded.files["voicemail"].exists()
     assert seeded.files["labelled"].exists()  # amd_samples_days unset: kept
+
+
+# ---- no tracebacks: every user error is one line naming the thing at fault (issue 12) ------------------
+
+
+CAMPAIGN = ["--region", "GB", "--caller-id", "4000", "--queue", "sales"]
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+@pytest.mark.db
+def test_adding_an_agent_twice_is_one_line_and_status_1(hotline):
+    assert hotline("agent", "add", "1001")[0] == 0
+    code, _, err = hotline("agent", "add", "1001")
+    assert code == 1 and _one_line(err) == "hotline: agent '1001': already exists"
+
+
+def test_a_missing_or_directory_path_for_validate_is_named(hotline, tmp_path: Path):
+    code, _, err = hotline("flows", "validate", str(tmp_path / "nope"))
+    assert code == 1 and f"{tmp_path / 'nope'}: cannot read: No such file or directory" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = hotline("flows", "validate", str(tmp_path / "empty"))
+    assert code == 1 and f"{tmp_path / 'empty'}: no flow files (*.yaml, *.yml) here" in err and "Traceback" not in err
+
+
+@pytest.mark.db
+def test_a_missing_or_directory_path_for_imports_is_named(hotline, tmp_path: Path):
+    assert hotline("campaign", "create", "spring", *CAMPAIGN)[0] == 0
+    for path in (tmp_path / "nope.csv", tmp_path):
+        code, _, err = hotline("campaign", "import", "spring", str(path))
+        assert code == 1 and _one_line(err).startswith(f"hotline: {path}: "), err
+        code, _, err = hotline("dnc", "import", str(path))
+        assert code == 1 and _one_line(err).startswith(f"hotline: {path}: "), err
+    (tmp_path / "dnc.txt").write_bytes(b"020 7946 0018\n020 7946 0\xff19\n")
+    code, _, err = hotline("dnc", "import", str(tmp_path / "dnc.txt"))
+    assert code == 1 and _one_line(err) == f"hotline: {tmp_path / 'dnc.txt'}: line 2: not UTF-8 text"
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (["phone,name", '020 7946 0018,"Ann', "020 7946 0019,Bob", "020 7946 0020,Cy"], "line 2: a quoted field"),
+        (["phone,notes", "020 7946 0018," + "x" * (129 * 1024)], "line 2: a field is longer than 65536 characters"),
+        (["phone,name", "020 7946 0017,Zed", '020 7946 0018,"Ann"x'], "line 3: ',' expected after '\"'"),
+    ],
+    ids=["unclosed-quote", "field-over-128KiB", "stray-quote"],
+)
+def test_a_broken_contact_csv_names_its_line_and_imports_nothing(hotline, tmp_path: Path, rows, message):
+    assert hotline("campaign", "create", "spring", *CAMPAIGN)[0] == 0
+    path = tmp_path / "contacts.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, _, err = hotline("campaign", "import", "spring", str(path))
+    assert code == 1 and _one_line(err).startswith(f"hotline: {path}: {message}"), err
+    assert json.loads(hotline("campaign", "report", "spring")[1])["contacts"] == 0
+    path.write_text('phone,name\n020 7946 0018,"Ann, ""the"" first"\n020 7946 0019,"Bob\non two lines"\n')
+    assert hotline("campaign", "import", "spring", str(path))[0] == 0  # well-formed quoting still imports
+    assert json.loads(hotline("campaign", "report", "spring")[1])["contacts"] == 2
+
+
+def test_validate_checks_the_flows_the_config_names(hotline, tmp_path: Path):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(config.read_text() + "calls:\n  numbers:\n    '4000': mian\n")
+    code, _, err = hotline("flows", "validate")
+    assert code == 1 and _one_line(err).startswith(f"hotline: {config}:6: calls.numbers.4000: unknown flow 'mian' (")
+
+
+def test_a_data_dir_that_is_a_file_or_a_bad_database_url_is_named(hotline, tmp_path: Path):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"data_dir: {config}\n")
+    code, _, err = hotline("agent", "list")
+    assert code == 1 and _one_line(err) == f"hotline: {config}:1: data_dir: {config} exists and is not a directory"
+    config.write_text("database_url: 'postgresql://hotline:s3cret@db.example/hotline?x=%'\n")
+    code, _, err = hotline("db", "upgrade")
+    assert code == 1 and _one_line(err).startswith(f"hotline: {config}:1: database_url: ") and "s3cret" not in err
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_without_the_statement(hotline, tmp_path: Path):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"database_url: sqlite:///{config}\n")  # a YAML file, not a database
+    code, _, err = hotline("agent", "list")
+    assert code == 1 and _one_line(err) == "hotline: database error: file is not a database"
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value", "why"),
+    [
+        ("queue add q", "--ring-timeout", "nan", "is not a finite number"),
+        ("queue add q", "--ring-timeout", "inf", "is not a finite number"),
+        ("queue add q", "--ring-timeout", "0", "must be above 0"),
+        ("queue add q", "--wrap-up", "-1", "must be at least 0"),
+        ("queue add q", "--busy-delay", "-inf", "is not a finite number"),
+        ("queue add q", "--record-percent", "101", "must be at most 100"),
+        ("queue add q", "--callback-attempts", "0", "must be at least 1"),
+        ("queue add q", "--max-wait", "1.5", "is not an integer"),
+        ("report queues", "--interval", "0", "must be at least 1"),
+        ("report queues", "--target", "nan", "is not a finite number"),
+        ("campaign create c", "--ratio", "nan", "is not a finite number"),
+        ("campaign create c", "--region", "UK", "is not a known region: an ISO 3166 code such as GB or CN"),
+        ("demo", "--speed", "inf", "is not a finite number"),
+        ("run", "--wait", "-5", "must be at least 0"),
+    ],
+)
+def test_meaningless_numbers_are_usage_errors_naming_the_option(hotline, command, option, value, why):
+    code, _, err = hotline(*command.split(), f"{option}={value}")
+    assert code == 2
+    name = command.split()[0]
+    assert _one_line(err) == f"hotline {name}: argument {option}: '{value}' {why} (see hotline {name} -h)"
+
+
+def _subprocess(*args: str, config: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOTLINE_PASSWORD": ""}
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "--config", str(config), *args],
+        cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_user_add_without_a_terminal_and_bad_options_in_a_real_process(tmp_path: Path):
+    config = tmp_path / "hotline.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'var'}\n")
+    done = _subprocess("user", "add", "grace", config=config)
+    assert done.returncode == 2
+    expected = "hotline: user add grace: no terminal to ask for the password; set HOTLINE_PASSWORD"
+    assert _one_line(done.stderr) == expected
+    done = _subprocess("queue", "add", "q", "--ring-timeout", "nan", config=config)
+    assert done.returncode == 2
+    assert _one_line(done.stderr) == (
+        "hotline queue: argument --ring-timeout: 'nan' is not a finite number (see hotline queue -h)"
+    )

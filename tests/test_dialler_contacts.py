@@ -59,3 +59,46 @@ def test_normalise_number_errors() -> None:
     assert normalise_number("(212) 555-0100", "US") == "+12125550100"
     with pytest.raises(ValueError, match="invalid number"):
         normalise_number("123", "GB")
+
+
+# ---- a broken file refuses the whole import and names the line where the bad row starts (issue 12) -----
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            b'phone,name\n+442079460018,Ann\n+442079460019,"Bob\n+442079460020,Cy\n+442079460021,Di\n',
+            "line 3: a quoted field is not closed (it runs to line 5): unexpected end of data",
+        ),
+        (b'phone,name\n+442079460018,"Ann" and more\n', "line 2: ',' expected after '\"'"),
+        (
+            b"phone,notes\n+442079460018,ok\n+442079460019," + b"x" * (128 * 1024 + 1) + b"\n",
+            "line 3: a field is longer than 65536 characters",
+        ),
+        (b"phone,name\n+442079460018,Ann\n+442079460019,Andr\xe9\n", "line 3: not UTF-8 text"),
+    ],
+    ids=["unclosed-quote", "text-after-quote", "field-over-128KiB", "latin-1"],
+)
+def test_a_broken_csv_file_is_refused_naming_file_and_line(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(data)
+    with pytest.raises(ContactImportError) as exc:
+        import_contacts(path, "GB")
+    assert str(exc.value).startswith(f"{path}: {expected}")
+
+
+def test_the_field_limit_is_restored_for_the_rest_of_the_process(tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone,notes\n+442079460018,fine\n")
+    assert len(import_contacts(path, "GB").contacts) == 1
+    assert csv.field_size_limit() == before
+
+
+def test_quoted_fields_across_lines_keep_their_starting_line() -> None:
+    report = import_contacts(["phone,name", '+442079460018,"Ann', 'Smith"', "not a number,Bob"], "GB")
+    assert report.contacts[0].data == {"name": "Ann\nSmith"} and report.contacts[0].line == 2
+    assert [(r.line, r.field) for r in report.rejected] == [(4, "phone")]

@@ -187,7 +187,7 @@ def test_the_cli_lists_and_cancels_callbacks(tmp_path, db_url, capsys) -> None:
         assert run("callback", "list")[1].out.splitlines()[1:] == []
         assert "cancelled" in run("callback", "list", "--all")[1].out
         code, out = run("callback", "cancel", "1")
-        assert code == 2 and "409" in out.err and "not open" in out.err
+        assert code == 1 and "409" in out.err and "not open" in out.err
 
 
 def test_a_callback_that_cannot_be_stored_becomes_a_message(tmp_path, db_url) -> None:

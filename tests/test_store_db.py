@@ -116,3 +116,45 @@ def test_postgresql_stays_blocking_without_monkey_patching(postgres_url: str) ->
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     assert probe.stdout.strip() == "True"
+
+
+@pytest.mark.db
+def test_database_errors_and_logs_never_carry_the_statement_parameters(db_url: str, caplog) -> None:
+    """A caller's number bound into a failing statement appears neither in the error nor in any log line
+    (on PostgreSQL the driver's DETAIL line would quote it: only the first line is kept)."""
+    import logging
+
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(db_url, echo=True)  # echo logs every statement it runs
+    number = "+8613900139042"
+    try:
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"), engine.begin() as connection:
+            connection.execute(text("CREATE TABLE callers (number VARCHAR(20) PRIMARY KEY)"))
+            connection.execute(text("INSERT INTO callers VALUES (:n)"), {"n": number})
+            with pytest.raises(IntegrityError) as exc:
+                connection.execute(text("INSERT INTO callers VALUES (:n)"), {"n": number})
+        assert "INSERT INTO callers" in caplog.text  # the log is there, its parameters are not
+        assert number not in caplog.text and number not in str(exc.value)
+        assert "parameters hidden" in str(exc.value)
+        assert "unique" in str(exc.value).lower()  # the reason is kept
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS callers"))
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("::not a url::", "database_url: not a URL SQLAlchemy can parse"),
+        ("nosuch://u:s3cret@h/d", "database_url nosuch://u:***@h/d: SQLAlchemy has no dialect 'nosuch'"),
+        ("mysql+mysqldb://u:s3cret@h/d", "database_url mysql+mysqldb://u:***@h/d: its driver is not installed"),
+    ],
+)
+def test_an_unusable_url_is_a_typed_error_without_the_password(url: str, message: str) -> None:
+    from engine.store.db import DatabaseUrlError
+
+    with pytest.raises(DatabaseUrlError) as exc:
+        make_engine(url)
+    assert str(exc.value).startswith(message) and "s3cret" not in str(exc.value)

@@ -8,13 +8,18 @@ line and the dotted key, e.g. ``hotline.yaml:7: freeswitch.port: Input should be
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from engine.config import yamlsafe
 from engine.esl import dialstring
 from engine.esl.framing import Limits
 
@@ -98,6 +103,14 @@ class Calls(_Section):
     @classmethod
     def _caller_id(cls, value: str) -> str:
         return dialstring.extension(value, "caller ID")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        """Numbers without a country code are read in this region (CRM look-ups, manual dials)."""
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows: an ISO 3166 code such as CN or GB")
+        return value
 
 
 class AgentCalls(_Section):
@@ -183,6 +196,35 @@ class Config(_Section):
     retention: Retention = Retention()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    _source: tuple[Path | None, yaml.Node | None] = PrivateAttr(default=(None, None))
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_is_a_directory(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _usable_database_url(cls, value: str | None) -> str | None:
+        """The URL parses, names a dialect SQLAlchemy has, and its driver is installed (never echoes it)."""
+        if value is None:
+            return value
+        try:
+            url = make_url(value)
+            dialect = url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(
+                "not a database URL SQLAlchemy can use, e.g. postgresql+psycopg2://user:pw@host/db"
+            ) from None
+        try:
+            dialect.import_dbapi()
+        except ImportError:
+            raise ValueError(
+                f"the driver of {url.drivername} is not installed (for PostgreSQL: postgresql+psycopg2://...)"
+            ) from None
+        return value
 
     @field_validator("calls")
     @classmethod
@@ -207,7 +249,7 @@ class Config(_Section):
         return self.database_url or f"sqlite:///{(self.data_dir / 'hotline.sqlite3').resolve()}"
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """The configuration file is unreadable or invalid; the message names file, line and key."""
 
 
@@ -229,27 +271,50 @@ def _line_of(root: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
 
 
 def load_config(path: Path | None = None, overrides: dict | None = None) -> Config:
-    """Read and validate ``path`` (defaults only when ``None``); ``overrides`` win over the file."""
-    text, root, data = "", None, {}
+    """Read and validate ``path`` (defaults only when ``None``); ``overrides`` win over the file.
+
+    The file goes through the bounded YAML reader (size, UTF-8, depth, aliases: engine/config/yamlsafe.py).
+    """
+    root, data = None, {}
     if path is not None:
         try:
-            text = path.read_text()
-            root = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+            root = yamlsafe.compose(yamlsafe.read_text(path), str(path))
+            data = yamlsafe.construct(root) or {}
+        except yamlsafe.YamlRefused as exc:
+            raise ConfigError(f"{exc.file}:{exc.line}: {exc.message}" if exc.line else str(exc)) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}:1: the file must be a mapping of settings")
     data = {**data, **(overrides or {})}
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             line = _line_of(root, loc)
             where = f"{path}:{line}" if path and line else str(path or "<defaults>")
-            lines.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {'.'.join(map(str, loc)) or '(top)'}: {message}")
         raise ConfigError("\n".join(lines)) from None
+    config._source = (path, root)
+    return config
+
+
+def check_flows(config: Config, flows: Iterable[str]) -> None:
+    """At start and on reload: every flow the config names (``calls.numbers``, ``calls.default_flow``,
+    ``calls.post_call_flow``) is among ``flows``; ConfigError naming file, line and key otherwise."""
+    known = set(flows)
+    named: list[tuple[tuple[str, ...], str]] = [(("calls", "numbers", n), f) for n, f in config.calls.numbers.items()]
+    named.append((("calls", "default_flow"), config.calls.default_flow))
+    if config.calls.post_call_flow:
+        named.append((("calls", "post_call_flow"), config.calls.post_call_flow))
+    path, root = config._source
+    lines = []
+    for key, flow in named:
+        if flow not in known:
+            line = _line_of(root, key)
+            where = f"{path}:{line}" if path and line else str(path or "<defaults>")
+            have = ", ".join(sorted(known)) or "none"
+            lines.append(f"{where}: {'.'.join(key)}: unknown flow {flow!r} (flows in {config.flows_dir}: {have})")
+    if lines:
+        raise ConfigError("\n".join(lines))

@@ -106,7 +106,13 @@ class Decision:
 
 def load_dnc(path: Path | str, region: str) -> frozenset[str]:
     """A DNC file, one number per line ('#' comments allowed); ValueError naming file and line when invalid."""
-    return parse_dnc(Path(path).read_text(encoding="utf-8").splitlines(), region, str(path))
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path}: line {line}: not UTF-8 text") from None
+    return parse_dnc(text.splitlines(), region, str(path))
 
 
 def parse_dnc(lines: Iterable[str], region: str, name: str = "<dnc>") -> frozenset[str]:

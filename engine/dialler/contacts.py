@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +13,7 @@ import phonenumbers
 from phonenumbers import timezone as pn_timezone
 
 UNKNOWN_ZONE = "Etc/Unknown"
+FIELD_LIMIT = 64 * 1024  # characters in one CSV field; a longer one refuses the file, naming its line
 
 
 class ContactImportError(ValueError):
@@ -94,14 +95,54 @@ def import_contacts(
     present and non-empty, else from the number, else ``default_tz``; a row with none is rejected. Every
     other column is kept in ``Contact.data``. A duplicate number is merged into its first row (the first
     row's values win; empty fields are filled from the duplicate).
+
+    A file that cannot be read as CSV (not UTF-8, a quote left open, a field over ``FIELD_LIMIT``
+    characters) raises ContactImportError naming the file and the line where the bad row starts:
+    nothing from it is imported.
     """
     if isinstance(source, Path | str):
         name = str(source)
-        with open(source, newline="", encoding="utf-8-sig") as fh:
-            return _import(fh, name, default_region, number_column, tz_column, default_tz)
+        with open(source, "rb") as fh:
+            return _import(_decoded(fh, name), name, default_region, number_column, tz_column, default_tz)
     return _import(
         io.StringIO("".join(_lines(source))), "<input>", default_region, number_column, tz_column, default_tz
     )
+
+
+def _decoded(fh: Iterable[bytes], name: str) -> Iterator[str]:
+    """The file's lines as text, decoded one line at a time so an invalid byte is reported on its line."""
+    for number, raw in enumerate(fh, 1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContactImportError(f"{name}: line {number}: not UTF-8 text ({exc.reason})") from None
+
+
+def read_rows(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, fields)`` of each CSV record, ``line`` being where the record starts.
+
+    Quoting is strict (an unclosed or stray quote is an error, not a field that swallows the rows after
+    it) and fields are bounded by ``FIELD_LIMIT``; ContactImportError names ``name`` and the line.
+    """
+    previous = csv.field_size_limit(FIELD_LIMIT)  # process-wide in the csv module: restored below
+    reader = csv.reader(fh, strict=True)
+    try:
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                reason = str(exc)
+                if "field larger than field limit" in reason:
+                    reason = f"a field is longer than {FIELD_LIMIT} characters"
+                elif reader.line_num > start or "unexpected end of data" in reason:
+                    reason = f"a quoted field is not closed (it runs to line {reader.line_num}): {reason}"
+                raise ContactImportError(f"{name}: line {start}: {reason}") from None
+            yield start, row
+    finally:
+        csv.field_size_limit(previous)
 
 
 def _lines(lines: Iterable[str]) -> Iterable[str]:
@@ -110,7 +151,7 @@ def _lines(lines: Iterable[str]) -> Iterable[str]:
 
 
 def _import(
-    fh: io.TextIOBase | io.StringIO,
+    fh: Iterable[str],
     name: str,
     region: str,
     number_column: str,
@@ -119,16 +160,19 @@ def _import(
 ) -> ImportReport:
     if default_tz is not None and not _valid_zone(default_tz):
         raise ContactImportError(f"{name}: default time zone {default_tz!r} is unknown")
-    reader = csv.DictReader(fh)
-    if reader.fieldnames is None or number_column not in reader.fieldnames:
+    records = read_rows(fh, name)
+    header = next(records, (1, None))[1]
+    if header is None or number_column not in header:
         raise ContactImportError(f"{name}: line 1: field {number_column!r}: missing column")
     report = ImportReport(source=name)
     first: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            report.rejected.append(RowIssue(line, "*", f"{len(row[None])} more fields than the header"))  # type: ignore[index]
+    for line, fields in records:
+        if not fields:
+            continue  # a blank line, as csv.DictReader skips it
+        if len(fields) > len(header):
+            report.rejected.append(RowIssue(line, "*", f"{len(fields) - len(header)} more fields than the header"))
             continue
+        row: dict[str, str | None] = {h: fields[i] if i < len(fields) else None for i, h in enumerate(header)}
         raw = (row.get(number_column) or "").strip()
         if not raw:
             report.rejected.append(RowIssue(line, number_column, "empty number"))

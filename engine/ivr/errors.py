@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class FlowError:
-    """One problem in a flow file, rendered as `file:line:col: path: message` (line and column 1-based)."""
+    """One problem in a flow file, rendered as `file:line:col: path: message` (line and column 1-based).
+
+    A problem with the whole file (unreadable, too large) has line 0 and renders as `file: message`.
+    """
 
     file: str
     line: int
@@ -16,6 +19,8 @@ class FlowError:
     message: str
 
     def __str__(self) -> str:
+        if not self.line:
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {self.yaml_path}: {self.message}"
 
 

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 from yaml.constructor import SafeConstructor
 
+from engine.config import yamlsafe
 from engine.ivr.errors import FlowError, FlowValidationError
 from engine.ivr.flow import Flow, Path, Scope, SourceMap
 from engine.ivr.schema import FINAL_STEPS, STEP_MODELS, FlowDoc, Step
@@ -131,12 +132,9 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     """Parse one flow document and check its schema (not its semantics)."""
     reader = _Reader(file)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
-        return None, [FlowError(file, line, col, "<top>", f"not valid YAML: {exc.problem}{context}")]
+        root = yamlsafe.compose(text, file)
+    except yamlsafe.YamlRefused as exc:
+        return None, [_refused(exc)]
     if root is None:
         return None, [FlowError(file, 1, 1, "<top>", "file is empty")]
     data = reader.read(root, ())
@@ -167,6 +165,10 @@ def parse_flow(text: str, file: str) -> tuple[Flow | None, list[FlowError]]:
     return flow, []
 
 
+def _refused(exc: yamlsafe.YamlRefused) -> FlowError:
+    return FlowError(exc.file, exc.line, exc.column, "<top>", exc.message)
+
+
 def check_file(
     path: str | FsPath,
     *,
@@ -176,7 +178,11 @@ def check_file(
 ) -> tuple[Flow | None, list[FlowError]]:
     """Parse and fully validate one file; returns the flow (None when invalid) and every error found."""
     file = str(path)
-    flow, errors = parse_flow(FsPath(path).read_text(encoding="utf-8"), file)
+    try:
+        text = yamlsafe.read_text(path)
+    except yamlsafe.YamlRefused as exc:
+        return None, [_refused(exc)]
+    flow, errors = parse_flow(text, file)
     if flow is None:
         return None, errors
     errors = validate_flow(flow, sounds_dir=sounds_dir, skills=skills, queues=queues)
@@ -207,6 +213,8 @@ def load_flows(
     """Load every *.yaml flow in a directory (or one file); all or nothing: any error raises."""
     root = FsPath(path)
     files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")]) if root.is_dir() else [root]
+    if root.is_dir() and not files:
+        raise FlowValidationError([FlowError(str(root), 0, 0, "<top>", "no flow files (*.yaml, *.yml) here")])
     flows: dict[str, Flow] = {}
     errors: list[FlowError] = []
     for file in files:

@@ -38,7 +38,7 @@ from engine.api.auth import Credentials
 from engine.campaigns.legs import Legs
 from engine.campaigns.manager import Campaigns
 from engine.campaigns.runner import AttemptRecorded
-from engine.config import Config
+from engine.config import Config, check_flows
 from engine.cti import Hub
 from engine.dialler.outcomes import CallOutcome
 from engine.ivr.flow import Flow
@@ -228,9 +228,11 @@ class Hotline:
         with self.sessions() as s:
             skill_names = {skill.name for skill in skills.list_skills(s)}
             queue_names = {q.name for q in queues.list_queues(s)}
-        return load_flows(
+        flows = load_flows(
             self.config.flows_dir, sounds_dir=self.config.sounds_dir, skills=skill_names, queues=queue_names
         )
+        check_flows(self.config, flows)  # calls.numbers and the default flow name flows that exist
+        return flows
 
     def _load_acd(self) -> None:
         """Configure every queue from the database (settings: store/queue_settings.py) and add new agents."""

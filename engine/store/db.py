@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from gevent import monkey
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_FILENAME = "hotline.sqlite3"
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used: unparseable, unknown dialect, or its driver is not installed.
+
+    The message never repeats the URL's password.
+    """
 
 
 def default_url(data_dir: str | Path) -> str:
@@ -25,18 +34,47 @@ def make_engine(url: str, **engine_options: Any) -> Engine:
     directory is created. PostgreSQL (psycopg2) is made gevent-cooperative when the process is
     monkey-patched, so a query blocks only its own greenlet; psycopg2 and psycogreen are imported
     only for PostgreSQL URLs.
+
+    Statements' parameters never appear in errors or logs (``hide_parameters``): they hold callers'
+    numbers and customers' data. DatabaseUrlError when the URL cannot be used.
     """
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError("database_url: not a URL SQLAlchemy can parse") from None
+    shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, **engine_options)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
-        _make_psycopg2_cooperative()
-    return create_engine(parsed, pool_pre_ping=True, **engine_options)
+    engine_options.setdefault("hide_parameters", True)
+    try:
+        if backend == "sqlite":
+            if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, **engine_options)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
+                _make_psycopg2_cooperative()
+            engine = create_engine(parsed, pool_pre_ping=True, **engine_options)
+    except NoSuchModuleError:
+        raise DatabaseUrlError(f"database_url {shown}: SQLAlchemy has no dialect {parsed.drivername!r}") from None
+    except ImportError as exc:
+        raise DatabaseUrlError(f"database_url {shown}: its driver is not installed ({exc})") from None
+    event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """Keep only the first line of the driver's message: PostgreSQL adds the offending row's values
+    (``DETAIL:  Key (number)=(+86...) already exists.``), which ``hide_parameters`` does not cover."""
+    error, wrapped = context.original_exception, context.sqlalchemy_exception
+    message = str(error)
+    first, _, rest = message.partition("\n")
+    if not rest.strip():
+        return
+    with contextlib.suppress(AttributeError, TypeError):  # a driver whose errors cannot be changed
+        error.args = (first,)
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        wrapped.args = (wrapped.args[0].replace(message, first), *wrapped.args[1:])  # composed before this hook
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
