@@ -42,7 +42,9 @@ def test_a_call_through_real_freeswitch_is_routed_offered_and_recorded(engine: H
     executed: Queue = Queue()
     control.register_handle("CHANNEL_EXECUTE", executed.put)
     try:
-        reply = control.api(f"originate {{origination_caller_id_number={CALLER}}}loopback/4000/default &park()", 30)
+        reply = control.api(
+            "originate", f"{{origination_caller_id_number={CALLER}}}loopback/4000/default", "&park()", timeout=30
+        )
         a_leg = reply.split()[1]
         while (event := executed.get(timeout=30)).get("Application") != "play_and_get_digits":
             pass

@@ -54,7 +54,9 @@ def test_conference_cancel_leave_and_the_caller_ending_it_on_real_freeswitch(eng
     control.register_handle("CHANNEL_EXECUTE", executed.put)
     control.register_handle("CHANNEL_BRIDGE", bridged.put)
     try:
-        reply = control.api(f"originate {{origination_caller_id_number={CALLER}}}loopback/4000/default &park()", 30)
+        reply = control.api(
+            "originate", f"{{origination_caller_id_number={CALLER}}}loopback/4000/default", "&park()", timeout=30
+        )
         a_leg = reply.split()[1]
         while executed.get(timeout=WAIT).get("Application") != "play_and_get_digits":
             pass
