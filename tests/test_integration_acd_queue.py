@@ -7,7 +7,7 @@ import pytest
 
 from engine.emulator import Caller, Phone
 from engine.store import agent_states
-from tests.acd_rig import acd_rig, login, next_state, wait_until
+from tests.acd_rig import SkipClock, acd_rig, login, next_state, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -121,7 +121,8 @@ def test_a_bridge_freeswitch_accepted_but_never_made_is_made_again(tmp_path, db_
 
 def test_a_bridge_that_never_forms_sends_the_call_back_to_the_head_and_frees_the_agent(tmp_path, db_url) -> None:
     config = {"freeswitch": {"bridge_confirm_seconds": 0.3}}
-    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"failed_delay_seconds": 0.2}}, config=config) as rig:
+    clock = SkipClock()  # the failed delay (60 s) is skipped once the call is seen back in the queue
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"failed_delay_seconds": 60}}, config, clock) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         rig.emulator.lose_bridges(2)
         rig.ready("1001")
@@ -131,6 +132,7 @@ def test_a_bridge_that_never_forms_sends_the_call_back_to_the_head_and_frees_the
             pass
         assert state["reason"] == "bridge_failed"  # no wrap-up: they never spoke to the caller
         assert rig.engine.acd.acd.snapshot().calls[uuid].state == "queued"
+        clock.skip(60)
         trace = rig.next_call()  # offered again after the failed delay, and bridged this time
         assert (trace.uuid, trace.outcome, trace.agent_id) == (uuid, "answered", "1001")
 
