@@ -141,5 +141,7 @@ def start_rig(
         # would drown the agent (see engine.runtime.acd_shell); nothing hotline sends may land there
         assert not emulator.switch.media_in_bridge, f"played inside a bridge: {emulator.switch.media_in_bridge}"
     finally:
+        if rig.engine is not engine:  # a test restarted the engine: stop the one it left running too, or its
+            rig.engine.stop()  # control connection retries forever and finds a later test's emulator on the port
         engine.stop()
         emulator.stop()
