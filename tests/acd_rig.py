@@ -90,15 +90,16 @@ def acd_rig(
     yield from start_rig(tmp_path, db_url, list(agent_skills), flows_dir=flows, config=config, clock=clock)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds (generous: a
+    passing wait returns as soon as the condition holds, and a loaded machine may take seconds)."""
     with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
         while not (result := condition()):
             gevent.sleep(0.005)
     return result
 
 
-def next_state(feed: Queue, timeout: float = 5.0) -> dict[str, Any]:
+def next_state(feed: Queue, timeout: float = 20.0) -> dict[str, Any]:
     """The next agent_state message on an agent's feed."""
     while True:
         message = feed.get(timeout=timeout)
