@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine.emulator import Caller, Phone
 from engine.store import agents, customers, queues, skills
 from engine.store.models import Call, Interaction
+from tests.acd_rig import wait_until
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -120,7 +121,10 @@ def test_second_call_pop_shows_the_first_in_history(rig):
 def test_caller_who_hangs_up_in_queue_is_abandoned_and_nobody_stays_reserved(rig):
     rig.emulator.phones["1001"] = Phone("1001", behaviour="no_answer")
     rig.ready("1001")
-    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=300), HOTLINE_NUMBER)
+    uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=100_000), HOTLINE_NUMBER)
+    offered = lambda: any(o.call_id == uuid for o in rig.engine.acd.acd.snapshot().offers.values())  # noqa: E731
+    wait_until(offered, what="the call ringing the agent")  # then the caller gives up
+    rig.emulator.hangup(uuid)
     trace = rig.next_call()
     assert trace.uuid == uuid and trace.outcome == "abandoned" and trace.queue == "support"
     assert rig.engine.acd.agent_state("1001") in ("ready", "break")  # never left reserved
