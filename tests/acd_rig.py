@@ -3,6 +3,7 @@ seeded with chosen settings, and waiting helpers."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,21 @@ nodes:
 """
 
 
+class SkipClock:
+    """The ACD's clock for a test: real time plus the seconds the test skipped.  A delay long
+    enough that no loaded machine reaches it by itself is checked, then skipped (``skip``), so a
+    test never races a fraction of a second of real time."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
 @contextmanager
 def acd_rig(
     tmp_path: Path,
@@ -47,10 +63,11 @@ def acd_rig(
     agent_skills: dict[str, dict[str, int]],
     queue_options: dict[str, dict[str, Any]],
     config: dict[str, Any] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Rig]:
     """Queues ``sales`` and ``backup`` (options: ``queues.create_queue`` keywords and
     ``queue_settings`` settings), agents with skills; the ``main`` and ``overflow`` flows above;
-    ``config``: settings of the engine's configuration."""
+    ``config``: settings of the engine's configuration; ``clock``: the ACD's (e.g. a SkipClock)."""
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "main.yaml").write_text(FLOW)
@@ -70,18 +87,19 @@ def acd_rig(
             agents.create_agent(s, agent_id, name=agent_id, contact=f"user/{agent_id}", skills=levels)
 
     seed(db_url, seeder)
-    yield from start_rig(tmp_path, db_url, list(agent_skills), flows_dir=flows, config=config)
+    yield from start_rig(tmp_path, db_url, list(agent_skills), flows_dir=flows, config=config, clock=clock)
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds (generous: a
+    passing wait returns as soon as the condition holds, and a loaded machine may take seconds)."""
     with gevent.Timeout(timeout, AssertionError(f"timed out waiting for {what}")):
         while not (result := condition()):
             gevent.sleep(0.005)
     return result
 
 
-def next_state(feed: Queue, timeout: float = 5.0) -> dict[str, Any]:
+def next_state(feed: Queue, timeout: float = 20.0) -> dict[str, Any]:
     """The next agent_state message on an agent's feed."""
     while True:
         message = feed.get(timeout=timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -107,7 +108,9 @@ def start_rig(
     flows_dir: Path | None = None,
     config: dict[str, Any] | None = None,
     flow_clock: Callable[[], datetime] = lambda: MONDAY_MORNING,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[Rig]:
+    """``clock`` drives the ACD's timers (tests.acd_rig.SkipClock lets a test move it on)."""
     password = secrets.token_hex(8)
     emulator = Emulator(password=password, time_scale=TIME_SCALE)
     fs_port = emulator.start()
@@ -127,7 +130,7 @@ def start_rig(
         overrides["flows_dir"] = str(flows_dir)
     for key, value in (config or {}).items():  # a section given merges into the rig's own
         overrides[key] = {**overrides[key], **value} if isinstance(overrides.get(key), dict) else value
-    engine = Hotline(load_config(None, overrides), flow_clock=flow_clock)
+    engine = Hotline(load_config(None, overrides), clock=clock, flow_clock=flow_clock)
     ports = engine.start(wait_for_freeswitch=5)
     emulator.dialplan[HOTLINE_NUMBER] = [("socket", f"127.0.0.1:{ports.socket} async full")]
     rig = Rig(emulator, engine, ports.http, admin, agent_tokens)
@@ -138,5 +141,7 @@ def start_rig(
         # would drown the agent (see engine.runtime.acd_shell); nothing hotline sends may land there
         assert not emulator.switch.media_in_bridge, f"played inside a bridge: {emulator.switch.media_in_bridge}"
     finally:
+        if rig.engine is not engine:  # a test restarted the engine: stop the one it left running too, or its
+            rig.engine.stop()  # control connection retries forever and finds a later test's emulator on the port
         engine.stop()
         emulator.stop()

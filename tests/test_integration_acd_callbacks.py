@@ -18,7 +18,7 @@ from engine.runtime.hotline import Hotline
 from engine.store import callbacks as callback_store
 from engine.store.crm_models import Ticket
 from engine.store.models import Call, Interaction
-from tests.acd_rig import acd_rig, login, wait_until
+from tests.acd_rig import SkipClock, acd_rig, login, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER, MONDAY_MORNING, Rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -104,8 +104,9 @@ def test_the_caller_keeps_their_place_and_is_bridged_to_the_agent_when_called_ba
 
 @pytest.mark.parametrize("kind", ["no_answer", "busy"])
 def test_an_unanswered_callback_is_retried_then_becomes_a_ticket(tmp_path, db_url, kind) -> None:
-    options = {"sales": {**KEY, "callback_attempts": 2, "callback_retry_seconds": 0.3, "callback_ring_seconds": 5}}
-    with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, options) as rig:
+    options = {"sales": {**KEY, "callback_attempts": 2, "callback_retry_seconds": 60, "callback_ring_seconds": 5}}
+    clock = SkipClock()  # the retry wait (60 s) is skipped once it is seen
+    with acd_rig(tmp_path, db_url, {"1001": {"sales": 3}}, options, clock=clock) as rig:
         rig.emulator.parties[NUMBER] = CalledParty(NUMBER, kind=kind, answer_delay=0.5)
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         request_callback(rig, Caller(NUMBER, script=["1", "2", "13900000001#"]))  # keys the number in
@@ -114,6 +115,7 @@ def test_an_unanswered_callback_is_retried_then_becomes_a_ticket(tmp_path, db_ur
         [cid] = virtual(rig)
         assert virtual(rig)[cid].state is CallState.RETRY_WAIT
         assert rig.engine.acd.agent_state("1001") == "ready"  # not offered while nobody can be called
+        clock.skip(60)
         wait_until(lambda: not callbacks(rig), what="the last attempt failed")
         [done] = callbacks(rig, "?all=1")
         assert (done["status"], done["attempts"], done["last_result"]) == ("failed", 2, kind)

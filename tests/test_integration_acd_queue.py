@@ -7,7 +7,7 @@ import pytest
 
 from engine.emulator import Caller, Phone
 from engine.store import agent_states
-from tests.acd_rig import acd_rig, login, next_state, wait_until
+from tests.acd_rig import SkipClock, acd_rig, login, next_state, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -64,7 +64,11 @@ def test_no_answer_requeues_at_the_head_delays_the_agent_then_breaks_them(tmp_pa
 
 def test_caller_who_gives_up_is_abandoned_and_counted(tmp_path, db_url) -> None:
     with acd_rig(tmp_path, db_url, SKILLS, {}) as rig:
-        rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=50), HOTLINE_NUMBER)
+        # the caller gives up once queued (a patience counts from the call's start: 0.5 s of real time could
+        # be spent in the menu on a loaded machine, and the call would never reach the queue)
+        uuid = rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=100_000), HOTLINE_NUMBER)
+        wait_until(lambda: uuid in rig.engine.acd.acd.snapshot().calls, what="the call queued")
+        rig.emulator.hangup(uuid)
         trace = rig.next_call()
         assert trace.outcome == "abandoned" and trace.queue == "sales" and trace.agent_id is None
         status = rig.engine.acd.acd.queue_status("sales", rig.engine.acd.clock())
@@ -78,10 +82,11 @@ def test_caller_who_calls_back_soon_after_abandoning_resumes_their_place(tmp_pat
     with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"resume_seconds": 60}}) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=2)
         queued = lambda uuid: lambda: uuid in rig.engine.acd.acd.snapshot().calls  # noqa: E731
-        first = rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=100), HOTLINE_NUMBER)
+        first = rig.emulator.place_call(Caller("13900000001", script=["1"], patience_seconds=100_000), HOTLINE_NUMBER)
         wait_until(queued(first), what="the first call queued")
         other = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
         wait_until(queued(other), what="the other call queued")
+        rig.emulator.hangup(first)  # the first caller gives up, behind nobody
         assert rig.next_call().outcome == "abandoned"
         back = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=10), HOTLINE_NUMBER)
         wait_until(queued(back), what="the caller queued again")
@@ -121,7 +126,8 @@ def test_a_bridge_freeswitch_accepted_but_never_made_is_made_again(tmp_path, db_
 
 def test_a_bridge_that_never_forms_sends_the_call_back_to_the_head_and_frees_the_agent(tmp_path, db_url) -> None:
     config = {"freeswitch": {"bridge_confirm_seconds": 0.3}}
-    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"failed_delay_seconds": 0.2}}, config=config) as rig:
+    clock = SkipClock()  # the failed delay (60 s) is skipped once the call is seen back in the queue
+    with acd_rig(tmp_path, db_url, SKILLS, {"sales": {"failed_delay_seconds": 60}}, config, clock) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
         rig.emulator.lose_bridges(2)
         rig.ready("1001")
@@ -131,6 +137,7 @@ def test_a_bridge_that_never_forms_sends_the_call_back_to_the_head_and_frees_the
             pass
         assert state["reason"] == "bridge_failed"  # no wrap-up: they never spoke to the caller
         assert rig.engine.acd.acd.snapshot().calls[uuid].state == "queued"
+        clock.skip(60)
         trace = rig.next_call()  # offered again after the failed delay, and bridged this time
         assert (trace.uuid, trace.outcome, trace.agent_id) == (uuid, "answered", "1001")
 

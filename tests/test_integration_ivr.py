@@ -14,6 +14,7 @@ from sqlalchemy import select
 from engine.emulator import Caller, Phone
 from engine.store.models import Call, Interaction
 from engine.store.surveys import scores_for_call
+from tests.acd_rig import wait_until
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
 from tests.test_integration_call_path import CALLER, _seed
 
@@ -116,7 +117,12 @@ def test_reload_during_a_call_keeps_its_version_and_a_broken_flow_is_never_loade
 
         assert rig.next_call().queue == "support"  # the call in progress kept the version it started with
         rig.api("POST", "/api/agents/1001/end_wrap_up", rig.agent_tokens["1001"])
-        second = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=30), HOTLINE_NUMBER)
+        # nobody takes billing: the caller waits there until they hang up (not a patience of 0.3 s of real
+        # time, which a loaded machine spent in the menu before the call reached the queue)
+        second = rig.emulator.place_call(Caller(CALLER, script=["2"], patience_seconds=100_000), HOTLINE_NUMBER)
+        calls = lambda: rig.engine.acd.acd.snapshot().calls  # noqa: E731
+        wait_until(lambda: second in calls() and calls()[second].queue == "billing", what="the call in billing")
+        rig.emulator.hangup(second)
         trace = rig.next_call()
         assert trace.uuid == second and trace.queue == "billing"  # new calls get the new version
 

@@ -38,20 +38,22 @@ def test_the_engine_purges_an_ended_calls_recording_and_keeps_a_live_one(tmp_pat
             login(rig, agent)
         ended = rig.emulator.place_call(Caller("13900000001", script=["1"], talk_seconds=20), HOTLINE_NUMBER)
         assert rig.next_call().outcome == "answered"
-        [row] = rig.api("GET", f"/api/calls/{ended}/recordings", rig.admin)[1]
+        [row] = wait_until(lambda: rig.api("GET", f"/api/calls/{ended}/recordings", rig.admin)[1], what="the row")
         wait_until(lambda: rig.engine.config.data_dir.joinpath(row["path"]).exists(), what="the file, closed")
         status, audio = _audio(rig, ended, row["id"])
         assert status == 200 and audio[:4] == b"RIFF"
 
         live = rig.emulator.place_call(Caller("13900000002", script=["1"], talk_seconds=600), HOTLINE_NUMBER)
         wait_until(lambda: any(talking(rig, a) for a in agents), what="the second call bridged")
-        [live_row] = rig.api("GET", f"/api/calls/{live}/recordings", rig.admin)[1]
+        # the policy's recording starts in a greenlet of its own after the bridge: wait for its row
+        [live_row] = wait_until(lambda: rig.api("GET", f"/api/calls/{live}/recordings", rig.admin)[1], what="row")
 
+        size = rig.engine.config.data_dir.joinpath(row["path"]).stat().st_size
         later = datetime.now(UTC) + timedelta(days=400)  # both are past the period; one call still runs
         report = rig.engine.retention.run(later)
         assert report.kinds["call_recording"].files == 1
-        size = report.kinds["call_recording"].bytes
-        assert size > 0 and not rig.engine.config.data_dir.joinpath(row["path"]).exists()
+        assert report.kinds["call_recording"].bytes == size  # the file's size, measured before the run
+        assert not rig.engine.config.data_dir.joinpath(row["path"]).exists()
 
         [row] = rig.api("GET", f"/api/calls/{ended}/recordings", rig.admin)[1]
         assert row["purged_at"] == later.isoformat()
