@@ -315,13 +315,6 @@ def say(text: str) -> str:
     return f"playback /tts/{text}.wav"
 
 
-MENU = "Press 1 for sales, 2 to speak to us later, 3 for the operator."
-
-
-def menu() -> str:
-    return f"play_and_get_digits 1 1 1 5000 none /tts/{MENU}.wav silence_stream://1 hotline_digits ^[0-9*#ABCD]+$ 3000"
-
-
 def test_a_self_served_call_is_answered_runs_its_flow_hangs_up_and_is_recorded_once(make_rig) -> None:
     rig = make_rig(keys=("2",))
     trace = rig.trace()
