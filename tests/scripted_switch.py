@@ -19,9 +19,13 @@ from gevent.lock import Semaphore
 from gevent.queue import Queue
 
 from engine.esl import codec
+from engine.transport import OutboundCall
 from tests.scripted_peer import PeerConnection, ScriptedPeer, auth_ok
 
 PASSWORD = "pw"
+CALL = "7f4de4b2-call-0001"
+CALLER = "13800138000"
+MOH = "local_stream://moh"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class ControlSwitch:
     def __init__(self, answer: Callable[[str], Answer] = default_answer) -> None:
         self.answer = answer
         self.commands: list[str] = []
+        self.subscriptions: list[str] = []
         self.received: Queue = Queue()
         self.connections: Queue = Queue()
         self._peer = ScriptedPeer(self._serve)
@@ -122,6 +127,7 @@ class ControlSwitch:
                 line, *header_lines = raw.split("\n")
                 headers = dict(h.split(": ", 1) for h in header_lines if ": " in h)
                 if line.startswith("event "):
+                    self.subscriptions.append(line)
                     self._send(conn, codec.reply("+OK event listener enabled json"))
                     continue
                 if line == "exit":
@@ -154,6 +160,123 @@ class ControlSwitch:
         headers = {"Event-Name": "BACKGROUND_JOB", "Job-UUID": job_uuid, "Job-Command": line.split()[1]}
         with contextlib.suppress(OSError):
             self._send(conn, codec.event_json(headers, body))
+
+
+class CallSwitch:
+    """FreeSWITCH's side of one call's outbound socket.
+
+    Applications complete at once, except the hold music, which plays until ``uuid_break``;
+    ``play_and_get_digits`` returns the next of :attr:`keys`; ``uuid_bridge`` is followed by the
+    caller's CHANNEL_BRIDGE. :attr:`log` has what the call was told: ``answer``, ``playback <file>``,
+    ``api uuid_break <uuid> all``, ``hangup <cause>``..."""
+
+    def __init__(self, sock: socket.socket, caller: str = CALLER, *, refuse: str = "") -> None:
+        self.peer = PeerConnection(sock)
+        self.caller, self.refuse = caller, refuse
+        self.log: list[str] = []
+        self.keys: list[str] = []
+        self.playing: dict[str, str] = {}  # Event-UUID -> app of what plays until uuid_break
+        self.told: Queue = Queue()
+        self.gone = False
+        self._server = gevent.spawn(self._serve)
+
+    @classmethod
+    def pair(cls, caller: str = CALLER, *, refuse: str = "") -> tuple[OutboundCall, CallSwitch]:
+        """hotline's end of a call's socket (handshake done) and FreeSWITCH's end."""
+        ours, theirs = socket.socketpair()
+        call = OutboundCall(ours, timeout=2)
+        switch = cls(theirs, caller, refuse=refuse)
+        call.start()
+        call.handshake(2)
+        return call, switch
+
+    @classmethod
+    def dial(cls, port: int, caller: str = CALLER) -> CallSwitch:
+        """FreeSWITCH hands a call to hotline's outbound-socket server on ``port``."""
+        return cls(socket.create_connection(("127.0.0.1", port)), caller)
+
+    def close(self) -> None:
+        self.peer.close()
+
+    def send(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self.peer.send(data)
+
+    def event(self, name: str, **headers: str) -> None:
+        self.send(codec.event_json({"Event-Name": name, "Unique-ID": CALL, **headers}))
+
+    def press(self, digit: str) -> None:
+        self.event("DTMF", **{"DTMF-Digit": digit})
+
+    def hang_up(self, cause: str = "NORMAL_CLEARING") -> None:
+        """The caller hangs up: CHANNEL_HANGUP, then the lingering socket's disconnect notice."""
+        if self.gone:
+            return
+        self.gone = True
+        self.event("CHANNEL_HANGUP", **{"Hangup-Cause": cause})
+        self.send(codec.disconnect_notice({"Controlled-Session-UUID": CALL, "Content-Disposition": "linger"}))
+
+    def wait_told(self, entry: str, timeout: float = 5.0) -> None:
+        with gevent.Timeout(timeout, AssertionError(f"FreeSWITCH was not told {entry!r}; log: {self.log}")):
+            while self.told.get() != entry:
+                pass
+
+    def _tell(self, entry: str) -> None:
+        self.log.append(entry)
+        self.told.put(entry)
+
+    def _complete(self, app: str, event_uuid: str, **variables: str) -> None:
+        headers = {"Application": app, "Application-UUID": event_uuid, "Application-Response": "FILE PLAYED"}
+        self.event("CHANNEL_EXECUTE_COMPLETE", **headers, **{f"variable_{k}": v for k, v in variables.items()})
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while raw := self.peer.read_command():
+                line, *rest = raw.split("\n")
+                headers = dict(h.split(": ", 1) for h in rest if ": " in h)
+                if line == "connect":
+                    data = {"Unique-ID": CALL, "Caller-Caller-ID-Number": self.caller}
+                    self.send(codec.channel_data_reply({**data, "Caller-Destination-Number": "4000"}))
+                elif line in ("myevents", "linger", "exit"):
+                    self.send(codec.reply("+OK"))
+                elif line.startswith("api "):
+                    self._api(line)
+                elif headers.get("call-command") == "hangup":
+                    self._tell(f"hangup {headers['hangup-cause']}")
+                    self.send(codec.reply("+OK"))
+                    self.hang_up(headers["hangup-cause"])
+                elif headers.get("call-command") == "execute":
+                    self._execute(
+                        headers["execute-app-name"], headers.get("execute-app-arg", ""), headers["Event-UUID"]
+                    )
+
+    def _api(self, line: str) -> None:
+        self._tell(line)
+        if self.gone:
+            self.send(codec.api_response("-ERR No such channel!\n"))
+            return
+        self.send(codec.api_response("+OK\n"))
+        if line.startswith("api uuid_break "):
+            for event_uuid, app in list(self.playing.items()):
+                del self.playing[event_uuid]
+                self._complete(app, event_uuid)
+        elif line.startswith("api uuid_bridge "):
+            self.event("CHANNEL_BRIDGE", **{"Other-Leg-Unique-ID": line.split()[-1]})
+
+    def _execute(self, app: str, arg: str, event_uuid: str) -> None:
+        self._tell(f"{app} {arg}".strip())
+        if self.gone or app == self.refuse:
+            self.send(codec.reply(f"-ERR {app} refused"))
+            return
+        self.send(codec.reply("+OK"))
+        if app == "playback" and arg == MOH:
+            self.playing[event_uuid] = app
+        elif app == "play_and_get_digits":
+            self._complete(app, event_uuid, hotline_digits=self.keys.pop(0) if self.keys else "")
+        elif app == "record":
+            self._complete(app, event_uuid, record_seconds="4")
+        else:
+            self._complete(app, event_uuid)
 
 
 def _hang_up(conn: PeerConnection) -> None:

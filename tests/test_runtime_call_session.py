@@ -8,7 +8,6 @@ call trace handed to the recorder and the metrics."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import gevent
 import pytest
-from gevent import socket
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
@@ -27,7 +25,6 @@ from engine.acd.model import Agent, QueueConfig
 from engine.acd.states import AgentState
 from engine.config.model import Speech
 from engine.cti import Hub
-from engine.esl import codec
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
@@ -42,12 +39,8 @@ from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.errors import StoreError
 from engine.transport import InboundClient, OutboundCall
-from tests.scripted_peer import PeerConnection
-from tests.scripted_switch import PASSWORD, Answer, Api, ControlSwitch, Job, wait_until
+from tests.scripted_switch import CALL, CALLER, MOH, PASSWORD, Answer, Api, CallSwitch, ControlSwitch, Job, wait_until
 
-CALL = "7f4de4b2-call-0001"
-CALLER = "13800138000"
-MOH = "local_stream://moh"
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 MAIN = """\
@@ -83,114 +76,10 @@ class FakeTts:
         return f"/tts/{text}.wav"
 
 
-class CallSwitch:
-    """FreeSWITCH's side of one call's outbound socket.
-
-    Applications complete at once, except the hold music, which plays until ``uuid_break``;
-    ``play_and_get_digits`` returns the next of :attr:`keys`; ``uuid_bridge`` is followed by the
-    caller's CHANNEL_BRIDGE. :attr:`log` has what the call was told: ``answer``, ``playback <file>``,
-    ``api uuid_break <uuid> all``, ``hangup <cause>``..."""
-
-    def __init__(self, caller: str = CALLER, *, refuse: str = "") -> None:
-        ours, theirs = socket.socketpair()
-        self.call = OutboundCall(ours, timeout=2)
-        self.peer = PeerConnection(theirs)
-        self.caller, self.refuse = caller, refuse
-        self.log: list[str] = []
-        self.keys: list[str] = []
-        self.playing: dict[str, str] = {}  # Event-UUID -> app of what plays until uuid_break
-        self.told: Queue = Queue()
-        self.gone = False
-        self._server = gevent.spawn(self._serve)
-
-    def start(self) -> None:
-        self.call.start()
-        self.call.handshake(2)
-
-    def send(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            self.peer.send(data)
-
-    def event(self, name: str, **headers: str) -> None:
-        self.send(codec.event_json({"Event-Name": name, "Unique-ID": CALL, **headers}))
-
-    def press(self, digit: str) -> None:
-        self.event("DTMF", **{"DTMF-Digit": digit})
-
-    def hang_up(self, cause: str = "NORMAL_CLEARING") -> None:
-        """The caller hangs up: CHANNEL_HANGUP, then the lingering socket's disconnect notice."""
-        if self.gone:
-            return
-        self.gone = True
-        self.event("CHANNEL_HANGUP", **{"Hangup-Cause": cause})
-        self.send(codec.disconnect_notice({"Controlled-Session-UUID": CALL, "Content-Disposition": "linger"}))
-
-    def wait_told(self, entry: str, timeout: float = 5.0) -> None:
-        with gevent.Timeout(timeout, AssertionError(f"FreeSWITCH was not told {entry!r}; log: {self.log}")):
-            while self.told.get() != entry:
-                pass
-
-    def _tell(self, entry: str) -> None:
-        self.log.append(entry)
-        self.told.put(entry)
-
-    def _complete(self, app: str, event_uuid: str, **variables: str) -> None:
-        headers = {"Application": app, "Application-UUID": event_uuid, "Application-Response": "FILE PLAYED"}
-        self.event("CHANNEL_EXECUTE_COMPLETE", **headers, **{f"variable_{k}": v for k, v in variables.items()})
-
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while raw := self.peer.read_command():
-                line, *rest = raw.split("\n")
-                headers = dict(h.split(": ", 1) for h in rest if ": " in h)
-                if line == "connect":
-                    data = {"Unique-ID": CALL, "Caller-Caller-ID-Number": self.caller}
-                    self.send(codec.channel_data_reply({**data, "Caller-Destination-Number": "4000"}))
-                elif line in ("myevents", "linger", "exit"):
-                    self.send(codec.reply("+OK"))
-                elif line.startswith("api "):
-                    self._api(line)
-                elif headers.get("call-command") == "hangup":
-                    self._tell(f"hangup {headers['hangup-cause']}")
-                    self.send(codec.reply("+OK"))
-                    self.hang_up(headers["hangup-cause"])
-                elif headers.get("call-command") == "execute":
-                    self._execute(
-                        headers["execute-app-name"], headers.get("execute-app-arg", ""), headers["Event-UUID"]
-                    )
-
-    def _api(self, line: str) -> None:
-        self._tell(line)
-        if self.gone:
-            self.send(codec.api_response("-ERR No such channel!\n"))
-            return
-        self.send(codec.api_response("+OK\n"))
-        if line.startswith("api uuid_break "):
-            for event_uuid, app in list(self.playing.items()):
-                del self.playing[event_uuid]
-                self._complete(app, event_uuid)
-        elif line.startswith("api uuid_bridge "):
-            self.event("CHANNEL_BRIDGE", **{"Other-Leg-Unique-ID": line.split()[-1]})
-
-    def _execute(self, app: str, arg: str, event_uuid: str) -> None:
-        self._tell(f"{app} {arg}".strip())
-        if self.gone or app == self.refuse:
-            self.send(codec.reply(f"-ERR {app} refused"))
-            return
-        self.send(codec.reply("+OK"))
-        if app == "playback" and arg == MOH:
-            self.playing[event_uuid] = app
-        elif app == "play_and_get_digits":
-            self._complete(app, event_uuid, hotline_digits=self.keys.pop(0) if self.keys else "")
-        elif app == "record":
-            self._complete(app, event_uuid, record_seconds="4")
-        else:
-            self._complete(app, event_uuid)
-
-
 @dataclass
 class Rig:
     switch: CallSwitch
+    call: OutboundCall
     control: ControlSwitch
     shell: AcdShell
     metrics: Metrics
@@ -259,9 +148,9 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             acd.add_agent(Agent(id=agent_id, skills={"sales": 5}, contact=f"user/{agent_id}"))
             shell.apply(lambda t, a=agent_id: acd.agent_login(a, t))
         recorded: Queue = Queue()
-        switch = CallSwitch(caller, refuse=refuse)
+        call, switch = CallSwitch.pair(caller, refuse=refuse)
         switch.keys = list(keys)
-        rig = Rig(switch, control, shell, metrics, recorded, rings=rings)
+        rig = Rig(switch, call, control, shell, metrics, recorded, rings=rings)
 
         def store_callback(request: CallbackRequest) -> int:
             rig.callbacks.append(request)
@@ -289,8 +178,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             music_on_hold=MOH,
             post_call_flow=None,
         )
-        switch.start()
-        rig.session = gevent.spawn(CallSession(switch.call, services).run)
+        rig.session = gevent.spawn(CallSession(call, services).run)
         made.append((rig, client))
         return rig
 
@@ -298,7 +186,8 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
     for rig, client in made:
         if rig.session is not None:
             rig.session.kill()
-        rig.switch.call.close()
+        rig.call.close()
+        rig.switch.close()
         client.stop()
         rig.control.stop()
 
