@@ -57,8 +57,8 @@ FAILURE_REASONS = {
 
 def failure_reason(exc: CommandFailed) -> str:
     """The ACD's failure reason for a failed ``originate`` (``-ERR NO_ANSWER`` -> ``no_answer``)."""
-    cause = str(exc).removeprefix("-ERR").strip().split()[0] if str(exc) else "FAILED"
-    return FAILURE_REASONS.get(cause, "failed")
+    words = str(exc).removeprefix("-ERR").split()  # FreeSWITCH may send a bare "-ERR"
+    return FAILURE_REASONS.get(words[0] if words else "", "failed")
 
 
 @dataclass(frozen=True)
