@@ -100,7 +100,8 @@ def test_an_agent_cannot_control_another_agents_call(api) -> None:
 
 def test_a_manual_dial_passes_the_number_and_only_staff_may_override_the_dnc_list(api) -> None:
     assert api.call("POST", "/api/agents/1001/call/dial", AGENT_1001, {"number": "+442079460018"}).status == 200
-    refused = api.call("POST", "/api/agents/1001/call/dial", AGENT_1001, {"number": "02079460018", "override_dnc": True})
+    override = {"number": "02079460018", "override_dnc": True}
+    refused = api.call("POST", "/api/agents/1001/call/dial", AGENT_1001, override)
     assert refused.status == 403 and "override_dnc" in refused.body["error"]
     assert api.call("POST", "/api/agents/1001/call/dial", ADMIN, {"number": "*98#", "override_dnc": True}).status == 200
     assert api.engine.asked == [
@@ -124,9 +125,7 @@ def test_a_manual_dial_passes_the_number_and_only_staff_may_override_the_dnc_lis
 def test_a_number_that_is_not_diallable_is_400_naming_the_field_and_nothing_is_dialled(api, body, field) -> None:
     answer = api.call("POST", "/api/agents/1001/call/dial", AGENT_1001, body)
     assert answer.error == (400, field), answer.body
-    assert "number" in answer.body["error"] or "override_dnc" in answer.body["error"] or "caller_id" in answer.body[
-        "error"
-    ]
+    assert field.removeprefix("body.") in answer.body["error"]
     assert api.engine.asked == []
 
 
