@@ -4,7 +4,8 @@
 in the config's ``tokens`` (as before); any other bearer token is looked up as an unexpired login
 session (only its SHA-256 digest is stored); 503 when the database cannot be asked.
 :func:`identity` turns a request's token into the name written to the audit log, with the role,
-agent id and team that authorisation checks, and :func:`viewer` into the :class:`~engine.store.visibility.Viewer` every CRM read takes.
+agent id and team that authorisation checks, and :func:`viewer` into the
+:class:`~engine.store.visibility.Viewer` every CRM read takes.
 """
 
 from __future__ import annotations
