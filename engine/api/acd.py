@@ -14,7 +14,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
-from engine.api.http import ApiError, Raw, Request, Router
+from engine.api.http import ApiError, BadRequest, Raw, Request, Router
 from engine.api.inputs import Body, IsoTime, LimitQuery, Query, line
 from engine.api.outbound import errors
 
@@ -98,10 +98,11 @@ def _strings(req: Request, *names: str) -> dict[str, str | None]:
 def _dial_args(req: Request) -> dict[str, Any]:
     number = _strings(req, "number")["number"]
     if not number or not DIALLABLE.fullmatch(number):
-        raise ApiError(400, f"number: {number!r} is not a dialable number (digits, *, #, an optional leading +)")
+        message = f"number: {number!r} is not a dialable number (digits, *, #, an optional leading +)"
+        raise BadRequest(message, field="body.number")
     override = req.body.get("override_dnc", False)
     if not isinstance(override, bool):
-        raise ApiError(400, "override_dnc must be true or false")
+        raise BadRequest("override_dnc must be true or false", field="body.override_dnc")
     if override and req.require("admin", "supervisor", "agent").role == "agent":
         raise ApiError(403, "override_dnc: only a supervisor or admin may override the do-not-call list")
     return {"number": number, "override_dnc": override}

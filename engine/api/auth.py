@@ -2,9 +2,10 @@
 
 :class:`Credentials` is the token lookup ``make_app`` authenticates with: a config token is found
 in the config's ``tokens`` (as before); any other bearer token is looked up as an unexpired login
-session (only its SHA-256 digest is stored). :func:`identity` turns a request's token into the
-name written to the audit log, with the role, agent id and team that authorisation checks, and
-:func:`viewer` into the :class:`~engine.store.visibility.Viewer` every CRM read takes.
+session (only its SHA-256 digest is stored); 503 when the database cannot be asked.
+:func:`identity` turns a request's token into the name written to the audit log, with the role,
+agent id and team that authorisation checks, and :func:`viewer` into the
+:class:`~engine.store.visibility.Viewer` every CRM read takes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.api.http import Request
+from engine.api.http import ApiError, Request
 from engine.config.model import Token
 from engine.store import users
 from engine.store.users import Identity
@@ -52,8 +53,12 @@ class Credentials:
                 log.warning("agent %s: team unknown (database unavailable); own work only", token.agent)
                 team = None
             return Principal(role=token.role, agent=token.agent, user=f"agent:{token.agent}", team=team)
-        with self._sessions() as s:
-            who = users.identity_for_session(s, secret)
+        try:
+            with self._sessions() as s:
+                who = users.identity_for_session(s, secret)
+        except SQLAlchemyError:  # not "unknown token": the client should retry, not log in again
+            log.warning("login session: not checked (database unavailable)")
+            raise ApiError(503, "login sessions cannot be checked: database unavailable") from None
         if who is None:
             return None
         return Principal(role=who.role, agent=who.agent, user=who.name, team=who.team)  # type: ignore[arg-type]
