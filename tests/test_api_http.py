@@ -130,9 +130,11 @@ def test_a_route_that_takes_no_body_refuses_one(api) -> None:
 
 
 @pytest.mark.parametrize(("query", "field"), [("limit=x", "query.limit"), ("limit=0", "query.limit")])
-def test_a_bad_query_parameter_is_400_and_unknown_ones_are_ignored(api, query: str, field: str) -> None:
+def test_a_bad_query_parameter_is_400_and_so_is_an_unknown_one(api, query: str, field: str) -> None:
     assert api.call("GET", f"/t/notes/1?{query}", ADMIN).error == (400, field)
-    assert api.call("GET", "/t/notes/1?colour=red", ADMIN).status == 200
+    assert api.call("GET", "/t/notes/1?colour=red", ADMIN).error == (400, "query.colour")  # as the document says
+    assert api.call("GET", "/t/notes/1?=red", ADMIN).status == 400  # even without a name
+    assert api.call("GET", f"/t/notes/1?token={ADMIN}", None).status == 200  # EventSource's token is no parameter
 
 
 def test_roles_no_token_is_401_a_wrong_role_403_and_an_agent_reaches_only_their_own(api) -> None:

@@ -147,7 +147,7 @@ class Route:
         params = None
         if self.query is not None:
             try:
-                params = self.query.model_validate({k: v[0] for k, v in query.items()})
+                params = self.query.model_validate({k: v[0] for k, v in query.items() if k != "token"})
             except ValidationError as exc:
                 raise _bad(exc, "query") from None
         model = self.body or NoBody

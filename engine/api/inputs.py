@@ -55,10 +55,10 @@ class Body(BaseModel):
 
 
 class Query(BaseModel):
-    """A query string: values are text, converted to the declared types; unknown parameters ignored
-    (``token`` authenticates EventSource requests)."""
+    """A query string: values are text, converted to the declared types; an unknown parameter is refused,
+    as the OpenAPI document says (``token``, which authenticates EventSource requests, is taken before)."""
 
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, hide_input_in_errors=True)
 
 
 class NoBody(Body):
