@@ -197,10 +197,11 @@ def test_a_supervisor_who_does_not_answer_presses_no_key(rig) -> None:
     rig.bridge(CALL, "1001")
     rig.fs.on("bgapi originate {origination_uuid", "-ERR NO_ANSWER\n")
     calls.act("sup", "1001", "barge", contact="user/1009")
-    wait_until(lambda: len(rig.fs.sent("bgapi originate")) == 2, what="the supervisor rung")
-    rig.fs.on("api uuid_kill", "+OK\n")
-    calls.act("1001", "1001", "hangup")  # a later command: the originate's result has been handled
-    assert rig.fs.sent("api uuid_send_dtmf") == []
+    wait_until(lambda: len(rig.fs.sent("bgapi originate")) == 2, what="the first supervisor rung")
+    rig.fs.on("bgapi originate {origination_uuid", lambda line: f"+OK {originate_uuid(line)}\n")
+    answered = calls.act("sup", "1001", "whisper", contact="user/1010")["leg"]
+    wait_until(lambda: rig.fs.sent("api uuid_send_dtmf"), what="the second supervisor's key")
+    assert rig.fs.sent("api uuid_send_dtmf") == [f"api uuid_send_dtmf {answered} 2"]
 
 
 @pytest.mark.parametrize(
