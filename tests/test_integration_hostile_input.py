@@ -180,7 +180,9 @@ def sent_since(rig, n: int) -> list:
     return rig.emulator.switch.commands[n:]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(contact=CONTACT_TEXT)
 @example(contact="user/1009")  # both outcomes are always exercised, whatever is generated
 @example(contact="user/1009\n\napi hupall")
