@@ -20,6 +20,8 @@ from engine.store import call_control_log
 from tests.runtime_rig import Rig, runtime_rig
 from tests.switch_peer import SILENT, originate_uuid, wait_until
 
+pytestmark = pytest.mark.db
+
 CALL = "9b2e4f10-5c3d-4a8e-b7f1-0d6c2a9e8b41"
 QUEUES = (QueueConfig("sales", "sales", wrap_up_seconds=5.0), QueueConfig("backup", "backup"))
 

@@ -22,6 +22,8 @@ from engine.store.errors import NotFound
 from tests.runtime_rig import Rig, runtime_rig
 from tests.switch_peer import HOLD, originate_uuid, wait_until
 
+pytestmark = pytest.mark.db
+
 WALL = datetime(2026, 11, 23, 14, 5, tzinfo=UTC)
 FIRST = "0c4f6a2b-8d1e-4b7a-9f3c-5e2d1a0b9c88"
 NUMBER = "01614960000"

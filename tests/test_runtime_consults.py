@@ -20,6 +20,8 @@ from engine.transport import CommandFailed
 from tests.runtime_rig import Rig, runtime_rig
 from tests.switch_peer import HOLD, originate_uuid, wait_until
 
+pytestmark = pytest.mark.db
+
 CALL = "5d0a7c2e-91b4-4f3a-8e6d-2c1b0a9f8e77"
 CALLER = "07700900123"
 QUEUES = (QueueConfig("sales", "sales", wrap_up_seconds=5.0), QueueConfig("backup", "backup"))

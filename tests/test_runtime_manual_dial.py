@@ -22,6 +22,8 @@ from engine.store.models import Interaction
 from tests.runtime_rig import Rig, agent_legs, runtime_rig
 from tests.switch_peer import HOLD, originate_uuid, wait_until
 
+pytestmark = pytest.mark.db
+
 SETTINGS = AgentCalls(caller_id="4000", dial_string="sofia/gateway/trunk/{number}", wrap_up_seconds=7.0)
 
 
