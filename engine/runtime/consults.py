@@ -139,18 +139,18 @@ class Consults:
             contact = dialstring.from_template(self.settings.dial_string, name, "target")
         else:
             raise ValueError(f"{mode} target {target!r}: use agent:ID, queue:NAME or number:N")
-        if mode == "consult":
-            agent_leg = self.acd.hold_for_consult(call_id)
-            for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
-                self.control.api("uuid_setvar", leg, "park_after_bridge", "true")
-            self.control.api("uuid_park", agent_leg)
-        else:
-            try:
+        try:
+            if mode == "consult":
+                agent_leg = self.acd.hold_for_consult(call_id)
+                for leg in (call_id, agent_leg):  # both outlive the bridge that is about to end
+                    self.control.api("uuid_setvar", leg, "park_after_bridge", "true")
+                self.control.api("uuid_park", agent_leg)
+            else:
                 agent_leg = self._into_room(call_id, agent_id)
-            except ESLError:
-                if target_agent is not None:
-                    self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(name, 0.0, t))
-                raise
+        except ESLError:  # nothing rang: the reserved colleague is free again
+            if target_agent is not None:
+                self.acd.apply(lambda t: self.acd.acd.engaged_call_ended(name, 0.0, t))
+            raise
         consult = Consult(mode, agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
         self.active[agent_id] = consult
         info = self.acd.calls.get(call_id)

@@ -93,13 +93,13 @@ class ManualDials:
         if not contact:
             raise ValueError(f"agent {agent_id} has no phone (contact) to ring")
         dialstring.endpoint(contact, f"agent {agent_id}'s contact")
+        customer, history = self.customer_pop(number)  # before the agent is engaged: it may fail
         try:
             self.acd.apply(lambda t: self.acd.acd.engage(agent_id, "dial", t))
         except IllegalTransition as exc:
             raise ValueError(f"agent {agent_id} cannot dial now: {exc}") from None
         call = DirectCall(agent_id, number, str(uuid.uuid4()), str(uuid.uuid4()), datetime.now(UTC))
         self.direct[agent_id] = call
-        customer, history = self.customer_pop(number)
         pop = {
             "phase": "dial",
             "call_id": call.party_leg,
