@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -80,6 +80,10 @@ def dial_template(value: str) -> str:
     return value
 
 
+DialTemplate = Annotated[str, AfterValidator(dial_template)]
+CallerId = Annotated[str, AfterValidator(lambda value: dialstring.extension(value, "caller ID"))]
+
+
 class Calls(_Section):
     """How inbound calls are handled."""
 
@@ -90,19 +94,9 @@ class Calls(_Section):
     timezone: str = "Asia/Shanghai"
     history_in_pop: int = Field(5, ge=0, le=50)
     post_call_flow: str | None = None
-    fax_dial: str = "loopback/{number}"
-    callback_dial: str = "sofia/gateway/default/{number}"
-    callback_caller_id: str = "4000"
-
-    @field_validator("fax_dial", "callback_dial")
-    @classmethod
-    def _dial_template(cls, value: str) -> str:
-        return dial_template(value)
-
-    @field_validator("callback_caller_id")
-    @classmethod
-    def _caller_id(cls, value: str) -> str:
-        return dialstring.extension(value, "caller ID")
+    fax_dial: DialTemplate = "loopback/{number}"
+    callback_dial: DialTemplate = "sofia/gateway/default/{number}"
+    callback_caller_id: CallerId = "4000"
 
     @field_validator("region")
     @classmethod
@@ -116,21 +110,11 @@ class Calls(_Section):
 class AgentCalls(_Section):
     """Calls agents place themselves: manual dials, consultations, conferences (docs/acd.md)."""
 
-    caller_id: str = "hotline"
-    dial_string: str = "sofia/gateway/trunk/{number}"
+    caller_id: CallerId = "hotline"
+    dial_string: DialTemplate = "sofia/gateway/trunk/{number}"
     agent_ring_seconds: int = Field(30, gt=0)
     ring_seconds: int = Field(45, gt=0)
     wrap_up_seconds: float = Field(10.0, ge=0)
-
-    @field_validator("dial_string")
-    @classmethod
-    def _has_number(cls, value: str) -> str:
-        return dial_template(value)
-
-    @field_validator("caller_id")
-    @classmethod
-    def _caller_id(cls, value: str) -> str:
-        return dialstring.extension(value, "caller ID")
 
 
 class Speech(_Section):
