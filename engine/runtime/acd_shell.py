@@ -38,7 +38,7 @@ from engine.cti import Hub
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
-from engine.transport import CommandFailed, ESLError, InboundClient
+from engine.transport import CommandFailed, ConnectionLost, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +312,11 @@ class AcdShell:
             self._count_offer(io, reason)
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, reason, now))
+            return
+        except ConnectionLost as exc:
+            # FreeSWITCH is out of reach: nobody is to blame. The ACD's reset when the control connection is
+            # back withdraws this offer without penalty (and the cancel kills the leg, had it been made).
+            log.warning("offer %s to %s: %s; withdrawn when FreeSWITCH is back", offer.offer_id, offer.agent_id, exc)
             return
         except ESLError as exc:
             log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
