@@ -5,6 +5,7 @@ describes: no server error, documented status, content type and body."""
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import Counter
@@ -28,8 +29,10 @@ from tests.hotline_rig import start_rig
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
 
-BUDGET_SECONDS = float(os.environ.get("HOTLINE_API_FUZZ_SECONDS", "30"))
-EXAMPLES = int(os.environ.get("HOTLINE_API_FUZZ_EXAMPLES", "6"))
+# In CI: a fixed number of examples per operation, mode and role, however slow the machine (no time box:
+# a box that a loaded machine fills early would test less, or fail a count); longer runs set both.
+BUDGET_SECONDS = float(os.environ.get("HOTLINE_API_FUZZ_SECONDS", "inf"))
+EXAMPLES = int(os.environ.get("HOTLINE_API_FUZZ_EXAMPLES", "2"))
 SKIPPED = {"GET /api/agents/{agent_id}/feed"}  # an endless event stream: tested in tests/test_cti_hub.py
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -59,6 +62,7 @@ def test_generated_cases_get_no_server_error_and_conform_to_the_document(rig) ->
     base_url = f"http://127.0.0.1:{rig.http_port}"
     session = requests.Session()
     counts: Counter[str] = Counter()
+    reached: set[tuple[str, GenerationMode, str]] = set()
     failures: list[str] = []
     deadline = time.monotonic() + BUDGET_SECONDS
 
@@ -76,6 +80,7 @@ def test_generated_cases_get_no_server_error_and_conform_to_the_document(rig) ->
                 return
             response = case.call(base_url=base_url, session=session, headers={"Authorization": f"Bearer {token}"})
             counts["cases"] += 1
+            reached.add((operation.label, mode, token))
             counts[f"{response.status_code // 100}xx"] += 1
             try:
                 case.validate_response(response, checks=checks)
@@ -94,4 +99,7 @@ def test_generated_cases_get_no_server_error_and_conform_to_the_document(rig) ->
                     exercise(operation, mode, token)
     print(f"\nschemathesis: {len(covered)} operations, {dict(counts)}, {len(failures)} findings")
     assert counts["5xx"] == 0 and not failures, "\n".join(failures[:30])
-    assert counts["cases"] >= 4 * len(covered)  # the time box left room for every operation, both modes, both roles
+    if math.isinf(BUDGET_SECONDS):  # every operation was sent, in both modes, for both roles
+        roles = (rig.admin, rig.agent_tokens["1001"])
+        missed = {(o.label, m, t) for o in covered for m in GenerationMode for t in roles} - reached
+        assert not missed, sorted(label for label, _, _ in missed)
