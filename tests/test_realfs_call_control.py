@@ -14,9 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 from gevent.queue import Queue
+from sqlalchemy import select
 
 from engine.esl.codec import UnsafeValue
 from engine.runtime.hotline import Hotline
+from engine.store.models import Call
 from engine.transport import CommandFailed, Connection
 from tests.acd_rig import wait_until
 from tests.real_freeswitch import esl_connect, hotline_on, seed_one_agent
@@ -124,4 +126,7 @@ def test_a_manual_dial_on_real_freeswitch(engine: Hotline) -> None:
             engine.call_control.act("agent:1001", "1001", "dial", number="9999,loopback/9998")
     finally:
         control.close()
+    with engine.sessions() as s:
+        cdr = s.scalar(select(Call).where(Call.uuid == placed["call"]))
+        assert cdr is not None and (cdr.outcome, cdr.hangup_cause) == ("answered", "SUCCESS"), cdr and cdr.hangup_cause
     assert engine.metrics.value("hotline_agent_dials_total", outcome="answered") == 1

@@ -117,6 +117,23 @@ def test_a_number_that_does_not_answer_is_a_failed_call_with_freeswitchs_cause(r
     assert rig.metrics.value("hotline_agent_dials_total", outcome=outcome) == 1
 
 
+@pytest.mark.parametrize("number_answered", [True, False])
+def test_an_agent_hanging_up_as_the_number_answers_is_still_an_answered_call(rig, number_answered) -> None:
+    """Seen on a real FreeSWITCH: the agent's leg ends ORIGINATOR_CANCEL when they hang up before the
+    bridge is made, though the number had answered; the number's own leg says whether it did."""
+    dials = make(rig)
+    placed = dials.dial("1001", "01614960000", False)
+    rig.fs.wait_command("bgapi originate")
+    rig.fs.hangup(placed["leg"], variable_originate_disposition="ORIGINATOR_CANCEL")
+    answered = (datetime.now(UTC) - timedelta(seconds=1)).replace(microsecond=0)
+    at = str(int(answered.timestamp() * 1e6)) if number_answered else "0"
+    rig.fs.hangup(placed["call"], **{"Caller-Channel-Answered-Time": at})
+    wait_until(lambda: rig.state("1001") == AgentState.WRAP_UP, what="wrap-up")
+    stored = cdr(rig, placed["call"])
+    expected = ("answered", "SUCCESS") if number_answered else ("failed", "ORIGINATOR_CANCEL")
+    assert stored is not None and (stored["outcome"], stored["hangup_cause"]) == expected
+
+
 @pytest.mark.parametrize("job", ["-ERR NO_ANSWER\n", "-ERR USER_BUSY\n"])
 def test_an_agent_who_does_not_pick_up_is_ready_again_at_once_and_nothing_is_stored(rig, job) -> None:
     dials = make(rig)

@@ -164,11 +164,16 @@ class ManualDials:
             ended = agent_leg.ended
             cause = ended.variable("originate_disposition") if ended else ""
             outcome = DIAL_OUTCOMES.get(cause, "failed")
-            if outcome != "answered":
+            if outcome != "answered" and cause != "ORIGINATOR_CANCEL":
                 return outcome, cause, None
-            party.hangup.wait(timeout=5.0)
+            # ORIGINATOR_CANCEL: the agent hung up as the number rang, or just as it answered (seen on a real
+            # FreeSWITCH: the bridge was not made yet). The number's own leg says which, if it was rung at all.
+            party.hangup.wait(timeout=5.0 if outcome == "answered" else 2.0)
             answered_us = int(party.ended.get("Caller-Channel-Answered-Time") or 0) if party.ended else 0
-            return outcome, cause, datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
+            if outcome != "answered" and not answered_us:
+                return outcome, cause, None
+            at = datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
+            return "answered", "SUCCESS", at
         except (CommandFailed, ESLError) as exc:  # the agent did not pick up: the number was never rung
             log.info("dial by %s: %s", call.agent_id, exc)
             return "agent_no_answer", str(exc).removeprefix("-ERR").strip(), None
