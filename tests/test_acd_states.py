@@ -99,7 +99,10 @@ AGENT_EVENTS = (
     " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
 )
 CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait"
-CALL_EVENTS = "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry cancel"
+CALL_EVENTS = (
+    "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
+    " cancel"
+)
 OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
 OFFER_EVENTS = "answer no_answer busy reject fail cancel"
 

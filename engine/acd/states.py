@@ -19,8 +19,9 @@ Agents
     (the agent's leg vanished between answering and the bridge: ``bridge_failed``) they go back to
     ``ready`` without wrap-up, held out for the queue's failed delay.  If instead FreeSWITCH says the
     *caller's* channel is gone (``caller_gone``: ``-ERR No such channel!`` for the caller, or the caller's
-    hangup seen before the bridge formed) they go back to ``ready`` at once: no wrap-up, no penalty.  An agent on a callback whose customer
-    could not be reached goes straight back to ``ready`` (``callback_failed``, no wrap-up).
+    hangup seen before the bridge formed) they go back to ``ready`` at once: no wrap-up, no penalty.
+    An agent on a callback whose customer could not be reached goes straight back to ``ready``
+    (``callback_failed``, no wrap-up).
     ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
     from every logged-in state except ``on_call`` (finish the call first); from
     ``reserved`` it withdraws the ringing offer, as does going on break.

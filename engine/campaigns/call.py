@@ -17,6 +17,7 @@ from typing import Any
 import gevent
 from gevent.queue import Empty
 
+from engine.acd.causes import HANGUP_CAUSES, DialOutcome
 from engine.campaigns.legs import Leg, Legs
 from engine.dialler.campaign import AmdRule
 from engine.dialler.outcomes import CallOutcome
@@ -27,13 +28,16 @@ from engine.transport import CommandFailed, ESLError
 
 log = logging.getLogger(__name__)
 
-ORIGINATE_FAILURES = {
-    "NO_ANSWER": CallOutcome.NO_ANSWER,
-    "NO_USER_RESPONSE": CallOutcome.NO_ANSWER,
-    "ALLOTTED_TIMEOUT": CallOutcome.NO_ANSWER,
-    "RECOVERY_ON_TIMER_EXPIRE": CallOutcome.NO_ANSWER,
-    "USER_BUSY": CallOutcome.BUSY,
+CAMPAIGN_OUTCOMES = {
+    DialOutcome.NO_ANSWER: CallOutcome.NO_ANSWER,
+    DialOutcome.CANCELLED: CallOutcome.NO_ANSWER,  # rang out (originate_timeout) or stopped by hotline
+    DialOutcome.BUSY: CallOutcome.BUSY,
+    DialOutcome.REJECTED: CallOutcome.BUSY,  # the person declined: like busy, try again later
 }
+"""A failed originate's outcome (the one map of hang-up causes, engine.acd.causes) as a campaign outcome;
+anything else is ``failed``."""
+ORIGINATE_FAILURES = {c: CAMPAIGN_OUTCOMES[o] for c, o in HANGUP_CAUSES.items() if o in CAMPAIGN_OUTCOMES}
+"""FreeSWITCH's originate failure causes -> campaign outcomes."""
 BEEP_WAIT_SECONDS = 30.0
 MESSAGE_LEAD_SECONDS = 0.25  # stop waiting for an agent this long before the deadline so the message starts in time
 AMD_WAIT_SECONDS = 10.0

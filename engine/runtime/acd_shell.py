@@ -32,6 +32,7 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from engine.acd import commands
+from engine.acd.causes import HANGUP_CAUSES, OFFER_FAILURES, offer_failure
 from engine.acd.core import Acd
 from engine.acd.states import AgentState
 from engine.cti import Hub
@@ -44,21 +45,14 @@ log = logging.getLogger(__name__)
 
 BRIDGE_ATTEMPTS = 2
 
-# FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons.
-FAILURE_REASONS = {
-    "NO_ANSWER": "no_answer",
-    "NO_USER_RESPONSE": "no_answer",
-    "ALLOTTED_TIMEOUT": "no_answer",
-    "ORIGINATOR_CANCEL": "no_answer",
-    "USER_BUSY": "busy",
-    "CALL_REJECTED": "rejected",
-}
+# FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons, from the one
+# map of hang-up causes (engine.acd.causes).
+FAILURE_REASONS = {cause: OFFER_FAILURES[o] for cause, o in HANGUP_CAUSES.items() if o in OFFER_FAILURES}
 
 
 def failure_reason(exc: CommandFailed) -> str:
     """The ACD's failure reason for a failed ``originate`` (``-ERR NO_ANSWER`` -> ``no_answer``)."""
-    words = str(exc).removeprefix("-ERR").split()  # FreeSWITCH may send a bare "-ERR"
-    return FAILURE_REASONS.get(words[0] if words else "", "failed")
+    return offer_failure(str(exc))
 
 
 @dataclass(frozen=True)
