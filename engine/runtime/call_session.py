@@ -137,6 +137,7 @@ class CallSession:
     def run(self) -> None:
         """Drive the call; whichever way it ends (hang-up, lost socket, command timeout, engine error,
         the greenlet killed) it is recorded exactly once. Engine errors are re-raised after the record."""
+        wait = True
         try:
             self._run()
         except ESLError as exc:
@@ -145,8 +146,11 @@ class CallSession:
             if self.trace.agent_id is None:
                 self.trace.outcome = "failed"
             raise
+        except BaseException:  # killed (the engine stops): record now, do not wait for the hangup
+            wait = False
+            raise
         finally:
-            self._finish()
+            self._finish(wait)
 
     def _run(self) -> None:
         flows = self.s.flows()  # this call keeps the flow version it started with across reloads
@@ -454,14 +458,15 @@ class CallSession:
         if not hold.ready():
             self._flush_applications()
 
-    def _finish(self) -> None:
+    def _finish(self, wait: bool = True) -> None:
         """Wait for the channel to be gone (its hangup, or the socket closed), then record the call
         exactly once: also when the wait is cut short (the greenlet killed) or the ACD raises."""
         if self._recorded:
             return
         self._recorded = True
         try:
-            if gevent.wait([self.call.hungup, self._closed], timeout=30, count=1) and not self.call.hungup.is_set():
+            ended = wait and gevent.wait([self.call.hungup, self._closed], timeout=30, count=1)
+            if ended and not self.call.hungup.is_set():
                 self.call.hungup.wait(timeout=1)  # events read before the close are still being delivered
         finally:
             try:
