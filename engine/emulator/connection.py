@@ -312,11 +312,16 @@ class Connection:
     def cmd_api(self, rest: str, frame: codec.Command) -> None:
         name, _, arg = rest.partition(" ")
         self.switch.api_gate(name, arg.strip())
-        self.reply(codec.api_response(self.commands.run(name, arg)))
+        body = self.commands.run(name, arg)
+        if self.switch.keep_log:
+            self.switch.api_log.append((name, arg.strip(), body))
+        self.reply(codec.api_response(body))
 
     def cmd_bgapi(self, rest: str, frame: codec.Command) -> None:
         name, _, arg = rest.partition(" ")
         job = frame.headers.get("Job-UUID") or new_uuid()
+        if self.switch.keep_log:
+            self.switch.api_log.append((name, arg.strip(), None))
         gevent.spawn(self._background, job, name, arg)
         self.reply(codec.reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
 

@@ -75,6 +75,8 @@ class Switch:
         self.peak_sessions = 0
         self.started_us = self.now_us()
         self.api_delay = 0.0
+        # (command, argument, reply): api commands once answered, bgapi when received (reply None), when keep_log
+        self.api_log: list[tuple[str, str, str | None]] = []
         self.overload: Any = None  # engine.emulator.overload.Overload: the slow and lossy mode, when set
         self.api_open = gevent.event.Event()
         self.api_open.set()

@@ -79,7 +79,10 @@ class OrphanLegs:
         return killed
 
     def run_forever(self, period: Callable[[], float]) -> None:
-        """Reconcile every ``period()`` seconds (read each time: tests shorten it)."""
+        """Reconcile every ``period()`` seconds (read at least once a second: a changed period applies)."""
+        last = time.monotonic()
         while True:
-            gevent.sleep(period())  # a timer: the reconciliation's period
-            self.reconcile()
+            gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
+            if time.monotonic() - last >= period():
+                last = time.monotonic()
+                self.reconcile()
