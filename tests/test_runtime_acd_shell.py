@@ -522,13 +522,13 @@ def test_an_originate_that_times_out_kills_its_leg_and_reconciliation_kills_it_w
             return Api(json.dumps({"row_count": len(rows), "rows": rows}) + "\n")
         return None
 
-    rig = make_rig(script, agents=("1001",), config=queue(ring_timeout_seconds=0.2))
+    rig = make_rig(script, agents=("1001",), config=queue(ring_timeout_seconds=0.2, failed_delay_seconds=600))
     rig.shell.originate_margin_seconds = 0.1
     rig.shell.enqueue(rig.queued(), 0)
     variables, _ = rig.originate()
     leg = variables["origination_uuid"]
     wait_until(lambda: f"api uuid_kill {leg} ORIGINATOR_CANCEL" in rig.switch.commands, what="kill after timeout")
-    assert rig.state("1001") is AgentState.READY
+    assert rig.state("1001") is AgentState.READY  # told before the kill was sent: not waiting on it
     assert rig.metrics.value("hotline_orphan_legs_killed_total", reason="command_timeout") == 0  # nothing there yet
     assert rig.shell.reconcile() == 0  # FreeSWITCH lists no such leg: nothing to kill
     listed.append(leg)  # the originate completes late: the agent's phone is parked

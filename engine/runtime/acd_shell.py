@@ -351,11 +351,11 @@ class AcdShell:
         except ESLError as exc:
             log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
             self._offers.pop(offer.offer_id, None)
-            if isinstance(exc, CommandTimeout | ConnectionLost):  # the leg may exist, or appear later
-                self._release(io.leg, "ORIGINATOR_CANCEL", "command_timeout")
             self._count_offer(io, "failed")
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
+            if isinstance(exc, CommandTimeout | ConnectionLost):  # the leg may exist, or appear later
+                self._release(io.leg, "ORIGINATOR_CANCEL", "command_timeout")
             return
         if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
             self._release(io.leg, "ORIGINATOR_CANCEL")
