@@ -24,7 +24,7 @@ from engine.dialler.outcomes import CallOutcome
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.runtime.acd_shell import AcdShell, Bridged, QueuedInfo
-from engine.transport import CommandFailed, ESLError
+from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ class OutboundDial:
             return DialResult(ORIGINATE_FAILURES.get(cause, CallOutcome.FAILED), hangup_cause=cause)
         except ESLError as exc:
             log.warning("campaign %s: dialling %s failed: %s", d.campaign, d.number, exc)
+            if isinstance(exc, CommandTimeout | ConnectionLost):  # the leg may exist, or appear later
+                self.legs.release(d.leg)
             return DialResult(CallOutcome.FAILED, hangup_cause=type(exc).__name__)
         except UnsafeValue as exc:  # nothing was sent: the number or a variable failed the dial grammar
             log.warning("campaign %s: not dialled: %s", d.campaign, exc)

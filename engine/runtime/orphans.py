@@ -30,11 +30,16 @@ class OrphanLegs:
     """The legs let go of (uuid -> when), checked against FreeSWITCH until gone for ``memory_seconds``."""
 
     def __init__(
-        self, control: Esl, metrics: Metrics, clock: Callable[[], float] = time.monotonic, memory_seconds: float = 300.0
+        self,
+        control: Esl,
+        metrics: Metrics | None,
+        clock: Callable[[], float] = time.monotonic,
+        memory_seconds: float = 300.0,
     ) -> None:
         self.control, self.metrics, self.clock = control, metrics, clock
         self.memory_seconds = memory_seconds
         self._legs: dict[str, float] = {}
+        self._watcher: gevent.Greenlet | None = None
 
     def __contains__(self, leg: object) -> bool:
         return leg in self._legs
@@ -53,7 +58,11 @@ class OrphanLegs:
         reason of a kill that found the leg (e.g. ``command_timeout``); empty: a routine release."""
         self._legs[leg] = self.clock()
         if self.kill(leg, cause) and counted_as:
-            self.metrics.orphan_legs_killed.labels(counted_as).inc()
+            self._count(counted_as)
+
+    def _count(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.orphan_legs_killed.labels(reason).inc()
 
     def reconcile(self) -> int:
         """Kill the legs let go of that FreeSWITCH lists; forget those gone for ``memory_seconds``.
@@ -73,7 +82,7 @@ class OrphanLegs:
                 log.warning("reconcile: killing leg %s, which hotline started and no longer owns", leg)
                 if self.kill(leg, "NORMAL_CLEARING"):
                     killed += 1
-                    self.metrics.orphan_legs_killed.labels("reconcile").inc()
+                    self._count("reconcile")
             elif since < horizon:
                 del self._legs[leg]
         return killed
@@ -82,6 +91,20 @@ class OrphanLegs:
         """Reconcile every ``period()`` seconds (read at least once a second: a changed period applies)."""
         last = time.monotonic()
         while True:
+            gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
+            if time.monotonic() - last >= period():
+                last = time.monotonic()
+                self.reconcile()
+
+    def watch(self, period: Callable[[], float]) -> None:
+        """Reconcile every ``period()`` seconds while any leg is remembered: started on demand, the
+        watcher ends by itself once every leg let go of is forgotten (for owners with no stop())."""
+        if self._watcher is None or self._watcher.dead:
+            self._watcher = gevent.spawn(self._watch, period)
+
+    def _watch(self, period: Callable[[], float]) -> None:
+        last = time.monotonic()
+        while self._legs:
             gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
             if time.monotonic() - last >= period():
                 last = time.monotonic()
