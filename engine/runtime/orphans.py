@@ -65,26 +65,32 @@ class OrphanLegs:
             self.metrics.orphan_legs_killed.labels(reason).inc()
 
     def reconcile(self) -> int:
-        """Kill the legs let go of that FreeSWITCH lists; forget those gone for ``memory_seconds``.
-        Returns how many were killed (0 when the channel list could not be had)."""
+        """Kill the legs let go of that FreeSWITCH lists; forget those let go of ``memory_seconds`` ago
+        (earlier passes killed them if they were there). Returns how many were killed (0 when the
+        channel list could not be had: FreeSWITCH unreachable, or not the expected JSON)."""
+        horizon = self.clock() - self.memory_seconds
+        for leg in [leg for leg, since in self._legs.items() if since < horizon]:
+            del self._legs[leg]
         if not self._legs:
             return 0
         try:
             reply = self.control.api("show", "channels", "as", "json")
+        except ESLError as exc:  # reconnecting, or stopped: the next pass tries again
+            log.info("reconcile: no channel list: %s", exc)
+            return 0
+        try:
             rows = json.loads(reply).get("rows", [])
             present = {str(row.get("uuid", "")) for row in rows if isinstance(row, dict)}
-        except (ESLError, ValueError, AttributeError) as exc:  # no connection, or not the expected JSON
-            log.warning("reconcile: no channel list: %s", exc)
+        except (ValueError, AttributeError) as exc:  # never trusted in part
+            log.warning("reconcile: the channel list is not the expected JSON: %s", exc)
             return 0
-        killed, horizon = 0, self.clock() - self.memory_seconds
-        for leg, since in list(self._legs.items()):
+        killed = 0
+        for leg in list(self._legs):
             if leg in present:
                 log.warning("reconcile: killing leg %s, which hotline started and no longer owns", leg)
                 if self.kill(leg, "NORMAL_CLEARING"):
                     killed += 1
                     self._count("reconcile")
-            elif since < horizon:
-                del self._legs[leg]
         return killed
 
     def run_forever(self, period: Callable[[], float]) -> None:
