@@ -355,10 +355,10 @@ class AcdShell:
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
             if isinstance(exc, CommandTimeout | ConnectionLost):  # the leg may exist, or appear later
-                self._release(io.leg, "ORIGINATOR_CANCEL", "command_timeout")
+                self.orphans.release(io.leg, "ORIGINATOR_CANCEL", "command_timeout")
             return
         if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
-            self._release(io.leg, "ORIGINATOR_CANCEL")
+            self.orphans.release(io.leg, "ORIGINATOR_CANCEL")
             return
         self._count_offer(io, "answered")
         self.apply(lambda now: self.acd.offer_answered(offer.offer_id, now))
@@ -373,13 +373,7 @@ class AcdShell:
         if io is not None:
             io.cancelled = True
             self._count_offer(io, "cancelled")
-            gevent.spawn(self._release, io.leg, "ORIGINATOR_CANCEL")
-
-    def _kill(self, leg: str, cause: str) -> bool:
-        return self.orphans.kill(leg, cause)
-
-    def _release(self, leg: str, cause: str, counted_as: str = "") -> None:
-        self.orphans.release(leg, cause, counted_as)
+            gevent.spawn(self.orphans.release, io.leg, "ORIGINATOR_CANCEL")
 
     def reconcile(self) -> int:
         """Kill the legs hotline let go of that FreeSWITCH still lists (see :mod:`engine.runtime.orphans`)."""
@@ -394,7 +388,7 @@ class AcdShell:
         if failure is None:
             self._bridged(bridge, info, io.leg)
             return
-        self._release(io.leg, "NORMAL_CLEARING")
+        self.orphans.release(io.leg, "NORMAL_CLEARING")
         if failure == "caller_gone" or bridge.call_id not in self.calls:
             log.warning("bridge %s <-> %s: the caller is gone; the call ends", info.call_id, io.leg)
             self.metrics.bridge_failures.labels(info.queue, "caller_gone").inc()
@@ -454,6 +448,7 @@ class AcdShell:
         if joining is not None:
             seen, notice = joining
             if info is not None:
+                info.connecting = False  # bridged: a hangup from now on ends a talking call, not a gone caller
                 info.inbox.put(notice)  # before the session reads any later event of its call
             seen.set()
         for listener in self._seen_listeners:
@@ -483,7 +478,7 @@ class AcdShell:
             raise LookupError(f"call {call_id} is not bridged to an agent")
         self.control.api("uuid_setvar", call_id, "park_after_bridge", "true")  # a uuid_bridge'd caller is
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
-        self._kill(leg, "NORMAL_CLEARING")
+        self.orphans.kill(leg, "NORMAL_CLEARING")
 
     def hold_for_consult(self, call_id: str, *, music: bool = True) -> str:
         """The caller's bridge with the agent is about to end without ending the call: the session hears
