@@ -575,3 +575,31 @@ def test_only_a_ready_agent_can_be_consulted_and_engage_names_its_reason() -> No
     assert state(acd, "a") is AgentState.READY  # no wrap-up: ready at once
     with pytest.raises(IllegalTransition):
         acd.engaged_call_ended("a", 0, 4)
+
+
+def test_a_caller_gone_before_the_bridge_ends_the_call_and_frees_the_agent_at_once() -> None:
+    """The answer never became a bridge because the caller went: abandoned, never offered again;
+    the agent is ready with no failed delay (contrast bridge_failed) and takes the next call."""
+    queue = QueueConfig("sales", "sales", failed_delay_seconds=30, wrap_up_seconds=60)
+    acd = make(queue, agents={"a": {"sales": 5}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    acd.enqueue("c2", "sales", 0, 1)
+    acd.offer_answered(offer.offer_id, 2)
+    out = acd.caller_gone("c1", 3)
+    assert of(commands.CallAbandoned, out) == [commands.CallAbandoned("c1", "sales", 3)]
+    assert commands.AgentStateChanged("a", AgentState.ON_CALL, AgentState.READY, "caller_gone", 3) in out
+    assert [o.call_id for o in of(commands.Offer, out)] == ["c2"]  # at once: no delay, no wrap-up
+    stats = acd.snapshot().stats["sales"]
+    assert (stats.answered, stats.abandoned, stats.completed) == (0, 1, 0)
+    assert acd.caller_gone("c1", 4) == [] and acd.call_ended("c1", 4) == []  # late reports: ignored
+    with pytest.raises(ValueError, match="caller's channel is gone"):
+        acd.enqueue("c1", "sales", 0, 5)
+
+
+def test_a_caller_gone_while_ringing_withdraws_the_offer_without_penalty() -> None:
+    acd = make(SALES, agents={"a": {"sales": 5}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    out = acd.caller_gone("c1", 1)
+    assert of(commands.CancelOffer, out) == [commands.CancelOffer(offer.offer_id, "c1", "a")]
+    assert state(acd, "a") is AgentState.READY and acd.snapshot().agents["a"].available_at <= 1
+    assert acd.offer_answered(offer.offer_id, 2) == []  # the late answer changes nothing

@@ -93,6 +93,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.ringing: dict[str, commands.Offer] = {}
         self.resolved_offers: list[str] = []
         self.gone_calls: set[str] = set()
+        self.callers_gone: set[str] = set()  # FreeSWITCH said the caller's channel is gone
         for queue in QUEUES:
             self.apply(self.acd.configure_queue(queue, self.now))
         for agent in AGENTS:
@@ -109,6 +110,7 @@ class AcdMachine(RuleBasedStateMachine):
                 case commands.Offer(offer_id=offer_id, call_id=call_id):
                     DETAILS["offer " + ("callback" if call_id.startswith("cb-") else "call")] += 1
                     assert offer_id not in self.ringing
+                    assert call_id not in self.callers_gone, "a call whose caller is gone is never offered again"
                     assert call_id not in self.dialling, "a callback being dialled is never offered again"
                     assert self.callback_status.get(call_id, "pending") == "pending", "offered while not waiting"
                     self.ringing[offer_id] = command
@@ -279,6 +281,45 @@ class AcdMachine(RuleBasedStateMachine):
         assert after.agents[was.agent_id].state is AgentState.READY  # held out for the failed delay, no wrap-up
         assert after.agents[was.agent_id].available_at > self.now
         self.ran("bridge_fails")
+
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def caller_gone(self, data: st.DataObject) -> None:
+        """FreeSWITCH says the caller's channel is gone (e.g. ``-ERR No such channel!`` to the bridge):
+        usually a live call, sometimes any call or callback (calls not held and callbacks are ignored)."""
+        live = self.calls_in(CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED)
+        call_id = self.pick(data, live, self.made_calls() + self.callbacks)
+        was = self.acd.snapshot().calls.get(call_id)
+        if was is None or was.callback:
+            self.apply(self.acd.tick(self.now))
+            before = self.acd.snapshot()
+            assert self.acd.caller_gone(call_id, self.now) == []
+            assert self.acd.snapshot() == before
+            event("rule caller_gone: not held, ignored")
+            return
+        out = self.acd.caller_gone(call_id, self.now)
+        assert any(isinstance(c, commands.CallAbandoned) and c.call_id == call_id for c in out), out
+        self.callers_gone.add(call_id)
+        self.apply(out)
+        after = self.acd.snapshot()
+        assert call_id not in after.calls
+        if was.agent_id:  # answered, bridge not formed: back to ready at once, no wrap-up, no penalty
+            agent = after.agents[was.agent_id]
+            assert agent.state is AgentState.READY or agent.offer_id is not None, agent
+            assert agent.available_at <= self.now
+        self.ran("caller_gone", was.state)
+
+    @precondition(lambda self: self.callers_gone)
+    @rule(data=st.data())
+    def gone_caller_enqueued(self, data: st.DataObject) -> None:
+        """A late shell enqueues a call whose caller is gone: refused, nothing changes."""
+        call_id = data.draw(st.sampled_from(sorted(self.callers_gone)))
+        self.apply(self.acd.tick(self.now))
+        before = self.acd.snapshot()
+        with pytest.raises(ValueError, match="gone"):
+            self.acd.enqueue(call_id, "sales", 0, self.now, caller="+100")
+        assert self.acd.snapshot() == before
+        self.ran("gone_caller_enqueued")
 
     @precondition(lambda self: self.next_call)
     @rule(data=st.data())

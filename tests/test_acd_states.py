@@ -43,6 +43,7 @@ reserved    break                break
 reserved    logout               logged_out
 on_call     call_ended           wrap_up
 on_call     bridge_failed        ready
+on_call     caller_gone          ready
 on_call     callback_failed      ready
 wrap_up     wrap_up_ended        ready
 wrap_up     break                break
@@ -64,6 +65,9 @@ offering          answer         bridged
 offering          hang_up        ended
 bridged           hang_up        ended
 bridged           bridge_failed  queued
+queued            caller_gone    ended
+offering          caller_gone    ended
+bridged           caller_gone    ended
 queued            leave          left
 offering          leave          left
 virtual           offer          virtual_offering
@@ -92,10 +96,13 @@ ringing  cancel     cancelled
 AGENT_STATES = "logged_out ready break reserved on_call wrap_up engaged"
 AGENT_EVENTS = (
     "login logout ready break offer answer offer_failed too_many_no_answers offer_cancelled call_ended"
-    " bridge_failed callback_failed wrap_up_ended dial consult engaged_call_ended"
+    " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
 )
 CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait"
-CALL_EVENTS = "offer offer_failed answer hang_up bridge_failed max_wait leave connected no_contact give_up retry cancel"
+CALL_EVENTS = (
+    "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
+    " cancel"
+)
 OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
 OFFER_EVENTS = "answer no_answer busy reject fail cancel"
 

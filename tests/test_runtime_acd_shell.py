@@ -6,6 +6,7 @@ caller's session hears (its inbox), the agents' states, the desktop feed and the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from engine.runtime.acd_shell import (
     AcdShell,
     Bridged,
     BridgeFailed,
+    CallerGone,
     ConsultHold,
     LeftQueue,
     QueuedInfo,
@@ -300,9 +302,10 @@ def test_a_refused_bridge_releases_the_agent_leg_and_requeues_the_call_at_the_he
     leg = variables["origination_uuid"]
     rig.rings["user/1001"].set(f"+OK {leg}\n")
     assert info.inbox.get(timeout=5) == BridgeFailed()
-    assert rig.switch.commands[-3:] == [
+    assert rig.switch.commands[-4:] == [
         "api uuid_break call-1 all",
         f"api uuid_bridge call-1 {leg}",
+        "api uuid_exists call-1",  # the caller is still there (the switch does not say false): the agent's leg went
         f"api uuid_kill {leg} NORMAL_CLEARING",
     ]
     assert rig.metrics.value("hotline_queue_bridge_failures_total", queue="sales", reason="refused") == 1
@@ -459,3 +462,121 @@ def test_after_a_reconnect_only_calls_freeswitch_still_has_stay_bridged_and_no_a
     assert rig.state(gone_agent) is AgentState.WRAP_UP
     again, rung = rig.originate()  # the ring died with the connection: offered again once back, no penalty
     assert (again["hotline_call"], rung) == ("call-3", ringing)
+
+
+# ---- fail safe: a gone caller is never offered again; no agent leg stays parked ----------------------------
+
+
+def gone_caller(line: str) -> Answer | None:
+    """FreeSWITCH under load: the caller hung up while the agent answered (its hangup not yet read)."""
+    if line.startswith(("api uuid_bridge call-1", "api uuid_break call-1")):
+        return Api("-ERR No such channel!\n")
+    if line == "api uuid_exists call-1":
+        return Api("false\n")
+    return None
+
+
+def test_a_bridge_refused_because_the_caller_is_gone_ends_the_call_and_never_offers_it_again(make_rig) -> None:
+    rig = make_rig(gone_caller, agents=("1001", "1002"))
+    info = rig.queued()
+    rig.shell.enqueue(info, 0)
+    variables, contact = rig.originate()
+    leg = variables["origination_uuid"]
+    rig.rings[contact].set(f"+OK {leg}\n")
+    assert info.inbox.get(timeout=5) == CallerGone()
+    wait_until(lambda: f"api uuid_kill {leg} NORMAL_CLEARING" in rig.switch.commands, what="the agent leg killed")
+    assert rig.state(contact.removeprefix("user/")) is AgentState.READY
+    assert rig.shell.acd.position("call-1") is None
+    assert rig.metrics.value("hotline_queue_callers_gone_total", queue="sales") == 1
+    assert rig.metrics.value("hotline_queue_bridge_failures_total", queue="sales", reason="caller_gone") == 1
+    rig.shell.apply(rig.shell.acd.tick)  # time passes: nothing is offered again, to any agent
+    assert [c for c in rig.switch.commands if c.startswith("bgapi originate")] == [rig.switch.commands[0]]
+    assert rig.shell.acd.queue_status("sales", rig.clock()).waiting == 0
+
+
+def test_the_caller_hanging_up_while_the_bridge_is_made_releases_the_agent_without_wrap_up(make_rig) -> None:
+    hold = AsyncResult()
+
+    def slow_bridge(line: str) -> Answer | None:
+        if line.startswith("api uuid_break call-1"):  # the bridge waits until the caller hung up
+            hold.get()
+            return Api("-ERR No such channel!\n")
+        return None
+
+    rig = make_rig(slow_bridge)
+    info = rig.queued()
+    rig.shell.enqueue(info, 0)
+    variables, contact = rig.originate()
+    leg = variables["origination_uuid"]
+    rig.rings[contact].set(f"+OK {leg}\n")
+    wait_until(lambda: info.connecting, what="the agent answered")
+    rig.shell.call_ended("call-1")  # the session saw the caller's hangup
+    assert rig.state("1001") is AgentState.READY  # not wrap_up: the call never reached the agent
+    assert rig.shell.acd.queue_status("sales", rig.clock()).waiting == 0
+    hold.set(None)
+    wait_until(lambda: f"api uuid_kill {leg} NORMAL_CLEARING" in rig.switch.commands, what="the agent leg killed")
+    assert rig.metrics.value("hotline_queue_callers_gone_total", queue="sales") == 1
+    assert len([c for c in rig.switch.commands if c.startswith("bgapi originate")]) == 1
+
+
+def test_an_originate_that_times_out_kills_its_leg_and_reconciliation_kills_it_when_it_appears(make_rig) -> None:
+    """The reply to the originate never comes: the leg is killed by its UUID (not there yet), and once
+    FreeSWITCH lists it the reconciliation kills it again, counted."""
+    listed: list[str] = []
+
+    def script(line: str) -> Answer | None:
+        if line.startswith("bgapi originate ") and not listed:
+            return Job(AsyncResult())  # the BACKGROUND_JOB never comes in time
+        if line.startswith("api uuid_kill ") and line.split()[2] not in listed:
+            return Api("-ERR No such channel!\n")
+        if line == "api show channels as json":
+            rows = [{"uuid": uuid, "name": "sofia/internal/1001"} for uuid in listed]
+            return Api(json.dumps({"row_count": len(rows), "rows": rows}) + "\n")
+        return None
+
+    rig = make_rig(script, agents=("1001",), config=queue(ring_timeout_seconds=0.2, failed_delay_seconds=600))
+    rig.shell.originate_margin_seconds = 0.1
+    rig.shell.enqueue(rig.queued(), 0)
+    variables, _ = rig.originate()
+    leg = variables["origination_uuid"]
+    wait_until(lambda: f"api uuid_kill {leg} ORIGINATOR_CANCEL" in rig.switch.commands, what="kill after timeout")
+    assert rig.state("1001") is AgentState.READY  # told before the kill was sent: not waiting on it
+    assert rig.metrics.value("hotline_orphan_legs_killed_total", reason="command_timeout") == 0  # nothing there yet
+    assert rig.shell.reconcile() == 0  # FreeSWITCH lists no such leg: nothing to kill
+    listed.append(leg)  # the originate completes late: the agent's phone is parked
+    assert rig.shell.reconcile() == 1, rig.switch.commands
+    assert rig.switch.commands[-1] == f"api uuid_kill {leg} NORMAL_CLEARING"
+    assert rig.metrics.value("hotline_orphan_legs_killed_total", reason="reconcile") == 1
+
+
+def test_reconciliation_runs_by_itself_and_leaves_owned_legs_alone(make_rig) -> None:
+    """Two calls: 1001's originate results never come (the legs are let go of);
+    1002 answers (bridged: owned). FreeSWITCH lists every leg; the periodic reconciliation kills the
+    first agent's only."""
+    listed: list[str] = []
+    ringing: list[str] = []  # the legs to 1002, who answers: bridged, hotline's
+
+    def script(line: str) -> Answer | None:
+        if line.startswith("bgapi originate "):
+            listed.append(line.split("origination_uuid=")[1].split(",")[0])
+            if "user/1001" in line:
+                return Job(AsyncResult())
+            ringing.append(listed[-1])
+            return Job(f"+OK {listed[-1]}\n")
+        if line == "api show channels as json":
+            return Api(json.dumps({"row_count": len(listed), "rows": [{"uuid": u} for u in listed]}) + "\n")
+        return None
+
+    rig = make_rig(script, agents=("1001", "1002"), config=queue(ring_timeout_seconds=0.2))
+    rig.shell.originate_margin_seconds = 0.1
+    rig.shell.reconcile_seconds = 0.05
+    rig.shell.start()
+    rig.shell.enqueue(rig.queued("call-1"), 0)
+    rig.shell.enqueue(rig.queued("call-2"), 0)
+    wait_until(
+        lambda: rig.metrics.value("hotline_orphan_legs_killed_total", reason="reconcile") >= 1,
+        what="the reconciliation killed the leg let go of",
+    )
+    kills = [c for c in rig.switch.commands if c.startswith("api uuid_kill")]
+    assert any(c.endswith(" NORMAL_CLEARING") and c.split()[2] not in ringing for c in kills)
+    assert ringing and not any(leg in c for c in kills for leg in ringing)  # bridged to 1002: hotline's

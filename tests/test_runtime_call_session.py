@@ -122,6 +122,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         refuse: str = "",
         record_call: Callable[[CallTrace], None] | None = None,
         request_callback: Callable[[CallbackRequest], int] | None = None,
+        customer_pop: Callable[[str], tuple[dict | None, list[dict]]] | None = None,
     ) -> Rig:
         flows_dir = tmp_path / "flows"
         flows_dir.mkdir(exist_ok=True)
@@ -169,7 +170,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
                 tmp_path / "fax",
                 "loopback/{number}",
             ),
-            customer_pop=lambda _number: (None, []),
+            customer_pop=customer_pop or (lambda _number: (None, [])),
             acd=shell,
             metrics=metrics,
             record_call=record_call or recorded.put,
@@ -347,3 +348,47 @@ def test_a_recorder_that_fails_is_logged_and_the_session_still_ends(make_rig, ca
     assert rig.session.successful()
     assert "could not record the call" in caplog.text
     assert rig.metrics.value("hotline_calls_total", outcome="self_served") == 1
+
+
+# ---- exactly one CDR, whichever way the call ends ---------------------------------------------------------
+
+
+def test_a_call_whose_socket_is_lost_while_queued_is_recorded_once_without_waiting_for_a_hangup(make_rig) -> None:
+    rig = make_rig(keys=("1",), agents=("1001",))
+    rig.control.wait_for("bgapi originate ")  # queued and ringing the agent
+    rig.switch.close()  # the socket is gone: no CHANNEL_HANGUP will ever come
+    trace = rig.recorded.get(timeout=5)  # not after the 30 s wait for a hangup
+    assert trace.outcome == "abandoned" and trace.queue == "sales"
+    assert rig.session is not None and rig.session.join(5) is None and rig.session.dead
+    assert rig.recorded.empty()
+    assert rig.shell.acd.position(CALL) is None and CALL not in rig.shell.calls
+    assert rig.state("1001") is AgentState.READY  # the ringing offer was withdrawn
+    assert rig.metrics.value("hotline_calls_total", outcome="abandoned") == 1
+
+
+def test_an_engine_error_is_recorded_once_as_failed_and_still_raised(make_rig) -> None:
+    def broken_crm(_number: str) -> tuple[dict | None, list[dict]]:
+        raise RuntimeError("the CRM lookup broke")
+
+    rig = make_rig(customer_pop=broken_crm)
+    rig.switch.wait_told("answer")
+    rig.switch.hang_up()
+    trace = rig.recorded.get(timeout=5)
+    assert trace.outcome == "failed" and trace.hangup_cause == "NORMAL_CLEARING"
+    assert rig.session is not None
+    rig.session.join(5)
+    assert isinstance(rig.session.exception, RuntimeError)  # the outbound server logs it and hangs up
+    assert rig.recorded.empty()
+    assert rig.metrics.value("hotline_calls_total", outcome="failed") == 1
+
+
+def test_a_session_killed_while_queued_still_records_the_call_once(make_rig) -> None:
+    """The engine stops (the session's greenlet is killed) with a caller waiting: the call is recorded."""
+    rig = make_rig(keys=("1",), agents=("1001",))
+    rig.control.wait_for("bgapi originate ")
+    assert rig.session is not None
+    rig.session.kill(timeout=5)
+    trace = rig.recorded.get(timeout=5)
+    assert trace.outcome == "abandoned" and trace.queue == "sales"
+    assert rig.recorded.empty()
+    assert rig.shell.acd.position(CALL) is None

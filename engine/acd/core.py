@@ -41,6 +41,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from engine.acd import commands
+from engine.acd.gone import GoneCalls
 from engine.acd.model import Agent, Offer, QueueConfig, QueuedCall
 from engine.acd.states import (
     WAITING,
@@ -183,6 +184,7 @@ class Acd:
         # Abandoned callers who may resume their place: (caller, queue) -> (enqueued_at, until).
         self._resumable: dict[tuple[str, str], tuple[float, float]] = {}
         self._resume_expiry: list[tuple[float, tuple[str, str]]] = []
+        self._gone = GoneCalls()  # calls whose caller's channel is gone: never enqueued or offered again
 
     # ------------------------------------------------------------------ configuration
 
@@ -387,6 +389,8 @@ class Acd:
             raise ValueError(f"enqueue({call_id!r}).priority: must be an integer, got {priority!r}")
         if call_id in self._calls:
             raise ValueError(f"enqueue({call_id!r}).call_id: the call is already in the ACD")
+        if call_id in self._gone:
+            raise ValueError(f"enqueue({call_id!r}).call_id: the caller's channel is gone")
         self._advance(now)
         since = self._resume(caller, queue)
         call = QueuedCall(
@@ -565,6 +569,27 @@ class Acd:
             agent.available_at = self._now + self._queues[call.queue].failed_delay_seconds
             self._agent_event(agent, AgentEvent.BRIDGE_FAILED, self._now, "bridge_failed")
             self._requeue(call)
+            self._route()
+        return self._flush()
+
+    def caller_gone(self, call_id: str, now: float) -> list[commands.Command]:
+        """FreeSWITCH says the caller's channel is gone (``-ERR No such channel!`` for the caller, or its
+        hangup seen before the bridge formed): the call ends as abandoned and is never offered again.
+        Ringing offers are withdrawn; an agent who answered goes back to ``ready`` with no wrap-up and no
+        penalty (the shell releases their leg).  Callbacks (no caller channel) and calls the ACD no
+        longer holds are ignored."""
+        self._advance(now)
+        call = self._calls.get(call_id)
+        if call is not None and not call.callback:
+            transition(Machine.CALL, call.state, CallEvent.CALLER_GONE, call_id)
+            self._gone.add(call_id)
+            if call.state is CallState.BRIDGED and call.agent_id:
+                agent = self._agents[call.agent_id]
+                self._stats[call.queue].answered -= 1
+                call.agent_id = call.bridged_at = None
+                agent.call_id = None
+                self._agent_event(agent, AgentEvent.CALLER_GONE, self._now, "caller_gone")
+            self._end_call(call, CallEvent.CALLER_GONE)
             self._route()
         return self._flush()
 
@@ -935,17 +960,18 @@ class Acd:
 
     # ------------------------------------------------------------------ internals: calls
 
-    def _end_call(self, call: QueuedCall) -> None:
-        """The call is gone (caller hung up, or a bridged call was not reconfirmed after reset)."""
+    def _end_call(self, call: QueuedCall, event: CallEvent = CallEvent.HANG_UP) -> None:
+        """The call is gone (caller hung up, its channel is gone, or a bridged call was not reconfirmed
+        after reset)."""
         state = call.state
-        ended = transition(Machine.CALL, state, CallEvent.HANG_UP, call.call_id)
+        ended = transition(Machine.CALL, state, event, call.call_id)
         for offer_id in sorted(call.offer_ids):
             self._withdraw(self._offers[offer_id], OfferEvent.CANCEL, AgentEvent.OFFER_CANCELLED)
         call.state = ended
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
         stats = self._stats[call.queue]
-        if state is CallState.BRIDGED:
+        if state is CallState.BRIDGED and event is CallEvent.HANG_UP:
             stats.completed += 1
             self._finish_call(call)
             if call.callback:

@@ -17,8 +17,11 @@ Agents
     ``ready``.  When the bridged call ends they are in ``wrap_up`` until it expires
     or they end it (``wrap_up_ended`` -> ``ready``).  If the bridge to the caller does not form
     (the agent's leg vanished between answering and the bridge: ``bridge_failed``) they go back to
-    ``ready`` without wrap-up, held out for the queue's failed delay.  An agent on a callback whose customer
-    could not be reached goes straight back to ``ready`` (``callback_failed``, no wrap-up).
+    ``ready`` without wrap-up, held out for the queue's failed delay.  If instead FreeSWITCH says the
+    *caller's* channel is gone (``caller_gone``: ``-ERR No such channel!`` for the caller, or the caller's
+    hangup seen before the bridge formed) they go back to ``ready`` at once: no wrap-up, no penalty.
+    An agent on a callback whose customer could not be reached goes straight back to ``ready``
+    (``callback_failed``, no wrap-up).
     ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
     from every logged-in state except ``on_call`` (finish the call first); from
     ``reserved`` it withdraws the ringing offer, as does going on break.
@@ -33,7 +36,9 @@ Calls
     A call enters ``queued``.  The ACD ``offer``\\ s it (``offering``); when every
     offer for it fails or is withdrawn it returns to ``queued`` at the head
     (``offer_failed``).  The first ``answer`` bridges it (``bridged``); a bridge that does not form
-    (``bridge_failed``) puts it back at the head (``queued``).  The caller
+    (``bridge_failed``) puts it back at the head (``queued``).  FreeSWITCH saying the caller's channel is
+    gone (``caller_gone``, in ``queued``, ``offering`` or ``bridged`` before the bridge formed) ends the
+    call as abandoned (``ended``): a gone caller is never offered again.  The caller
     may ``hang_up`` in any live state (``ended``; from ``queued`` this is an
     abandoned call).  A queued call that waited its queue's maximum leaves the
     queue to the configured exit target (``max_wait`` -> ``left``); a caller may
@@ -98,6 +103,7 @@ class AgentEvent(StrEnum):
     OFFER_CANCELLED = "offer_cancelled"
     CALL_ENDED = "call_ended"
     BRIDGE_FAILED = "bridge_failed"
+    CALLER_GONE = "caller_gone"
     CALLBACK_FAILED = "callback_failed"
     WRAP_UP_ENDED = "wrap_up_ended"
     DIAL = "dial"
@@ -127,6 +133,7 @@ class CallEvent(StrEnum):
     ANSWER = "answer"
     HANG_UP = "hang_up"
     BRIDGE_FAILED = "bridge_failed"
+    CALLER_GONE = "caller_gone"
     MAX_WAIT = "max_wait"
     LEAVE = "leave"
     CONNECTED = "connected"
@@ -179,6 +186,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.RESERVED, _AE.OFFER_CANCELLED): _A.READY,
     (_A.ON_CALL, _AE.CALL_ENDED): _A.WRAP_UP,
     (_A.ON_CALL, _AE.BRIDGE_FAILED): _A.READY,
+    (_A.ON_CALL, _AE.CALLER_GONE): _A.READY,
     (_A.ON_CALL, _AE.CALLBACK_FAILED): _A.READY,
     (_A.WRAP_UP, _AE.WRAP_UP_ENDED): _A.READY,
     (_A.WRAP_UP, _AE.BREAK): _A.BREAK,
@@ -201,6 +209,9 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.OFFERING, _CE.HANG_UP): _C.ENDED,
     (_C.BRIDGED, _CE.HANG_UP): _C.ENDED,
     (_C.BRIDGED, _CE.BRIDGE_FAILED): _C.QUEUED,
+    (_C.QUEUED, _CE.CALLER_GONE): _C.ENDED,
+    (_C.OFFERING, _CE.CALLER_GONE): _C.ENDED,
+    (_C.BRIDGED, _CE.CALLER_GONE): _C.ENDED,
     (_C.VIRTUAL, _CE.OFFER): _C.VIRTUAL_OFFERING,
     (_C.VIRTUAL, _CE.CANCEL): _C.LEFT,
     (_C.VIRTUAL_OFFERING, _CE.OFFER_FAILED): _C.VIRTUAL,

@@ -17,23 +17,27 @@ from typing import Any
 import gevent
 from gevent.queue import Empty
 
+from engine.acd.causes import HANGUP_CAUSES, DialOutcome
 from engine.campaigns.legs import Leg, Legs
 from engine.dialler.campaign import AmdRule
 from engine.dialler.outcomes import CallOutcome
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.runtime.acd_shell import AcdShell, Bridged, QueuedInfo
-from engine.transport import CommandFailed, ESLError
+from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError
 
 log = logging.getLogger(__name__)
 
-ORIGINATE_FAILURES = {
-    "NO_ANSWER": CallOutcome.NO_ANSWER,
-    "NO_USER_RESPONSE": CallOutcome.NO_ANSWER,
-    "ALLOTTED_TIMEOUT": CallOutcome.NO_ANSWER,
-    "RECOVERY_ON_TIMER_EXPIRE": CallOutcome.NO_ANSWER,
-    "USER_BUSY": CallOutcome.BUSY,
+CAMPAIGN_OUTCOMES = {
+    DialOutcome.NO_ANSWER: CallOutcome.NO_ANSWER,
+    DialOutcome.CANCELLED: CallOutcome.NO_ANSWER,  # rang out (originate_timeout) or stopped by hotline
+    DialOutcome.BUSY: CallOutcome.BUSY,
+    DialOutcome.REJECTED: CallOutcome.BUSY,  # the person declined: like busy, try again later
 }
+"""A failed originate's outcome (the one map of hang-up causes, engine.acd.causes) as a campaign outcome;
+anything else is ``failed``."""
+ORIGINATE_FAILURES = {c: CAMPAIGN_OUTCOMES[o] for c, o in HANGUP_CAUSES.items() if o in CAMPAIGN_OUTCOMES}
+"""FreeSWITCH's originate failure causes -> campaign outcomes."""
 BEEP_WAIT_SECONDS = 30.0
 MESSAGE_LEAD_SECONDS = 0.25  # stop waiting for an agent this long before the deadline so the message starts in time
 AMD_WAIT_SECONDS = 10.0
@@ -122,6 +126,8 @@ class OutboundDial:
             return DialResult(ORIGINATE_FAILURES.get(cause, CallOutcome.FAILED), hangup_cause=cause)
         except ESLError as exc:
             log.warning("campaign %s: dialling %s failed: %s", d.campaign, d.number, exc)
+            if isinstance(exc, CommandTimeout | ConnectionLost):  # the leg may exist, or appear later
+                self.legs.release(d.leg)
             return DialResult(CallOutcome.FAILED, hangup_cause=type(exc).__name__)
         except UnsafeValue as exc:  # nothing was sent: the number or a variable failed the dial grammar
             log.warning("campaign %s: not dialled: %s", d.campaign, exc)

@@ -14,6 +14,7 @@ from gevent.event import AsyncResult
 
 from engine.esl.codec import DEFAULT_LIMITS, Event, Limits
 from engine.metrics import Metrics
+from engine.runtime.orphans import OrphanLegs
 from engine.transport import InboundClient
 
 DIALLER_EVENTS = [
@@ -38,11 +39,17 @@ class Leg:
 
 
 class Legs:
-    """Registered legs, fed by the dialler connection's events."""
+    """Registered legs, fed by the dialler connection's events.
 
-    def __init__(self, client: InboundClient) -> None:
+    A leg given up on (:meth:`release`: its originate's result timed out, or the connection was lost)
+    is killed by its UUID and checked against FreeSWITCH's channels every ``reconcile_seconds`` for a
+    while (:class:`~engine.runtime.orphans.OrphanLegs`): the originate may still complete and park it."""
+
+    def __init__(self, client: InboundClient, metrics: Metrics | None = None) -> None:
         self.client = client
         self._legs: dict[str, Leg] = {}
+        self.orphans = OrphanLegs(client, metrics)
+        self.reconcile_seconds = 30.0
         client.on_event("CHANNEL_HANGUP_COMPLETE", self._hangup)
         client.on_event("CUSTOM", self._custom)
         client.on_event("RECORD_STOP", self._record_stop)
@@ -55,7 +62,7 @@ class Legs:
             host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler",
             limits=limits,
         )  # fmt: skip
-        return cls(client)
+        return cls(client, metrics)
 
     def register(self, uuid: str) -> Leg:
         """Watch ``uuid`` (before originating it, so no event can be missed)."""
@@ -64,6 +71,12 @@ class Legs:
 
     def forget(self, uuid: str) -> None:
         self._legs.pop(uuid, None)
+
+    def release(self, uuid: str, cause: str = "ORIGINATOR_CANCEL") -> None:
+        """Give up on a leg whose originate did not answer in time: kill it now and again if it
+        appears later (counted in ``hotline_orphan_legs_killed_total``)."""
+        self.orphans.release(uuid, cause, "command_timeout")
+        self.orphans.watch(lambda: self.reconcile_seconds)
 
     def execute(self, leg: Leg, app: str, arg: str = "") -> AsyncResult:
         """Start ``app`` on the leg; the result is set with its CHANNEL_EXECUTE_COMPLETE event."""

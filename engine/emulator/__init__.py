@@ -15,12 +15,13 @@ from engine.emulator.commands import Commands
 from engine.emulator.conference import Conferences
 from engine.emulator.originate import Originator
 from engine.emulator.outbound import OutboundSocket
+from engine.emulator.overload import Overload
 from engine.emulator.server import InboundServer
 from engine.emulator.sim import CalledParty, Caller, Phone
 from engine.emulator.switch import Switch
 from engine.esl.codec import Event
 
-__all__ = ["CalledParty", "Caller", "Channel", "Emulator", "Phone"]
+__all__ = ["CalledParty", "Caller", "Channel", "Emulator", "Overload", "Phone"]
 
 DialplanEntry = str | Sequence[str] | Sequence[tuple[str, str]]
 DEFAULT_DIALPLAN: dict[str, DialplanEntry] = {
@@ -201,3 +202,7 @@ class Emulator:
 
     def set_api_delay(self, seconds: float) -> None:
         self.switch.api_delay = seconds
+
+    def overload(self, mode: Overload | None) -> None:
+        """Be slow and lossy like a real switch under load (:class:`Overload`); None: normal again."""
+        self.switch.overload = mode

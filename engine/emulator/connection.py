@@ -136,7 +136,11 @@ class Connection:
     def deliver(self, event: codec.Event) -> None:
         if self.wants(event):
             build = codec.event_json if self.fmt == "json" else codec.event_plain
-            self.send(build(event.pairs, event.body))
+            late = self.switch.overload.event_delay if self.switch.overload else 0.0
+            if late:  # the overload mode: every event late by the same time, so still in order
+                gevent.spawn_later(late, self.send, build(event.pairs, event.body))
+            else:
+                self.send(build(event.pairs, event.body))
         ch = self.channel
         if ch is not None and event.name == "CHANNEL_HANGUP_COMPLETE" and event.uuid == ch.uuid:
             self._session_over(ch)
@@ -307,17 +311,22 @@ class Connection:
 
     def cmd_api(self, rest: str, frame: codec.Command) -> None:
         name, _, arg = rest.partition(" ")
-        self.switch.api_gate()
-        self.reply(codec.api_response(self.commands.run(name, arg)))
+        self.switch.api_gate(name, arg.strip())
+        body = self.commands.run(name, arg)
+        if self.switch.keep_log:
+            self.switch.api_log.append((name, arg.strip(), body))
+        self.reply(codec.api_response(body))
 
     def cmd_bgapi(self, rest: str, frame: codec.Command) -> None:
         name, _, arg = rest.partition(" ")
         job = frame.headers.get("Job-UUID") or new_uuid()
+        if self.switch.keep_log:
+            self.switch.api_log.append((name, arg.strip(), None))
         gevent.spawn(self._background, job, name, arg)
         self.reply(codec.reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
 
     def _background(self, job: str, name: str, arg: str) -> None:
-        self.switch.api_gate()
+        self.switch.api_gate(name, arg.strip(), background=True)
         body = self.commands.run(name, arg)
         headers = [("Job-UUID", job), ("Job-Command", name)]
         if arg:

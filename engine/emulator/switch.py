@@ -75,6 +75,9 @@ class Switch:
         self.peak_sessions = 0
         self.started_us = self.now_us()
         self.api_delay = 0.0
+        # (command, argument, reply): api commands once answered, bgapi when received (reply None), when keep_log
+        self.api_log: list[tuple[str, str, str | None]] = []
+        self.overload: Any = None  # engine.emulator.overload.Overload: the slow and lossy mode, when set
         self.api_open = gevent.event.Event()
         self.api_open.set()
         self._sequence = 0
@@ -173,8 +176,12 @@ class Switch:
 
     # ---- api gate (fault injection) ---------------------------------------------------------------
 
-    def api_gate(self) -> None:
-        """Hold an api/bgapi command while frozen, then apply the configured delay."""
+    def api_gate(self, name: str = "", arg: str = "", background: bool = False) -> None:
+        """Hold an api/bgapi command while frozen, then apply the configured delay (and the overload
+        mode's: a drawn delay, a late job, a caller who hangs up just before the command runs)."""
         self.api_open.wait()
-        if self.api_delay:
-            gevent.sleep(self.api_delay)
+        wait = self.api_delay + (self.overload.reply_wait(name, arg, background) if self.overload else 0.0)
+        if wait:
+            gevent.sleep(wait)
+        if self.overload:
+            self.overload.before(name, arg, self.channels)

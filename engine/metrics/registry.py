@@ -291,6 +291,19 @@ class Metrics:
         self.retention_last_run = Gauge(
             "hotline_retention_last_run_timestamp_seconds", "When the last retention run finished", registry=r
         )
+        self.orphan_legs_killed = Counter(
+            "hotline_orphan_legs_killed",
+            "Agent legs hotline started but no longer owned, killed: after a command that timed out"
+            " (command_timeout) or found by the periodic reconciliation with FreeSWITCH's channels (reconcile)",
+            ["reason"],
+            registry=r,
+        )
+        self.callers_gone = Counter(
+            "hotline_queue_callers_gone",
+            "Queued calls ended because FreeSWITCH said the caller's channel was gone (never offered again)",
+            ["queue"],
+            registry=r,
+        )
         self.unsafe_values = Counter(
             "hotline_unsafe_values",
             "Values refused by the dial grammar before they reached a FreeSWITCH command, by where they came from",

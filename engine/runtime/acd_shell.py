@@ -14,7 +14,13 @@ runs applications still queued on a channel *inside* its bridge (switch_ivr_brid
 private events in the bridge loop), so hold music sent just before the agent answered would play
 over the agent for good. The call counts as talking only once the caller's CHANNEL_BRIDGE arrives
 (``uuid_bridge`` answers before the bridge exists); a bridge that does not form is retried, then
-the agent's leg is released and the call goes back to the head of its queue.
+the agent's leg is released and the call goes back to the head of its queue; if FreeSWITCH says the
+*caller's* channel is gone, the call ends as abandoned instead (``Acd.caller_gone``), never offered again.
+
+No agent's phone stays parked: every leg hotline originates carries its own ``origination_uuid``; a leg
+the shell lets go of (an offer that failed, timed out or was withdrawn, a bridge that did not form) is
+killed at once and remembered, and :meth:`AcdShell.reconcile` (every ``reconcile_seconds``) kills those
+FreeSWITCH still lists: a leg whose originate reply timed out may only appear after the kill was sent.
 """
 
 from __future__ import annotations
@@ -32,33 +38,28 @@ from gevent.event import Event
 from gevent.queue import Queue
 
 from engine.acd import commands
+from engine.acd.causes import HANGUP_CAUSES, OFFER_FAILURES, offer_failure
 from engine.acd.core import Acd
 from engine.acd.states import AgentState
 from engine.cti import Hub
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
-from engine.transport import CommandFailed, ConnectionLost, ESLError, InboundClient
+from engine.runtime.orphans import OrphanLegs
+from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
 
 BRIDGE_ATTEMPTS = 2
 
-# FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons.
-FAILURE_REASONS = {
-    "NO_ANSWER": "no_answer",
-    "NO_USER_RESPONSE": "no_answer",
-    "ALLOTTED_TIMEOUT": "no_answer",
-    "ORIGINATOR_CANCEL": "no_answer",
-    "USER_BUSY": "busy",
-    "CALL_REJECTED": "rejected",
-}
+# FreeSWITCH originate failures (the text after -ERR) -> the ACD's offer failure reasons, from the one
+# map of hang-up causes (engine.acd.causes).
+FAILURE_REASONS = {cause: OFFER_FAILURES[o] for cause, o in HANGUP_CAUSES.items() if o in OFFER_FAILURES}
 
 
 def failure_reason(exc: CommandFailed) -> str:
     """The ACD's failure reason for a failed ``originate`` (``-ERR NO_ANSWER`` -> ``no_answer``)."""
-    words = str(exc).removeprefix("-ERR").split()  # FreeSWITCH may send a bare "-ERR"
-    return FAILURE_REASONS.get(words[0] if words else "", "failed")
+    return offer_failure(str(exc))
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class Bridged:
 class BridgeFailed:
     """Sent to a call session: the agent answered but the bridge did not form; the call is back at the
     head of its queue (hold music again)."""
+
+
+@dataclass(frozen=True)
+class CallerGone:
+    """Sent to a call session: FreeSWITCH says its caller's channel is gone; the ACD ended the call
+    (abandoned) and will never offer it again."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +171,11 @@ class AcdShell:
         clock: Callable[[], float] = time.monotonic,
         tick_seconds: float = 0.25,
         bridge_confirm_seconds: float = 5.0,
+        reconcile_seconds: float = 30.0,
+        leg_memory_seconds: float = 300.0,
     ) -> None:
+        """``reconcile_seconds``: how often legs let go of are checked against FreeSWITCH's channels;
+        ``leg_memory_seconds``: how long a leg let go of is looked for (it may appear late)."""
         self.acd = acd
         self.control = control
         self.hub = hub
@@ -172,6 +183,11 @@ class AcdShell:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self.bridge_confirm_seconds = bridge_confirm_seconds
+        self.reconcile_seconds = reconcile_seconds
+        self.originate_margin_seconds = 10.0  # how long past the ring timeout an originate's result may take
+        self.leg_memory_seconds = leg_memory_seconds
+        self.orphans = OrphanLegs(control, metrics, clock, leg_memory_seconds)
+        self._reconciler: gevent.Greenlet | None = None
         self.calls: dict[str, QueuedInfo] = {}
         self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
         self._bridged_at: dict[str, float] = {}
@@ -204,11 +220,13 @@ class AcdShell:
 
     def start(self) -> None:
         self._ticker = gevent.spawn(self._tick_forever)
+        self._reconciler = gevent.spawn(self.orphans.run_forever, lambda: self.reconcile_seconds)
         self.control.on_connected(self._reconnected)
 
     def stop(self) -> None:
-        if self._ticker:
-            self._ticker.kill()
+        for greenlet in (self._ticker, self._reconciler):
+            if greenlet:
+                greenlet.kill()
 
     def _tick_forever(self) -> None:
         while True:
@@ -237,6 +255,11 @@ class AcdShell:
         self.apply(lambda now: self.acd.leave(call_id, target, now))
 
     def call_ended(self, call_id: str) -> None:
+        """The caller hung up (or the session ended). Before the bridge formed (an agent answered, the
+        bridge is being made) this is the caller gone: abandoned, the agent back to ready at once."""
+        info = self.calls.get(call_id)
+        if info is not None and info.connecting:
+            self.caller_gone(call_id)
         self.apply(lambda now: self.acd.call_ended(call_id, now))
         self.agent_legs.pop(call_id, None)
         info = self.calls.pop(call_id, None)
@@ -246,6 +269,17 @@ class AcdShell:
         if info:
             for offer in [o for o in self._offers.values() if o.call_id == call_id]:
                 self.hub.clear(offer.agent_id)
+
+    def caller_gone(self, call_id: str) -> None:
+        """FreeSWITCH says the caller's channel is gone: the ACD ends the call (abandoned, never offered
+        again) and its session hears :class:`CallerGone`."""
+        info = self.calls.get(call_id)
+        if info is None:
+            return
+        self.metrics.callers_gone.labels(info.queue).inc()
+        info.connecting = False
+        self.apply(lambda now: self.acd.caller_gone(call_id, now))
+        info.inbox.put(CallerGone())
 
     # ---- carrying out commands --------------------------------------------------------------
 
@@ -301,7 +335,8 @@ class AcdShell:
         }
         try:
             self.control.bgapi(
-                *dialstring.originate(variables, offer.contact, "park"), timeout=offer.timeout_seconds + 10
+                *dialstring.originate(variables, offer.contact, "park"),
+                timeout=offer.timeout_seconds + self.originate_margin_seconds,
             )
         except (CommandFailed, UnsafeValue) as exc:
             reason = failure_reason(exc) if isinstance(exc, CommandFailed) else "failed"
@@ -324,9 +359,11 @@ class AcdShell:
             self._count_offer(io, "failed")
             if not io.cancelled:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, "failed", now))
+            if isinstance(exc, CommandTimeout):  # the leg may exist, or appear later
+                self.orphans.release(io.leg, "ORIGINATOR_CANCEL", "command_timeout")
             return
         if io.cancelled:  # answered just as the ACD withdrew the offer: release the agent's phone
-            self._kill(io.leg, "ORIGINATOR_CANCEL")
+            self.orphans.release(io.leg, "ORIGINATOR_CANCEL")
             return
         self._count_offer(io, "answered")
         self.apply(lambda now: self.acd.offer_answered(offer.offer_id, now))
@@ -341,13 +378,11 @@ class AcdShell:
         if io is not None:
             io.cancelled = True
             self._count_offer(io, "cancelled")
-            gevent.spawn(self._kill, io.leg, "ORIGINATOR_CANCEL")
+            gevent.spawn(self.orphans.release, io.leg, "ORIGINATOR_CANCEL")
 
-    def _kill(self, leg: str, cause: str) -> None:
-        try:
-            self.control.api("uuid_kill", leg, cause)
-        except ESLError as exc:
-            log.debug("uuid_kill %s: %s", leg, exc)
+    def reconcile(self) -> int:
+        """Kill the legs hotline let go of that FreeSWITCH still lists (see :mod:`engine.runtime.orphans`)."""
+        return self.orphans.reconcile()
 
     def _bridge(self, bridge: commands.Bridge) -> None:
         io = self._offers.pop(bridge.offer_id, None)
@@ -358,18 +393,24 @@ class AcdShell:
         if failure is None:
             self._bridged(bridge, info, io.leg)
             return
+        self.orphans.release(io.leg, "NORMAL_CLEARING")
+        if failure == "caller_gone" or bridge.call_id not in self.calls:
+            log.warning("bridge %s <-> %s: the caller is gone; the call ends", info.call_id, io.leg)
+            self.metrics.bridge_failures.labels(info.queue, "caller_gone").inc()
+            self.caller_gone(bridge.call_id)
+            return
         log.warning(
             "bridge %s <-> %s: %s; the call goes back to the head of %s", info.call_id, io.leg, failure, info.queue
         )
         self.metrics.bridge_failures.labels(info.queue, failure).inc()
-        self._kill(io.leg, "NORMAL_CLEARING")
         info.connecting = False
         self.apply(lambda now: self.acd.bridge_failed(bridge.call_id, now))
         info.inbox.put(BridgeFailed())
 
     def _join(self, info: QueuedInfo, notice: Bridged) -> str | None:
         """Bridge the caller to the agent's leg (see the module's notes); None once bridged, else why
-        not: ``refused`` (a leg is gone) or ``no_bridge_event`` (FreeSWITCH accepted, never bridged).
+        not: ``caller_gone`` (FreeSWITCH says the caller's channel is gone), ``refused`` (the agent's leg is
+        gone, or no reply) or ``no_bridge_event`` (FreeSWITCH accepted, never bridged).
         The session hears ``notice`` when its CHANNEL_BRIDGE arrives, in order with its other events;
         a call with no session of its own hears it once FreeSWITCH accepted."""
         try:
@@ -380,7 +421,7 @@ class AcdShell:
                     self.bridge_caller(info.call_id, notice.agent_leg, info.esl)
                 except ESLError as exc:
                     log.info("bridge %s <-> %s: %s", info.call_id, notice.agent_leg, exc)
-                    return "refused"
+                    return "caller_gone" if self._caller_is_gone(info.call_id) else "refused"
                 if info.esl is None:
                     info.inbox.put(notice)
                     return None
@@ -390,6 +431,14 @@ class AcdShell:
             return "no_bridge_event"
         finally:
             self._joining.pop(info.call_id, None)
+
+    def _caller_is_gone(self, call_id: str) -> bool:
+        """After a refused bridge (``-ERR No such channel!``, ``-ERR Invalid uuid``, no reply): is it the
+        caller's channel that is gone? FreeSWITCH is asked (``uuid_exists``); no answer: not known gone."""
+        try:
+            return self.control.api("uuid_exists", call_id).strip() == "false"
+        except ESLError:
+            return False
 
     def bridge_caller(self, call_id: str, leg: str, esl: Esl | None = None) -> None:
         """``uuid_break <caller> all``, then ``uuid_bridge <caller> <leg>`` (on the control connection
@@ -404,6 +453,7 @@ class AcdShell:
         if joining is not None:
             seen, notice = joining
             if info is not None:
+                info.connecting = False  # bridged: a hangup from now on ends a talking call, not a gone caller
                 info.inbox.put(notice)  # before the session reads any later event of its call
             seen.set()
         for listener in self._seen_listeners:
@@ -433,7 +483,7 @@ class AcdShell:
             raise LookupError(f"call {call_id} is not bridged to an agent")
         self.control.api("uuid_setvar", call_id, "park_after_bridge", "true")  # a uuid_bridge'd caller is
         info.inbox.put(TransferCall(target))  # otherwise hung up when the agent's leg goes
-        self._kill(leg, "NORMAL_CLEARING")
+        self.orphans.kill(leg, "NORMAL_CLEARING")
 
     def hold_for_consult(self, call_id: str, *, music: bool = True) -> str:
         """The caller's bridge with the agent is about to end without ending the call: the session hears

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +26,16 @@ from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
-from engine.runtime.acd_shell import AcdShell, Bridged, BridgeFailed, ConsultHold, LeftQueue, QueuedInfo, TransferCall
+from engine.runtime.acd_shell import (
+    AcdShell,
+    Bridged,
+    BridgeFailed,
+    CallerGone,
+    ConsultHold,
+    LeftQueue,
+    QueuedInfo,
+    TransferCall,
+)
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.callbacks import dialable
@@ -118,17 +127,30 @@ class CallSession:
         # the ACD's word (Bridged, LeftQueue, TransferCall), the caller's keys, HUNG_UP, UNBRIDGED
         self._inbox: Queue = Queue()
         self._sent_by: str | None = None  # the agent who sent the caller into a flow, to get its result
+        self._recorded = False
+        self._closed = Event()  # the caller's socket closed (FreeSWITCH's disconnect, or the socket lost)
+        call.on_closed(lambda _c: self._closed.set())
         call.register_handle("CHANNEL_BRIDGE", lambda _e: services.acd.bridge_seen(call.uuid))
         call.register_handle("CHANNEL_UNBRIDGE", lambda _e: self._inbox.put(UNBRIDGED))
         call.register_handle("DTMF", lambda e: self._inbox.put(Key(e.get("DTMF-Digit"))))
 
     def run(self) -> None:
+        """Drive the call; whichever way it ends (hang-up, lost socket, command timeout, engine error,
+        the greenlet killed) it is recorded exactly once. Engine errors are re-raised after the record."""
+        wait = True
         try:
             self._run()
         except ESLError as exc:
             log.info("%s: %s", self.call.name, exc)
+        except Exception:
+            if self.trace.agent_id is None:
+                self.trace.outcome = "failed"
+            raise
+        except BaseException:  # killed (the engine stops): record now, do not wait for the hangup
+            wait = False
+            raise
         finally:
-            self._finish()
+            self._finish(wait)
 
     def _run(self) -> None:
         flows = self.s.flows()  # this call keeps the flow version it started with across reloads
@@ -222,7 +244,8 @@ class CallSession:
                 self.call.hangup()
 
     def _queue(self, action: a.Queue, history: list[dict[str, Any]], executor: IvrExecutor) -> LeftQueue | None:
-        """Wait in the queue until the call ends (None) or the ACD moves it on (:class:`LeftQueue`)."""
+        """Wait in the queue until the call ends (None: hung up, or its channel gone) or the ACD moves it
+        on (:class:`LeftQueue`)."""
         t = self.trace
         t.queue, t.priority, t.queued_at = action.queue, action.priority, t.queued_at or now()
         pop = {
@@ -256,6 +279,7 @@ class CallSession:
         if message is None:
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
+            self.call.hangup()  # after CallerGone: nothing to hang up, unless FreeSWITCH was wrong
             return None
         if isinstance(message, LeftQueue):
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
@@ -310,7 +334,7 @@ class CallSession:
                         executor.perform(a.Say(self._announcement(info.call_id, keys)))
                     hold = self._hold_music(info)
                     continue
-                if item is HUNG_UP:
+                if item is HUNG_UP or isinstance(item, CallerGone):
                     return None
                 if isinstance(item, BridgeFailed):  # back at the head of the queue
                     hold = self._hold_music(info)
@@ -434,13 +458,24 @@ class CallSession:
         if not hold.ready():
             self._flush_applications()
 
-    def _finish(self) -> None:
-        """Wait for the channel to be gone, then record the call exactly once."""
-        self.call.hungup.wait(timeout=30)
-        self.s.acd.call_ended(self.trace.uuid)
-        self.trace.hangup_cause = self.call.hangup_cause
-        self.s.metrics.calls.labels(self.trace.outcome).inc()
+    def _finish(self, wait: bool = True) -> None:
+        """Wait for the channel to be gone (its hangup, or the socket closed), then record the call
+        exactly once: also when the wait is cut short (the greenlet killed) or the ACD raises."""
+        if self._recorded:
+            return
+        self._recorded = True
         try:
-            self.s.record_call(self.trace)
-        except Exception:
-            log.exception("%s: could not record the call", self.call.name)
+            ended = wait and gevent.wait([self.call.hungup, self._closed], timeout=30, count=1)
+            if ended and not self.call.hungup.is_set():
+                self.call.hungup.wait(timeout=1)  # events read before the close are still being delivered
+        finally:
+            try:
+                self.s.acd.call_ended(self.trace.uuid)
+            except Exception:
+                log.exception("%s: the ACD could not end the call", self.call.name)
+            self.trace.hangup_cause = self.call.hangup_cause
+            self.s.metrics.calls.labels(self.trace.outcome).inc()
+            try:
+                self.s.record_call(self.trace)
+            except Exception:
+                log.exception("%s: could not record the call", self.call.name)

@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.acd.causes import HANGUP_CAUSES
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Legs
 from engine.config.model import AgentCalls
@@ -35,16 +36,8 @@ from engine.transport import CommandFailed, ESLError
 
 log = logging.getLogger(__name__)
 
-DIAL_OUTCOMES = {
-    "SUCCESS": "answered",
-    "NO_ANSWER": "no_answer",
-    "NO_USER_RESPONSE": "no_answer",
-    "ALLOTTED_TIMEOUT": "no_answer",
-    "RECOVERY_ON_TIMER_EXPIRE": "no_answer",
-    "USER_BUSY": "busy",
-    "CALL_REJECTED": "rejected",
-}
-"""FreeSWITCH's originate dispositions -> what became of a dialled leg."""
+DIAL_OUTCOMES = {cause: str(outcome) for cause, outcome in HANGUP_CAUSES.items()}
+"""FreeSWITCH's originate dispositions -> what became of a dialled leg (the one map: engine.acd.causes)."""
 
 Pop = Callable[[str], tuple[dict[str, Any] | None, list[dict[str, Any]]]]
 

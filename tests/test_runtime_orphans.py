@@ -1,0 +1,75 @@
+"""Legs let go of, reconciled with FreeSWITCH's channel list over a real ESL connection (a scripted switch)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from engine.metrics import Metrics
+from engine.runtime.orphans import OrphanLegs
+from engine.transport import InboundClient
+from tests.scripted_switch import PASSWORD, Answer, Api, ControlSwitch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def channel_list() -> list[str]:
+    return ['{"row_count": 0}\n']
+
+
+@pytest.fixture
+def rig(channel_list: list[str]) -> Iterator[tuple[ControlSwitch, OrphanLegs, Metrics, Clock]]:
+    def script(line: str) -> Answer:
+        return Api(channel_list[0]) if line == "api show channels as json" else Api()
+
+    switch = ControlSwitch(script)
+    switch.start()
+    metrics, clock = Metrics(), Clock()
+    client = InboundClient("127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics, timeout=2)
+    client.start(wait=5)
+    yield switch, OrphanLegs(client, metrics, clock, memory_seconds=60), metrics, clock
+    client.stop()
+    switch.stop()
+
+
+def listing(*uuids: str) -> str:
+    return json.dumps({"row_count": len(uuids), "rows": [{"uuid": u, "name": "sofia/internal/1001"} for u in uuids]})
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["-ERR not now\n", "<html>\n", '{"rows": "leg-1"}\n', '["leg-1"]\n', "\n"],
+    ids=["error", "not-json", "rows-not-a-list", "not-an-object", "empty"],
+)
+def test_a_channel_list_that_is_not_the_expected_json_kills_nothing(rig, channel_list, reply: str) -> None:
+    switch, orphans, metrics, _ = rig
+    orphans.release("leg-1", "ORIGINATOR_CANCEL")
+    channel_list[0] = reply
+    assert orphans.reconcile() == 0
+    assert [c for c in switch.commands if c.startswith("api uuid_kill")] == ["api uuid_kill leg-1 ORIGINATOR_CANCEL"]
+    assert metrics.value("hotline_orphan_legs_killed_total", reason="reconcile") == 0
+
+
+def test_only_legs_let_go_of_are_killed_and_forgotten_after_the_memory(rig, channel_list) -> None:
+    switch, orphans, metrics, clock = rig
+    orphans.release("leg-1", "ORIGINATOR_CANCEL")
+    channel_list[0] = listing("leg-1", "someone-elses-call")
+    assert orphans.reconcile() == 1
+    assert [c for c in switch.commands if c.startswith("api uuid_kill")] == [
+        "api uuid_kill leg-1 ORIGINATOR_CANCEL",
+        "api uuid_kill leg-1 NORMAL_CLEARING",
+    ]
+    clock.now += 61  # past the memory: forgotten, not even asked about
+    before = len(switch.commands)
+    assert orphans.reconcile() == 0
+    assert "leg-1" not in orphans and len(switch.commands) == before
+    assert metrics.value("hotline_orphan_legs_killed_total", reason="reconcile") == 1
