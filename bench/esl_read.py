@@ -19,6 +19,7 @@ of none. Usage: PYTHONPATH=. python bench/esl_read.py [--events N] [--rounds R] 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import statistics
@@ -39,8 +40,8 @@ def recorded_events() -> list[bytes]:
     for path in sorted(TRANSCRIPTS.glob("*.jsonl")):
         for line in path.read_text().splitlines():
             item = json.loads(line)
-            head = item["frame"].split("\n\n", 1)[0]
-            if item["dir"] == "recv" and "Content-Type: text/event-plain" in head and "Event-Name: CHANNEL_" in item["frame"]:
+            plain = "Content-Type: text/event-plain" in item["frame"].split("\n\n", 1)[0]
+            if item["dir"] == "recv" and plain and "Event-Name: CHANNEL_" in item["frame"]:
                 frames.append(item["frame"].encode())
     if not frames:
         sys.exit(f"no plain CHANNEL_* events in {TRANSCRIPTS}")
@@ -92,10 +93,8 @@ def serve(server: socket.socket, blocks: dict[str, bytes], repeats: int, fmt: li
             conn, _ = server.accept()
         except OSError:
             return
-        try:
+        with contextlib.suppress(OSError):
             _serve_one(conn, blocks[fmt[0]], repeats)
-        except OSError:
-            pass
 
 
 # ---- readers (each in its own process) --------------------------------------------------------
