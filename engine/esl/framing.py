@@ -114,51 +114,54 @@ class Splitter(Generic[T]):
     _skip: int = 0  # body bytes of a bad frame still to discard
 
     def feed(self, data: bytes, head: Callable[[str], tuple[T, int]]) -> list[tuple[T, bytes] | Broken]:
-        self._buf += data
+        """Every whole item ``data`` completes, in order; the buffer is trimmed once per call."""
+        buf = self._buf
+        buf += data
         out: list[tuple[T, bytes] | Broken] = []
-        while self._step(head, out):
-            pass
+        pos = self._run(buf, head, out)
+        del buf[:pos]
         return out
 
-    def _step(self, head: Callable[[str], tuple[T, int]], out: list[tuple[T, bytes] | Broken]) -> bool:
-        buf, limit = self._buf, self.limits.header_bytes
-        if self._skip:
-            n = min(self._skip, len(buf))
-            del buf[:n]
-            self._skip -= n
-            return bool(buf)
-        if self._pending_length >= 0:
-            if len(buf) < self._pending_length:
-                return False
-            body = bytes(buf[: self._pending_length])
-            del buf[: self._pending_length]
-            out.append((self._pending, body))  # type: ignore[arg-type]
-            self._pending, self._pending_length = None, -1
-            return True
-        if self._scan == 0:  # stray blank lines between frames carry nothing
-            start = _NOT_NEWLINE.search(buf)
-            del buf[: start.start() if start else len(buf)]
-        end = buf.find(b"\n\n", self._scan, limit + 2)
-        if end < 0:
-            if len(buf) > limit + 1:
-                out.append(Broken(bytes(buf[:RAW_KEPT]), FrameTooLarge(f"header block over {limit} bytes")))
-                buf.clear()
-                self._scan = 0
+    def _run(self, buf: bytearray, head: Callable[[str], tuple[T, int]], out: list[tuple[T, bytes] | Broken]) -> int:
+        """Split ``buf`` from its start into ``out``; returns how far it was consumed."""
+        pos, size, limit = 0, len(buf), self.limits.header_bytes
+        while pos < size:
+            if self._skip:
+                n = min(self._skip, size - pos)
+                pos += n
+                self._skip -= n
+                continue
+            if self._pending_length >= 0:
+                end = pos + self._pending_length
+                if end > size:
+                    break
+                out.append((self._pending, bytes(buf[pos:end])))  # type: ignore[arg-type]
+                pos, self._pending, self._pending_length = end, None, -1
+                continue
+            if self._scan == 0 and buf[pos] == 10:  # stray blank lines between frames carry nothing
+                start = _NOT_NEWLINE.search(buf, pos)
+                pos = start.start() if start else size
+                continue
+            end = buf.find(b"\n\n", pos + self._scan, pos + limit + 2)
+            if end < 0:
+                if size - pos > limit + 1:
+                    too_large = FrameTooLarge(f"header block over {limit} bytes")
+                    out.append(Broken(bytes(buf[pos : pos + RAW_KEPT]), too_large))
+                    pos, self._scan = size, 0
+                else:
+                    self._scan = max(0, size - pos - 1)
+                break
+            raw = bytes(buf[pos:end])
+            pos, self._scan = end + 2, 0
+            try:
+                value, length = head(raw.decode("utf-8", "replace"))
+            except ESLProtocolError as exc:
+                declared = _DECLARED.search(raw)
+                self._skip = int(declared.group(1)) if declared else 0  # its body, if any, is counted down, not kept
+                out.append(Broken(raw[:RAW_KEPT], exc))
+                continue
+            if length:
+                self._pending, self._pending_length = value, length
             else:
-                self._scan = max(0, len(buf) - 1)
-            return False
-        raw = bytes(buf[:end])
-        del buf[: end + 2]
-        self._scan = 0
-        try:
-            value, length = head(raw.decode("utf-8", "replace"))
-        except ESLProtocolError as exc:
-            declared = _DECLARED.search(raw)
-            self._skip = int(declared.group(1)) if declared else 0  # its body, if any, is counted down, not kept
-            out.append(Broken(raw[:RAW_KEPT], exc))
-            return True
-        if length:
-            self._pending, self._pending_length = value, length
-        else:
-            out.append((value, b""))
-        return True
+                out.append((value, b""))
+        return pos
