@@ -149,6 +149,7 @@ def _lookup(block: str, key: str) -> str | None:
 #: A regular header block with its blank line, reduced to its separators (see :func:`_regular`).
 _SEPARATORS = bytes(c for c in range(256) if c not in b": \n")
 _LINES = b": \n" * 4096
+_NAMELESS_OR_LENGTH = re.compile(rb"\n(?::|Content-Length:)")  # one pass (a regular line has one ":")
 
 
 def _regular(data: bytes, limits: Limits) -> bool:
@@ -169,8 +170,8 @@ def _regular(data: bytes, limits: Limits) -> bool:
         and data.endswith(b"\n\n")
         and seps[:-1] == _LINES[: n - 1]
         and data[:1] != b":"
-        and b"\n:" not in data
-        and b"Content-Length:" not in data
+        and not data.startswith(b"Content-Length:")
+        and not _NAMELESS_OR_LENGTH.search(data)
     )
 
 

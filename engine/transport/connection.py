@@ -113,8 +113,13 @@ class Connection(esl.ESLProtocol):
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                for item in self._parser.feed(data):
-                    self._dispatch(item)
+                events: list[codec.Event] = []  # one queue item per read: fewer greenlet switches
+                try:
+                    for item in self._parser.feed(data):
+                        self._dispatch(item, events)
+                finally:  # the events before a bad frame are still delivered, before CLOSED
+                    if events:
+                        self._esl_event_queue.put(events)
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
@@ -133,36 +138,38 @@ class Connection(esl.ESLProtocol):
             self.metrics.esl_malformed.inc()
         return f"malformed frame ({reason})"
 
-    def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
-        """Deliver one frame; raises :class:`~engine.esl.codec.ESLProtocolError` for a bad one."""
+    def _dispatch(self, item: codec.Frame | codec.MalformedFrame, events: list[codec.Event]) -> None:
+        """Deliver one frame (events go to ``events``); raises :class:`~engine.esl.codec.ESLProtocolError`
+        for a bad one."""
         if isinstance(item, codec.MalformedFrame):
             raise codec.ESLProtocolError(f"{item.reason}: {item.raw[:80]!r}")
         ctype = item.content_type
-        if ctype in ("command/reply", "api/response"):
+        if ctype.startswith("text/event-"):  # the stream is nearly all events: tested first
+            event = codec.parse_event(item, self.limits)
+            self._match(event)
+            events.append(event)
+        elif ctype in ("command/reply", "api/response"):
             if self._replies:
                 self._replies.popleft().set(item)
             else:
                 log.warning("%s: reply with no command pending: %r", self.name, item.reply_text)
         elif ctype == "auth/request":
             self._auth_request_event.set()
-        elif ctype.startswith("text/event-"):
-            event = codec.parse_event(item, self.limits)
-            self._match(event)
-            self._esl_event_queue.put(event)
         elif ctype == "text/disconnect-notice":
             # FreeSWITCH sends this once the channel is gone: no application can complete after it.
             self.lingering = item.headers.get("Content-Disposition") == "linger"
             self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
-            self._esl_event_queue.put(codec.parse_event(item))
+            events.append(codec.parse_event(item))
         elif ctype == "text/rude-rejection":
             log.error("%s: FreeSWITCH refused the connection (ACL): %s", self.name, item.body.strip())
 
     def _match(self, event: codec.Event) -> None:
-        if event.name == "BACKGROUND_JOB":
+        name = event.name
+        if name == "BACKGROUND_JOB":
             waiter = self._jobs.pop(event.get("Job-UUID"), None)
             if waiter:
                 waiter.set(event.body)
-        elif event.name == "CHANNEL_EXECUTE_COMPLETE":
+        elif name == "CHANNEL_EXECUTE_COMPLETE":
             waiter = self._executions.pop(event.get("Application-UUID"), None)
             if waiter:
                 waiter.set(event)
@@ -177,7 +184,7 @@ class Connection(esl.ESLProtocol):
         self._replies.clear()
         for waiters in (replies, self._jobs, self._executions):
             self._fail(waiters, error)
-        self._esl_event_queue.put(CLOSED)
+        self._esl_event_queue.put((CLOSED,))
         for callback in self._closed_callbacks:
             callback(self)
         with contextlib.suppress(OSError):
@@ -192,13 +199,15 @@ class Connection(esl.ESLProtocol):
 
     def process_events(self) -> None:
         """Deliver events to handlers in order, including those that arrive just before the close."""
+        registry = self.event_handlers
         while True:
-            event: codec.Event = self._esl_event_queue.get()
-            handlers = self.event_handlers.get(event.name, []) + self.event_handlers.get("*", [])
-            for handler in handlers:
-                self._safe_exec_handler(handler, event)
-            if event is CLOSED:
-                return
+            batch: list[codec.Event] = self._esl_event_queue.get()  # every event of one read, in order
+            for event in batch:
+                named, every = registry.get(event.name), registry.get("*")
+                for handler in named + every if named and every else named or every or ():
+                    self._safe_exec_handler(handler, event)
+                if event is CLOSED:
+                    return
 
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback`` once the connection closes (at once if it already has)."""
