@@ -178,17 +178,25 @@ def _regular(data: bytes, limits: Limits) -> bool:
 class Frame(_Headed):
     """One whole frame as it came off the wire; the body is never decoded."""
 
-    __slots__ = ()
+    __slots__ = ("_ctype",)
+
+    def __init__(self, pairs: Pairs = (), body: str = "") -> None:
+        super().__init__(pairs, body)
+        self._ctype: str | None = None
 
     @classmethod
     def _wire(cls, pairs: Pairs, raw: bytes) -> Frame:
         item = cls.__new__(cls)
         item._block, item._pairs, item._dict, item._values, item._body, item._raw = "", pairs, None, None, None, raw
+        item._ctype = None
         return item
 
     @property
     def content_type(self) -> str:
-        return self.get("Content-Type")
+        ctype = self._ctype
+        if ctype is None:
+            ctype = self._ctype = self.get("Content-Type")
+        return ctype
 
     @property
     def reply_text(self) -> str:

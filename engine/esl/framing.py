@@ -160,8 +160,11 @@ class Splitter(Generic[T]):
                 self._skip = int(declared.group(1)) if declared else 0  # its body, if any, is counted down, not kept
                 out.append(Broken(raw[:RAW_KEPT], exc))
                 continue
-            if length:
-                self._pending, self._pending_length = value, length
-            else:
+            if not length:
                 out.append((value, b""))
+            elif pos + length <= size:  # the body is here already (nearly always): no second turn
+                out.append((value, bytes(buf[pos : pos + length])))
+                pos += length
+            else:
+                self._pending, self._pending_length = value, length
         return pos

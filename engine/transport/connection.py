@@ -120,6 +120,8 @@ class Connection(esl.ESLProtocol):
                 finally:  # the events before a bad frame are still delivered, before CLOSED
                     if events:
                         self._esl_event_queue.put(events)
+                if events:  # handlers run before the next read: a flood is never all held in memory
+                    gevent.sleep(0)
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
