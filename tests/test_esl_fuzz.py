@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from engine.esl import codec
 from engine.transport import Connection
 from tests.esl_transcripts import load, require_transcripts
+from tests.test_esl_codec import reference_event
 
 # small enough that recorded frames cross them (a SIP call's channel data: 9.1 kB, 236 headers)
 LIMITS = codec.Limits(header_bytes=8192, headers=200, body_bytes=8192)
@@ -122,6 +123,58 @@ def test_parse_event_raises_only_protocol_errors_for_any_body(ctype, body):
         return
     for name, value in event.pairs:
         (name + value + event.body).encode()
+
+
+PLAIN_SEEDS = [seed for seed in SEEDS if b"text/event-plain" in seed.partition(b"\n\n")[0]]
+PROBES = ["", "Event-Name", "Unique-ID", "Content-Length", "Hangup-Cause", "a b", "X\nY", "Event-Name:", ":"]
+
+
+def _reads_as_the_oracle(frame: codec.Frame) -> None:
+    """``parse_event`` (lazy or not) reads ``frame`` exactly as the line-by-line oracle does, or both refuse."""
+    try:
+        want = reference_event(frame.body)
+    except ValueError:
+        want = None
+    try:
+        event = codec.parse_event(frame)
+    except codec.FrameTooLarge:
+        return
+    except codec.ESLProtocolError:
+        assert want is None
+        return
+    assert want is not None, "the codec accepted an event the wire rules refuse"
+    pairs, body = want
+    lookup = dict(pairs)
+    keys = [*lookup, *PROBES]
+    assert {k: event.get(k, "?") for k in keys} == {k: lookup.get(k, "?") for k in keys}  # lookups first: lazily
+    assert event.pairs == tuple(pairs) and event.body == body
+
+
+@FUZZ
+@given(st.data())
+def test_plain_events_read_as_a_line_by_line_parse_whatever_the_mutation(data):
+    for frame in codec.FrameParser().feed(data.draw(mutated(PLAIN_SEEDS))):
+        if isinstance(frame, codec.Frame) and frame.content_type == "text/event-plain":
+            _reads_as_the_oracle(frame)
+
+
+# the pieces of a header line that decide how it is read: few names (so they repeat), odd separators
+NAMES = st.sampled_from(["A", "b", "", "A:b", "A b", "Event-Name", "Content-Length"]) | st.text(
+    "Ab-:% \xe9", max_size=5
+)
+SEPARATORS = st.sampled_from([": ", ": ", ": ", ":", " ", ": : ", ":x "])
+VALUES = st.sampled_from(["", "1", "2", "%41", "%ZZ", "a b", "x: y", "\xe9"]) | st.text("Ab%3:\xe9 ", max_size=6)
+LINES = st.lists(st.tuples(NAMES, SEPARATORS, VALUES).map("".join), min_size=1, max_size=8)
+
+
+@FUZZ
+@given(LINES, st.booleans())
+def test_event_blocks_near_the_regular_form_read_as_a_line_by_line_parse(lines, own_body):
+    """Blocks built of what decides the lazy path: colons, spaces, empty and repeated names, percents."""
+    body = "\n".join(lines).encode() + (b"\nContent-Length: 2\n\nok" if own_body else b"\n\n")
+    (frame,) = codec.FrameParser().feed(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body)
+    assert isinstance(frame, codec.Frame)
+    _reads_as_the_oracle(frame)
 
 
 SENTINEL = codec.event_json({"Event-Name": "CUSTOM", "Unique-ID": "sentinel"})
