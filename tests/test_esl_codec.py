@@ -30,7 +30,7 @@ def reference_event(body: str) -> tuple[list[tuple[str, str]], str]:
             raise ValueError(f"not a header line: {line!r}")
         pairs.append((name, unquote(value)))
     lengths = {value.strip() for name, value in pairs if name == "Content-Length"}
-    length = lengths.pop() if len(lengths) == 1 else "x" if lengths else "0"
+    length = (lengths.pop() or "0") if len(lengths) == 1 else "x" if lengths else "0"  # empty: no body
     if not (length.isascii() and length.isdigit() and len(length) <= 18):
         raise ValueError(f"bad Content-Length {length!r}")
     own = rest.encode()[: int(length)].decode("utf-8", "replace") if blank and int(length) else ""
