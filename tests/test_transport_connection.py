@@ -260,3 +260,24 @@ def test_events_reach_handlers_in_order_including_those_before_close(connect):
     expected = [codec.parse_event(codec.FrameParser().feed(f.encode())[0]).name for f in events]  # type: ignore[arg-type]
     assert seen[: len(expected)] == expected
     assert "CHANNEL_BRIDGE" in seen and seen[-1] == "CONNECTION_CLOSED"
+
+
+def test_handlers_keep_up_with_a_flood_instead_of_the_stream_queueing_in_memory(connect):
+    """Each read's events are handled before the next read, so a burst is never all held in the queue."""
+    recorded = load("07_outbound_bridge_control.jsonl")
+    frame = next(line.frame.encode() for line in recorded if "text/event-plain" in line.frame[:80])
+    count = 3000
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(frame * count + codec.api_response("+OK\n"))  # about 10 MB in one write, then the reply
+        peer.read_command()
+
+    conn, _ = connect(script, timeout=30)
+    depths: list[int] = []
+    conn.register_handle("*", lambda e: depths.append(conn._esl_event_queue.qsize()))
+    with gevent.Timeout(30):
+        assert conn.api("status") == "+OK\n"
+        while len(depths) < count:
+            gevent.sleep(0.01)
+    assert len(depths) == count and max(depths) <= 1, f"up to {max(depths)} reads were queued unhandled"
