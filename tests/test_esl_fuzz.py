@@ -9,6 +9,7 @@ spliced) and cuts the result into pieces. Time-boxed for CI: fixed example count
 from __future__ import annotations
 
 import itertools
+import json
 import time
 
 import gevent
@@ -243,3 +244,27 @@ def test_an_oversized_body_is_counted_down_not_kept_and_the_stream_stays_in_step
         assert len(parser._split._buf) == 0
     (frame,) = parser.feed(codec.api_response("+OK\n"))
     assert isinstance(frame, codec.Frame) and frame.body == "+OK\n"
+
+
+JSON_VALUES = st.text(max_size=8) | st.integers() | st.none() | st.lists(st.integers(), max_size=2)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "_body", "Content-Length"]) | st.text(max_size=6), JSON_VALUES)))
+def test_json_events_read_as_their_object_says(members):
+    """Every member in order (repeats kept), non-strings as JSON text, ``_body`` as the body."""
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in members) + "}"
+    raw = text.encode("utf-8", "surrogatepass")
+    (frame,) = codec.FrameParser().feed(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(raw) + raw)
+    try:
+        event = codec.parse_event(frame)  # type: ignore[arg-type]
+    except codec.FrameTooLarge:
+        return
+    as_text = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in members]
+    pairs = [(k, v) for k, v in as_text if k not in ("_body", "Content-Length")]
+    if any("\\u" in json.dumps(k + v) for k, v in as_text):  # escapes: lone surrogates become U+FFFD
+        pairs = [(k.encode("utf-8", "replace").decode(), v.encode("utf-8", "replace").decode()) for k, v in pairs]
+    assert event.pairs == tuple(pairs)
+    assert event.headers == dict(pairs) and {k: event.get(k) for k, _ in pairs} == dict(pairs)
+    bodies = [v for k, v in as_text if k == "_body"]
+    assert event.body.encode("utf-8", "replace") == (bodies[0] if bodies else "").encode("utf-8", "replace")

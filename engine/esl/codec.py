@@ -312,6 +312,13 @@ def _parse_json_event(text: str, limits: Limits) -> Event:
     if len(items) > limits.headers:
         raise FrameTooLarge(f"more than {limits.headers} headers")
     surrogates = "\\u" in text
+    if not surrogates:  # the usual event: every value a string, no body; checked and built at C speed
+        lookup = dict(items)
+        plain = len(lookup) == len(items) and "_body" not in lookup and "Content-Length" not in lookup
+        if plain and set(map(type, lookup.values())) <= {str}:  # (no repeated name: every value was seen)
+            event = Event(tuple(items))
+            event._dict = lookup
+            return event
     pairs = tuple(
         (_clean(k) if surrogates else k, _clean(v) if surrogates else v)
         for k, v in ((k, _json_value(v)) for k, v in items if k not in ("_body", "Content-Length"))
