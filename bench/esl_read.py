@@ -13,7 +13,10 @@ Readers:
   hotline-json   the same, the same events sent as ``text/event-json`` (what the engine subscribes to)
 
 ``--touch`` makes every handler read three headers (Event-Name, Unique-ID, Channel-State) instead
-of none. Usage: PYTHONPATH=. python bench/esl_read.py [--events N] [--rounds R] [--touch]
+of none. ``--before DIR`` adds the readers ``before`` and ``before-json``: hotline's Connection
+imported from DIR, e.g. an older ``engine`` exported with
+``git archive b0a2c97 engine | tar -x -C /tmp/before``, so before and after share one run.
+Usage: PYTHONPATH=. python bench/esl_read.py [--events N] [--rounds R] [--touch] [--before DIR]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -169,6 +173,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--readers", default=",".join(READERS))
     parser.add_argument("--touch", action="store_true", help="handlers read three headers of every event")
+    parser.add_argument("--before", help="a directory holding an older engine/ to read with as well")
     parser.add_argument("--reader", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,6 +185,9 @@ def main() -> None:
     total = repeats * len(plain)
     blocks = {"plain": b"".join(plain), "json": b"".join(as_json(plain))}
     readers = args.readers.split(",")
+    if args.before:
+        readers = [r for reader in readers for r in (reader, reader.replace("hotline", "before"))]
+        readers = list(dict.fromkeys(readers))
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
     fmt = ["plain"]
@@ -193,7 +201,9 @@ def main() -> None:
         for reader in readers:
             fmt[0] = "json" if reader.endswith("-json") else "plain"
             cmd = [sys.executable, __file__, "--reader", reader, "--port", str(port), "--events", str(total)]
-            out = subprocess.run(cmd + (["--touch"] if args.touch else []), capture_output=True, text=True, timeout=600)
+            env = {**os.environ, "PYTHONPATH": args.before} if reader.startswith("before") else None
+            cmd += ["--touch"] if args.touch else []
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
             if out.returncode:
                 sys.exit(f"{reader} failed:\n{out.stderr[-2000:]}")
             cpu = json.loads(out.stdout.strip().splitlines()[-1])["cpu"]
