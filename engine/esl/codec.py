@@ -4,8 +4,11 @@ Wire rules (checked against transcripts of a real FreeSWITCH 1.11.2 in ``shared/
 
 * A frame is a header block (``Name: value`` lines) ended by a blank line, then ``Content-Length``
   bytes of body when that header is present.
-* Header values may be URL-encoded (``Reply-Text: %2BOK%0A``); they are always decoded on parse.
-  Bodies are never decoded: an ``api/response`` body is the command's raw output.
+* Header values may be URL-encoded (``Reply-Text: %2BOK%0A``); they are always decoded when read.
+  Bodies are never URL-decoded: an ``api/response`` body is the command's raw output.
+* Plain events are decoded lazily: a block that FreeSWITCH writes (one ``:`` and one space per line)
+  is checked in a few C passes at parse time, and a header's value is decoded when it is asked for;
+  any other block gets the full line-by-line parse. Results and errors are the same either way.
 * ``text/event-plain``: the body is itself a header block (values URL-encoded); an event's own body,
   if any, follows that block after its own ``Content-Length`` header and a blank line.
 * ``text/event-json``: the body is one JSON object; the event's own body is under ``_body``.
@@ -25,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Self
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from engine.esl.framing import (
     DEFAULT_LIMITS,
@@ -35,7 +38,9 @@ from engine.esl.framing import (
     Limits,
     Splitter,
     content_length,
+    lookup_regular,
     parse_header_block,
+    regular_block,
 )
 
 __all__ = ["DEFAULT_LIMITS", "ESLProtocolError", "FrameTooLarge", "Limits"]  # re-exported from framing
@@ -61,10 +66,8 @@ _UNBOUNDED = Limits(headers=1 << 30)
 class _Headed:
     """Header pairs (decoded, in wire order; a name may repeat) and a body.
 
-    Built from pairs, or (by the parsers) from a header block already checked to be *regular*
-    (:func:`_regular`): then nothing is decoded until asked for. :meth:`get` finds one header's line
-    and URL-decodes only its value; ``pairs`` and ``headers`` decode the whole block the first time.
-    Either way the values are the same as a full parse's.
+    Built from pairs, or by the parsers from a block checked *regular* (:func:`regular_block`): then
+    :meth:`get` decodes one header's value when asked; ``pairs``/``headers`` decode all, once.
     """
 
     __slots__ = ("_block", "_body", "_dict", "_pairs", "_raw", "_values")
@@ -113,7 +116,7 @@ class _Headed:
             return self.headers.get(key, default)
         value = values.get(key, _MISSING)
         if value is _MISSING:
-            value = values[key] = _lookup(self._block, key)
+            value = values[key] = lookup_regular(self._block, key)
         return default if value is None else value  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
@@ -126,53 +129,6 @@ class _Headed:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(pairs={self.pairs!r}, body={self.body!r})"
-
-
-def _lookup(block: str, key: str) -> str | None:
-    """The value of ``key``'s last line in a regular block (one ``:`` per line), URL-decoded; None if absent."""
-    if not key or "\n" in key or ":" in key:  # no name in a regular block holds these
-        return None
-    at = block.rfind(f"\n{key}:")
-    if at >= 0:
-        at += len(key) + 2
-    elif block.startswith(f"{key}:"):
-        at = len(key) + 1
-    else:
-        return None
-    end = block.find("\n", at)
-    value = block[at:] if end < 0 else block[at:end]
-    if value[:1] == " ":  # "Name: value"; "Name:value" is read as the full parser reads it
-        value = value[1:]
-    return unquote(value) if "%" in value else value
-
-
-#: A regular header block with its blank line, reduced to its separators (see :func:`_regular`).
-_SEPARATORS = bytes(c for c in range(256) if c not in b": \n")
-_LINES = b": \n" * 4096
-_NAMELESS_OR_LENGTH = re.compile(rb"\n(?::|Content-Length:)")  # one pass (a regular line has one ":")
-
-
-def _regular(data: bytes, limits: Limits) -> bool:
-    """True if ``data`` is a header block ending in its blank line whose every line is ``Name: value``
-    with exactly one ``:`` and one space, a non-empty name, and no ``Content-Length``, within ``limits``.
-
-    FreeSWITCH URL-encodes ``:`` and spaces in values, so its event blocks are regular. A regular block
-    parses as :func:`parse_header_block` would, without error, and :func:`_lookup` reads it exactly;
-    checked with a few C-speed passes over the bytes (no per-line Python work).
-    """
-    seps = data.translate(None, _SEPARATORS)
-    n = len(seps)
-    return (
-        n % 3 == 1
-        and n <= len(_LINES)
-        and n // 3 <= limits.headers
-        and len(data) - 2 <= limits.header_bytes
-        and data.endswith(b"\n\n")
-        and seps[:-1] == _LINES[: n - 1]
-        and data[:1] != b":"
-        and not data.startswith(b"Content-Length:")
-        and not _NAMELESS_OR_LENGTH.search(data)
-    )
 
 
 class Frame(_Headed):
@@ -335,7 +291,7 @@ def parse_event(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> Event:
     ctype = frame.content_type
     if ctype == "text/event-plain":
         raw = frame._raw
-        if raw is not None and _regular(raw, limits):  # nearly every event: decoded when read
+        if raw is not None and regular_block(raw, limits):  # nearly every event: decoded when read
             return Event._lazy(raw[:-2].decode("utf-8", "replace"))
         head, sep, rest = frame.body.partition("\n\n")
         if len(head) > limits.header_bytes:

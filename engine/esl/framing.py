@@ -82,6 +82,53 @@ def parse_header_block(text: str, limits: Limits = DEFAULT_LIMITS) -> list[tuple
     return headers
 
 
+def lookup_regular(block: str, key: str) -> str | None:
+    """The value of ``key``'s last line in a regular block (one ``:`` per line), URL-decoded; None if absent."""
+    if not key or "\n" in key or ":" in key:  # no name in a regular block holds these
+        return None
+    at = block.rfind(f"\n{key}:")
+    if at >= 0:
+        at += len(key) + 2
+    elif block.startswith(f"{key}:"):
+        at = len(key) + 1
+    else:
+        return None
+    end = block.find("\n", at)
+    value = block[at:] if end < 0 else block[at:end]
+    if value[:1] == " ":  # "Name: value"; "Name:value" is read as the full parser reads it
+        value = value[1:]
+    return unquote(value) if "%" in value else value
+
+
+#: A regular header block with its blank line, reduced to its separators (see :func:`regular_block`).
+_SEPARATORS = bytes(c for c in range(256) if c not in b": \n")
+_LINES = b": \n" * 4096
+_NAMELESS_OR_LENGTH = re.compile(rb"\n(?::|Content-Length:)")  # one pass (a regular line has one ":")
+
+
+def regular_block(data: bytes, limits: Limits) -> bool:
+    """True if ``data`` is a header block ending in its blank line whose every line is ``Name: value``
+    with exactly one ``:`` and one space, a non-empty name, and no ``Content-Length``, within ``limits``.
+
+    FreeSWITCH URL-encodes ``:`` and spaces in values, so its event blocks are regular. A regular block
+    parses as :func:`parse_header_block` would, without error, and :func:`lookup_regular` reads it exactly;
+    checked with a few C-speed passes over the bytes (no per-line Python work).
+    """
+    seps = data.translate(None, _SEPARATORS)
+    n = len(seps)
+    return (
+        n % 3 == 1
+        and n <= len(_LINES)
+        and n // 3 <= limits.headers
+        and len(data) - 2 <= limits.header_bytes
+        and data.endswith(b"\n\n")
+        and seps[:-1] == _LINES[: n - 1]
+        and data[:1] != b":"
+        and not data.startswith(b"Content-Length:")
+        and not _NAMELESS_OR_LENGTH.search(data)
+    )
+
+
 def content_length(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...], limits: Limits = DEFAULT_LIMITS) -> int:
     """The ``Content-Length`` of a header block: 0 when absent; ASCII digits only, within limits."""
     values = {value.strip() for name, value in pairs if name == "Content-Length"}

@@ -11,6 +11,8 @@ wrong for a contact centre is replaced here:
 * ``execute`` completions are matched by Application-UUID (greenswitch matches by application
   name, so two ``playback`` in a row confuse it);
 * everything pending fails at once with :class:`ConnectionLost` on disconnect;
+* the events of one read go to the dispatcher as one batch, and the reader yields to it before
+  reading again: handlers keep up with a burst instead of the whole burst being queued in memory;
 * frames are bounded by the codec's :class:`~engine.esl.codec.Limits`; a malformed or oversized
   frame or event is counted (``hotline_esl_malformed_frames_total``), logged in one line and
   closes the connection: the stream cannot be trusted after it, and a closed connection is one the
