@@ -270,7 +270,7 @@ def test_handlers_keep_up_with_a_flood_instead_of_the_stream_queueing_in_memory(
 
     def script(peer: PeerConnection) -> None:
         peer.read_command()
-        peer.send(frame * count + codec.api_response("+OK\n"))  # about 10 MB in one write, then the reply
+        peer.send(frame * count + codec.api_response("+OK\n"))  # 7.5 MB in one write, then the reply
         peer.read_command()
 
     conn, _ = connect(script, timeout=30)
