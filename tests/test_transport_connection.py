@@ -281,3 +281,20 @@ def test_handlers_keep_up_with_a_flood_instead_of_the_stream_queueing_in_memory(
         while len(depths) < count:
             gevent.sleep(0.01)
     assert len(depths) == count and max(depths) <= 1, f"up to {max(depths)} reads were queued unhandled"
+
+
+def test_events_before_a_reply_reach_their_handlers_before_the_command_returns(connect):
+    """Batching keeps the stream's order: an event read ahead of a reply is handled before the caller
+    of that command resumes (e.g. a CHANNEL_CREATE ahead of an originate's reply)."""
+    created = codec.event_plain({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u-1"})
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(created + codec.api_response("+OK u-1\n"))  # one write: one read
+        peer.read_command()
+
+    conn, _ = connect(script)
+    seen: list[str] = []
+    conn.register_handle("CHANNEL_CREATE", lambda e: seen.append(e.uuid))
+    assert conn.api("originate", "loopback/1", "&park()") == "+OK u-1\n"
+    assert seen == ["u-1"]

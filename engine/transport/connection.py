@@ -96,6 +96,7 @@ class Connection(esl.ESLProtocol):
         self.protocol_error = ""
         self.limits = limits
         self._parser = codec.FrameParser(limits)
+        self._batch: list[codec.Event] = []  # events of the current read, not yet handed to the dispatcher
         self._replies: deque[AsyncResult] = deque()
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
@@ -115,15 +116,12 @@ class Connection(esl.ESLProtocol):
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                events: list[codec.Event] = []  # one queue item per read: fewer greenlet switches
                 try:
                     for item in self._parser.feed(data):
-                        self._dispatch(item, events)
+                        self._dispatch(item)
                 finally:  # the events before a bad frame are still delivered, before CLOSED
-                    if events:
-                        self._esl_event_queue.put(events)
-                if events:  # handlers run before the next read: a flood is never all held in memory
-                    gevent.sleep(0)
+                    self._flush()
+                gevent.sleep(0)  # handlers run before the next read: a flood is never all held in memory
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
@@ -142,17 +140,27 @@ class Connection(esl.ESLProtocol):
             self.metrics.esl_malformed.inc()
         return f"malformed frame ({reason})"
 
-    def _dispatch(self, item: codec.Frame | codec.MalformedFrame, events: list[codec.Event]) -> None:
-        """Deliver one frame (events go to ``events``); raises :class:`~engine.esl.codec.ESLProtocolError`
-        for a bad one."""
+    def _flush(self) -> None:
+        """Hand the events read so far to the dispatcher, as one batch.
+
+        Called at the end of each read and before anyone waiting is woken (a reply, an application's
+        completion, a job's result), so handlers see the events read before it first, as before batching.
+        """
+        if self._batch:
+            self._esl_event_queue.put(self._batch)
+            self._batch = []
+
+    def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
+        """Deliver one frame; raises :class:`~engine.esl.codec.ESLProtocolError` for a bad one."""
         if isinstance(item, codec.MalformedFrame):
             raise codec.ESLProtocolError(f"{item.reason}: {item.raw[:80]!r}")
         ctype = item.content_type
         if ctype.startswith("text/event-"):  # the stream is nearly all events: tested first
             event = codec.parse_event(item, self.limits)
             self._match(event)
-            events.append(event)
+            self._batch.append(event)
         elif ctype in ("command/reply", "api/response"):
+            self._flush()
             if self._replies:
                 self._replies.popleft().set(item)
             else:
@@ -162,8 +170,9 @@ class Connection(esl.ESLProtocol):
         elif ctype == "text/disconnect-notice":
             # FreeSWITCH sends this once the channel is gone: no application can complete after it.
             self.lingering = item.headers.get("Content-Disposition") == "linger"
+            self._flush()
             self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
-            events.append(codec.parse_event(item))
+            self._batch.append(codec.parse_event(item))
         elif ctype == "text/rude-rejection":
             log.error("%s: FreeSWITCH refused the connection (ACL): %s", self.name, item.body.strip())
 
@@ -172,10 +181,12 @@ class Connection(esl.ESLProtocol):
         if name == "BACKGROUND_JOB":
             waiter = self._jobs.pop(event.get("Job-UUID"), None)
             if waiter:
+                self._flush()
                 waiter.set(event.body)
         elif name == "CHANNEL_EXECUTE_COMPLETE":
             waiter = self._executions.pop(event.get("Application-UUID"), None)
             if waiter:
+                self._flush()
                 waiter.set(event)
 
     def _lost(self, reason: str = "") -> None:
