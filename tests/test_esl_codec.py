@@ -3,11 +3,45 @@
 from __future__ import annotations
 
 import random
+from urllib.parse import unquote
 
 import pytest
 
 from engine.esl import codec
 from tests.esl_transcripts import load, require_transcripts
+
+
+def reference_event(body: str) -> tuple[list[tuple[str, str]], str]:
+    """The oracle: a ``text/event-plain`` body read line by line by the wire rules (codec's docstring).
+
+    Returns the header pairs (values URL-decoded, ``Content-Length`` left out) and the event's own
+    body; raises ValueError where the rules say the block is not an event.
+    """
+    head, blank, rest = body.partition("\n\n")
+    pairs = []
+    for line in head.split("\n"):
+        if not line:
+            continue
+        at, skip = line.find(": "), 2
+        if at < 0:
+            at, skip = line.find(":"), 1
+        name, value = line[:at], line[at + skip :]
+        if at < 0 or not name or " " in name:
+            raise ValueError(f"not a header line: {line!r}")
+        pairs.append((name, unquote(value)))
+    lengths = {value.strip() for name, value in pairs if name == "Content-Length"}
+    length = (lengths.pop() or "0") if len(lengths) == 1 else "x" if lengths else "0"  # empty: no body
+    if not (length.isascii() and length.isdigit() and len(length) <= 18):
+        raise ValueError(f"bad Content-Length {length!r}")
+    own = rest.encode()[: int(length)].decode("utf-8", "replace") if blank and int(length) else ""
+    return [(name, value) for name, value in pairs if name != "Content-Length"], own
+
+
+def _plain_event_frame(body: bytes) -> codec.Frame:
+    """``body`` sent as FreeSWITCH sends an event, read back through the frame parser."""
+    (frame,) = codec.FrameParser().feed(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body)
+    assert isinstance(frame, codec.Frame)
+    return frame
 
 
 def _recv_frames(name: str) -> list[bytes]:
@@ -227,3 +261,70 @@ def test_command_parser_reads_crlf_split_between_pieces():
     assert parser.feed(b"api status\r") == []
     assert parser.feed(b"\n\r") == []
     assert [c.line for c in parser.feed(b"\n")] == ["api status"]  # type: ignore[union-attr]
+
+
+def test_recorded_plain_events_are_decoded_lazily_and_read_as_a_line_by_line_parse():
+    events = 0
+    for path in require_transcripts():
+        for raw in _recv_frames(path.name):
+            (frame,) = codec.FrameParser().feed(raw)
+            if not isinstance(frame, codec.Frame) or frame.content_type != "text/event-plain":
+                continue
+            event = codec.parse_event(frame)
+            pairs, body = reference_event(frame.body)
+            if "Content-Length" not in frame.body.partition("\n\n")[0]:
+                assert event._values is not None, "a FreeSWITCH event was not decoded lazily"
+                events += 1
+            lookup = dict(pairs)
+            names = [*lookup, "No-Such-Header", "", "Event-Name:", "Unique-ID\nX", "a b"]
+            assert {k: event.get(k, "?") for k in names} == {k: lookup.get(k, "?") for k in names}
+            assert event.name == lookup["Event-Name"] and event.uuid == lookup.get("Unique-ID", "")
+            assert event.pairs == tuple(pairs) and event.body == body
+            assert event.headers == lookup
+    assert events >= 100
+
+
+@pytest.mark.parametrize(
+    ("body", "want"),
+    [
+        (b"Event-Name: A\nX:y\n\n", {"X": "y"}),  # no space after the colon
+        (b"Event-Name: A\nX:y z\n\n", {"X": "y z"}),
+        (b"Event-Name: A\nX: y: z\n\n", {"X": "y: z"}),
+        (b"Event-Name: A\nX:y: z\n\n", {"X:y": "z", "X": "?"}),
+        (b"Event-Name: A\nX: y z\n\n", {"X": "y z"}),
+        (b"\nEvent-Name: A\nX: %41%3A\n\n", {"X": "A:"}),
+        (b"Event-Name: A\nX: 1\nX: 2\n\n", {"X": "2"}),
+        (b"Event-Name: A\nContent-Length: 3\n\nxyz", {"Content-Length": "?"}),
+        (b"Event-Name: A\nX: \xff\n\n", {"X": "\ufffd"}),
+    ],
+)
+def test_irregular_event_blocks_read_as_the_wire_rules_say(body, want):
+    event = codec.parse_event(_plain_event_frame(body))
+    assert event.name == "A"
+    assert {k: event.get(k, "?") for k in want} == want
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Event-Name: A\n: nameless\n\n",
+        b": nameless\nEvent-Name: A\n\n",
+        b"Event-Name: A\nno colon here\n\n",
+        b"Event-Name: A\nX Y: z\n\n",
+        b"Event-Name: A\nContent-Length: x\n\n",
+        b"Event-Name: A\nContent-Length: 1\nContent-Length: 2\n\nab",
+    ],
+)
+def test_bad_event_blocks_are_refused_whole(body):
+    with pytest.raises(codec.ESLProtocolError):
+        codec.parse_event(_plain_event_frame(body))
+
+
+def test_event_block_limits_hold_for_lazily_decoded_events():
+    block = b"".join(b"H%d: v\n" % i for i in range(16)) + b"\n"
+    assert codec.parse_event(_plain_event_frame(block), codec.Limits(headers=16)).get("H15") == "v"
+    with pytest.raises(codec.FrameTooLarge):
+        codec.parse_event(_plain_event_frame(block), codec.Limits(headers=15))
+    assert codec.parse_event(_plain_event_frame(block), codec.Limits(header_bytes=len(block) - 2)).get("H0") == "v"
+    with pytest.raises(codec.FrameTooLarge):
+        codec.parse_event(_plain_event_frame(block), codec.Limits(header_bytes=len(block) - 3))

@@ -9,6 +9,7 @@ spliced) and cuts the result into pieces. Time-boxed for CI: fixed example count
 from __future__ import annotations
 
 import itertools
+import json
 import time
 
 import gevent
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from engine.esl import codec
 from engine.transport import Connection
 from tests.esl_transcripts import load, require_transcripts
+from tests.test_esl_codec import reference_event
 
 # small enough that recorded frames cross them (a SIP call's channel data: 9.1 kB, 236 headers)
 LIMITS = codec.Limits(header_bytes=8192, headers=200, body_bytes=8192)
@@ -124,6 +126,58 @@ def test_parse_event_raises_only_protocol_errors_for_any_body(ctype, body):
         (name + value + event.body).encode()
 
 
+PLAIN_SEEDS = [seed for seed in SEEDS if b"text/event-plain" in seed.partition(b"\n\n")[0]]
+PROBES = ["", "Event-Name", "Unique-ID", "Content-Length", "Hangup-Cause", "a b", "X\nY", "Event-Name:", ":"]
+
+
+def _reads_as_the_oracle(frame: codec.Frame) -> None:
+    """``parse_event`` (lazy or not) reads ``frame`` exactly as the line-by-line oracle does, or both refuse."""
+    try:
+        want = reference_event(frame.body)
+    except ValueError:
+        want = None
+    try:
+        event = codec.parse_event(frame)
+    except codec.FrameTooLarge:
+        return
+    except codec.ESLProtocolError:
+        assert want is None
+        return
+    assert want is not None, "the codec accepted an event the wire rules refuse"
+    pairs, body = want
+    lookup = dict(pairs)
+    keys = [*lookup, *PROBES]
+    assert {k: event.get(k, "?") for k in keys} == {k: lookup.get(k, "?") for k in keys}  # lookups first: lazily
+    assert event.pairs == tuple(pairs) and event.body == body
+
+
+@FUZZ
+@given(st.data())
+def test_plain_events_read_as_a_line_by_line_parse_whatever_the_mutation(data):
+    for frame in codec.FrameParser().feed(data.draw(mutated(PLAIN_SEEDS))):
+        if isinstance(frame, codec.Frame) and frame.content_type == "text/event-plain":
+            _reads_as_the_oracle(frame)
+
+
+# the pieces of a header line that decide how it is read: few names (so they repeat), odd separators
+NAMES = st.sampled_from(["A", "b", "", "A:b", "A b", "Event-Name", "Content-Length"]) | st.text(
+    "Ab-:% \xe9", max_size=5
+)
+SEPARATORS = st.sampled_from([": ", ": ", ": ", ":", " ", ": : ", ":x "])
+VALUES = st.sampled_from(["", "1", "2", "%41", "%ZZ", "a b", "x: y", "\xe9"]) | st.text("Ab%3:\xe9 ", max_size=6)
+LINES = st.lists(st.tuples(NAMES, SEPARATORS, VALUES).map("".join), min_size=1, max_size=8)
+
+
+@FUZZ
+@given(LINES, st.booleans())
+def test_event_blocks_near_the_regular_form_read_as_a_line_by_line_parse(lines, own_body):
+    """Blocks built of what decides the lazy path: colons, spaces, empty and repeated names, percents."""
+    body = "\n".join(lines).encode() + (b"\nContent-Length: 2\n\nok" if own_body else b"\n\n")
+    (frame,) = codec.FrameParser().feed(b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body)
+    assert isinstance(frame, codec.Frame)
+    _reads_as_the_oracle(frame)
+
+
 SENTINEL = codec.event_json({"Event-Name": "CUSTOM", "Unique-ID": "sentinel"})
 
 
@@ -190,3 +244,27 @@ def test_an_oversized_body_is_counted_down_not_kept_and_the_stream_stays_in_step
         assert len(parser._split._buf) == 0
     (frame,) = parser.feed(codec.api_response("+OK\n"))
     assert isinstance(frame, codec.Frame) and frame.body == "+OK\n"
+
+
+JSON_VALUES = st.text(max_size=8) | st.integers() | st.none() | st.lists(st.integers(), max_size=2)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "_body", "Content-Length"]) | st.text(max_size=6), JSON_VALUES)))
+def test_json_events_read_as_their_object_says(members):
+    """Every member in order (repeats kept), non-strings as JSON text, ``_body`` as the body."""
+    text = "{" + ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in members) + "}"
+    raw = text.encode("utf-8", "surrogatepass")
+    (frame,) = codec.FrameParser().feed(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(raw) + raw)
+    try:
+        event = codec.parse_event(frame)  # type: ignore[arg-type]
+    except codec.FrameTooLarge:
+        return
+    as_text = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in members]
+    pairs = [(k, v) for k, v in as_text if k not in ("_body", "Content-Length")]
+    if any("\\u" in json.dumps(k + v) for k, v in as_text):  # escapes: lone surrogates become U+FFFD
+        pairs = [(k.encode("utf-8", "replace").decode(), v.encode("utf-8", "replace").decode()) for k, v in pairs]
+    assert event.pairs == tuple(pairs)
+    assert event.headers == dict(pairs) and {k: event.get(k) for k, _ in pairs} == dict(pairs)
+    bodies = [v for k, v in as_text if k == "_body"]
+    assert event.body.encode("utf-8", "replace") == (bodies[0] if bodies else "").encode("utf-8", "replace")

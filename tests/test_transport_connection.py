@@ -260,3 +260,41 @@ def test_events_reach_handlers_in_order_including_those_before_close(connect):
     expected = [codec.parse_event(codec.FrameParser().feed(f.encode())[0]).name for f in events]  # type: ignore[arg-type]
     assert seen[: len(expected)] == expected
     assert "CHANNEL_BRIDGE" in seen and seen[-1] == "CONNECTION_CLOSED"
+
+
+def test_handlers_keep_up_with_a_flood_instead_of_the_stream_queueing_in_memory(connect):
+    """Each read's events are handled before the next read, so a burst is never all held in the queue."""
+    recorded = load("07_outbound_bridge_control.jsonl")
+    frame = next(line.frame.encode() for line in recorded if "text/event-plain" in line.frame[:80])
+    count = 3000
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(frame * count + codec.api_response("+OK\n"))  # 7.5 MB in one write, then the reply
+        peer.read_command()
+
+    conn, _ = connect(script, timeout=30)
+    depths: list[int] = []
+    conn.register_handle("*", lambda e: depths.append(conn._esl_event_queue.qsize()))
+    with gevent.Timeout(30):
+        assert conn.api("status") == "+OK\n"
+        while len(depths) < count:
+            gevent.sleep(0.01)
+    assert len(depths) == count and max(depths) <= 1, f"up to {max(depths)} reads were queued unhandled"
+
+
+def test_events_before_a_reply_reach_their_handlers_before_the_command_returns(connect):
+    """Batching keeps the stream's order: an event read ahead of a reply is handled before the caller
+    of that command resumes (e.g. a CHANNEL_CREATE ahead of an originate's reply)."""
+    created = codec.event_plain({"Event-Name": "CHANNEL_CREATE", "Unique-ID": "u-1"})
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.send(created + codec.api_response("+OK u-1\n"))  # one write: one read
+        peer.read_command()
+
+    conn, _ = connect(script)
+    seen: list[str] = []
+    conn.register_handle("CHANNEL_CREATE", lambda e: seen.append(e.uuid))
+    assert conn.api("originate", "loopback/1", "&park()") == "+OK u-1\n"
+    assert seen == ["u-1"]

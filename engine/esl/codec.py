@@ -4,8 +4,11 @@ Wire rules (checked against transcripts of a real FreeSWITCH 1.11.2 in ``shared/
 
 * A frame is a header block (``Name: value`` lines) ended by a blank line, then ``Content-Length``
   bytes of body when that header is present.
-* Header values may be URL-encoded (``Reply-Text: %2BOK%0A``); they are always decoded on parse.
-  Bodies are never decoded: an ``api/response`` body is the command's raw output.
+* Header values may be URL-encoded (``Reply-Text: %2BOK%0A``); they are always decoded when read.
+  Bodies are never URL-decoded: an ``api/response`` body is the command's raw output.
+* Plain events are decoded lazily: a block that FreeSWITCH writes (one ``:`` and one space per line)
+  is checked in a few C passes at parse time, and a header's value is decoded when it is asked for;
+  any other block gets the full line-by-line parse. Results and errors are the same either way.
 * ``text/event-plain``: the body is itself a header block (values URL-encoded); an event's own body,
   if any, follows that block after its own ``Content-Length`` header and a blank line.
 * ``text/event-json``: the body is one JSON object; the event's own body is under ``_body``.
@@ -35,7 +38,9 @@ from engine.esl.framing import (
     Limits,
     Splitter,
     content_length,
+    lookup_regular,
     parse_header_block,
+    regular_block,
 )
 
 __all__ = ["DEFAULT_LIMITS", "ESLProtocolError", "FrameTooLarge", "Limits"]  # re-exported from framing
@@ -54,37 +59,104 @@ def _pairs(headers: HeaderInput) -> Pairs:
     return tuple(headers.items()) if isinstance(headers, Mapping) else tuple(headers)
 
 
-@dataclass(frozen=True)
-class _Headed:
-    """Header pairs (decoded, in wire order; a name may repeat) and a body."""
+_MISSING = object()
+_UNBOUNDED = Limits(headers=1 << 30)
 
-    pairs: Pairs
-    body: str = ""
+
+class _Headed:
+    """Header pairs (decoded, in wire order; a name may repeat) and a body.
+
+    Built from pairs, or by the parsers from a block checked *regular* (:func:`regular_block`): then
+    :meth:`get` decodes one header's value when asked; ``pairs``/``headers`` decode all, once.
+    """
+
+    __slots__ = ("_block", "_body", "_dict", "_pairs", "_raw", "_values")
+
+    def __init__(self, pairs: Pairs = (), body: str = "") -> None:
+        self._pairs: Pairs | None = tuple(pairs)
+        self._block = ""  # a regular header block, when built lazily (then _pairs starts as None)
+        self._dict: dict[str, str] | None = None
+        self._values: dict[str, str] | None = None
+        self._body: str | None = body
+        self._raw: bytes | None = None  # the undecoded body off the wire (then _body starts as None)
 
     @classmethod
     def of(cls, headers: HeaderInput, body: str = "") -> Self:
         return cls(_pairs(headers), body)
 
-    @cached_property
+    @classmethod
+    def _lazy(cls, block: str, body: str = "") -> Self:
+        item = cls.__new__(cls)
+        item._pairs = item._dict = None
+        item._block, item._values, item._body, item._raw = block, {}, body, None
+        return item
+
+    @property
+    def pairs(self) -> Pairs:
+        if self._pairs is None:
+            self._pairs = tuple(parse_header_block(self._block, _UNBOUNDED))  # checked regular: cannot raise
+        return self._pairs
+
+    @property
+    def body(self) -> str:
+        if self._body is None:
+            self._body = self._raw.decode("utf-8", "replace")  # type: ignore[union-attr]
+        return self._body
+
+    @property
     def headers(self) -> dict[str, str]:
         """Lookup view of ``pairs`` (a repeated name keeps its last value)."""
-        return dict(self.pairs)
+        if self._dict is None:
+            self._dict = dict(self.pairs)
+        return self._dict
 
     def get(self, key: str, default: str = "") -> str:
-        return self.headers.get(key, default)
+        values = self._values
+        if values is None:  # built from pairs, or fully decoded already
+            return self.headers.get(key, default)
+        value = values.get(key, _MISSING)
+        if value is _MISSING:
+            value = values[key] = lookup_regular(self._block, key)
+        return default if value is None else value  # type: ignore[return-value]
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.pairs == other.pairs and self.body == other.body  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.pairs, self.body))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(pairs={self.pairs!r}, body={self.body!r})"
 
 
-@dataclass(frozen=True)
 class Frame(_Headed):
     """One whole frame as it came off the wire; the body is never decoded."""
 
+    __slots__ = ("_ctype",)
+
+    def __init__(self, pairs: Pairs = (), body: str = "") -> None:
+        super().__init__(pairs, body)
+        self._ctype: str | None = None
+
+    @classmethod
+    def _wire(cls, pairs: Pairs, raw: bytes) -> Frame:
+        item = cls.__new__(cls)
+        item._block, item._pairs, item._dict, item._values, item._body, item._raw = "", pairs, None, None, None, raw
+        item._ctype = None
+        return item
+
     @property
     def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
+        ctype = self._ctype
+        if ctype is None:
+            ctype = self._ctype = self.get("Content-Type")
+        return ctype
 
     @property
     def reply_text(self) -> str:
-        return self.headers.get("Reply-Text", "")
+        return self.get("Reply-Text")
 
     @property
     def ok(self) -> bool:
@@ -102,20 +174,21 @@ class MalformedFrame:
     too_large: bool = False
 
 
-@dataclass(frozen=True)
 class Event(_Headed):
     """A FreeSWITCH event: its headers and its own body (e.g. a BACKGROUND_JOB's output)."""
 
+    __slots__ = ()
+
     @property
     def name(self) -> str:
-        return self.headers.get("Event-Name", "")
+        return self.get("Event-Name")
 
     @property
     def uuid(self) -> str:
-        return self.headers.get("Unique-ID", "")
+        return self.get("Unique-ID")
 
     def variable(self, name: str, default: str = "") -> str:
-        return self.headers.get(f"variable_{name}", default)
+        return self.get(f"variable_{name}", default)
 
 
 def url_encode(value: str) -> str:
@@ -131,6 +204,9 @@ def _malformed(broken: Broken) -> MalformedFrame:
     return MalformedFrame(broken.raw, str(broken.error), isinstance(broken.error, FrameTooLarge))
 
 
+_EVENT_HEAD = re.compile(r"Content-Length: ([1-9][0-9]{0,17})\nContent-Type: (text/event-(?:plain|json))")
+
+
 @dataclass
 class FrameParser:
     """Incremental parser: feed bytes as they arrive, get whole frames back (bounded by ``limits``)."""
@@ -142,12 +218,20 @@ class FrameParser:
         self._split = Splitter(self.limits)
 
     def _head(self, text: str) -> tuple[Pairs, int]:
+        event = _EVENT_HEAD.fullmatch(text)  # what FreeSWITCH puts before every event: read at once
+        if event:
+            length = int(event[1])
+            if length > self.limits.body_bytes:
+                raise FrameTooLarge(f"Content-Length {length} over the limit of {self.limits.body_bytes} bytes")
+            return (("Content-Length", event[1]), ("Content-Type", event[2])), length
         pairs = tuple(parse_header_block(text, self.limits))
         return pairs, content_length(pairs, self.limits)
 
     def feed(self, data: bytes) -> list[Frame | MalformedFrame]:
+        """The frames ``data`` completes; bodies are kept as bytes until read (``Frame.body``)."""
+        wire = Frame._wire
         return [
-            Frame(item[0], item[1].decode("utf-8", "replace")) if isinstance(item, tuple) else _malformed(item)
+            wire(item[0], item[1]) if type(item) is tuple else _malformed(item)  # type: ignore[arg-type]
             for item in self._split.feed(data, self._head)
         ]
 
@@ -184,6 +268,13 @@ def _parse_json_event(text: str, limits: Limits) -> Event:
     if len(items) > limits.headers:
         raise FrameTooLarge(f"more than {limits.headers} headers")
     surrogates = "\\u" in text
+    if not surrogates:  # the usual event: every value a string, no body; checked and built at C speed
+        lookup = dict(items)
+        plain = len(lookup) == len(items) and "_body" not in lookup and "Content-Length" not in lookup
+        if plain and set(map(type, lookup.values())) <= {str}:  # (no repeated name: every value was seen)
+            event = Event(tuple(items))
+            event._dict = lookup
+            return event
     pairs = tuple(
         (_clean(k) if surrogates else k, _clean(v) if surrogates else v)
         for k, v in ((k, _json_value(v)) for k, v in items if k not in ("_body", "Content-Length"))
@@ -199,6 +290,9 @@ def parse_event(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> Event:
     """
     ctype = frame.content_type
     if ctype == "text/event-plain":
+        raw = frame._raw
+        if raw is not None and regular_block(raw, limits):  # nearly every event: decoded when read
+            return Event._lazy(raw[:-2].decode("utf-8", "replace"))
         head, sep, rest = frame.body.partition("\n\n")
         if len(head) > limits.header_bytes:
             raise FrameTooLarge(f"event header block over {limits.header_bytes} bytes")

@@ -11,6 +11,8 @@ wrong for a contact centre is replaced here:
 * ``execute`` completions are matched by Application-UUID (greenswitch matches by application
   name, so two ``playback`` in a row confuse it);
 * everything pending fails at once with :class:`ConnectionLost` on disconnect;
+* the events of one read go to the dispatcher as one batch, and the reader yields to it before
+  reading again: handlers keep up with a burst instead of the whole burst being queued in memory;
 * frames are bounded by the codec's :class:`~engine.esl.codec.Limits`; a malformed or oversized
   frame or event is counted (``hotline_esl_malformed_frames_total``), logged in one line and
   closes the connection: the stream cannot be trusted after it, and a closed connection is one the
@@ -94,6 +96,7 @@ class Connection(esl.ESLProtocol):
         self.protocol_error = ""
         self.limits = limits
         self._parser = codec.FrameParser(limits)
+        self._batch: list[codec.Event] = []  # events of the current read, not yet handed to the dispatcher
         self._replies: deque[AsyncResult] = deque()
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
@@ -113,8 +116,12 @@ class Connection(esl.ESLProtocol):
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                for item in self._parser.feed(data):
-                    self._dispatch(item)
+                try:
+                    for item in self._parser.feed(data):
+                        self._dispatch(item)
+                finally:  # the events before a bad frame are still delivered, before CLOSED
+                    self._flush()
+                gevent.sleep(0)  # handlers run before the next read: a flood is never all held in memory
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
@@ -133,38 +140,53 @@ class Connection(esl.ESLProtocol):
             self.metrics.esl_malformed.inc()
         return f"malformed frame ({reason})"
 
+    def _flush(self) -> None:
+        """Hand the events read so far to the dispatcher, as one batch.
+
+        Called at the end of each read and before anyone waiting is woken (a reply, an application's
+        completion, a job's result), so handlers see the events read before it first, as before batching.
+        """
+        if self._batch:
+            self._esl_event_queue.put(self._batch)
+            self._batch = []
+
     def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
         """Deliver one frame; raises :class:`~engine.esl.codec.ESLProtocolError` for a bad one."""
         if isinstance(item, codec.MalformedFrame):
             raise codec.ESLProtocolError(f"{item.reason}: {item.raw[:80]!r}")
         ctype = item.content_type
-        if ctype in ("command/reply", "api/response"):
+        if ctype.startswith("text/event-"):  # the stream is nearly all events: tested first
+            event = codec.parse_event(item, self.limits)
+            self._match(event)
+            self._batch.append(event)
+        elif ctype in ("command/reply", "api/response"):
+            self._flush()
             if self._replies:
                 self._replies.popleft().set(item)
             else:
                 log.warning("%s: reply with no command pending: %r", self.name, item.reply_text)
         elif ctype == "auth/request":
             self._auth_request_event.set()
-        elif ctype.startswith("text/event-"):
-            event = codec.parse_event(item, self.limits)
-            self._match(event)
-            self._esl_event_queue.put(event)
         elif ctype == "text/disconnect-notice":
             # FreeSWITCH sends this once the channel is gone: no application can complete after it.
             self.lingering = item.headers.get("Content-Disposition") == "linger"
+            self._flush()
             self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
-            self._esl_event_queue.put(codec.parse_event(item))
+            self._batch.append(codec.parse_event(item))
         elif ctype == "text/rude-rejection":
             log.error("%s: FreeSWITCH refused the connection (ACL): %s", self.name, item.body.strip())
 
     def _match(self, event: codec.Event) -> None:
-        if event.name == "BACKGROUND_JOB":
+        name = event.name
+        if name == "BACKGROUND_JOB":
             waiter = self._jobs.pop(event.get("Job-UUID"), None)
             if waiter:
+                self._flush()
                 waiter.set(event.body)
-        elif event.name == "CHANNEL_EXECUTE_COMPLETE":
+        elif name == "CHANNEL_EXECUTE_COMPLETE":
             waiter = self._executions.pop(event.get("Application-UUID"), None)
             if waiter:
+                self._flush()
                 waiter.set(event)
 
     def _lost(self, reason: str = "") -> None:
@@ -177,7 +199,7 @@ class Connection(esl.ESLProtocol):
         self._replies.clear()
         for waiters in (replies, self._jobs, self._executions):
             self._fail(waiters, error)
-        self._esl_event_queue.put(CLOSED)
+        self._esl_event_queue.put((CLOSED,))
         for callback in self._closed_callbacks:
             callback(self)
         with contextlib.suppress(OSError):
@@ -192,13 +214,15 @@ class Connection(esl.ESLProtocol):
 
     def process_events(self) -> None:
         """Deliver events to handlers in order, including those that arrive just before the close."""
+        registry = self.event_handlers
         while True:
-            event: codec.Event = self._esl_event_queue.get()
-            handlers = self.event_handlers.get(event.name, []) + self.event_handlers.get("*", [])
-            for handler in handlers:
-                self._safe_exec_handler(handler, event)
-            if event is CLOSED:
-                return
+            batch: list[codec.Event] = self._esl_event_queue.get()  # every event of one read, in order
+            for event in batch:
+                named, every = registry.get(event.name), registry.get("*")
+                for handler in named + every if named and every else named or every or ():
+                    self._safe_exec_handler(handler, event)
+                if event is CLOSED:
+                    return
 
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback`` once the connection closes (at once if it already has)."""
