@@ -92,7 +92,7 @@ def states(engine: Hotline, agent_id: str) -> list[tuple[str, str | None]]:
 
 def test_start_up_subscribes_the_control_connection_and_loads_queues_and_agents_from_the_database(start) -> None:
     engine, switch = start()
-    assert "event json BACKGROUND_JOB CHANNEL_HOLD CHANNEL_UNHOLD" in switch.subscriptions
+    assert "event plain BACKGROUND_JOB CHANNEL_HOLD CHANNEL_UNHOLD" in switch.subscriptions
     assert engine.agents_view() == [
         {"id": "1001", "state": "logged_out", "reason": "", "skills": {"sales": 7}, "calls": 0}
     ]

@@ -68,7 +68,7 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
     client.on_event("CHANNEL_CREATE", lambda e: created.put(e.uuid))
     client.on_event("CONNECTION_CLOSED", lambda e: closed.put(client.connected))
     client.start(wait=2)
-    assert subscriptions.get(timeout=2) == "event json CHANNEL_CREATE CHANNEL_HANGUP"
+    assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
     assert connects.get(timeout=2)
     assert metrics.value("hotline_esl_connected", connection="control") == 1
 
@@ -83,7 +83,7 @@ def test_reconnects_after_freeswitch_restart_and_subscribes_again():
     second.start()
     try:
         assert connects.get(timeout=5)
-        assert subscriptions.get(timeout=2) == "event json CHANNEL_CREATE CHANNEL_HANGUP"
+        assert subscriptions.get(timeout=2) == "event plain CHANNEL_CREATE CHANNEL_HANGUP"
         assert client.api("status") == "UP\n"
         assert created.get(timeout=2) == "u1"  # handlers were attached to the new connection
         assert metrics.value("hotline_esl_reconnects_total", connection="control") == 1
