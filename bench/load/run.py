@@ -61,6 +61,8 @@ class Step:
     lag_p99_ms: float | None = None
     esl_p99_ms: float | None = None
     esl_timeouts: int = 0
+    load_average: float = 0.0  # the machine's 1-minute load average at the end of the step (others' work too)
+    left_after_cleanup: int = 0  # channels hupall could not clear before the next step
     log_summary: list[str] = field(default_factory=list)
 
 
@@ -132,6 +134,7 @@ def lag_histogram(text: str) -> str | None:
     return None
 
 
+TROUBLE = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b|no reply to|No such channel|timed out")
 UUIDISH = re.compile(r"[0-9a-f]{8}-[0-9a-f-]{27}|\b\d+(\.\d+)?\b")
 
 
@@ -142,7 +145,7 @@ def log_summary(path: Path, offset: int, top: int = 5) -> tuple[list[str], int]:
         handle.seek(offset)
         text = handle.read().decode("utf-8", "replace")
         end = handle.tell()
-    bad = [line for line in text.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b", line)]
+    bad = [line for line in text.splitlines() if TROUBLE.search(line)]
     if not bad:
         return [], end
     common = Counter(UUIDISH.sub("#", line.split(" ", 2)[-1])[:160] for line in bad).most_common(top)
@@ -179,6 +182,7 @@ def run_step(
     step.channels_left = fs.channels()
     step.left_by_app = fs.channel_apps()
     step.reached = watch.counts()[1]
+    step.load_average = os.getloadavg()[0]
     step.fs_ms_per_call = 1000.0 * fs_cpu / max(1, step.offered)
     if hotline is not None and engine_cpu is not None:
         step.engine_ms_per_call = 1000.0 * engine_cpu / max(1, step.offered)
@@ -190,18 +194,20 @@ def run_step(
         step.cdrs = dict(hotline.cdrs_since(since))
         step.log_summary, _ = log_summary(hotline.log, log_offset)
     phone.stop()
-    clean_up(fs)
+    step.left_after_cleanup = clean_up(fs)
     return step
 
 
-def clean_up(fs: FreeSwitch, seconds: float = 30.0) -> None:
-    """Hang up whatever the step left in FreeSWITCH, so the next step starts from an empty switch."""
+def clean_up(fs: FreeSwitch, seconds: float = 30.0) -> int:
+    """Hang up whatever the step left in FreeSWITCH, so the next step starts from an empty switch;
+    the channels still there after ``seconds``."""
     if fs.channels() == 0:
-        return
+        return 0
     fs.esl.api("hupall MANAGER_REQUEST")
     deadline = time.monotonic() + seconds
-    while fs.channels() and time.monotonic() < deadline:
+    while (left := fs.channels()) and time.monotonic() < deadline:
         time.sleep(0.5)
+    return left
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -221,14 +227,15 @@ def row(step: Step) -> str:
         f"| {step.rate:g} | {step.side} | {step.offered} | {step.completed} | {step.reached} | {cdrs} | "
         f"{'-' if missing is None else missing} | {left} | {step.fs_ms_per_call:.0f} | "
         f"{fmt(step.engine_ms_per_call)} | "
-        f"{fmt(step.lag_p99_ms)} | {fmt(step.esl_p99_ms)} | {step.esl_timeouts if step.side == 'hotline' else '-'} |"
+        f"{fmt(step.lag_p99_ms)} | {fmt(step.esl_p99_ms)} | {step.esl_timeouts if step.side == 'hotline' else '-'} | "
+        f"{step.load_average:.1f} |"
     )
 
 
 HEADER = (
     "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR | channels left "
-    "after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts |\n"
-    "|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
+    "after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts | load avg |\n"
+    "|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -287,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                 step = run_step(side, rate, args, sipp_bin, fs, watch, hotline, root, number, switch)
                 steps.append(step)
                 print(row(step), flush=True)
+                if step.left_after_cleanup:
+                    print(
+                        f"    kit: {step.left_after_cleanup} channels survived hupall; the next step starts with them"
+                    )
                 for line in step.log_summary:
                     print(f"    hotline log: {line}", flush=True)
         print(f"machine load average {os.getloadavg()[0]:.2f} at the end", flush=True)

@@ -112,7 +112,10 @@ def callers(
     sip_port: int, media_port: int, control_port: int, timeout: float,
 ) -> Sipp:  # fmt: skip
     """Callers dialling ``number`` at ``switch`` (host:port): ``rate`` calls a second, ``calls`` in all."""
-    extra = ("-s", number, "-r", f"{rate:g}", "-m", str(calls), "-timeout", f"{timeout:g}s", "-timeout_error")
+    # -l calls: SIPp's default cap on simultaneous calls would slow the callers down when the switch holds
+    # calls longer than planned; the kit offers the whole step's calls at the rate asked instead
+    extra = ("-s", number, "-r", f"{rate:g}", "-m", str(calls), "-l", str(calls))
+    extra += ("-timeout", f"{timeout:g}s", "-timeout_error")
     return Sipp(
         binary, scenario, folder, name, sip_port=sip_port, media_port=media_port, control_port=control_port,
         remote=switch, extra=extra,
