@@ -1,6 +1,7 @@
 """The SIPp load kit: a real FreeSWITCH with the load overlay, the plain-dialplan baseline, then hotline.
 
-For each rate (calls per second), a step of ``--step-seconds`` of SIPp callers (answer, a one-key tone
+For each rate (calls per second), a step on a freshly booted FreeSWITCH (and hotline): ``--step-seconds``
+of SIPp callers (answer, a one-key tone
 menu answered by RFC 2833 key 1, ~9 s of talk, BYE) against the baseline extension, then the same
 against hotline with ``--agents`` agents whose contact is the SIPp phone. Each step prints: offered,
 callers that completed their scenario, callers bridged to an agent, CDRs by outcome (hotline),
@@ -35,6 +36,7 @@ from bench.load import sipp
 from bench.load.hotline_proc import HotlineProc
 from bench.load.switch import BASELINE_NUMBER, CallWatch, FreeSwitch, KitError, build_overlay, vars_value
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PHONE_PORT = 5070
 PHONE = f"127.0.0.1:{PHONE_PORT}"
 CALLER_PORT = 5071
@@ -61,8 +63,7 @@ class Step:
     lag_p99_ms: float | None = None
     esl_p99_ms: float | None = None
     esl_timeouts: int = 0
-    load_average: float = 0.0  # the machine's 1-minute load average at the end of the step (others' work too)
-    left_after_cleanup: int = 0  # channels hupall could not clear before the next step
+    other_cores: float = 0.0  # CPU used meanwhile by everything but FreeSWITCH and hotline (SIPp, other work), in cores
     log_summary: list[str] = field(default_factory=list)
 
 
@@ -166,6 +167,7 @@ def run_step(
     metrics0 = hotline.metrics_text() if hotline else ""
     log_offset = hotline.log.stat().st_size if hotline else 0
     fs_cpu0 = fs.cpu_seconds()
+    busy0, started = machine_busy_seconds(), time.monotonic()
     engine_cpu0 = hotline.cpu_seconds() if hotline else 0.0
     calls = max(1, round(rate * args.step_seconds))
     callers = sipp.callers(
@@ -175,6 +177,7 @@ def run_step(
     if callers.wait(args.step_seconds + 120) is None:
         callers.stop()
     fs_cpu = fs.cpu_seconds() - fs_cpu0
+    busy, elapsed = machine_busy_seconds() - busy0, time.monotonic() - started
     engine_cpu = (hotline.cpu_seconds() - engine_cpu0) if hotline else None
     stats = callers.stats()
     step.offered, step.completed, step.failed = stats.created, stats.successful, stats.failed
@@ -182,7 +185,7 @@ def run_step(
     step.channels_left = fs.channels()
     step.left_by_app = fs.channel_apps()
     step.reached = watch.counts()[1]
-    step.load_average = os.getloadavg()[0]
+    step.other_cores = max(0.0, busy - fs_cpu - (engine_cpu or 0.0)) / max(1e-6, elapsed)
     step.fs_ms_per_call = 1000.0 * fs_cpu / max(1, step.offered)
     if hotline is not None and engine_cpu is not None:
         step.engine_ms_per_call = 1000.0 * engine_cpu / max(1, step.offered)
@@ -194,20 +197,14 @@ def run_step(
         step.cdrs = dict(hotline.cdrs_since(since))
         step.log_summary, _ = log_summary(hotline.log, log_offset)
     phone.stop()
-    step.left_after_cleanup = clean_up(fs)
     return step
 
 
-def clean_up(fs: FreeSwitch, seconds: float = 30.0) -> int:
-    """Hang up whatever the step left in FreeSWITCH, so the next step starts from an empty switch;
-    the channels still there after ``seconds``."""
-    if fs.channels() == 0:
-        return 0
-    fs.esl.api("hupall MANAGER_REQUEST")
-    deadline = time.monotonic() + seconds
-    while (left := fs.channels()) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return left
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores; /proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user nice system idle iowait irq softirq steal
+    return busy / CLOCK_TICKS
 
 
 def fmt(value: float | None, unit: str = "") -> str:
@@ -228,13 +225,14 @@ def row(step: Step) -> str:
         f"{'-' if missing is None else missing} | {left} | {step.fs_ms_per_call:.0f} | "
         f"{fmt(step.engine_ms_per_call)} | "
         f"{fmt(step.lag_p99_ms)} | {fmt(step.esl_p99_ms)} | {step.esl_timeouts if step.side == 'hotline' else '-'} | "
-        f"{step.load_average:.1f} |"
+        f"{step.other_cores:.2f} |"
     )
 
 
 HEADER = (
     "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR | channels left "
-    "after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts | load avg |\n"
+    "after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts "
+    "| other CPU, cores |\n"
     "|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
 )
 
@@ -276,41 +274,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     root = Path(tempfile.mkdtemp(prefix="hotline-load-"))
     steps: list[Step] = []
-    fs = watch = hotline = None
+    print(f"load run in {root}; {os.cpu_count()} cores", flush=True)
+    print(HEADER, flush=True)
     try:
-        conf = build_overlay(root, PHONE)
-        fs = FreeSwitch(freeswitch, conf, root)
-        watch = CallWatch(fs.esl_port, fs.password)
-        watch.start()
-        switch = f"127.0.0.1:{vars_value(conf, 'sip_port')}"
-        print(f"load run in {root}; machine load average {os.getloadavg()[0]:.2f} at start", flush=True)
-        print(HEADER, flush=True)
         for side in args.sides:
-            if side == "hotline":
-                (root / "hotline").mkdir()
-                hotline = HotlineProc(root / "hotline", conf, args.agents, PHONE)
-            number = BASELINE_NUMBER if side == "baseline" else vars_value(conf, "hotline_number")
             for rate in args.rates:
-                step = run_step(side, rate, args, sipp_bin, fs, watch, hotline, root, number, switch)
+                step = fresh_step(side, rate, args, freeswitch, sipp_bin, root / f"{side}-{rate:g}cps")
                 steps.append(step)
                 print(row(step), flush=True)
-                if step.left_after_cleanup:
-                    print(
-                        f"    kit: {step.left_after_cleanup} channels survived hupall; the next step starts with them"
-                    )
                 for line in step.log_summary:
                     print(f"    hotline log: {line}", flush=True)
-        print(f"machine load average {os.getloadavg()[0]:.2f} at the end", flush=True)
-    except KitError as exc:
+    except (KitError, OSError) as exc:
         print(f"bench.load: {exc}", file=sys.stderr)
         return 1
     finally:
-        if hotline is not None:
-            hotline.stop()
-        if watch is not None:
-            watch.stop()
-        if fs is not None:
-            fs.stop()
         if args.json:
             args.json.write_text(json.dumps([asdict(s) for s in steps], indent=2), encoding="utf-8")
         if args.keep:
@@ -318,6 +295,31 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     return 0
+
+
+def fresh_step(side: str, rate: float, args: argparse.Namespace, freeswitch: str, sipp_bin: str, folder: Path) -> Step:
+    """One step on a freshly booted FreeSWITCH (and, for hotline, a fresh engine with every agent ready), so
+    no step inherits what an earlier one left behind; everything is stopped before it returns."""
+    folder.mkdir()
+    fs = watch = hotline = None
+    try:
+        conf = build_overlay(folder, PHONE)
+        fs = FreeSwitch(freeswitch, conf, folder)
+        watch = CallWatch(fs.esl_port, fs.password)
+        watch.start()
+        if side == "hotline":
+            (folder / "hotline").mkdir()
+            hotline = HotlineProc(folder / "hotline", conf, args.agents, PHONE)
+        number = BASELINE_NUMBER if side == "baseline" else vars_value(conf, "hotline_number")
+        switch = f"127.0.0.1:{vars_value(conf, 'sip_port')}"
+        return run_step(side, rate, args, sipp_bin, fs, watch, hotline, folder, number, switch)
+    finally:
+        if hotline is not None:
+            hotline.stop()
+        if watch is not None:
+            watch.stop()
+        if fs is not None:
+            fs.stop()
 
 
 if __name__ == "__main__":
