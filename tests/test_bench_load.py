@@ -132,6 +132,9 @@ def test_esl_p99_is_read_from_the_step_delta_of_the_histogram() -> None:
     assert count == 100
     assert run.p99_ms(buckets, count) == 5000.0
     assert run.p99_ms([], 0) is None
+    # two more commands timed out (never observed by the histogram): the 99th of 102 is beyond every bucket
+    assert run.p99_ms(buckets, count + 2) == float("inf")
+    assert run.fmt(float("inf")) == "> 5000"
     assert run.lag_histogram(METRICS_AFTER) is None  # no event-loop lag histogram: the table says n/a
 
 

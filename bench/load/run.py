@@ -1,8 +1,8 @@
 """The SIPp load kit: a real FreeSWITCH with the load overlay, the plain-dialplan baseline, then hotline.
 
 For each rate (calls per second), a step on a freshly booted FreeSWITCH (and hotline): ``--step-seconds``
-of SIPp callers (answer, a one-key tone
-menu answered by RFC 2833 key 1, ~9 s of talk, BYE) against the baseline extension, then the same
+of SIPp callers (answer, a one-key tone menu answered by RFC 2833 key 1, ~9 s of talk, BYE) against
+the baseline extension, then the same
 against hotline with ``--agents`` agents whose contact is the SIPp phone. Each step prints: offered,
 callers that completed their scenario, callers bridged to an agent, CDRs by outcome (hotline),
 channels left in FreeSWITCH ``--settle`` s after the step, FreeSWITCH and engine CPU per call (from
@@ -190,8 +190,10 @@ def run_step(
     if hotline is not None and engine_cpu is not None:
         step.engine_ms_per_call = 1000.0 * engine_cpu / max(1, step.offered)
         metrics1 = hotline.metrics_text()
-        step.esl_p99_ms = p99_ms(*histogram_deltas(metrics0, metrics1, "hotline_esl_command_seconds"))
         step.esl_timeouts = int(counter_delta(metrics0, metrics1, "hotline_esl_command_timeouts"))
+        # a command that timed out is never observed by the histogram: count it as slower than every bucket
+        buckets, replied = histogram_deltas(metrics0, metrics1, "hotline_esl_command_seconds")
+        step.esl_p99_ms = p99_ms(buckets, replied + step.esl_timeouts)
         lag = lag_histogram(metrics1)
         step.lag_p99_ms = p99_ms(*histogram_deltas(metrics0, metrics1, lag)) if lag else None
         step.cdrs = dict(hotline.cdrs_since(since))
