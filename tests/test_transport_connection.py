@@ -10,6 +10,7 @@ from gevent.queue import Queue
 from engine.esl import codec
 from engine.metrics import Metrics
 from engine.transport import ChannelGone, CommandFailed, CommandTimeout, Connection, ConnectionLost
+from tests.acd_rig import wait_until
 from tests.esl_transcripts import load
 from tests.scripted_peer import PeerConnection, ScriptedPeer
 
@@ -166,6 +167,27 @@ def test_linger_disconnect_notice_fails_running_application(connect):
     with pytest.raises(ChannelGone):
         conn.execute("playback", "long.wav", timeout=5)
     assert conn.lingering
+
+
+def test_an_application_started_after_the_hangup_notice_fails_at_once_not_at_its_timeout(connect):
+    """The caller hung up between two applications: the notice came before the next one was sent, so no
+    CHANNEL_EXECUTE_COMPLETE will ever answer it (seen as a 10 s stall of a queued caller's session)."""
+    recorded = load("06_outbound_socket_session.jsonl")
+    notice = next(line.frame for line in recorded if "Content-Disposition: linger" in line.frame)
+    sent = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        peer.send(notice.encode())
+        sent.put(peer.read_command())
+
+    conn, _ = connect(script)
+    wait_until(lambda: conn.channel_gone, what="the hangup notice read")
+    with pytest.raises(ChannelGone):
+        conn.execute("set", "playback_terminators=none", timeout=60)
+    with pytest.raises(ChannelGone):
+        conn.execute_async("playback", "local_stream://moh")
+    conn.close()
+    assert sent.get(timeout=5) in ("exit", "")  # neither application was sent
 
 
 BAD_FRAMES = {

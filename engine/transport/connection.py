@@ -92,6 +92,7 @@ class Connection(esl.ESLProtocol):
         self.timeout = timeout
         self.connected = True
         self.lingering = False
+        self.channel_gone = False  # the disconnect notice came: no application can run on this socket's channel
         #: Why the peer's stream was refused (a malformed frame), once it has been.
         self.protocol_error = ""
         self.limits = limits
@@ -170,6 +171,7 @@ class Connection(esl.ESLProtocol):
         elif ctype == "text/disconnect-notice":
             # FreeSWITCH sends this once the channel is gone: no application can complete after it.
             self.lingering = item.headers.get("Content-Disposition") == "linger"
+            self.channel_gone = True
             self._flush()
             self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
             self._batch.append(codec.parse_event(item))
@@ -289,6 +291,7 @@ class Connection(esl.ESLProtocol):
 
     def execute(self, app: str, arg: str = "", *, uuid_: str = "", timeout: float | None = None) -> codec.Event:
         """Execute a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE."""
+        self._check_channel(app, uuid_)
         event_uuid = str(uuid.uuid4())
         waiter: AsyncResult = AsyncResult()
         self._executions[event_uuid] = waiter
@@ -304,6 +307,7 @@ class Connection(esl.ESLProtocol):
 
     def execute_async(self, app: str, arg: str = "", *, uuid_: str = "") -> AsyncResult:
         """Start an application; the returned result is set with its CHANNEL_EXECUTE_COMPLETE."""
+        self._check_channel(app, uuid_)
         event_uuid = str(uuid.uuid4())
         waiter: AsyncResult = AsyncResult()
         self._executions[event_uuid] = waiter
@@ -312,6 +316,12 @@ class Connection(esl.ESLProtocol):
             self._executions.pop(event_uuid, None)
             raise CommandFailed(f"{app}: {reply.reply_text}")
         return waiter
+
+    def _check_channel(self, app: str, uuid_: str) -> None:
+        """An application for this socket's own channel after its hangup would never complete: refuse it
+        at once (the waiters registered before the notice are failed by the notice itself)."""
+        if self.channel_gone and not uuid_:
+            raise ChannelGone(f"{self.name}: {app}: the channel has hung up")
 
     def abort(self, reason: str) -> None:
         """Close at once, without the goodbye: for a peer that is not (or no longer) FreeSWITCH."""
