@@ -151,7 +151,9 @@ def main() -> None:
         f"max {max(lags):.1f}  ({len(lags)} wake-ups)"
     )
     print(f"/metrics scrape (ms): p50 {percentile(scrapes, 0.5):.1f}  max {max(scrapes):.1f}  ({len(scrapes)})")
-    print(f"agent action (ms): p50 {percentile(actions, 0.5):.1f}  p99 {percentile(actions, 0.99):.1f}  ({len(actions)})")
+    print(
+        f"agent action (ms): p50 {percentile(actions, 0.5):.1f}  p99 {percentile(actions, 0.99):.1f}  ({len(actions)})"
+    )
 
 
 if __name__ == "__main__":

@@ -125,6 +125,10 @@ class AcdBase:
         # Abandoned callers who may resume their place: (caller, queue) -> (enqueued_at, until).
         self._resumable: dict[tuple[str, str], tuple[float, float]] = {}
         self._resume_expiry: list[tuple[float, tuple[str, str]]] = []
+        # For the queries (engine/acd/queries.py): agents by state, overall and per queue; each queue's calls.
+        self._state_counts: dict[AgentState, int] = dict.fromkeys(AgentState, 0)
+        self._member_counts: dict[str, dict[AgentState, int]] = {}
+        self._queue_calls: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ internals: plumbing
 

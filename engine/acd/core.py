@@ -49,7 +49,7 @@ from engine.acd.base import (
 from engine.acd.callbacks import Callbacks
 from engine.acd.model import Agent, QueueConfig, QueuedCall
 from engine.acd.offers import Offers
-from engine.acd.queries import Queries, QueueStatus, Snapshot
+from engine.acd.queries import AgentView, CallView, Queries, QueueStatus, Snapshot
 from engine.acd.routing import Routing
 from engine.acd.staffing import Staffing
 from engine.acd.states import (
@@ -69,6 +69,8 @@ __all__ = [
     "FAILURE_EVENTS",
     "STAFFED",
     "Acd",
+    "AgentView",
+    "CallView",
     "QueueStats",
     "QueueStatus",
     "Rule",
@@ -112,6 +114,8 @@ class Acd(Callbacks, Queries, Routing, Offers, Staffing):
         self._waiting.setdefault(config.name, SortedList())
         self._queues_by_skill.setdefault(config.skill, set()).add(config.name)
         self._members[config.name] = set()
+        self._member_counts[config.name] = dict.fromkeys(AgentState, 0)
+        self._queue_calls.setdefault(config.name, set())
         for agent_id in self._available.get(config.name, {}):
             self._rank_keys.pop((config.name, agent_id), None)
         self._available[config.name] = {}
@@ -165,6 +169,7 @@ class Acd(Callbacks, Queries, Routing, Offers, Staffing):
         own = replace(agent, skills=dict(agent.skills))
         self._agents[own.id] = own
         self._agent_queues[own.id] = set()
+        self._state_counts[own.state] += 1
         for skill in own.skills:
             for name in self._queues_by_skill.get(skill, ()):
                 self._join_queue(own, self._queues[name])
@@ -177,6 +182,8 @@ class Acd(Callbacks, Queries, Routing, Offers, Staffing):
             self._leave(agent, AgentEvent.LOGOUT, "")
         for name in self._agent_queues.pop(agent_id):
             self._members[name].discard(agent_id)
+            self._member_counts[name][agent.state] -= 1
+        self._state_counts[agent.state] -= 1
         del self._agents[agent_id]
         self._route()
         return self._flush()

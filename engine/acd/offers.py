@@ -105,6 +105,7 @@ class Offers(AcdBase):
         call.state = ended
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
+        self._queue_calls[call.queue].discard(call.call_id)
         stats = self._stats[call.queue]
         if state is CallState.BRIDGED:
             stats.completed += 1
@@ -151,6 +152,7 @@ class Offers(AcdBase):
     def _arrive(self, call: QueuedCall, config: QueueConfig) -> None:
         """Hold a new call; count it; apply the escalation steps due and schedule the others."""
         self._calls[call.call_id] = call
+        self._queue_calls[call.queue].add(call.call_id)
         self._stats[call.queue].arrived += 1
         for step_no, step in enumerate(config.escalation, start=1):
             if call.enqueued_at + step.after_seconds <= self._now:
@@ -165,5 +167,6 @@ class Offers(AcdBase):
         call.state = transition(Machine.CALL, call.state, event, call.call_id)
         self._unindex_call(call.call_id)
         del self._calls[call.call_id]
+        self._queue_calls[call.queue].discard(call.call_id)
         self._stats[call.queue].exited += 1
         self._out.append(commands.QueueExit(call.call_id, call.queue, reason, target, call.enqueued_at))

@@ -22,6 +22,7 @@ class Staffing(AcdBase):
         if agent.level(config.skill) < config.min_level:
             return
         self._members[config.name].add(agent.id)
+        self._member_counts[config.name][agent.state] += 1
         self._agent_queues[agent.id].add(config.name)
         if agent.state in STAFFED:
             self._staffed[config.name] += 1
@@ -41,6 +42,13 @@ class Staffing(AcdBase):
         if (old in STAFFED) != (new in STAFFED):
             for name in self._agent_queues[agent.id]:
                 self._staffed[name] += 1 if new in STAFFED else -1
+        if new is not old:
+            self._state_counts[old] -= 1
+            self._state_counts[new] += 1
+            for name in self._agent_queues[agent.id]:
+                counts = self._member_counts[name]
+                counts[old] -= 1
+                counts[new] += 1
         agent.state, agent.state_since = new, at
         agent.reason = reason if new in (AgentState.BREAK, AgentState.ENGAGED) else ""
         # the change carries why it happened (e.g. ready again after "no_answer"), stored in the state log
