@@ -7,6 +7,7 @@ Set-up: 5,000 agents logged in (skill ``sales``), 2,000 callers placed through t
 Prints the lag's p50/p99/max and the latency of the scrapes and actions.
 
 Usage: python bench/engine_scale.py [AGENTS] [CALLERS] [SECONDS]
+(``HOTLINE_PROFILE=FILE`` writes a cProfile of the measured seconds to FILE.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import cProfile
 import http.client
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -136,9 +139,15 @@ def main() -> None:
             gevent.sleep(max(0.0, 0.05 - ms / 1000))  # 20 per second
 
     workers = [gevent.spawn(lag_probe, lags), gevent.spawn(scraper), gevent.spawn(actor)]
+    profile = cProfile.Profile() if os.environ.get("HOTLINE_PROFILE") else None
+    if profile:
+        profile.enable()
     cpu = time.process_time()
     gevent.sleep(seconds)
     cpu = time.process_time() - cpu
+    if profile:
+        profile.disable()
+        profile.dump_stats(os.environ["HOTLINE_PROFILE"])
     gevent.killall(workers)
     emulator.stdin.write("\n")
     emulator.stdin.flush()
@@ -151,6 +160,7 @@ def main() -> None:
         f"max {max(lags):.1f}  ({len(lags)} wake-ups)"
     )
     print(f"/metrics scrape (ms): p50 {percentile(scrapes, 0.5):.1f}  max {max(scrapes):.1f}  ({len(scrapes)})")
+    print(f"  each scrape (ms): {' '.join(f'{ms:.0f}' for ms in scrapes)}")
     print(
         f"agent action (ms): p50 {percentile(actions, 0.5):.1f}  p99 {percentile(actions, 0.99):.1f}  ({len(actions)})"
     )
