@@ -2,11 +2,13 @@
 
 Set-up: 5,000 agents logged in (skill ``sales``), 2,000 callers placed through the emulator who choose
 ``support`` in the main IVR flow and wait there (nobody staffs it; they never give up). Then, for
-``SECONDS``: ``/metrics`` scraped over HTTP every 5 s and 20 agent actions per second over HTTP
-(break, then ready again), while a greenlet sleeps 10 ms in a loop and records how late it wakes.
+``SECONDS``: a progressive campaign into ``sales`` (at most ``CAMPAIGN`` lines, 5 dials a second; the
+people it reaches talk 20 s to an agent; 0: no campaign), ``/metrics`` scraped over HTTP every 5 s and
+20 agent actions per second over HTTP (break, then ready again; refused for an agent on a campaign
+call), while a greenlet sleeps 10 ms in a loop and records how late it wakes.
 Prints the lag's p50/p99/max and the latency of the scrapes and actions.
 
-Usage: python bench/engine_scale.py [AGENTS] [CALLERS] [SECONDS]
+Usage: python bench/engine_scale.py [AGENTS] [CALLERS] [SECONDS] [CAMPAIGN]
 (``HOTLINE_PROFILE=FILE`` writes a cProfile of the measured seconds to FILE.)
 """
 
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,10 +42,17 @@ from engine.store.migrate import upgrade
 
 EMULATOR = """
 import sys, json, gevent
-from engine.emulator import Emulator, Caller
+from engine.emulator import Emulator, Caller, CalledParty, Phone
 def line():  # read stdin in a thread so the emulator keeps serving meanwhile
     return gevent.get_hub().threadpool.apply(sys.stdin.readline)
 emu = Emulator(password=sys.argv[1], keep_log=False)
+for n in range(int(sys.argv[2])):
+    emu.phones[f"a{n}"] = Phone(f"a{n}", answer_delay=0.2)
+for n in range(int(sys.argv[3])):
+    number = f"+44207946{n:04d}"
+    emu.parties[number] = CalledParty(
+        number, "live", answer_delay=2.0, talk_seconds=20, patience_seconds=60, amd_seconds=0.5
+    )
 print(json.dumps({"port": emu.start()}), flush=True)
 emu.dialplan["4000"] = [("socket", f"127.0.0.1:{int(line())} async full")]
 for n in range(int(line())):
@@ -51,6 +61,7 @@ for n in range(int(line())):
 line()
 """
 TICK = 0.010
+CONTACTS = 1000
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,14 +89,32 @@ def request(port: int, token: str, method: str, path: str, body: dict | None = N
     return response.status, 1000 * (time.perf_counter() - started)
 
 
+def start_campaign(port: int, token: str, lines: int) -> None:
+    """A progressive campaign into sales, over the HTTP API (docs/outbound.md)."""
+    body = {
+        "name": "scale",
+        "caller_id": "+442079460000",
+        "queue": "sales",
+        "compliance": {"window": {"start": "00:00", "end": "23:59:59"}},
+        "dial_params": {"max_channels": lines, "calls_per_second": 5},
+    }
+    csv = "phone,name\n" + "".join(f"+44207946{n:04d},c{n}\n" for n in range(CONTACTS))
+    for path, payload in (("/api/campaigns", body), ("/api/campaigns/scale/contacts", {"csv": csv})):
+        status, _ = request(port, token, "POST", path, payload)
+        assert status == 200, (path, status)
+    assert request(port, token, "POST", "/api/campaigns/scale/start")[0] == 200
+
+
 def main() -> None:
     n_agents = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     n_callers = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
     seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
+    lines = int(sys.argv[4]) if len(sys.argv) > 4 else 20
     password, token = secrets.token_hex(8), secrets.token_hex(16)
     emulator = subprocess.Popen(
-        [sys.executable, "-c", EMULATOR, password], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-c", EMULATOR, password, str(n_agents), str(CONTACTS)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     fs_port = json.loads(emulator.stdout.readline())["port"]
     data = Path(tempfile.mkdtemp(prefix="hotline-scale-"))
     config = load_config(
@@ -113,10 +142,14 @@ def main() -> None:
         gevent.sleep(0.5)
     print(f"set-up: {n_agents} agents ready, {n_callers} callers waiting ({time.perf_counter() - started:.0f} s)")
 
+    attempts: list = []
+    if lines:
+        start_campaign(ports.http, token, lines)
     lags: list[float] = []
     scrapes: list[float] = []
     actions: list[float] = []
     errors: list[int] = []
+    refused = [0]
 
     def scraper() -> None:
         while True:
@@ -133,7 +166,9 @@ def main() -> None:
             body, path = ({"reason": "lunch"}, "break") if n % 2 == 0 else ({}, "ready")
             status, ms = request(ports.http, token, "POST", f"/api/agents/{agent}/{path}", body)
             actions.append(ms)
-            if status != 200:
+            if status == 409:  # the agent is on a campaign call (or rung for one): refused, as the API says
+                refused[0] += 1
+            elif status != 200:
                 errors.append(status)
             n += 1
             gevent.sleep(max(0.0, 0.05 - ms / 1000))  # 20 per second
@@ -142,6 +177,7 @@ def main() -> None:
     profile = cProfile.Profile() if os.environ.get("HOTLINE_PROFILE") else None
     if profile:
         profile.enable()
+    engine.campaigns.services.attempt_recorded.append(attempts.append)
     cpu = time.process_time()
     gevent.sleep(seconds)
     cpu = time.process_time() - cpu
@@ -155,6 +191,9 @@ def main() -> None:
     emulator.kill()
     emulator.wait(timeout=10)
     print(f"measured {seconds:.0f} s: engine CPU {100 * cpu / seconds:.0f} %, errors: {errors or 'none'}")
+    outcomes = Counter(str(a.result.outcome) for a in attempts)
+    print(f"campaign: {lines} lines, attempts ended while measured: {dict(outcomes) or 'none'}")
+    print(f"agent actions refused (the agent was on a campaign call): {refused[0]}")
     print(
         f"event-loop lag (ms): p50 {percentile(lags, 0.5):.2f}  p99 {percentile(lags, 0.99):.2f}  "
         f"max {max(lags):.1f}  ({len(lags)} wake-ups)"
