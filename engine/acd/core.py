@@ -24,6 +24,11 @@ to the agent its queue's strategy prefers among all available eligible agents.
 Calls that became queued then take the best available agent, highest priority
 first.  A method that raises leaves the ACD as it was, except for work that fell
 due by ``now``, whose commands are returned by the next call.
+
+:class:`Acd` is this module's events over mixins that each do one job on the shared
+records of :mod:`engine.acd.base`: :mod:`~engine.acd.staffing` (agent moves),
+:mod:`~engine.acd.offers` (offers and calls), :mod:`~engine.acd.routing`,
+:mod:`~engine.acd.callbacks` and :mod:`~engine.acd.queries` (read-only views).
 """
 
 from __future__ import annotations
