@@ -138,9 +138,13 @@ def main() -> None:
     engine.tts.render("warm", "en-GB")
     emulator.stdin.write(f"{ports.socket}\n{n_callers}\n")
     emulator.stdin.flush()
-    while core.queue_status("support", engine.acd.clock()).waiting < n_callers:
+    waiting, progress = 0, time.monotonic()
+    while waiting < n_callers and time.monotonic() - progress < 60:  # callers refused on a loaded machine
         gevent.sleep(0.5)
-    print(f"set-up: {n_agents} agents ready, {n_callers} callers waiting ({time.perf_counter() - started:.0f} s)")
+        now_waiting = core.queue_status("support", engine.acd.clock()).waiting
+        if now_waiting > waiting:
+            waiting, progress = now_waiting, time.monotonic()
+    print(f"set-up: {n_agents} agents ready, {waiting} callers waiting ({time.perf_counter() - started:.0f} s)")
 
     attempts: list = []
     if lines:
