@@ -459,6 +459,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.no_call_waits_for_an_idle_eligible_agent(snap)
         self.ranked_indexes_match(snap)
         self.calls_are_conserved(snap)
+        self.queries_agree_with_the_snapshot(snap)
 
     def ranked_indexes_match(self, snap: Snapshot) -> None:
         """Each ranked queue's index holds its available agents under their current keys (keys do
@@ -511,6 +512,28 @@ class AcdMachine(RuleBasedStateMachine):
             if call.state in WAITING:
                 for agent in idle:
                     assert not any(agent.level(s) >= m for s, m in snap.rules[call.call_id]), (call, agent)
+
+    def queries_agree_with_the_snapshot(self, snap: Snapshot) -> None:
+        """The cheap queries (counts kept as agents move, each queue's own calls) say what a full copy says."""
+        assert self.acd.agent_counts() == {s: 0 for s in AgentState} | Counter(a.state for a in snap.agents.values())
+        for name, config in snap.queues.items():
+            members = {a.id: a.state for a in snap.agents.values() if a.level(config.skill) >= config.min_level}
+            assert self.acd.member_states(name) == members, name
+            status = self.acd.queue_status(name, snap.now)
+            assert status.agents == {s: 0 for s in AgentState} | Counter(members.values()), name
+            mine = Counter(c.state for c in snap.calls.values() if c.queue == name)
+            got = (status.waiting, status.offering, status.bridged)
+            assert got == (mine[CallState.QUEUED], mine[CallState.OFFERING], mine[CallState.BRIDGED]), name
+        for agent in snap.agents.values():
+            view = self.acd.agent(agent.id)
+            assert (view.state, view.call_id, view.offer_id, dict(view.skills)) == (
+                agent.state,
+                agent.call_id,
+                agent.offer_id,
+                agent.skills,
+            )
+        for call in snap.calls.values():
+            assert self.acd.call(call.call_id) is not None
 
     def calls_are_conserved(self, snap: Snapshot) -> None:
         assert sum(s.arrived for s in snap.stats.values()) == self.arrivals

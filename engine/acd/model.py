@@ -3,7 +3,8 @@
 Settings (:class:`QueueConfig`, :class:`EscalationStep`, :class:`AgentSkill`) are
 frozen and validated on construction; a bad value raises ``ValueError`` naming the
 field.  Runtime records (:class:`Agent`, :class:`QueuedCall`, :class:`Offer`) are
-mutable and owned by :class:`engine.acd.core.Acd` alone; its views hand out copies.
+mutable and owned by :class:`engine.acd.core.Acd` alone; its views hand out frozen copies
+(:mod:`engine.acd.queries`).
 """
 
 from __future__ import annotations

@@ -197,17 +197,13 @@ class CampaignRunner:
 
     def _update_agents(self, now: float) -> None:
         core = self.s.acd.acd
-        snapshot = core.snapshot()
-        config = snapshot.queues.get(self.queue)
-        if config is None:
+        if not core.has_queue(self.queue):
             return
-        for agent in snapshot.agents.values():
-            if agent.skills.get(config.skill, 0) < config.min_level:
-                continue
-            state = ACD_TO_DIALLER[agent.state]
-            known = self.stats.agents.get(agent.id)
+        for agent_id, acd_state in core.member_states(self.queue).items():  # its skill at its level
+            state = ACD_TO_DIALLER[acd_state]
+            known = self.stats.agents.get(agent_id)
             if known is None or known.state is not state:
-                self.stats.set_agent(agent.id, state, now)
+                self.stats.set_agent(agent_id, state, now)
 
     def pacing_state(self, now: float) -> PacingState:
         flying = [d.progress for _, d in self.dials.values() if d.progress.connected_at is None]
@@ -322,7 +318,7 @@ class CampaignRunner:
                     "action": "skipped",
                     "next_attempt_at": row.next_attempt_at.isoformat(),
                 }
-        agent = self.s.acd.acd.snapshot().agents[agent_id]
+        agent = self.s.acd.acd.agent(agent_id)
         now = self.s.wall()
         with self.s.sessions.begin() as s:
             row = store.get_contact(s, self.campaign_id, contact_id)
@@ -408,7 +404,7 @@ class CampaignRunner:
             if result.abandoned:
                 m.campaign_abandons.labels(self.name).inc()
         if outcome is CallOutcome.LIVE and result.talk_seconds is not None:
-            wrap = self.s.acd.acd.snapshot().queues[self.queue].wrap_up_seconds
+            wrap = self.s.acd.acd.queue_config(self.queue).wrap_up_seconds
             self.stats.record_handle(result.talk_seconds, wrap)
         log.info("campaign %s: %s -> %s %s", self.name, call.dial.number, outcome.value, " ".join(result.notes))
         recorded = AttemptRecorded(self.name, call.dial.leg, call.dial.contact_id, call.dial.number, result)

@@ -499,12 +499,12 @@ class AcdShell:
     def live_sample(self) -> LiveSample:
         now = self.clock()
         queues = []
-        for name in sorted(self.acd.snapshot().queues):
+        for name in self.acd.queue_names():
             status = self.acd.queue_status(name, now)
             by_state = {str(state): n for state, n in status.agents.items()}
             queues.append(QueueSample(name, status.waiting, status.longest_wait, by_state))
-        by_state = {str(state): len(ids) for state, ids in self.acd.agents_by_state().items()}
+        by_state = {str(state): n for state, n in self.acd.agent_counts().items()}
         return LiveSample(queues, by_state)
 
     def agent_state(self, agent_id: str) -> AgentState:
-        return next(state for state, ids in self.acd.agents_by_state().items() if agent_id in ids)
+        return self.acd.agent_state(agent_id)

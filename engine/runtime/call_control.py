@@ -79,10 +79,9 @@ class CallControl:
         ``whisper``, ``barge`` ``contact`` (the supervisor's phone); ``force_break`` ``reason``.
         Raises KeyError (unknown agent) or ValueError (not possible now, with why).
         """
-        snap = self.acd.acd.snapshot()
-        if agent_id not in snap.agents:
+        if not self.acd.acd.has_agent(agent_id):
             raise KeyError(f"agent {agent_id}")
-        call_id = snap.agents[agent_id].call_id
+        call_id = self.acd.acd.agent_call(agent_id)
         direct = self.dials.direct.get(agent_id)
         shown = call_id or (direct.party_leg if direct else None)
         detail = _shown(args.get("target") or args.get("number") or args.get("contact") or args.get("reason"))
@@ -133,7 +132,8 @@ class CallControl:
         if far_end is None:
             raise ValueError(f"agent {agent_id} is not on a call")
         if action == "record":
-            queue = self.acd.acd.snapshot().calls[call_id].queue if call_id else None
+            held = self.acd.acd.call(call_id) if call_id else None
+            queue = held.queue if held else None
             return {"path": self.start_recording(far_end, actor, agent_id, queue)}
         if action in ("hold", "unhold"):
             # FreeSWITCH's switch_ivr_hold plays hold music to the held channel's partner: hold the agent's
@@ -164,7 +164,7 @@ class CallControl:
     def _transfer(self, call_id: str, target: object) -> dict[str, Any]:
         kind, name = dialstring.target(target, "transfer target", TRANSFER_KINDS)
         target = f"{kind}:{name}"
-        if kind == "queue" and name not in self.acd.acd.snapshot().queues:
+        if kind == "queue" and not self.acd.acd.has_queue(name):
             raise ValueError(f"transfer target {target!r}: no such queue")
         self.acd.transfer(call_id, target)
         self.segments.transferred(call_id, target)

@@ -114,15 +114,14 @@ class Callbacks:
         """Put every open callback the ACD does not hold back in its queue, at its place (a dial cut
         short by the restart is pending again, with its attempts); how many were added."""
         now_wall, now = self.wall(), self.shell.clock()
-        snapshot = self.shell.acd.snapshot()
-        held, queues = set(snapshot.calls), set(snapshot.queues)
+        acd = self.shell.acd
         with self.sessions() as s:
             rows = [store.view(r) for r in store.open_callbacks(s)]
         added = 0
         for view in rows:
-            if call_id(view["id"]) in held:
+            if acd.has_call(call_id(view["id"])):
                 continue
-            if view["queue"] not in queues:
+            if not acd.has_queue(view["queue"]):
                 log.warning("callback %s: queue %r is not configured; kept for later", view["id"], view["queue"])
                 continue
             ago = (now_wall - datetime.fromisoformat(view["queued_at"])).total_seconds()

@@ -124,14 +124,14 @@ class Consults:
         if kind == "queue":  # a warm transfer to a team: the agent its strategy picks now
             kind, name = "agent", self._free_agent_of(name, agent_id, mode)
         if kind == "agent":
-            agents = self.acd.acd.snapshot().agents
-            if name not in agents or name == agent_id:
+            if not self.acd.acd.has_agent(name) or name == agent_id:
                 raise ValueError(f"{mode} target {target!r}: no such agent (or yourself)")
-            contact = dialstring.endpoint(agents[name].contact, f"agent {name}'s contact")
+            wanted = self.acd.acd.agent(name)
+            contact = dialstring.endpoint(wanted.contact, f"agent {name}'s contact")
             try:
                 self.acd.apply(lambda t: self.acd.acd.engage(name, "consult", t))
             except IllegalTransition:
-                raise ValueError(f"{mode} target {target!r} is busy ({agents[name].state}), not ready") from None
+                raise ValueError(f"{mode} target {target!r} is busy ({wanted.state}), not ready") from None
             target_agent = name
         elif kind == "number":
             if listed := self.dnc_source(name):

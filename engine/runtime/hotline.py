@@ -240,9 +240,8 @@ class Hotline:
         with self.sessions() as s:
             configs = queue_settings.load_queue_configs(s)
             self.acd.apply(lambda t: self.acd.acd.configure_queues(configs, t))
-            known = {a.id for a in self.acd.acd.snapshot().agents.values()}
             for row in agents.list_agents(s):
-                if row.id not in known:
+                if not self.acd.acd.has_agent(row.id):
                     levels = {link.skill.name: link.level for link in row.skills}
                     self.acd.acd.add_agent(Agent(id=row.id, skills=levels, contact=row.contact))
         self.acd.apply(self.acd.acd.tick)
@@ -382,16 +381,15 @@ class Hotline:
     # ---- the API's backend ------------------------------------------------------------------
 
     def agents_view(self) -> list[dict[str, Any]]:
-        snap = self.acd.acd.snapshot()
         return [
-            {"id": a.id, "state": str(a.state), "reason": a.reason, "skills": a.skills, "calls": a.calls_handled}
-            for a in sorted(snap.agents.values(), key=lambda a: a.id)
+            {"id": a.id, "state": str(a.state), "reason": a.reason, "skills": dict(a.skills), "calls": a.calls_handled}
+            for a in self.acd.acd.agents()
         ]
 
     def queues_view(self) -> list[dict[str, Any]]:
         now = self.acd.clock()
         out = []
-        for name in sorted(self.acd.acd.snapshot().queues):
+        for name in self.acd.acd.queue_names():
             st = self.acd.acd.queue_status(name, now)
             out.append(
                 {
@@ -414,7 +412,7 @@ class Hotline:
             "break": lambda t: core.agent_break(agent_id, reason or "break", t),
             "end_wrap_up": lambda t: core.end_wrap_up(agent_id, t),
         }
-        if agent_id not in self.acd.acd.snapshot().agents:
+        if not self.acd.acd.has_agent(agent_id):
             raise KeyError(f"agent {agent_id}")
         if action == "break" and reason is not None and not BREAK_REASON.fullmatch(reason):
             # checked before the ACD acts: a reason the log cannot store must not leave the agent on break
@@ -447,7 +445,7 @@ class Hotline:
             except (TypeError, ValueError):
                 raise ValueError(f"recording_rule.{name}: {value!r} is not an ISO 8601 time") from None
             times.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=zone))
-        if agent_id not in self.acd.acd.snapshot().agents:
+        if not self.acd.acd.has_agent(agent_id):
             raise KeyError(f"agent {agent_id}")
         with self.sessions.begin() as s:
             return _rule_view(recordings.add_rule(s, agent_id, times[0], times[1], created_by=actor, note=note))

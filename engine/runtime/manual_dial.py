@@ -82,7 +82,7 @@ class ManualDials:
         if listed and not override_dnc:
             self.metrics.agent_dials.labels("dnc_refused").inc()
             raise ValueError(f"dial: {number} is on the do-not-call list ({listed}); a supervisor may override")
-        contact = self.acd.acd.snapshot().agents[agent_id].contact
+        contact = self.acd.acd.agent(agent_id).contact
         if not contact:
             raise ValueError(f"agent {agent_id} has no phone (contact) to ring")
         dialstring.endpoint(contact, f"agent {agent_id}'s contact")
