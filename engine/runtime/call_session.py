@@ -274,8 +274,10 @@ class CallSession:
             esl=self.call,
         )
         self.s.acd.enqueue(info, action.priority)
-        message = self._wait_in_queue(info, executor)
-        t.offered_at = t.offered_at or info.first_offer_at
+        try:
+            message = self._wait_in_queue(info, executor)
+        finally:  # also when the wait ends in an error (the channel gone mid-command): the CDR says it rang
+            t.offered_at = t.offered_at or info.first_offer_at
         if message is None:
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
