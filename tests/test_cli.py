@@ -81,6 +81,23 @@ def test_dry_run_prints_the_trace_and_outcome(hotline):
     assert "flow ticket_status" in out and "outcome:" in out
 
 
+@pytest.mark.parametrize(
+    ("when", "first_steps"),
+    [("2026-12-06T10:00", "goto closed"), ("2026-12-07T10:00", "goto welcome"), ("2026-12-07T19:00", "goto closed")],
+)
+def test_dry_run_at_a_given_local_time_follows_opening_hours(hotline, when, first_steps):
+    """The shipped main flow is open Mon-Fri 08:00-18:00 (ivr_flows/main.yaml); 2026-12-06 is a Sunday."""
+    code, out, _ = hotline("flows", "test", "main", "--time", when)
+    assert code == 0
+    assert f"local time in the flow: {when.replace('T', ' ')}" in out
+    assert out.splitlines()[2].split() == ["opening_hours", "branch", "->", *first_steps.split()]
+
+
+def test_dry_run_time_that_is_not_a_time_is_named(hotline):
+    code, _, err = hotline("flows", "test", "main", "--time", "monday")
+    assert code == 1 and "--time 'monday'" in err and "2026-12-07T09:30" in err
+
+
 def test_unknown_flow_is_named_with_the_ones_there_are(hotline):
     code, _, err = hotline("flows", "test", "nope")
     assert code == 1 and "no flow named 'nope'" in err and "main" in err

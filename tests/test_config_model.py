@@ -21,6 +21,19 @@ def test_shipped_config_is_valid():
     assert config.socket.port == 8084
 
 
+def test_relative_paths_become_absolute_from_the_working_directory(tmp_path: Path, monkeypatch):
+    """FreeSWITCH runs elsewhere: a relative prompt or recording path handed to it fails (issue 17)."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "h.yaml"
+    path.write_text("data_dir: var\nsounds_dir: ./s\nflows_dir: f\nfax_dir: ~/fax\n")
+    config = load_config(path)
+    assert config.data_dir == tmp_path / "var"
+    assert config.sounds_dir == tmp_path / "s"
+    assert config.flows_dir == tmp_path / "f"
+    assert config.fax_dir == Path.home() / "fax"
+    assert config.db_url() == f"sqlite:///{tmp_path}/var/hotline.sqlite3"
+
+
 def test_wrong_type_names_file_line_and_key(tmp_path: Path):
     path = tmp_path / "h.yaml"
     path.write_text("freeswitch:\n  host: fs\n  port: eighty\n")

@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.cli.common import (
     CliError,
@@ -52,8 +54,22 @@ def cmd_flows(args: argparse.Namespace) -> int:
     if args.flow not in flows:
         raise CliError(f"no flow named {args.flow!r} in {path} (have: {', '.join(sorted(flows))})")
     inputs = [i.strip() for i in args.input.split(",")] if args.input else []
-    print(dry_run(flows[args.flow], caller=args.caller, inputs=inputs).render())
+    when = _flow_time(args.time, config.calls.timezone)
+    print(f"local time in the flow: {when:%Y-%m-%d %H:%M %A} ({config.calls.timezone})")
+    print(dry_run(flows[args.flow], caller=args.caller, inputs=inputs, now=when).render())
     return 0
+
+
+def _flow_time(text: str | None, zone: str) -> datetime:
+    """``--time``: an ISO date and time (``2026-12-07T09:30``) in the calls' time zone; default now there,
+    the time a call arriving now would see (opening hours included)."""
+    tz = ZoneInfo(zone)
+    if not text:
+        return datetime.now(tz).replace(tzinfo=None, second=0, microsecond=0)
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        raise CliError(f"--time {text!r}: not a date and time such as 2026-12-07T09:30") from None
 
 
 # ---- CRM users ---------------------------------------------------------------------------

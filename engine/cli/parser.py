@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--caller", default="+8613900139000")
     test.add_argument("--input", default="", help='comma-separated answers, e.g. "1,2#,say:billing,noinput"')
     test.add_argument("--path", default=None)
+    test.add_argument(
+        "--time", default=None, help="local time the flow sees, e.g. 2026-12-07T09:30 (default: now, calls.timezone)"
+    )
     flows_sub.add_parser("reload", help="reload flows in the running engine (a bad flow is never loaded)")
     flows.set_defaults(fn=cmd_flows)
 

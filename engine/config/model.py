@@ -182,6 +182,13 @@ class Config(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     _source: tuple[Path | None, yaml.Node | None] = PrivateAttr(default=(None, None))
 
+    @field_validator("data_dir", "flows_dir", "sounds_dir", "fax_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Relative paths are taken from the working directory once, at load: hotline hands these paths
+        to FreeSWITCH, whose own working directory is another (a relative prompt path fails there)."""
+        return value.expanduser().absolute()
+
     @field_validator("data_dir")
     @classmethod
     def _data_dir_is_a_directory(cls, value: Path) -> Path:
