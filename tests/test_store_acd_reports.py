@@ -70,6 +70,20 @@ def test_queued_calls_and_agent_history_are_read_for_the_window(session: Session
     assert acd_reports.agent_calls(session, "1001", T0, at(3600)) == [AgentCallFact(175, 42.5, 2)]
 
 
+def test_a_wrap_up_still_going_on_counts_up_to_now_not_to_the_horizon(session: Session) -> None:
+    """Issue 17: during an agent's wrap-up, `report queues` showed WRAP 3603 s (the one-hour horizon)."""
+    create_agent(session, "1001", name="Grace", contact="user/1001")
+    record_finished_call(session, call("a", "answered", 10, 200, bridged=25))
+    append_agent_state(session, "1001", "on_call", at=at(25))
+    append_agent_state(session, "1001", "wrap_up", at=at(200))
+    session.commit()
+
+    facts = acd_reports.queued_calls(session, T0, at(3600), now=at(203))
+    assert [(f.talk_seconds, f.wrap_seconds) for f in facts] == [(175, 3)]
+    later = acd_reports.queued_calls(session, T0, at(300), now=at(86400))
+    assert [f.wrap_seconds for f in later] == [3600 + 100]  # never past the report's end plus the horizon
+
+
 def test_a_negative_hold_is_refused_naming_the_field(session: Session) -> None:
     with pytest.raises(ValueError, match=r"call\.hold_seconds"):
         record_finished_call(session, call("n", "answered", 10, 200, bridged=25, hold=-1))

@@ -13,15 +13,18 @@ from engine.acd.reports import AgentCallFact, QueuedCallFact, StateEntry, wrap_f
 from engine.store import segments
 from engine.store.models import AgentStateChange, Call
 from engine.store.segment_models import CallSegment
-from engine.store.timestamps import utc
+from engine.store.timestamps import utc, utcnow
 
 WRAP_UP_HORIZON = timedelta(hours=1)
 """How far past the report's end a wrap-up after one of its calls is looked for."""
 
 
-def queued_calls(session: Session, since: datetime, until: datetime) -> list[QueuedCallFact]:
+def queued_calls(
+    session: Session, since: datetime, until: datetime, *, now: datetime | None = None
+) -> list[QueuedCallFact]:
     """Calls queued in ``[since, until)``: wait to the answer (answered) or to the end (others); for
-    answered calls, hold and the agent's wrap-up after the call (from the agent state log)."""
+    answered calls, hold and the agent's wrap-up after the call (from the agent state log; a wrap-up
+    still going on counts up to ``now``, default the current time)."""
     query = (
         select(Call)
         .where(Call.queued_at >= utc("since", since), Call.queued_at < utc("until", until))
@@ -29,7 +32,7 @@ def queued_calls(session: Session, since: datetime, until: datetime) -> list[Que
         .order_by(Call.queued_at)
     )
     rows = list(session.scalars(query))
-    wraps = _wrap_ups(session, [c for c in rows if c.outcome == "answered"], until)
+    wraps = _wrap_ups(session, [c for c in rows if c.outcome == "answered"], until, now or utcnow())
     out = []
     for call in rows:
         assert call.queued_at is not None and call.queue is not None
@@ -48,14 +51,14 @@ def queued_calls(session: Session, since: datetime, until: datetime) -> list[Que
     return out
 
 
-def _wrap_ups(session: Session, answered: list[Call], until: datetime) -> dict[int, float]:
-    """Call id -> the wrap-up its agent did after it."""
+def _wrap_ups(session: Session, answered: list[Call], until: datetime, now: datetime) -> dict[int, float]:
+    """Call id -> the wrap-up its agent did after it (one not yet ended: so far, never past the horizon)."""
     by_agent: dict[str, list[Call]] = defaultdict(list)
     for call in answered:
         if call.agent_id and call.bridged_at:
             by_agent[call.agent_id].append(call)
     out: dict[int, float] = {}
-    horizon = until + WRAP_UP_HORIZON
+    horizon = min(utc("until", until) + WRAP_UP_HORIZON, utc("now", now))
     for agent, agent_calls in by_agent.items():
         first = min(c.bridged_at for c in agent_calls if c.bridged_at)
         spans = wrap_up_spans(agent_states(session, agent, first, horizon), horizon)
