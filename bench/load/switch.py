@@ -34,6 +34,7 @@ WRITABLE_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "
 # The load overlay: vars.xml values replaced in the copy. Everything else is the shipped configuration.
 LOAD_VARS = {
     "sip_auth_calls": "false",  # load callers are not registered users: they land in "public"
+    "carrier_cidr": "127.0.0.0/8",  # ... taken as the carrier's calls (others would be refused with 403)
     "sessions_per_second": "1000",  # the shipped 30 would refuse calls above 15 cps (two legs per call)
     "max_sessions": "3000",
     "rtp_start_port": "20000",

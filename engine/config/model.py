@@ -95,7 +95,7 @@ class Calls(_Section):
     history_in_pop: int = Field(5, ge=0, le=50)
     post_call_flow: str | None = None
     fax_dial: DialTemplate = "loopback/{number}"
-    callback_dial: DialTemplate = "sofia/gateway/default/{number}"
+    callback_dial: DialTemplate = "sofia/gateway/trunk/{number}"
     callback_caller_id: CallerId = "4000"
 
     @field_validator("region")
