@@ -99,7 +99,8 @@ class Switch:
         self._rules.append((prefix, reply))
 
     def on_execute(self, app: str, reply: ExecReply) -> None:
-        """Complete application ``app`` with these ``variable_*`` values (a mapping); or refuse it
+        """Complete application ``app`` with these ``variable_*`` values (a mapping; keys with a ``-``, such as
+        ``Application-Response``, are sent as headers of their own); or refuse it
         (``-ERR ...``), or GONE/HOLD/SILENT. A callable gets the application's argument."""
         self._exec_rules.append((app, reply))
 
@@ -246,7 +247,8 @@ class Switch:
             return
 
         def complete(variables: Mapping[str, str] | str) -> None:
-            extra = {f"variable_{k}": v for k, v in (variables if isinstance(variables, Mapping) else {}).items()}
+            given = variables if isinstance(variables, Mapping) else {}
+            extra = {k if "-" in k else f"variable_{k}": v for k, v in given.items()}  # headers: Application-Response
             side.send(
                 codec.event_json(
                     {

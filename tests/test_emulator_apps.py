@@ -82,6 +82,19 @@ def test_unknown_number_is_refused(emu: Emulator) -> None:
     assert end.get("Hangup-Cause") == "NO_ROUTE_DESTINATION"
 
 
+def test_playback_of_an_absolute_file_that_is_not_there_is_file_not_found_at_once(emu: Emulator, tmp_path) -> None:
+    """mod_dptools' playback sets FILE NOT FOUND when switch_ivr_play_file cannot open the file."""
+    there = tmp_path / "there.wav"
+    there.write_bytes(b"RIFF")
+    emu.dialplan["1"] = [("answer", ""), ("playback", str(tmp_path / "missing.wav")), ("playback", str(there))]
+    emu.place_call(Caller("555"), "1")
+    done = {
+        path: emu.wait_for(lambda e, p=path: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application-Data") == p)
+        for path in (str(tmp_path / "missing.wav"), str(there))
+    }
+    assert [e.get("Application-Response") for e in done.values()] == ["FILE NOT FOUND", "FILE PLAYED"]
+
+
 def test_playback_reads_keys_as_dtmf_events_and_stops_at_a_terminator(emu: Emulator) -> None:
     emu.dialplan["1"] = [("answer", ""), ("set", "playback_terminators=#"), ("playback", "local_stream://moh")]
     uuid = emu.place_call(Caller("555"), "1")

@@ -4,6 +4,7 @@ channel goes, or nothing answers."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from engine.config.model import Speech
 from engine.ivr import actions as a
+from engine.metrics import Metrics
 from engine.runtime import ivr_executor
 from engine.runtime.ivr_executor import IvrExecutor, parse_nlsml
 from engine.transport import ChannelGone, CommandFailed, CommandTimeout
@@ -95,6 +97,25 @@ def test_a_refused_application_is_an_error_naming_it(fs, tmp_path) -> None:
     with pytest.raises(CommandFailed, match="playback: -ERR no such channel"):
         run.perform(a.Play(("ivr/welcome.wav", "ivr/menu.wav")))
     assert executed(fs) == ["execute playback ivr/welcome.wav"]  # the second file is not attempted
+
+
+@pytest.mark.parametrize(("response", "reason"), [("FILE NOT FOUND", "not_found"), ("PLAYBACK ERROR", "error")])
+def test_a_prompt_freeswitch_cannot_play_is_logged_counted_and_ends_only_the_step(
+    fs, tmp_path, caplog, response, reason
+) -> None:
+    """Issue 17: a prompt FreeSWITCH could not open hung up the call with nothing in hotline's log."""
+    metrics = Metrics()
+    call = fs.outbound_call({"Unique-ID": CALL})
+    run = IvrExecutor(
+        call, Tts(), lambda kind, key: {}, tmp_path / "rec", Speech(), tmp_path / "fax", "loopback/{number}", metrics
+    )
+    fs.on_execute("playback", lambda arg: {"Application-Response": response} if arg == "/missing.wav" else {})
+    with caplog.at_level(logging.WARNING, logger="engine.runtime.ivr_executor"):
+        assert run.perform(a.Play(("/missing.wav", "ivr/next.wav"))) == a.PlayResult()
+    assert executed(fs) == ["execute playback /missing.wav", "execute playback ivr/next.wav"]
+    expected = f"call {CALL}: FreeSWITCH could not play /missing.wav ({response})"
+    assert [r.getMessage() for r in caplog.records] == [expected]
+    assert metrics.registry.get_sample_value("hotline_prompts_unplayed_total", {"reason": reason}) == 1.0
 
 
 def test_the_caller_hanging_up_mid_prompt_ends_the_step_with_channel_gone(fs, tmp_path) -> None:

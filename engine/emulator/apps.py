@@ -35,7 +35,11 @@ def _play(ch: Channel, path: str) -> str:
 
 def _playback(ch: Channel, path: str) -> str:
     """The ``playback`` application: like switch_ivr_play_file, it reads the caller's keys while
-    playing (each fires DTMF) and stops at one of ``playback_terminators`` (default ``*``)."""
+    playing (each fires DTMF) and stops at one of ``playback_terminators`` (default ``*``).  An
+    absolute file that does not exist is ``FILE NOT FOUND`` at once (relative names are sounds the
+    emulator pretends to have)."""
+    if any(part.startswith("/") and not Path(part).exists() for part in path.removeprefix("file_string://").split("!")):
+        return "FILE NOT FOUND"
     seconds = media.play_seconds(path)
     deadline = None if seconds is None else time.monotonic() + ch.switch.scaled(seconds)
     terminators = ch.variables.get("playback_terminators", "*")

@@ -205,6 +205,10 @@ class Metrics:
             buckets=(1, 5, 10, 20, 30, 60, 120, 300),
             registry=r,
         )
+        self.prompts_unplayed = Counter(
+            "hotline_prompts_unplayed", "Prompts FreeSWITCH could not play (reason: not_found, error)", ["reason"],
+            registry=r,
+        )  # fmt: skip
         self.surveys = Counter("hotline_survey_scores", "Post-call survey answers", ["score"], registry=r)
         self.logins = Counter(
             "hotline_logins", "Database-user login attempts by result (ok, failed, locked)", ["result"], registry=r

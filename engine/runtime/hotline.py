@@ -263,6 +263,7 @@ class Hotline:
                 self.config.speech,
                 self.config.fax_dir.resolve(),
                 self.config.calls.fax_dial,
+                self.metrics,
             ),
             customer_pop=self._customer_pop,
             acd=self.acd,

@@ -25,6 +25,7 @@ from engine.config.model import Speech
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.ivr import actions as a
+from engine.metrics import Metrics
 from engine.speech.tts import TtsProvider
 from engine.transport import ESLError, OutboundCall
 
@@ -37,6 +38,8 @@ BEEP = "tone_stream://%(250,0,800)"
 # Wide enough to let the interpreter judge every keyed string itself (nomatch is its decision).
 ANY_DIGITS = r"^[0-9*#ABCD]+$"
 STEP_TIMEOUT_MARGIN = 30.0
+UNPLAYED = {"FILE NOT FOUND": "not_found", "PLAYBACK ERROR": "error"}
+"""mod_dptools' playback responses for a prompt it did not play -> the metric's ``reason``."""
 
 
 Lookup = Callable[[str, str], dict]
@@ -54,8 +57,10 @@ class IvrExecutor:
         speech: Speech,
         fax_dir: Path,
         fax_dial: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.call = call
+        self.metrics = metrics
         self.tts = tts
         self.lookup = lookup
         self.recordings_dir = recordings_dir
@@ -67,7 +72,8 @@ class IvrExecutor:
         match action:
             case a.Play() | a.Say():
                 for item in self._files((action,)):
-                    self.call.execute("playback", item, timeout=STEP_TIMEOUT_MARGIN + 600)
+                    done = self.call.execute("playback", item, timeout=STEP_TIMEOUT_MARGIN + 600)
+                    self._check_played(item, done.get("Application-Response"))
                 return a.PlayResult()
             case a.CollectDigits():
                 return self._collect(action)
@@ -80,6 +86,14 @@ class IvrExecutor:
             case a.SendFax():
                 return self._fax(action)
         raise TypeError(f"not an action the executor performs: {action!r}")
+
+    def _check_played(self, item: str, response: str) -> None:
+        """FreeSWITCH could not open or play a prompt (mod_dptools' ``FILE NOT FOUND`` / ``PLAYBACK
+        ERROR``): say so in the log and in metrics; the step ends and the flow goes on (never the call)."""
+        if response in UNPLAYED:
+            log.warning("call %s: FreeSWITCH could not play %s (%s)", self.call.uuid, item[:200], response)
+            if self.metrics is not None:
+                self.metrics.prompts_unplayed.labels(UNPLAYED[response]).inc()
 
     def _files(self, prompts: tuple[a.Prompt, ...]) -> list[str]:
         files: list[str] = []
