@@ -70,7 +70,9 @@ def test_an_overloaded_switch_loses_no_call_reoffers_no_gone_caller_and_leaves_n
             gevent.sleep(0.05)  # 20 calls/s: 60 callers for 10 agents
 
         recorded = []
-        with gevent.Timeout(60, False):  # about 10 s; a generous cap for a loaded machine
+        # About 10 s on a quiet machine; 60 s ran out once with two CDRs still being written (load 14 on 2
+        # cores: every call had ended, nothing was stuck). The cap only bounds a failure.
+        with gevent.Timeout(180, False):
             while len(recorded) < CALLERS:
                 recorded.append(rig.recorded.get())
         snap = rig.engine.acd.acd.snapshot()
