@@ -181,6 +181,23 @@ def test_an_agent_who_hangs_up_while_the_customer_rings_fails_the_attempt(rig) -
     assert rig.fs.sent("api uuid_bridge") == []
 
 
+def test_an_agent_gone_before_their_hangup_event_arrives_is_still_agent_gone(rig) -> None:
+    """The hang-up event comes on the dialler connection; the originate's result may come first (seen
+    under load): the refused bridge is then explained by asking the switch whether the agent's leg exists."""
+    callbacks = make(rig)
+    rig.fs.on("bgapi originate {origination_uuid=", HOLD)
+    rig.fs.on("api uuid_bridge", "-ERR no such channel\n")
+    callback_id = request(callbacks, rig)
+    agent_leg = originate_uuid(rig.fs.finish("bgapi originate", "+OK\n"))
+    rig.fs.on(f"api uuid_exists {agent_leg}", "false")
+    customer = customer_leg(rig)
+    rig.fs.finish("bgapi originate", f"+OK {customer}\n")
+    wait_until(lambda: row(rig, callback_id)["status"] == "retry", what="retry")
+    assert row(rig, callback_id)["last_result"] == "agent_gone"
+    assert rig.fs.sent("api uuid_exists") == [f"api uuid_exists {agent_leg}"]
+    assert rig.metrics.value("hotline_callback_dials_total", queue="sales", result="agent_gone") == 1
+
+
 def test_a_refused_bridge_and_a_failing_whisper(rig) -> None:
     callbacks = make(rig, Tts(fail=True))
     rig.fs.on("api uuid_bridge", "-ERR no such channel\n")

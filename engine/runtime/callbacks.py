@@ -276,9 +276,20 @@ class Callbacks:
         try:
             self.control.api("uuid_bridge", agent_leg, leg)
         except ESLError as exc:
+            # The agent's hang-up event comes on the dialler connection, the originate's result on the
+            # control connection: under load it may not have arrived yet. Ask the switch.
+            if agent_gone.ready() or not self._exists(agent_leg):
+                return "agent_gone"
             log.warning("callback %s: bridge: %s", command.call_id, exc)
             return "failed"
         return None
+
+    def _exists(self, leg: str) -> bool:
+        """Whether FreeSWITCH still has ``leg`` (``uuid_exists``); True when it cannot say."""
+        try:
+            return self.control.api("uuid_exists", leg).strip() != "false"
+        except ESLError:
+            return True
 
     def _whisper(self, agent_leg: str, info: QueuedInfo) -> None:
         """ "Callback for <number>, requested at <time>." to the agent alone; skipped if it cannot be said."""
