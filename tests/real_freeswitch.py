@@ -9,6 +9,7 @@ with hotline's own transport (engine.transport), so these are also the transport
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ SIP_PORT = 5060
 HOTLINE_PORT = 8084
 BOOT_SECONDS = 30.0
 WRITABLE_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "sounds")
+LOCK_FILE = Path(os.environ.get("TMPDIR", "/tmp")) / "hotline-realfs.lock"
 
 
 def vars_value(name: str) -> str:
@@ -92,6 +94,20 @@ def freeswitch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.
     binary = freeswitch_binary()
     if binary is None:
         pytest.skip("no freeswitch binary on PATH and HOTLINE_FREESWITCH_BIN is not set")
+    with machine_lock():
+        yield from _booted(binary, tmp_path_factory)
+
+
+@contextlib.contextmanager
+def machine_lock() -> Iterator[None]:
+    """One real FreeSWITCH of the tests at a time on this machine: two suites run at once (issue 13's loaded
+    runs) would otherwise both find the fixed ports free and talk to each other's switch."""
+    with open(LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        yield
+
+
+def _booted(binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
     busy = [p for p in (ESL_PORT, HOTLINE_PORT) if accepting(p)]
     busy += [SIP_PORT] if udp_port_in_use(SIP_PORT) else []
     if busy:
