@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-scripts/setup.sh --postgres >/dev/null
+scripts/setup.sh --test >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 . scripts/postgres.sh
 pg_start "${HOTLINE_PG_PORT:-54328}"

@@ -3,7 +3,7 @@
 # that this script starts (Debian's postgresql) and removes again. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --postgres
+scripts/setup.sh --test
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"
