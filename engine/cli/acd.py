@@ -22,14 +22,42 @@ from engine.cli.common import (
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Serve until stopped. On PostgreSQL, first wait as the standby until this process leads its pair
+    (engine/runtime/leadership.py); a leader that loses its lock stops taking calls at once and exits 75
+    (EX_TEMPFAIL: its supervisor restarts it, as the standby)."""
+    import os
+    import signal
+
+    import gevent
+    import gevent.event
+
     from engine.runtime.hotline import Hotline
+    from engine.runtime.leadership import Leadership
     from engine.runtime.logs import setup_logging
 
     config = _config(args)
     setup_logging(config.log_level)
-    engine = Hotline(config)
+    leadership = Leadership(config.db_url())
+    stopping = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stopping.set)
+    gevent.signal_handler(signal.SIGINT, stopping.set)
+    engine = Hotline(config)  # built before waiting: a standby that takes over only has to start it
+    leadership.metrics = engine.metrics
+    if not leadership.acquire(stopping.is_set):
+        return 0
+    engine.metrics.leader.set(1)
+
+    def lost(result: gevent.event.AsyncResult) -> None:
+        engine.outbound.stop()  # no new call from now on: the dialplan tries the standby's socket
+        os.kill(os.getpid(), signal.SIGTERM)  # then stop as on SIGTERM
+
+    leadership.lost.rawlink(lost)
     engine.start(wait_for_freeswitch=args.wait)
+    leadership.watch()
     engine.serve_forever()
+    if leadership.lost.ready():
+        return 75
+    leadership.release()
     return 0
 
 

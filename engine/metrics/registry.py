@@ -109,6 +109,7 @@ class Metrics:
         self.esl_connected = Gauge(
             "hotline_esl_connected", "1 while the ESL connection is up", ["connection"], registry=r
         )
+        self.leader = Gauge("hotline_leader", "1 while this process leads its active/standby pair", registry=r)
         self.esl_reconnects = Counter(
             "hotline_esl_reconnects", "Successful ESL reconnections after a lost connection", ["connection"], registry=r
         )
