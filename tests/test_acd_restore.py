@@ -114,7 +114,11 @@ def test_an_adoption_that_does_not_fit_is_refused_and_changes_nothing(args: dict
     acd = fresh("a1", "busy", "free")
     acd.phone_busy("busy", 100)
     acd.adopt_call("c0", "support", 0, "a1", enqueued_at=1, bridged_at=2, now=100)
-    before = [acd.agent_state(a) for a in ("a1", "busy", "free")], acd.queue_status("support", 100).stats.arrived
+
+    def seen() -> tuple[list[AgentState], int]:
+        return [acd.agent_state(a) for a in ("a1", "busy", "free")], acd.queue_status("support", 100).stats.arrived
+
+    before = seen()
     call = {"call_id": "c1", "queue": "support", "priority": 0, "agent_id": "free", "enqueued_at": 90, "bridged_at": 95}
     call.update(args)
     with pytest.raises(error):
@@ -122,7 +126,7 @@ def test_an_adoption_that_does_not_fit_is_refused_and_changes_nothing(args: dict
             call["call_id"], call["queue"], call["priority"], call["agent_id"],
             enqueued_at=call["enqueued_at"], bridged_at=call["bridged_at"], now=100,
         )  # fmt: skip
-    assert ([acd.agent_state(a) for a in ("a1", "busy", "free")], acd.queue_status("support", 100).stats.arrived) == before
+    assert seen() == before
     acd.adopt_call("c1", "support", 0, "free", enqueued_at=90, bridged_at=95, now=100)  # the fitting one
     assert acd.agent_state("free") is AgentState.ON_CALL
 
