@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 import gevent
 
@@ -42,6 +43,8 @@ class Commands:
             "uuid_break": self.uuid_break,
             "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar,
+            "uuid_setvar_multi": self.uuid_setvar_multi,
+            "uuid_dump": self.uuid_dump,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_hold": self.uuid_hold,
             "uuid_park": self.uuid_park,
@@ -278,6 +281,43 @@ class Commands:
         else:
             ch.variables.pop(words[1], None)
         return "+OK\n"
+
+    def uuid_setvar_multi(self, arg: str) -> str:
+        """``<uuid> <var>=<value>;<var>=<value>...`` as mod_commands: split on ``;``, each at its first ``=``
+        (no ``=``: the variable is unset); ``-ERR No variable specified`` per empty name."""
+        usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+        if not arg:
+            return usage
+        uuid, space, rest = arg.partition(" ")
+        if not space:
+            return ""  # mod_commands: no variables given, no answer at all
+        ch = self._channel(uuid)
+        if ch is None:
+            return NO_CHANNEL + usage
+        out, done = "", 0
+        for item in rest.split(";"):
+            name, eq, value = item.partition("=")
+            if not name:
+                out += "-ERR No variable specified\n"
+            elif eq:
+                ch.variables[name] = value
+                done += 1
+            else:
+                ch.variables.pop(name, None)
+                done += 1
+        return out + ("+OK\n" if done else usage)
+
+    def uuid_dump(self, arg: str) -> str:
+        """``<uuid> [format]``: the channel as a CHANNEL_DATA event (its data and ``variable_*`` headers),
+        serialized as ``json`` or, by default, as plain ``Name: url-encoded value`` lines."""
+        words = arg.split()
+        ch = self._channel(words[0]) if words else None
+        if ch is None:
+            return NO_CHANNEL
+        event = self.switch.build("CHANNEL_DATA", ch.channel_data() + ch.variable_pairs())
+        if len(words) > 1 and words[1].lower() == "json":
+            return json.dumps(dict(event.pairs))
+        return "".join(f"{k}: {quote(v, safe='')}\n" for k, v in event.pairs)
 
     def uuid_getvar(self, arg: str) -> str:
         words = arg.split()

@@ -45,6 +45,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.adopt import Adoption
 from engine.runtime.agent_metrics import AgentMetrics
 from engine.runtime.call_control import CallControl
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
@@ -202,11 +203,14 @@ class Hotline:
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
         self.campaigns.start(wait_for_freeswitch)
+        self.adoption = Adoption.of(self).start()  # agents as they were, live calls adopted (runtime/adopt.py)
         self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        if adoption := getattr(self, "adoption", None):
+            adoption.stop()
         self.retention.stop()
         self.campaigns.stop()
         self.outbound.stop()
