@@ -301,6 +301,8 @@ class CallSession:
     def _mark_bridged(self, bridged: Bridged) -> None:
         """Write the call's place and its agent on the caller's channel, and the call on the agent's leg
         (``uuid_setvar_multi``): a restarted engine adopts the call from them (:mod:`engine.runtime.adopt`)."""
+        if self.call.hungup.is_set():  # already over: nothing to adopt
+            return
         caller, agent = adopt_vars.caller_variables(self.trace), adopt_vars.agent_leg_variables(self.trace)
         for uuid, variables in ((self.trace.uuid, caller), (bridged.agent_leg, agent)):
             try:
