@@ -32,6 +32,7 @@ CREATED_AT = "hotline_created_at"
 FLOW = "hotline_flow"
 CUSTOMER_ID = "hotline_customer_id"
 REQUIRED = (CALL_ID, QUEUE, JOINED_AT, AGENT, BRIDGED_AT)
+READ = (*REQUIRED, PRIORITY, OFFERED_AT, ANSWERED_AT, CREATED_AT, FLOW, CUSTOMER_ID)
 SAFE = re.compile(r"[A-Za-z0-9_.:+@/-]{1,200}")
 
 
@@ -103,6 +104,9 @@ def live_call(dump: Mapping[str, Any], agent_leg: str) -> LiveCall | None:
         value = dump.get(f"variable_{name}")
         return value if isinstance(value, str) and SAFE.fullmatch(value) else ""
 
+    ours = [dump[f"variable_{name}"] for name in READ if f"variable_{name}" in dump]
+    if not all(isinstance(v, str) and SAFE.fullmatch(v) for v in ours):
+        return None  # not what hotline writes: the whole call is left alone
     if any(not var(name) for name in REQUIRED) or var(CALL_ID) != dump.get("Unique-ID"):
         return None
     joined, bridged = parse_time(var(JOINED_AT)), parse_time(var(BRIDGED_AT))
