@@ -35,7 +35,7 @@ LOGGED = {  # agent -> (state, reason) logged last by the engine that crashed
     "1003": ("ready", None),  # their phone holds a call of their own
     "1004": ("reserved", None),  # an offer leg parked at their phone: killed, they are ready
     "1005": ("break", "lunch"),
-    # 1006: nothing logged: logged out; 1007: logged out
+    # 1006: nothing logged, but bridged to a caller of a queue since removed: busy; 1007: logged out
     "1007": ("logged_out", None),
 }
 
@@ -79,6 +79,9 @@ def crashed(tmp_path: Path, db_url: str) -> Iterator[tuple[Emulator, dict[str, s
     ids["adopted"], ids["adopted_leg"] = bridge(emu, "+442071234567", "1001", None)
     assert emu.commands.run("uuid_setvar_multi", f"{ids['adopted']} hotline_call_id={ids['adopted']};{variables}")
     ids["unmarked"], _ = bridge(emu, "+442071234568", "1002", None)
+    removed = variables.replace("hotline_queue=sales", "hotline_queue=closed").replace("agent=1001", "agent=1006")
+    ids["orphan"], _ = bridge(emu, "+442071234569", "1006", None)
+    assert emu.commands.run("uuid_setvar_multi", f"{ids['orphan']} hotline_call_id={ids['orphan']};{removed}")
     ids["own_call"] = emu.commands.run("originate", "user/1003 &park()").split()[1]
     offer = "{hotline_offer=offer-7,hotline_call=x}user/1004 &park()"  # rung by the old engine, answered, parked
     ids["offer_leg"] = emu.commands.run("originate", offer).split()[1]
@@ -136,7 +139,7 @@ def test_agents_come_back_as_they_were_and_a_busy_phone_is_never_offered(crashed
     assert outcome.killed == [ids["offer_leg"]]
     assert states(hotline) == {
         "1001": "on_call", "1002": "engaged", "1003": "engaged", "1004": "ready", "1005": "break",
-        "1006": "logged_out", "1007": "logged_out",
+        "1006": "engaged", "1007": "logged_out",
     }  # fmt: skip
     assert [a["reason"] for a in hotline.agents_view() if a["id"] in ("1002", "1005")] == ["phone_busy", "lunch"]
     emu.wait_until(lambda: ids["offer_leg"] not in emu.channels)
@@ -145,9 +148,8 @@ def test_agents_come_back_as_they_were_and_a_busy_phone_is_never_offered(crashed
     assert emu.channels[newcomer].bridged_to.variables["dialed_user"] == "1004"
     until(lambda: states(hotline)["1004"] == "on_call")
     on_phone = [ch.variables.get("dialed_user") for ch in emu.channels.values()]
-    assert {p: on_phone.count(p) for p in ("1001", "1002", "1003", "1004")} == dict.fromkeys(
-        ("1001", "1002", "1003", "1004"), 1
-    )  # one call per phone: nobody double-booked
+    busy = ("1001", "1002", "1003", "1004", "1006")
+    assert {p: on_phone.count(p) for p in busy} == dict.fromkeys(busy, 1)  # one call per phone: none double-booked
 
 
 def test_an_adopted_call_is_recorded_once_when_it_ends_with_its_own_times(crashed, engine) -> None:

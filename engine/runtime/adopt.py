@@ -36,7 +36,7 @@ import gevent.event
 
 from engine.acd.commands import Command
 from engine.acd.core import Acd
-from engine.acd.states import AgentState
+from engine.acd.states import AgentState, IllegalTransition
 from engine.campaigns.legs import Leg, Legs
 from engine.runtime import adopt_vars
 from engine.runtime.acd_shell import AcdShell
@@ -190,22 +190,25 @@ class Adoption:
                 outcome.killed.append(leg)
             except ESLError as exc:
                 log.info("adoption: stale offer leg %s: %s", leg, exc)
-        acd, wall = self.shell.acd, datetime.now(UTC)
+        acd, wall, forced = self.shell.acd, datetime.now(UTC), set()
         for call in survey.live:  # from here to the end nothing yields: the ACD sees it all at once
             t = call.trace
             bridged_ago = max(0.0, (wall - call.bridged_at).total_seconds())
             joined_ago = max(bridged_ago, (wall - call.joined_at).total_seconds())
             try:
                 self.shell.apply(partial(_adopt, acd, t, bridged_ago, joined_ago))
-            except (KeyError, ValueError) as exc:  # queue or agent removed, agent no longer logged out...
+            except (KeyError, ValueError, IllegalTransition) as exc:  # queue removed, agent no longer logged out
                 log.warning("adoption: call %s to agent %s not adopted: %s", t.uuid, t.agent_id, exc)
+                survey.busy.setdefault(t.agent_id or "", []).append(t.uuid)  # still their call: never offered
+                forced.add(t.agent_id or "")
                 continue
             self.shell.joined(t.uuid, call.agent_leg)
             self.opened(call)
             outcome.adopted.append(t.uuid)
         for agent_id in sorted(survey.busy):
             state, _ = survey.logged.get(agent_id, ("logged_out", ""))
-            if state != AgentState.LOGGED_OUT and acd.agent_state(agent_id) is AgentState.LOGGED_OUT:
+            logged_in = state != AgentState.LOGGED_OUT or agent_id in forced
+            if logged_in and acd.agent_state(agent_id) is AgentState.LOGGED_OUT:
                 self.shell.apply(lambda now, a=agent_id: acd.phone_busy(a, now))
                 outcome.busy.append(agent_id)
         for agent_id, (state, reason) in sorted(survey.logged.items()):
