@@ -92,6 +92,7 @@ def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
         while executed.get(timeout=WAIT).get("Application") != "play_and_get_digits":
             pass
         control.api("uuid_send_dtmf", a_leg, "2")
+
         def marked_caller() -> str | None:
             rows = json.loads(control.api("show", "calls", "as", "json")).get("rows", [])
             for uuid in [u for r in rows for u in (r["uuid"], r["b_uuid"]) if u]:  # unbridged: b_uuid ''
