@@ -106,7 +106,7 @@ class Switch:
         """Bridged calls: caller uuid -> the phone (dialed_user) on the other side."""
         rows = json.loads(self.api("show", "calls", "as", "json")).get("rows", [])
         found = {}
-        for row in rows:
+        for row in [r for r in rows if r["b_uuid"]]:  # an unbridged channel's row has an empty b_uuid
             for caller, leg in ((row["uuid"], row["b_uuid"]), (row["b_uuid"], row["uuid"])):
                 phone = self.api("uuid_getvar", leg, "dialed_user").strip()
                 if phone in AGENTS:

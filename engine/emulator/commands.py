@@ -107,12 +107,14 @@ class Commands:
         chans = list(self.switch.channels.values())
         if what == "channels":
             rows = [self._row(ch) for ch in chans]
-        elif what == "calls":
-            rows = [
-                {**self._row(ch), **{f"b_{k}": v for k, v in self._row(ch.bridged_to).items()}}
-                for ch in chans
-                if ch.bridged_to is not None and ch.other_type == "originatee"
-            ]
+        elif what == "calls":  # FreeSWITCH's basic_calls view: every channel but a bridge's B side, b_* of its B
+            rows = []
+            for ch in chans:
+                if ch.bridged_to is not None and ch.other_type == "originator":
+                    continue
+                row = self._row(ch)
+                b = self._row(ch.bridged_to) if ch.bridged_to is not None else dict.fromkeys(row, "")
+                rows.append({**row, **{f"b_{k}": v for k, v in b.items()}})
         else:
             return "-USAGE: show channels|calls [as json]\n"
         if "json" not in words:

@@ -138,7 +138,8 @@ class Adoption:
         with self.sessions() as s:
             rows = agent_states.latest_states(s, list(agents))
             logged = {agent_id: (row.state, row.reason or "") for agent_id, row in rows.items()}
-        pairs = [(r.get("uuid", ""), r.get("b_uuid", "")) for r in self._rows("calls")]
+        calls = [(str(r.get("uuid") or ""), str(r.get("b_uuid") or "")) for r in self._rows("calls")]
+        pairs = [(a, b) for a, b in calls if a and b]  # an unbridged channel's row has an empty b_uuid
         dumps: dict[str, dict[str, Any]] = {}
         for row in self._rows("channels"):
             uuid = str(row.get("uuid", ""))
