@@ -174,6 +174,7 @@ class Hotline:
             self.sessions, config.data_dir, config.retention, zone, self.metrics,
             live=lambda: {*self.acd.calls, *(d.party_leg for d in self.call_control.dials.direct.values())},
         )  # fmt: skip
+        self.adoption = Adoption.of(self)
         app = make_app(
             self,
             self.hub,
@@ -203,14 +204,13 @@ class Hotline:
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
         self.campaigns.start(wait_for_freeswitch)
-        self.adoption = Adoption.of(self).start()  # agents as they were, live calls adopted (runtime/adopt.py)
+        self.adoption.start()  # agents as they were, live calls adopted (engine/runtime/adopt.py)
         self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
-        if adoption := getattr(self, "adoption", None):
-            adoption.stop()
+        self.adoption.stop()
         self.retention.stop()
         self.campaigns.stop()
         self.outbound.stop()
