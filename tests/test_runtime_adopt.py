@@ -74,7 +74,8 @@ def crashed(tmp_path: Path, db_url: str) -> Iterator[tuple[Emulator, dict[str, s
     ids: dict[str, str] = {}
     variables = (
         f"hotline_queue=sales;hotline_priority=2;hotline_joined_at={joined.timestamp():.6f};"
-        f"hotline_agent=1001;hotline_bridged_at={bridged.timestamp():.6f};hotline_flow=main"
+        f"hotline_agent=1001;hotline_bridged_at={bridged.timestamp():.6f};hotline_flow=main;"
+        "hotline_customer_id=424242"  # a customer removed since: recorded without
     )
     ids["adopted"], ids["adopted_leg"] = bridge(emu, "+442071234567", "1001", None)
     assert emu.commands.run("uuid_setvar_multi", f"{ids['adopted']} hotline_call_id={ids['adopted']};{variables}")

@@ -43,6 +43,7 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.adopt_vars import LiveCall
 from engine.runtime.call_session import CallTrace
 from engine.store import agent_states
+from engine.store.models import Customer
 from engine.transport import ESLError, InboundClient
 
 if TYPE_CHECKING:
@@ -157,6 +158,10 @@ class Adoption:
                 call = adopt_vars.live_call(dumps.get(caller, {}), leg) if leg in dumps else None
                 if call is not None and call.trace.agent_id in agents:
                     survey.live.append(call)
+        with self.sessions() as s:  # a customer removed since the call began: the call is recorded without
+            for call in survey.live:  # (its variable names a row the CDR's interaction could not point to)
+                if call.trace.customer and s.get(Customer, call.trace.customer["id"]) is None:
+                    call.trace.customer = None
         adopted = {c.trace.uuid for c in survey.live} | {c.agent_leg for c in survey.live}
         phones = {ext: agent_id for agent_id, a in agents.items() if (ext := _extension(a.contact))}
         for uuid, dump in dumps.items():
