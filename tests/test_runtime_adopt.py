@@ -9,21 +9,26 @@ CDR listener and the switch.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import gevent
 import pytest
 from gevent.queue import Queue
+from sqlalchemy import func, select
 
 from engine.config import load_config
 from engine.emulator import Caller, Emulator, Phone
 from engine.runtime.call_session import CallTrace
 from engine.runtime.hotline import Hotline
-from engine.store import agent_states, agents, queues, skills
+from engine.store import agent_states, agents, calls, queues, skills
+from engine.store.db import make_engine, session_factory
+from engine.store.models import Call as CallRow
 from tests.hotline_rig import seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.db]
@@ -92,10 +97,10 @@ def crashed(tmp_path: Path, db_url: str) -> Iterator[tuple[Emulator, dict[str, s
         emu.stop()
 
 
-@pytest.fixture
-def engine(crashed, tmp_path: Path, db_url: str) -> Iterator[tuple[Hotline, Queue]]:
-    emu, _, _ = crashed
-    (tmp_path / "flows").mkdir()
+@contextmanager
+def engine_on(emu: Emulator, tmp_path: Path, db_url: str) -> Iterator[tuple[Hotline, Queue]]:
+    """A new engine started on the switch and database the crash left."""
+    (tmp_path / "flows").mkdir(exist_ok=True)
     (tmp_path / "flows" / "main.yaml").write_text("flow: main\nnodes:\n  q:\n    queue: sales\n")
     config = load_config(
         None,
@@ -118,6 +123,12 @@ def engine(crashed, tmp_path: Path, db_url: str) -> Iterator[tuple[Hotline, Queu
         yield hotline, recorded
     finally:
         hotline.stop()
+
+
+@pytest.fixture
+def engine(crashed, tmp_path: Path, db_url: str) -> Iterator[tuple[Hotline, Queue]]:
+    with engine_on(crashed[0], tmp_path, db_url) as started:
+        yield started
 
 
 def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
@@ -179,3 +190,30 @@ def test_an_engaged_agent_is_ready_again_when_their_phone_is_free(crashed, engin
     emu.hangup(ids["own_call"], "NORMAL_CLEARING")
     until(lambda: states(hotline)["1003"] == "ready")
     assert states(hotline)["1002"] == "engaged"  # the unmarked call goes on: still busy
+
+
+def test_a_call_that_already_has_a_cdr_is_adopted_but_not_recorded_twice(
+    crashed, tmp_path: Path, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """E.g. written by an engine that stopped: the agent is still on the call, the record stays the one."""
+    emu, ids, _ = crashed
+    earlier = datetime.now(UTC) - timedelta(seconds=5)
+    record = calls.CallRecord(
+        uuid=ids["adopted"], caller_number="+442071234567", destination="4000", created_at=earlier,
+        ended_at=earlier, outcome="answered", queue="sales", agent_id="1001",
+    )  # fmt: skip
+    db = make_engine(db_url)
+    with session_factory(db).begin() as s:
+        calls.record_finished_call(s, record, kind="inbound")
+    db.dispose()
+    caplog.set_level(logging.INFO, logger="engine.runtime.adopt")
+    with engine_on(emu, tmp_path, db_url) as (hotline, recorded):
+        assert hotline.adoption.done.get(timeout=10).adopted == [ids["adopted"]]
+        assert states(hotline)["1001"] == "on_call"
+        emu.hangup(ids["adopted"], "NORMAL_CLEARING")
+        until(lambda: "its CDR was written by the engine that stopped" in caplog.text)
+        assert "could not record" not in caplog.text
+        assert hotline.metrics.value("hotline_calls_total", outcome="answered") == 0
+        with hotline.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(CallRow).where(CallRow.uuid == ids["adopted"])) == 1
+        assert recorded.empty()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import gevent
 import gevent.event
+from sqlalchemy import select
 
 from engine.acd.commands import Command
 from engine.acd.core import Acd
@@ -43,7 +44,7 @@ from engine.runtime.acd_shell import AcdShell
 from engine.runtime.adopt_vars import LiveCall
 from engine.runtime.call_session import CallTrace
 from engine.store import agent_states
-from engine.store.models import Customer
+from engine.store.models import Call, Customer
 from engine.transport import ESLError, InboundClient
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class Survey:
     busy: dict[str, list[str]] = field(default_factory=dict)  # agent id -> the channels their phone holds
     logged: dict[str, tuple[str, str]] = field(default_factory=dict)  # agent id -> (state, reason) logged last
     stale_offers: list[str] = field(default_factory=list)  # agent legs of offers nobody answered for
+    recorded: set[str] = field(default_factory=set)  # adopted calls that already have a CDR
 
 
 @dataclass
@@ -162,6 +164,8 @@ class Adoption:
             for call in survey.live:  # (its variable names a row the CDR's interaction could not point to)
                 if call.trace.customer and s.get(Customer, call.trace.customer["id"]) is None:
                     call.trace.customer = None
+                if s.scalar(select(Call.id).where(Call.uuid == call.trace.uuid)) is not None:
+                    survey.recorded.add(call.trace.uuid)  # a stopping engine wrote it already: not twice
         adopted = {c.trace.uuid for c in survey.live} | {c.agent_leg for c in survey.live}
         phones = {ext: agent_id for agent_id, a in agents.items() if (ext := _extension(a.contact))}
         for uuid, dump in dumps.items():
@@ -231,20 +235,25 @@ class Adoption:
         )  # fmt: skip
         for call in survey.live:
             if call.trace.uuid in outcome.adopted:
-                self._greenlets.append(gevent.spawn(self._watch_call, call.trace))
+                recorded = call.trace.uuid in survey.recorded
+                self._greenlets.append(gevent.spawn(self._watch_call, call.trace, recorded))
         for agent_id in outcome.busy:
             self._greenlets.append(gevent.spawn(self._watch_phone, agent_id, survey.busy[agent_id]))
         return outcome
 
     # ---- 3. watch -------------------------------------------------------------------------------
 
-    def _watch_call(self, trace: CallTrace) -> None:
-        """Until the adopted caller's channel is gone; then the ACD ends the call and it is recorded."""
+    def _watch_call(self, trace: CallTrace, recorded: bool = False) -> None:
+        """Until the adopted caller's channel is gone; then the ACD ends the call and it is recorded (unless
+        ``recorded`` already: an engine stopped cleanly writes its talking calls' CDRs as it stops)."""
         trace.hangup_cause = self._gone(trace.uuid)
         try:
             self.shell.call_ended(trace.uuid)
         except Exception:
             log.exception("adoption: the ACD could not end call %s", trace.uuid)
+        if recorded:
+            log.info("adoption: call %s ended; its CDR was written by the engine that stopped", trace.uuid)
+            return
         self.shell.metrics.calls.labels(trace.outcome).inc()
         try:
             self.finish_call(trace)
