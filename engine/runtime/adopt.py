@@ -165,7 +165,7 @@ class Adoption:
                 if call.trace.customer and s.get(Customer, call.trace.customer["id"]) is None:
                     call.trace.customer = None
                 if s.scalar(select(Call.id).where(Call.uuid == call.trace.uuid)) is not None:
-                    survey.recorded.add(call.trace.uuid)  # a stopping engine wrote it already: not twice
+                    survey.recorded.add(call.trace.uuid)  # written as the engine before stopped: not twice
         adopted = {c.trace.uuid for c in survey.live} | {c.agent_leg for c in survey.live}
         phones = {ext: agent_id for agent_id, a in agents.items() if (ext := _extension(a.contact))}
         for uuid, dump in dumps.items():
@@ -244,15 +244,15 @@ class Adoption:
     # ---- 3. watch -------------------------------------------------------------------------------
 
     def _watch_call(self, trace: CallTrace, recorded: bool = False) -> None:
-        """Until the adopted caller's channel is gone; then the ACD ends the call and it is recorded (unless
-        ``recorded`` already: an engine stopped cleanly writes its talking calls' CDRs as it stops)."""
+        """Until the adopted caller's channel is gone; then the ACD ends the call and it is recorded, unless it
+        was ``recorded`` already (a session of the engine before wrote its CDR as it was stopped)."""
         trace.hangup_cause = self._gone(trace.uuid)
         try:
             self.shell.call_ended(trace.uuid)
         except Exception:
             log.exception("adoption: the ACD could not end call %s", trace.uuid)
         if recorded:
-            log.info("adoption: call %s ended; its CDR was written by the engine that stopped", trace.uuid)
+            log.info("adoption: call %s ended; its CDR was written by the engine that stopped", trace.uuid)  # kept
             return
         self.shell.metrics.calls.labels(trace.outcome).inc()
         try:
