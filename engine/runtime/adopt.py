@@ -252,7 +252,7 @@ class Adoption:
         except Exception:
             log.exception("adoption: the ACD could not end call %s", trace.uuid)
         if recorded:
-            log.info("adoption: call %s ended; its CDR was written by the engine that stopped", trace.uuid)  # kept
+            log.info("adoption: call %s ended; its CDR was written by the engine that stopped", trace.uuid)
             return
         self.shell.metrics.calls.labels(trace.outcome).inc()
         try:
