@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 import gevent.event
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.acd.commands import Command
 from engine.acd.core import Acd
@@ -130,14 +131,15 @@ class Adoption:
                 try:
                     survey = self.survey()
                     break
-                except ESLError as exc:
-                    log.warning("adoption: FreeSWITCH's channels not read (%s); retrying", exc)
+                except (ESLError, SQLAlchemyError) as exc:
+                    log.warning("adoption: FreeSWITCH's channels or the state log not read (%s); retrying", exc)
             gevent.sleep(delay)  # a back-off before the next attempt, not synchronisation
             delay = min(delay * 2, 5.0)
         self.done.set(self.apply(survey))
 
     def survey(self) -> Survey:
-        agents = {a.id: a for a in self.shell.acd.agents()}
+        acd = self.shell.acd
+        agents = {a.id: a for a in acd.agents()}
         with self.sessions() as s:
             rows = agent_states.latest_states(s, list(agents))
             logged = {agent_id: (row.state, row.reason or "") for agent_id, row in rows.items()}
@@ -147,11 +149,15 @@ class Adoption:
         for row in self._rows("channels"):
             uuid = str(row.get("uuid", ""))
             try:
-                dumps[uuid] = json.loads(self.control.api("uuid_dump", uuid, "json"))
+                dump = json.loads(self.control.api("uuid_dump", uuid, "json"))
             except ESLError:  # hung up since the listing
                 continue
             except ValueError:
-                log.warning("adoption: uuid_dump %s: not JSON; channel skipped", uuid)
+                dump = None
+            if not isinstance(dump, dict):
+                log.warning("adoption: uuid_dump %s: not a JSON object; channel skipped", uuid)
+                continue
+            dumps[uuid] = dump
         survey = Survey(logged=logged)
         bridged: set[str] = set()
         for a, b in pairs:
@@ -171,7 +177,7 @@ class Adoption:
         for uuid, dump in dumps.items():
             if uuid in adopted or _var(dump, adopt_vars.CALL_ID) == uuid:
                 continue  # an adopted call, or a caller (whose own number is not an agent's phone)
-            if _var(dump, "hotline_offer") and uuid not in bridged:
+            if _var(dump, "hotline_offer") and uuid not in bridged and not acd.has_call(_var(dump, "hotline_call")):
                 survey.stale_offers.append(uuid)
                 continue
             owner = _var(dump, adopt_vars.AGENT) or phones.get(_phone_of(dump), "")
