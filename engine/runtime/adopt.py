@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 USER_CONTACT = re.compile(r"user/([^@/\s]+)(?:@\S*)?")
 
 
+class Unreadable(ESLError):
+    """FreeSWITCH's answer to ``show ... as json`` is not its JSON: retrying would not help."""
+
+
 @dataclass
 class Survey:
     """What FreeSWITCH and the database said at start-up."""
@@ -114,8 +118,11 @@ class Adoption:
             engaged_wrap_up=engine.config.agent_calls.wrap_up_seconds, opened=opened,
         )  # fmt: skip
 
-    def start(self) -> Adoption:
+    def start(self, wait: float | None = None) -> Adoption:
+        """Run in the background; with ``wait``, return once applied or after ``wait`` seconds."""
         self._greenlets.append(gevent.spawn(self.run))
+        if wait is not None:
+            self.done.wait(wait)
         return self
 
     def stop(self) -> None:
@@ -131,6 +138,10 @@ class Adoption:
                 try:
                     survey = self.survey()
                     break
+                except Unreadable as exc:  # not a FreeSWITCH answer: nothing can be told about any phone
+                    log.error("adoption: %s; no call adopted, agents stay logged out until they log in", exc)
+                    self.done.set(Outcome())
+                    return
                 except (ESLError, SQLAlchemyError) as exc:
                     log.warning("adoption: FreeSWITCH's channels or the state log not read (%s); retrying", exc)
             gevent.sleep(delay)  # a back-off before the next attempt, not synchronisation
@@ -191,8 +202,10 @@ class Adoption:
         try:
             found = json.loads(text)
         except ValueError:
-            raise ESLError(f"show {what} as json: not JSON: {text[:80]!r}") from None
-        rows = found.get("rows", []) if isinstance(found, dict) else []
+            raise Unreadable(f"show {what} as json: not JSON: {text[:80]!r}") from None
+        if not isinstance(found, dict):
+            raise Unreadable(f"show {what} as json: not an object: {text[:80]!r}")
+        rows = found.get("rows", [])
         return [r for r in rows if isinstance(r, dict)]
 
     # ---- 2. apply -------------------------------------------------------------------------------

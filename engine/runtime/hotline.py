@@ -204,7 +204,7 @@ class Hotline:
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
         self.campaigns.start(wait_for_freeswitch)
-        self.adoption.start()  # agents as they were, live calls adopted (engine/runtime/adopt.py)
+        self.adoption.start(wait_for_freeswitch)  # agents as they were, live calls adopted (runtime/adopt.py)
         self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
