@@ -53,6 +53,10 @@ break       dial                 engaged
 wrap_up     dial                 engaged
 ready       consult              engaged
 engaged     engaged_call_ended   wrap_up
+logged_out  restore              ready
+logged_out  restore_break        break
+logged_out  adopt                on_call
+logged_out  phone_busy           engaged
 """
 
 # docs/acd.md, Calls and Callbacks (virtual calls).
@@ -80,6 +84,7 @@ retry_wait        retry          virtual
 virtual           cancel         left
 virtual_offering  cancel         left
 retry_wait        cancel         left
+queued            adopt          bridged
 """
 
 # docs/acd.md, Offers: "ringing -> one of answered, no_answer, busy, rejected, failed, cancelled; all final".
@@ -97,11 +102,12 @@ AGENT_STATES = "logged_out ready break reserved on_call wrap_up engaged"
 AGENT_EVENTS = (
     "login logout ready break offer answer offer_failed too_many_no_answers offer_cancelled call_ended"
     " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
+    " restore restore_break adopt phone_busy"
 )
 CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait"
 CALL_EVENTS = (
     "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
-    " cancel"
+    " cancel adopt"
 )
 OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
 OFFER_EVENTS = "answer no_answer busy reject fail cancel"

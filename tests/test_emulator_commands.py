@@ -125,8 +125,11 @@ def test_uuid_bridge_and_show_calls(emu: Emulator, api: Client) -> None:
     assert call(api, "uuid_bridge p-1 p-2") == "+OK p-2\n"
     emu.wait_for(lambda e: e.name == "CHANNEL_BRIDGE")
     calls = json.loads(call(api, "show calls as json"))
-    assert calls["row_count"] == 1
-    assert (calls["rows"][0]["uuid"], calls["rows"][0]["b_uuid"]) == ("p-1", "p-2")
+    # as FreeSWITCH 1.11 lists them (seen on the real one): every channel but a bridge's B side, an unbridged
+    # one with empty b_* columns: the bridged pair and the two loopback B legs
+    pairs = sorted((r["uuid"], r["b_uuid"]) for r in calls["rows"])
+    b_legs = sorted(emu.channels[u].variables["other_loopback_leg_uuid"] for u in ("p-1", "p-2"))
+    assert calls["row_count"] == 3 and pairs == sorted([("p-1", "p-2"), (b_legs[0], ""), (b_legs[1], "")])
     assert call(api, "hupall") == "+OK hangup all channels with cause MANAGER_REQUEST\n"
     emu.wait_until(lambda: not emu.channels)
 
@@ -185,3 +188,28 @@ def test_uuid_bridge_does_not_wait_behind_queued_applications_which_then_play_in
     assert call(api, "uuid_break w-1 all") == "+OK\n"
     emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.uuid == "w-1", since=mark)
     assert emu.channels["w-1"].bridged_to is emu.channels["w-2"]  # the music stopped, the bridge stays
+
+
+def test_uuid_setvar_multi_sets_and_unsets_and_uuid_dump_shows_the_channel(emu: Emulator, api: Client) -> None:
+    """mod_commands: ``;``-separated, each split at its first ``=`` (no ``=``: unset), ``+OK`` once any was
+    set; ``uuid_dump <uuid> json`` is the channel's CHANNEL_DATA with its ``variable_*`` headers."""
+    emu.phones["1001"] = Phone("1001", answer_delay=0.01)
+    leg = call(api, "originate user/1001 &park()").split()[1]
+    assert call(api, f"uuid_setvar {leg} doomed yes") == "+OK\n"
+    assert call(api, f"uuid_setvar_multi {leg} hotline_queue=support;hotline_at=1.5=x;doomed") == "+OK\n"
+    dump = json.loads(call(api, f"uuid_dump {leg} json"))
+    assert (dump["Event-Name"], dump["Unique-ID"], dump["Channel-Name"]) == (
+        "CHANNEL_DATA", leg, f"sofia/internal/1001@{emu.switch.ipv4}",
+    )  # fmt: skip
+    assert (dump["variable_hotline_queue"], dump["variable_hotline_at"]) == ("support", "1.5=x")
+    assert "variable_doomed" not in dump
+    assert (dump["variable_dialed_user"], dump["variable_dialed_domain"]) == ("1001", emu.switch.ipv4)
+    plain = call(api, f"uuid_dump {leg}")
+    assert "variable_hotline_at: 1.5%3Dx\n" in plain and "Event-Name: CHANNEL_DATA\n" in plain
+
+
+def test_uuid_setvar_multi_and_uuid_dump_refuse_what_mod_commands_refuses(api: Client) -> None:
+    usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+    assert call(api, "uuid_setvar_multi") == usage
+    assert call(api, "uuid_setvar_multi nosuch a=1") == "-ERR No such channel!\n" + usage
+    assert call(api, "uuid_dump nosuch json") == "-ERR No such channel!\n"

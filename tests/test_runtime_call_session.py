@@ -269,13 +269,18 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     rig.switch.wait_told("hangup NORMAL_CLEARING")
     trace = rig.trace()
     queued = rig.switch.log.index(f"playback {MOH}")
-    assert rig.switch.log[queued - 1 :] == [
+    told = rig.switch.log[queued - 1 :]
+    assert told[:4] == [
         "set playback_terminators=none",
         f"playback {MOH}",
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
-        "hangup NORMAL_CLEARING",
     ]
+    # bridged: the call's place and agent written on both channels, for a restarted engine to adopt it
+    caller_vars = f"api uuid_setvar_multi {CALL} hotline_call_id={CALL};hotline_queue=sales;hotline_priority=0;"
+    assert told[4].startswith(caller_vars) and ";hotline_agent=1001;" in told[4]
+    agent_vars = f"api uuid_setvar_multi {leg} hotline_agent=1001;hotline_call_id={CALL}"
+    assert told[5:] == [agent_vars, "hangup NORMAL_CLEARING"]
     assert (trace.outcome, trace.agent_id, trace.queue) == ("answered", "1001", "sales")
     assert trace.queued_at <= trace.offered_at <= trace.bridged_at  # type: ignore[operator]
     assert rig.state("1001") is AgentState.WRAP_UP

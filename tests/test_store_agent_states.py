@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.store.agent_states import append_agent_state, list_agent_states
+from engine.store.agent_states import append_agent_state, latest_states, list_agent_states
 from engine.store.agents import create_agent, remove_agent
 from engine.store.errors import InvalidInput, NotFound
 
@@ -65,3 +65,17 @@ def test_invalid_changes_are_rejected(session: Session) -> None:
     with pytest.raises(InvalidInput) as caught:
         append_agent_state(session, "1001", "")
     assert caught.value.field == "agent_state.state"
+
+
+def test_latest_states_give_each_agents_last_change_by_time_then_by_row(session: Session) -> None:
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    create_agent(session, "1002", name="Bob", contact="user/1002")
+    create_agent(session, "1003", name="Cy", contact="user/1003")
+    append_agent_state(session, "1001", "break", reason="lunch", at=T0 + timedelta(minutes=5))
+    append_agent_state(session, "1001", "ready", at=T0)  # logged later, happened earlier
+    append_agent_state(session, "1002", "ready", at=T0)
+    append_agent_state(session, "1002", "on_call", at=T0)  # same time: the later row wins
+    session.commit()
+    latest = latest_states(session, ["1001", "1002", "1003"])
+    found = {a: (c.state, c.reason) for a, c in latest.items()}
+    assert found == {"1001": ("break", "lunch"), "1002": ("on_call", None)}

@@ -28,7 +28,8 @@ due by ``now``, whose commands are returned by the next call.
 :class:`Acd` is this module's events over mixins that each do one job on the shared
 records of :mod:`engine.acd.base`: :mod:`~engine.acd.staffing` (agent moves),
 :mod:`~engine.acd.offers` (offers and calls), :mod:`~engine.acd.routing`,
-:mod:`~engine.acd.callbacks` and :mod:`~engine.acd.queries` (read-only views).
+:mod:`~engine.acd.callbacks`, :mod:`~engine.acd.restore` (after a restart) and :mod:`~engine.acd.queries`
+(read-only views).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from engine.acd.callbacks import Callbacks
 from engine.acd.model import Agent, QueueConfig, QueuedCall
 from engine.acd.offers import Offers
 from engine.acd.queries import AgentView, CallView, Queries, QueueStatus, Snapshot
+from engine.acd.restore import Restore
 from engine.acd.routing import Routing
 from engine.acd.staffing import Staffing
 from engine.acd.states import (
@@ -85,7 +87,7 @@ __all__ = [
 ]
 
 
-class Acd(Callbacks, Queries, Routing, Offers, Staffing):
+class Acd(Restore, Callbacks, Queries, Routing, Offers, Staffing):
     """The ACD state and routing; see the module docstring for its contract."""
 
     # ------------------------------------------------------------------ configuration

@@ -31,6 +31,10 @@ Agents
     ACD did not route, never offered a queued call.  Logging out or going on break
     is refused while engaged; when that call ends (``engaged_call_ended``) they are in
     ``wrap_up`` as after a queued call.
+    After an engine restart every agent is ``logged_out`` until restored from the state log and
+    FreeSWITCH's channels: ``adopt`` (their phone is bridged to a caller hotline queued: ``on_call``),
+    ``phone_busy`` (their phone holds another call: ``engaged``), ``restore`` (logged in, phone idle:
+    ``ready``) or ``restore_break`` (on break before: ``break``, with its reason).
 
 Calls
     A call enters ``queued``.  The ACD ``offer``\\ s it (``offering``); when every
@@ -43,7 +47,9 @@ Calls
     abandoned call).  A queued call that waited its queue's maximum leaves the
     queue to the configured exit target (``max_wait`` -> ``left``); a caller may
     choose to ``leave`` (a keypress while waiting) when queued or offering, which
-    withdraws the ringing offers.  ``ended`` and ``left`` are final.
+    withdraws the ringing offers.  ``ended`` and ``left`` are final.  After an engine restart a call
+    FreeSWITCH still holds bridged to an agent is taken back (``adopt``: ``queued`` -> ``bridged``,
+    never offered in between).
 
 Callbacks (keep-your-place)
     A caller who chose to be called back hangs up; a *virtual* call holds their place
@@ -109,6 +115,10 @@ class AgentEvent(StrEnum):
     DIAL = "dial"
     CONSULT = "consult"
     ENGAGED_CALL_ENDED = "engaged_call_ended"
+    RESTORE = "restore"
+    RESTORE_BREAK = "restore_break"
+    ADOPT = "adopt"
+    PHONE_BUSY = "phone_busy"
 
 
 class CallState(StrEnum):
@@ -141,6 +151,7 @@ class CallEvent(StrEnum):
     GIVE_UP = "give_up"
     RETRY = "retry"
     CANCEL = "cancel"
+    ADOPT = "adopt"
 
 
 class OfferState(StrEnum):
@@ -196,6 +207,10 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.WRAP_UP, _AE.DIAL): _A.ENGAGED,
     (_A.READY, _AE.CONSULT): _A.ENGAGED,
     (_A.ENGAGED, _AE.ENGAGED_CALL_ENDED): _A.WRAP_UP,
+    (_A.LOGGED_OUT, _AE.RESTORE): _A.READY,
+    (_A.LOGGED_OUT, _AE.RESTORE_BREAK): _A.BREAK,
+    (_A.LOGGED_OUT, _AE.ADOPT): _A.ON_CALL,
+    (_A.LOGGED_OUT, _AE.PHONE_BUSY): _A.ENGAGED,
 }
 
 CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
@@ -222,6 +237,7 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.DIALLING, _CE.GIVE_UP): _C.LEFT,
     (_C.RETRY_WAIT, _CE.RETRY): _C.VIRTUAL,
     (_C.RETRY_WAIT, _CE.CANCEL): _C.LEFT,
+    (_C.QUEUED, _CE.ADOPT): _C.BRIDGED,
 }
 
 WAITING = frozenset({CallState.QUEUED, CallState.VIRTUAL})

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import NoReturn
 
+from engine.cli import emulator as emulator_cli
 from engine.cli.acd import (
     cmd_agent,
     cmd_call,
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=POSITIVE, default=20.0, help="simulated seconds per real second")
     demo.add_argument("--data-dir", default=None, help="where the demo database goes (default: a temp dir)")
     demo.set_defaults(fn=cmd_demo)
+
+    emulator_cli.add_parser(sub)
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"])

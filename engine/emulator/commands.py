@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from urllib.parse import quote
 
 import gevent
 
@@ -42,6 +43,8 @@ class Commands:
             "uuid_break": self.uuid_break,
             "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar,
+            "uuid_setvar_multi": self.uuid_setvar_multi,
+            "uuid_dump": self.uuid_dump,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_hold": self.uuid_hold,
             "uuid_park": self.uuid_park,
@@ -104,12 +107,14 @@ class Commands:
         chans = list(self.switch.channels.values())
         if what == "channels":
             rows = [self._row(ch) for ch in chans]
-        elif what == "calls":
-            rows = [
-                {**self._row(ch), **{f"b_{k}": v for k, v in self._row(ch.bridged_to).items()}}
-                for ch in chans
-                if ch.bridged_to is not None and ch.other_type == "originatee"
-            ]
+        elif what == "calls":  # FreeSWITCH's basic_calls view: every channel but a bridge's B side, b_* of its B
+            rows = []
+            for ch in chans:
+                if ch.bridged_to is not None and ch.other_type == "originator":
+                    continue
+                row = self._row(ch)
+                b = self._row(ch.bridged_to) if ch.bridged_to is not None else dict.fromkeys(row, "")
+                rows.append({**row, **{f"b_{k}": v for k, v in b.items()}})
         else:
             return "-USAGE: show channels|calls [as json]\n"
         if "json" not in words:
@@ -278,6 +283,43 @@ class Commands:
         else:
             ch.variables.pop(words[1], None)
         return "+OK\n"
+
+    def uuid_setvar_multi(self, arg: str) -> str:
+        """``<uuid> <var>=<value>;<var>=<value>...`` as mod_commands: split on ``;``, each at its first ``=``
+        (no ``=``: the variable is unset); ``-ERR No variable specified`` per empty name."""
+        usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+        if not arg:
+            return usage
+        uuid, space, rest = arg.partition(" ")
+        if not space:
+            return ""  # mod_commands: no variables given, no answer at all
+        ch = self._channel(uuid)
+        if ch is None:
+            return NO_CHANNEL + usage
+        out, done = "", 0
+        for item in rest.split(";"):
+            name, eq, value = item.partition("=")
+            if not name:
+                out += "-ERR No variable specified\n"
+            elif eq:
+                ch.variables[name] = value
+                done += 1
+            else:
+                ch.variables.pop(name, None)
+                done += 1
+        return out + ("+OK\n" if done else usage)
+
+    def uuid_dump(self, arg: str) -> str:
+        """``<uuid> [format]``: the channel as a CHANNEL_DATA event (its data and ``variable_*`` headers),
+        serialized as ``json`` or, by default, as plain ``Name: url-encoded value`` lines."""
+        words = arg.split()
+        ch = self._channel(words[0]) if words else None
+        if ch is None:
+            return NO_CHANNEL
+        event = self.switch.build("CHANNEL_DATA", ch.channel_data() + ch.variable_pairs())
+        if len(words) > 1 and words[1].lower() == "json":
+            return json.dumps(dict(event.pairs))
+        return "".join(f"{k}: {quote(v, safe='')}\n" for k, v in event.pairs)
 
     def uuid_getvar(self, arg: str) -> str:
         words = arg.split()

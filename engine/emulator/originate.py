@@ -100,7 +100,9 @@ class Originator:
         if kind == "error":
             raise OriginateError(rest.upper() or "DESTINATION_OUT_OF_ORDER")
         if kind == "user":
-            return self._user(rest.split("@")[0], v, timeout, originator, cid_number, cid_name)
+            ext, _, domain = rest.partition("@")
+            v = {**v, "dialed_user": ext, "dialed_domain": domain or self.switch.ipv4}  # as mod_dptools' user/
+            return self._user(ext, v, timeout, originator, cid_number, cid_name)
         if kind == "sofia" and rest.startswith("gateway/"):
             number = rest.split("/", 2)[-1]
             return self._gateway(number, v, timeout, originator, cid_number, cid_name)

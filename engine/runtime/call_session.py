@@ -26,6 +26,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
+from engine.runtime import adopt_vars
 from engine.runtime.acd_shell import (
     AcdShell,
     Bridged,
@@ -287,6 +288,7 @@ class CallSession:
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
             return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
+        self._mark_bridged(message)
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
         if transfer is not None and not self.call.hungup.is_set():
@@ -295,6 +297,18 @@ class CallSession:
             self._post_call(self.s.post_call_flow)
         self.call.hangup()
         return None
+
+    def _mark_bridged(self, bridged: Bridged) -> None:
+        """Write the call's place and its agent on the caller's channel, and the call on the agent's leg
+        (``uuid_setvar_multi``): a restarted engine adopts the call from them (:mod:`engine.runtime.adopt`)."""
+        if self.call.hungup.is_set():  # already over: nothing to adopt
+            return
+        caller, agent = adopt_vars.caller_variables(self.trace), adopt_vars.agent_leg_variables(self.trace)
+        for uuid, variables in ((self.trace.uuid, caller), (bridged.agent_leg, agent)):
+            try:
+                self.call.api("uuid_setvar_multi", uuid, adopt_vars.encode(variables))
+            except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
+                log.warning("%s: adoption variables on %s not set: %s", self.call.name, uuid, exc)
 
     def _talk(self) -> TransferCall | None:
         """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the

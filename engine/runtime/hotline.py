@@ -45,6 +45,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.adopt import Adoption
 from engine.runtime.agent_metrics import AgentMetrics
 from engine.runtime.call_control import CallControl
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
@@ -173,6 +174,7 @@ class Hotline:
             self.sessions, config.data_dir, config.retention, zone, self.metrics,
             live=lambda: {*self.acd.calls, *(d.party_leg for d in self.call_control.dials.direct.values())},
         )  # fmt: skip
+        self.adoption = Adoption.of(self)
         app = make_app(
             self,
             self.hub,
@@ -202,11 +204,13 @@ class Hotline:
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
         self.campaigns.start(wait_for_freeswitch)
+        self.adoption.start(wait_for_freeswitch)  # agents as they were, live calls adopted (runtime/adopt.py)
         self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        self.adoption.stop()
         self.retention.stop()
         self.campaigns.stop()
         self.outbound.stop()

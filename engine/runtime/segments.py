@@ -83,6 +83,10 @@ class CallSegments:
         self._close(call_id, lambda _p: True, "transferred", at)
         self._open(call_id, agent_id, None, queue, "transfer" if parts else "answered", at)
 
+    def adopted(self, call_id: str, agent_id: str, queue: str, since: datetime) -> None:
+        """A restarted engine adopted the call bridged to ``agent_id`` since ``since`` (engine.runtime.adopt)."""
+        self._open(call_id, agent_id, None, queue, "answered", since)
+
     def transferred(self, call_id: str, target: str) -> None:
         """The agent blind-transferred the call to ``target``: their part ends. An agent's extension or a
         number (FreeSWITCH's dialplan rings it) has its part from when the caller is bridged to it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -49,3 +50,20 @@ def list_agent_states(
     if until is not None:
         query = query.where(AgentStateChange.at < utc("until", until))
     return list(session.scalars(query.order_by(AgentStateChange.at, AgentStateChange.id)))
+
+
+def latest_states(session: Session, agent_ids: Iterable[str]) -> dict[str, AgentStateChange]:
+    """Each of *agent_ids*' last logged state change (latest ``at``, then latest row); agents with no
+    change logged are left out. One indexed query per agent: restart-time use only."""
+    latest: dict[str, AgentStateChange] = {}
+    for agent_id in agent_ids:
+        query = (
+            select(AgentStateChange)
+            .where(AgentStateChange.agent_id == agent_id)
+            .order_by(AgentStateChange.at.desc(), AgentStateChange.id.desc())
+            .limit(1)
+        )
+        change = session.scalars(query).first()
+        if change is not None:
+            latest[agent_id] = change
+    return latest

@@ -1,0 +1,123 @@
+"""Adoption on a real FreeSWITCH: an engine process killed (SIGKILL) while a caller talks to an agent;
+a new engine adopts the call from FreeSWITCH's channels and records it once when it ends.
+
+As in test_realfs_call_control.py: a loopback caller dials 4000 and presses 2; agent 1001's "phone" is
+``loopback/9999/default`` (answers, plays a tone). Checks that real FreeSWITCH keeps the variables
+``uuid_setvar_multi`` wrote and lists the pair in ``show calls as json`` as the emulator does.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gevent.queue import Queue
+
+from engine.transport import ESLError
+from tests.real_freeswitch import REPO, esl_connect, hotline_on, seed_one_agent, vars_value
+
+pytestmark = [pytest.mark.realfs, pytest.mark.db]
+
+CALLER = "13900139000"
+WAIT = 30.0
+
+
+def until(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT
+    while not (value := _try(check)):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.1)  # the poll interval of a bounded wait on the condition
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _try(check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except (ESLError, OSError, ValueError, KeyError):
+        return None
+
+
+def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
+    freeswitch: subprocess.Popen[bytes], tmp_path: Path, db_url: str
+) -> None:
+    seed_one_agent(db_url, "loopback/9999/default", CALLER)
+    host, port = vars_value("hotline_socket").split(":")
+    admin = "a" * 32
+    config = tmp_path / "hotline.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "data_dir": str(tmp_path / "first"),
+                "database_url": db_url,
+                "freeswitch": {"password": vars_value("esl_password")},
+                "socket": {"host": host, "port": int(port)},
+                "http": {"port": free_port()},
+                "tokens": {admin: {"role": "admin"}},
+            }
+        )
+    )
+    log = (tmp_path / "first.log").open("wb")
+    first = subprocess.Popen(
+        [sys.executable, str(REPO / "cli.py"), "--config", str(config), "run", "--wait", "20"],
+        stdout=log, stderr=log, cwd=REPO,
+    )  # fmt: skip
+    control = esl_connect(("CHANNEL_EXECUTE",))
+    try:
+        executed: Queue = Queue()
+        control.register_handle("CHANNEL_EXECUTE", executed.put)
+        until(lambda: "hotline up" in (tmp_path / "first.log").read_text(errors="replace"), "the first engine")
+        login = subprocess.run(  # as an operator would, through the engine's API
+            [sys.executable, str(REPO / "cli.py"), "--config", str(config), "--token", admin, "agent", "login", "1001"],
+            cwd=REPO, capture_output=True, text=True, check=False, timeout=WAIT,
+        )  # fmt: skip
+        assert login.returncode == 0, login.stderr
+        a_leg = control.api(
+            "originate", f"{{origination_caller_id_number={CALLER}}}loopback/4000/default", "&park()", timeout=30
+        ).split()[1]
+        while executed.get(timeout=WAIT).get("Application") != "play_and_get_digits":
+            pass
+        control.api("uuid_send_dtmf", a_leg, "2")
+
+        def marked_caller() -> str | None:
+            rows = json.loads(control.api("show", "calls", "as", "json")).get("rows", [])
+            for uuid in [u for r in rows for u in (r["uuid"], r["b_uuid"]) if u]:  # unbridged: b_uuid ''
+                if control.api("uuid_getvar", uuid, "hotline_call_id").strip() == uuid:
+                    return uuid
+            return None
+
+        call_id = until(marked_caller, "a caller bridged to the agent, with the adoption variables")
+        until(lambda: control.api("uuid_getvar", call_id, "hotline_agent").strip() == "1001", "the variables")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=WAIT)
+
+        with hotline_on(tmp_path / "second", db_url) as engine:
+            recorded: Queue = Queue()
+            engine.call_recorded.append(recorded.put)
+            outcome = engine.adoption.done.get(timeout=WAIT)
+            assert outcome.adopted == [call_id]
+            assert engine.acd.agent_state("1001") == "on_call"
+            control.api("uuid_kill", a_leg)
+            trace = recorded.get(timeout=WAIT)
+            assert (trace.uuid, trace.agent_id, trace.queue, trace.outcome) == (call_id, "1001", "support", "answered")
+            assert trace.hangup_cause == "NORMAL_CLEARING"
+            assert engine.call_record(call_id)["segments"][0]["agent"] == "1001"
+    finally:
+        control.close()
+        if first.poll() is None:
+            first.kill()
+            first.wait(timeout=WAIT)
