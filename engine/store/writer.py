@@ -119,6 +119,7 @@ class Writer:
         self._spilled = Event()  # the flusher: something is waiting to be journalled
         self._flushed = Event()
         self._idle = Event()
+        self._went_down = Event()  # set while the database is unavailable: stop() does not wait for it
         self._file_lock = BoundedSemaphore()
         self._pool = ThreadPool(1)
         self._greenlets: list[gevent.Greenlet] = []
@@ -171,8 +172,8 @@ class Writer:
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued if the database lets us within ``timeout``; journal the rest."""
         self._stopping = True
-        if self.up:
-            self.wait_idle(timeout)
+        if self._greenlets and self.depth:
+            gevent.wait([self._idle, self._went_down], timeout=timeout, count=1)
         with self._file_lock:  # never while the flusher is appending
             gevent.killall(self._greenlets, timeout=timeout)
         self._done.clear()
@@ -203,14 +204,15 @@ class Writer:
                 self._flush()
 
     def _flush(self) -> None:
-        batch, self._spill = self._spill, []
-        with self._file_lock:
+        with self._file_lock:  # taken before the records: stop() never kills the flusher holding some
+            batch, self._spill = self._spill, []
             self._pool.apply(self._append, (batch,))
             self._journal_size = self.journal_path.stat().st_size
         self._flushed.set()
 
     def _append(self, entries: list[Entry]) -> None:
         """Append and fsync (the writer's thread, or the loop at stop)."""
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         with self.journal_path.open("ab") as out:
             out.write(b"".join(encode(e) for e in entries))
             out.flush()
@@ -263,11 +265,13 @@ class Writer:
                 if not self.up:
                     log.warning("database is back: writing %d queued records", self.depth)
                 self.up, delay = True, self.backoff[0]
+                self._went_down.clear()
                 continue
             self.metrics.db_write_failures.inc()
             if self.up:
                 log.error("database unavailable, writes queued and journalled: %s", _first_line(result.failed))
             self.up = False
+            self._went_down.set()
             if not self._spilling:
                 self._start_spilling()
             gevent.sleep(delay)  # a backoff timer: the database gets time to come back
