@@ -217,7 +217,8 @@ def test_a_journal_line_that_is_no_record_is_named_by_file_and_line_and_the_rest
     good.submit(state(1))
     good.stop()  # never started: both journalled
     valid = (tmp_path / "other" / JOURNAL).read_bytes().splitlines(keepends=True)
-    (tmp_path / JOURNAL).write_bytes(valid[0] + b'{"id": "x", "record": {"kind": "agent_state"}}\n' + valid[1] + b'{"id"')
+    not_a_record = b'{"id": "x", "record": {"kind": "agent_state"}}\n'
+    (tmp_path / JOURNAL).write_bytes(valid[0] + not_a_record + valid[1] + b'{"id"')
     metrics = Metrics()
     w = writer(db, tmp_path, metrics)
     assert w.wait_idle(10)
