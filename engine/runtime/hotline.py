@@ -470,11 +470,10 @@ class Hotline:
         path = self.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{call_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.control.api("uuid_record", call_id, "start", str(path))
-        self.writer.submit(
-            RecordingWrite(
-                call_uuid=call_id, path=str(path), reason=reason, agent_id=agent_id, queue=queue, at=datetime.now(UTC)
-            )
-        )
+        row = RecordingWrite(call_uuid=call_id, path=str(path), reason=reason, agent_id=agent_id, queue=queue, at=now())
+        written = gevent.event.Event()
+        self.writer.submit(row, done=written.set)
+        written.wait(timeout=2)  # this greenlet only: a read that follows finds the row, unless the database is down
         return str(path)
 
     def call_record(self, call_id: str) -> dict[str, Any]:
