@@ -260,13 +260,15 @@ class Writer:
             if not batch and not lines:
                 continue
             result = self._pool.apply(self._write, (batch,)) if batch else BatchResult()
-            self._settle(batch, lines, result)
             if result.failed is None:
-                if not self.up:
+                if batch and not self.up:
                     log.warning("database is back: writing %d queued records", self.depth)
-                self.up, delay = True, self.backoff[0]
-                self._went_down.clear()
+                    self.up = True
+                    self._went_down.clear()
+                delay = self.backoff[0]
+                self._settle(batch, lines, result)
                 continue
+            self._settle(batch, lines, result)  # what went before the failure
             self.metrics.db_write_failures.inc()
             if self.up:
                 log.error("database unavailable, writes queued and journalled: %s", _first_line(result.failed))
