@@ -67,6 +67,7 @@ def test_calls_are_answered_as_usual_during_an_outage_and_every_record_written_a
     outage.down = False
     recorded = {rig.next_call(timeout=30).uuid for _ in range(CALLS)}
     assert recorded == set(uuids)
+    wait_until(lambda: str(engine.acd.agent_state("1001")) == "ready", what="the last wrap-up's end")
     assert engine.writer.wait_idle(30)
     with engine.sessions() as s:
         rows = s.scalars(select(Call).where(Call.uuid.in_(uuids))).all()
