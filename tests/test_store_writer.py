@@ -19,7 +19,7 @@ from engine.store.models import Call, Interaction
 from engine.store.segment_models import CallSegment
 from engine.store.segments import SegmentRecord
 from engine.store.write_records import AgentStateWrite, CallWrite
-from engine.store.writer import JOURNAL, REJECTED, Writer
+from engine.store.writer import JOURNAL, MAX_LINE, REJECTED, Writer
 from tests.acd_rig import wait_until
 from tests.db_outage import Outage
 
@@ -238,3 +238,19 @@ def test_records_submitted_after_stop_go_to_the_journal(db: Db, tmp_path: Path) 
     assert again.wait_idle(10)
     assert as_utc(db.states()) == expected(1)
     again.stop()
+
+
+def test_a_journal_line_longer_than_any_record_is_set_aside_and_the_next_replayed(db: Db, tmp_path: Path) -> None:
+    source = Writer(db.sessions, tmp_path / "other", Metrics())
+    source.submit(state(0))
+    source.stop()  # never started: journalled
+    assert (tmp_path / "other" / JOURNAL).stat().st_mode & 0o777 == 0o600  # it holds callers' data
+    valid = (tmp_path / "other" / JOURNAL).read_bytes()
+    (tmp_path / JOURNAL).write_bytes(b"x" * (MAX_LINE + 10) + b"\n" + valid)
+    metrics = Metrics()
+    w = writer(db, tmp_path, metrics)
+    assert w.wait_idle(10)
+    assert as_utc(db.states()) == expected(1)
+    (aside,) = [json.loads(line) for line in (tmp_path / REJECTED).read_text().splitlines()]
+    assert aside["what"] == f"{tmp_path / JOURNAL}:1" and "longer than" in aside["error"]
+    assert len(aside["record"]) <= 200

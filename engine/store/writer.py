@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import gevent
 from gevent.event import Event
@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 JOURNAL = "db_journal.jsonl"
 OFFSET = "db_journal.offset"
 REJECTED = "db_rejected.jsonl"
+MAX_LINE = 4 << 20  # a journal line longer than this is no record of ours (a CDR's line is a few KiB)
 Done = Callable[[], None]
 
 
@@ -213,7 +214,7 @@ class Writer:
     def _append(self, entries: list[Entry]) -> None:
         """Append and fsync (the writer's thread, or the loop at stop)."""
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.journal_path.open("ab") as out:
+        with _private(self.journal_path) as out:
             out.write(b"".join(encode(e) for e in entries))
             out.flush()
             os.fsync(out.fileno())
@@ -225,7 +226,7 @@ class Writer:
         size = self.journal_path.stat().st_size
         with self.journal_path.open("rb") as f:
             if size and (f.seek(size - 1), f.read(1))[1] != b"\n":  # a torn last line: keep it apart
-                with self.journal_path.open("ab") as out:
+                with _private(self.journal_path) as out:
                     out.write(b"\n")
                 size += 1
             f.seek(0)
@@ -305,11 +306,14 @@ class Writer:
         def read() -> bytes:
             with self.journal_path.open("rb") as f:
                 f.seek(self._offset)
-                return f.read(min(self._journal_size - self._offset, 4 << 20))
+                return f.read(min(self._journal_size - self._offset, MAX_LINE))
 
         data = self._pool.apply(read)
         entries: list[Entry] = []
         lines: list[Line] = []
+        if b"\n" not in data:  # only a line longer than any record (the flusher writes whole lines)
+            end = self._pool.apply(self._line_end)
+            return [], [Line(end - self._offset, data[:200], f"a line longer than {MAX_LINE} bytes")]
         for raw in data.split(b"\n")[:-1][: self.batch_max]:
             try:
                 entry: Entry | str | None = decode(raw) if raw.strip() else None
@@ -319,6 +323,17 @@ class Writer:
             if isinstance(entry, Entry):
                 entries.append(entry)
         return entries, lines
+
+    def _line_end(self) -> int:
+        """The offset just past the newline that ends the line at the offset (the writer's thread)."""
+        with self.journal_path.open("rb") as f:
+            f.seek(self._offset)
+            at = self._offset
+            while chunk := f.read(1 << 20):
+                if (cut := chunk.find(b"\n")) >= 0:
+                    return at + cut + 1
+                at += len(chunk)
+        return at
 
     def _write(self, batch: list[Entry]) -> BatchResult:
         """In the writer's thread: the batch in one transaction; if the database refuses part of it, one
@@ -396,8 +411,8 @@ class Writer:
     def _reject_line(self, what: str, raw: bytes, error: str) -> None:
         line: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "what": what, "error": error}
         line["record"] = raw.decode("utf-8", "replace")
-        with self.rejected_path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(line) + "\n")
+        with _private(self.rejected_path) as out:
+            out.write(json.dumps(line).encode() + b"\n")
 
 
 @contextlib.contextmanager
@@ -412,6 +427,11 @@ def degraded(metrics: Metrics, read: str) -> Iterator[None]:
             raise
         metrics.db_read_failures.labels(read).inc()
         log.warning("%s without the database: %s", read, _first_line(exc))
+
+
+def _private(path: Path) -> BinaryIO:
+    """``path`` opened for appending; created readable by its owner only (it holds callers' numbers)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
 def _first_line(exc: BaseException) -> str:
