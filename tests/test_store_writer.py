@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from gevent import monkey
 from sqlalchemy import event, func, select
 
 from engine.metrics import Metrics
@@ -254,3 +255,26 @@ def test_a_journal_line_longer_than_any_record_is_set_aside_and_the_next_replaye
     (aside,) = [json.loads(line) for line in (tmp_path / REJECTED).read_text().splitlines()]
     assert aside["what"] == f"{tmp_path / JOURNAL}:1" and "longer than" in aside["error"]
     assert len(aside["record"]) <= 200
+
+
+def test_the_queue_filling_while_a_batch_is_written_keeps_that_batch_once_and_first(db: Db, tmp_path: Path) -> None:
+    release = monkey.get_original("threading", "Event")()  # the writer's thread waits on it, not a greenlet
+    entered: list[bool] = []
+
+    def hold(*_: object) -> None:
+        if not entered:
+            entered.append(True)
+            release.wait(10)
+
+    metrics = Metrics()
+    w = writer(db, tmp_path, metrics, max_queue=3)
+    event.listen(db.engine, "before_cursor_execute", hold)
+    for n in range(3):
+        w.submit(state(n))
+    wait_until(lambda: entered, what="the first batch in the writer's thread")
+    for n in range(3, 8):  # the queue is full: these and the rest go to the journal
+        w.submit(state(n))
+    release.set()
+    assert w.wait_idle(10)
+    assert as_utc(db.states()) == expected(8)
+    assert metrics.registry.get_sample_value("hotline_greenlet_restarts_total", {"name": "db_writer"}) is None

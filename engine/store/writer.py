@@ -109,6 +109,7 @@ class Writer:
         self._memory: deque[Entry] = deque()
         self._spill: list[Entry] = []  # journalled next, in order, by the flusher
         self._spilling = False  # the queue lives in the journal: new records go behind it
+        self._inflight = 0  # records at the head of _memory being written now (they stay there)
         self._journal_size = 0  # bytes flushed to the journal
         self._offset = 0  # bytes of the journal already written to the database (or rejected)
         self._line = 0  # journal lines before _offset, for error messages
@@ -189,10 +190,12 @@ class Writer:
     # ---- moving the queue to the journal ------------------------------------------------------
 
     def _start_spilling(self) -> None:
-        """Everything in memory goes to the journal, ahead of what comes next (the journal is empty now)."""
+        """What is queued in memory goes to the journal, ahead of what comes next (the journal is empty
+        now); a batch being written stays at the head of memory, which is written before the journal."""
         self._spilling = True
-        moved = list(self._memory)
-        self._memory.clear()
+        moved = list(itertools.islice(self._memory, self._inflight, None))
+        for _ in moved:
+            self._memory.pop()
         self._spill[:0] = moved
         self._journal_pending += len(moved)
         self._spilled.set()
@@ -260,7 +263,11 @@ class Writer:
             batch, lines = self._next_batch()
             if not batch and not lines:
                 continue
-            result = self._pool.apply(self._write, (batch,)) if batch else BatchResult()
+            self._inflight = 0 if lines else len(batch)
+            try:
+                result = self._pool.apply(self._write, (batch,)) if batch else BatchResult()
+            finally:
+                self._inflight = 0
             if result.failed is None:
                 if batch and not self.up:
                     log.warning("database is back: writing %d queued records", self.depth)
@@ -285,7 +292,7 @@ class Writer:
         """The head of the queue: from memory, or (spilling) complete journal lines after the offset,
         each with its length and its entry (None: blank or not a record)."""
         while True:
-            if self._memory and not self._spilling:
+            if self._memory:  # older than anything journalled
                 return list(itertools.islice(self._memory, self.batch_max)), []
             if self._spilling and self._offset < self._journal_size:
                 return self._read_journal()
