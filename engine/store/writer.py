@@ -125,7 +125,7 @@ class Writer:
         self._file_lock = BoundedSemaphore()
         self._pool = ThreadPool(1)
         self._greenlets: list[gevent.Greenlet] = []
-        self._stopping = False
+        self._stopped = False
         self.up = True
         metrics.db_queue_depth.set_function(lambda: len(self._memory))
         metrics.db_journal_depth.set_function(lambda: self._journal_pending)
@@ -137,7 +137,7 @@ class Writer:
         """Queue ``record``; ``done()`` runs on the loop once it is committed (never, if it is refused or
         the engine stops first). Never waits, never raises for the database."""
         entry = Entry(id=f"{self._boot}-{next(self._ids)}", record=record)
-        if self._stopping:  # a call that ended while the engine stops: straight to the journal
+        if self._stopped:  # a call that ended after the engine stopped: straight to the journal
             self._append([entry])
             return
         if done is not None:
@@ -173,11 +173,11 @@ class Writer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued if the database lets us within ``timeout``; journal the rest."""
-        self._stopping = True
         if self._greenlets and self.depth:
             gevent.wait([self._idle, self._went_down], timeout=timeout, count=1)
         with self._file_lock:  # never while the flusher is appending
             gevent.killall(self._greenlets, timeout=timeout)
+            self._stopped = True
         self._done.clear()
         rest = list(self._memory) + self._spill
         self._memory.clear()
