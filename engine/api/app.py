@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import IntegrityError
 
 from engine.api.auth import viewer
-from engine.api.http import ApiError, BadRequest, Raw, Request, Router, TooLarge, Unauthorized
+from engine.api.http import ApiError, BadRequest, Raw, Request, Router, TooLarge, Unauthorized, database_down
 from engine.api.inputs import MAX_DEPTH, Body, line
 from engine.config.model import Token
 from engine.crm.lifecycle import IllegalTransition
@@ -232,7 +232,8 @@ def make_app(
                 start(result.status, result.headers)
                 return result.body
             return _json(start, 200, result)
-        except Exception as exc:
+        except Exception as error:
+            exc = database_down(error) or error  # 503 + Retry-After, never 500, while the database is down
             status = status_of(exc)
             if status is None:
                 log.exception("%s %s: unexpected error", method, path[:200])

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.api.inputs import ID_MAX, PATH_TEXT, NoBody, field_errors
 from engine.config.model import Token
+from engine.store.db import unavailable
 
 Handler = Callable[..., Any]
 
@@ -71,6 +72,28 @@ class ConflictError(ApiError):
 
 class TooLarge(ApiError):
     status = 413
+
+
+class Unavailable(ApiError):
+    """503: the database cannot take the request now (down, read-only, connection lost); nothing was
+    changed, the client should retry after ``Retry-After`` seconds. Raised by :func:`database_down`."""
+
+    status = 503
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def database_down(exc: Exception) -> Unavailable | None:
+    """The 503 an error below the edge becomes when it says the database is unavailable, else None.
+
+    Its message names no table, statement or value (those stay in the log)."""
+    if not unavailable(exc):
+        return None
+    return Unavailable(
+        None, "the database is unavailable; nothing was changed, retry later",
+        [("Retry-After", str(RETRY_AFTER_SECONDS))],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from engine.dialler.stats import AgentState, CampaignStats
 from engine.dialler.window import RollingTally
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.supervise import supervised
 from engine.store import amd_audit as samples
 from engine.store import outbound as store
 from engine.store.outbound import INTERNAL_DNC, AttemptEnd
@@ -174,7 +175,7 @@ class CampaignRunner:
     # ---- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._loop = gevent.spawn(self._run)
+        self._loop = supervised(f"campaign:{self.name}", self._run, self.s.metrics)
 
     def stop(self) -> None:
         if self._loop is not None:

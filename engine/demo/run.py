@@ -153,6 +153,7 @@ def _summary(engine: Hotline, elapsed: float, options: DemoOptions, out) -> None
         print(f"  {outcome:<12} {count:5d}  {100 * count / total:5.1f} %", file=out)
     if n:
         print(f"  average speed of answer: {waits / n:.1f} simulated s over {n:.0f} answered calls", file=out)
+    engine.writer.wait_idle(10)  # the last calls' records are written off the loop
     with engine.sessions() as s:
         from sqlalchemy import func, select
 

@@ -316,6 +316,53 @@ class Metrics:
             registry=r,
         )
 
+        self._storage_metrics(r)
+
+    def _storage_metrics(self, r: CollectorRegistry) -> None:
+        """The database write queue (engine/store/writer.py), greenlet supervision and the loop's lag."""
+        self.db_queue_depth = Gauge(
+            "hotline_db_write_queue_depth", "Database write records queued in memory, not yet written", registry=r
+        )
+        self.db_journal_depth = Gauge(
+            "hotline_db_journal_depth",
+            "Database write records in the local journal (queue full or database down), not yet written",
+            registry=r,
+        )
+        self.db_up = Gauge(
+            "hotline_db_up", "1 while the database takes writes, 0 from a failed write until one succeeds", registry=r
+        )
+        self.db_writes = Counter("hotline_db_writes", "Records written by the database writer", ["kind"], registry=r)
+        self.db_write_failures = Counter(
+            "hotline_db_write_failures",
+            "Batches the database could not take (unavailable): kept and retried",
+            registry=r,
+        )
+        self.db_write_retries = Counter(
+            "hotline_db_write_retries", "Retries of a batch after the database was unavailable", registry=r
+        )
+        self.db_write_rejected = Counter(
+            "hotline_db_write_rejected",
+            "Records the database refused for good (or journal lines that are no record), set aside in"
+            " <data_dir>/db_rejected.jsonl",
+            ["kind"],
+            registry=r,
+        )
+        self.db_read_failures = Counter(
+            "hotline_db_read_failures",
+            "Reads on the call path that failed because the database was unavailable (the call went on without)",
+            ["read"],
+            registry=r,
+        )
+        self.greenlet_restarts = Counter(
+            "hotline_greenlet_restarts", "Long-lived greenlets restarted after an error", ["name"], registry=r
+        )
+        self.loop_lag = Histogram(
+            "hotline_event_loop_lag_seconds",
+            "How late a greenlet sleeping a fixed interval wakes up: time the event loop was held",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
     def watch_live(self, sample: Callable[[], LiveSample]) -> None:
         """Export queue and agent gauges read from ``sample`` at every scrape."""
         self.registry.register(_LiveCollector(sample))

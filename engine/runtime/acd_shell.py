@@ -46,6 +46,7 @@ from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
 from engine.runtime.orphans import OrphanLegs
+from engine.runtime.supervise import supervised
 from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
@@ -219,8 +220,11 @@ class AcdShell:
             self._carry_out(command)
 
     def start(self) -> None:
-        self._ticker = gevent.spawn(self._tick_forever)
-        self._reconciler = gevent.spawn(self.orphans.run_forever, lambda: self.reconcile_seconds)
+        # supervised: an error in one tick is logged and ticking goes on (timers must keep moving)
+        self._ticker = supervised("acd_ticker", self._tick_forever, self.metrics, backoff=(self.tick_seconds, 5.0))
+        self._reconciler = supervised(
+            "acd_reconciler", self.orphans.run_forever, self.metrics, lambda: self.reconcile_seconds
+        )
         self.control.on_connected(self._reconnected)
 
     def stop(self) -> None:

@@ -56,24 +56,24 @@ from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.manual_dial import ManualDials
 from engine.runtime.retention import DailyPurge
 from engine.runtime.segments import CallSegments
+from engine.runtime.supervise import watch_loop_lag
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
-    agent_states,
     agents,
     calls,
     crm_customers,
-    customers,
     queue_settings,
     queues,
     recordings,
     segments,
     skills,
-    surveys,
     tickets,
 )
 from engine.store.db import make_engine, session_factory
 from engine.store.errors import InvalidInput, NotFound
 from engine.store.migrate import upgrade
+from engine.store.write_records import AgentStateWrite, CallWrite, RecordingWrite, SurveyWrite
+from engine.store.writer import Writer, degraded
 from engine.transport import ESLError, InboundClient, OutboundCall, OutboundServer
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class Hotline:
         self.hub = Hub()
         self.db = make_engine(config.db_url())
         self.sessions: sessionmaker[Session] = session_factory(self.db)
+        self.writer = Writer(self.sessions, config.data_dir, self.metrics)  # hot-path writes, off the loop
+        self._lag_probe: gevent.Greenlet | None = None
         self.flows: dict[str, Flow] = {}
         self.call_recorded: list[Callable[[CallTrace], None]] = []
         self.control = InboundClient(
@@ -197,6 +199,8 @@ class Hotline:
     def start(self, *, wait_for_freeswitch: float | None = None) -> Ports:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.config.db_url())
+        self.writer.start()  # replays what an earlier run journalled during an outage, in order
+        self._lag_probe = watch_loop_lag(self.metrics)
         self.flows = self._load_flows()
         self._load_acd()
         self.http.start()
@@ -217,6 +221,9 @@ class Hotline:
         self.acd.stop()
         self.control.stop()
         self.http.stop(timeout=1)
+        self.writer.stop()
+        if self._lag_probe is not None:
+            self._lag_probe.kill()
         self.db.dispose()
 
     def serve_forever(self) -> None:
@@ -281,11 +288,13 @@ class Hotline:
         CallSession(call, services).run()
 
     def _customer_pop(self, number: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """The caller's customer and history, complete: each desktop feed shows it through its viewer."""
-        with self.sessions() as s:
+        """The caller's customer and history, complete: each desktop feed shows it through its viewer.
+        An empty pop while the database is unavailable (counted): the call goes on without."""
+        with degraded(self.metrics, "customer_pop"), self.sessions() as s:
             return crm_customers.customer_pop(
                 s, number, region=self.config.calls.region, history=self.config.calls.history_in_pop
             )
+        return None, []
 
     def _lookup(self, kind: str, key: str) -> dict:
         """IVR lookups: ``customer`` and ``open_tickets`` by caller number, ``ticket_status`` by ticket number."""
@@ -297,7 +306,7 @@ class Hotline:
             found = customer["open_tickets"] if customer else []
             return {"count": len(found), "latest": found[0]} if found else {}
         if kind == "ticket_status" and key.isdigit():
-            with self.sessions() as s:
+            with degraded(self.metrics, "ticket_status"), self.sessions() as s:
                 try:
                     ticket = tickets.get_ticket(s, int(key))
                 except NotFound:
@@ -328,17 +337,14 @@ class Hotline:
             hold_seconds=hold.seconds,
             hold_count=hold.count,
         )
-        with self.sessions.begin() as s:
-            calls.record_finished_call(
-                s,
-                record,
-                kind=trace.kind,
-                customer_id=trace.customer["id"] if trace.customer else None,
-                ivr_path=trace.ivr_path,
-                recording_path=trace.recording,
-            )
-            if parts:
-                segments.record_segments(s, trace.uuid, parts)
+        write = CallWrite(
+            record=record, interaction=trace.kind, customer_id=trace.customer["id"] if trace.customer else None,
+            ivr_path=list(trace.ivr_path), recording_path=trace.recording, segments=list(parts or ()),
+        )  # fmt: skip
+        self.writer.submit(write, done=lambda: self._call_written(trace))  # off the loop, in order
+
+    def _call_written(self, trace: CallTrace) -> None:
+        """The call's CDR is in the database: tell the listeners (tickets from callbacks, tests, benches)."""
         for listener in self.call_recorded:
             listener(trace)
 
@@ -362,26 +368,24 @@ class Hotline:
             talk_seconds=result.talk_seconds,
             hangup_cause=result.hangup_cause,
         )
-        with self.sessions.begin() as s:
-            customer = customers.find_customer_by_number(s, attempt.number, region=self.config.calls.region)
-            calls.record_finished_call(
-                s, record, kind="outbound", customer_id=customer.id if customer else None,
-                notes=f"campaign {attempt.campaign}",
-            )  # fmt: skip
-            if parts:
-                segments.record_segments(s, attempt.leg, parts)
+        write = CallWrite(
+            record=record, interaction="outbound", customer_number=attempt.number, region=self.config.calls.region,
+            notes=f"campaign {attempt.campaign}", segments=list(parts or ()),
+        )  # fmt: skip
+        self.writer.submit(write)
 
     def _record_survey(self, call_uuid: str, agent_id: str | None, question: str, score: int) -> None:
-        with self.sessions.begin() as s:
-            surveys.record_score(s, call_uuid, agent_id, question, score)
+        self.writer.submit(
+            SurveyWrite(call_uuid=call_uuid, agent_id=agent_id, question=question, score=score, at=datetime.now(UTC))
+        )
         self.metrics.surveys.labels(str(score)).inc()
 
     def _persist_agent_state(self, change: commands.AgentStateChanged) -> None:
-        """Store the change stamped with when the ACD made it, not when this commit runs (an earlier
-        commit in the same batch may have been slow)."""
+        """Queue the change stamped with when the ACD made it, not when the writer commits it (later:
+        off the loop, or after a database outage)."""
         at = datetime.now(UTC) - timedelta(seconds=max(0.0, self.acd.clock() - change.at))
-        with self.sessions.begin() as s:
-            agent_states.append_agent_state(s, change.agent_id, str(change.new), reason=change.reason or None, at=at)
+        write = AgentStateWrite(agent_id=change.agent_id, state=str(change.new), reason=change.reason or None, at=at)
+        self.writer.submit(write)
 
     # ---- the API's backend ------------------------------------------------------------------
 
@@ -429,7 +433,8 @@ class Hotline:
         return {"agent": agent_id, "state": str(self.acd.agent_state(agent_id))}
 
     def _record_by_policy(self, call_id: str, agent_id: str, queue: str) -> None:
-        with self.sessions() as s:
+        rules: list[int] = []  # without the database, the queue's sampling still applies
+        with degraded(self.metrics, "recording_rules"), self.sessions() as s:
             rules = [r.id for r in recordings.rules_for(s, agent_id, active_at=datetime.now(UTC))]
         reason = recording_reason(call_id, self.acd.acd.queue_config(queue).record_percent, rules)
         if reason is None:
@@ -470,8 +475,10 @@ class Hotline:
         path = self.config.data_dir / "recordings" / f"{datetime.now(UTC):%Y/%m/%d}" / f"{call_id}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.control.api("uuid_record", call_id, "start", str(path))
-        with self.sessions.begin() as s:
-            recordings.add_recording(s, call_id, str(path), reason=reason, agent_id=agent_id, queue=queue)
+        row = RecordingWrite(call_uuid=call_id, path=str(path), reason=reason, agent_id=agent_id, queue=queue, at=now())
+        written = gevent.event.Event()
+        self.writer.submit(row, done=written.set)
+        written.wait(timeout=2)  # this greenlet only: a read that follows finds the row, unless the database is down
         return str(path)
 
     def call_record(self, call_id: str) -> dict[str, Any]:

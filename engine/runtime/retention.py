@@ -22,6 +22,7 @@ from engine.config.model import Retention
 from engine.metrics import Metrics
 from engine.retention.policy import Item, Kind, Policy, due
 from engine.retention.schedule import seconds_until
+from engine.runtime.supervise import supervised
 from engine.store import retention as store
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class DailyPurge:
 
     def start(self) -> None:
         if not policy_of(self.settings).keeps_everything():
-            self._greenlet = gevent.spawn(self.loop)
+            self._greenlet = supervised("retention", self.loop, self.metrics)
 
     def stop(self) -> None:
         if self._greenlet is not None:

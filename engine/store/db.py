@@ -9,7 +9,15 @@ from typing import Any
 from gevent import monkey
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_FILENAME = "hotline.sqlite3"
@@ -22,6 +30,15 @@ class DatabaseUrlError(ValueError):
     """
 
 
+def unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or written now (down, read-only, locked, pool
+    exhausted, connection lost), so the same statement may succeed later; False for a refused statement
+    (a constraint, bad data), which will never succeed."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def default_url(data_dir: str | Path) -> str:
     """SQLite URL of the default database file inside *data_dir*."""
     return f"sqlite:///{Path(data_dir).resolve() / DEFAULT_FILENAME}"
@@ -30,7 +47,10 @@ def default_url(data_dir: str | Path) -> str:
 def make_engine(url: str, **engine_options: Any) -> Engine:
     """Create an engine for *url*.
 
-    SQLite connections get ``journal_mode=WAL`` and ``foreign_keys=ON`` and the database file's
+    Connections may be used by another thread than the one that opened them (the write queue's thread,
+    engine/store/writer.py): SQLAlchemy gives SQLite *file* databases a QueuePool with
+    ``check_same_thread=False``; an in-memory SQLite database is one per thread and cannot be written off
+    the loop. SQLite connections get ``journal_mode=WAL`` and ``foreign_keys=ON`` and the database file's
     directory is created. PostgreSQL (psycopg2) is made gevent-cooperative when the process is
     monkey-patched, so a query blocks only its own greenlet; psycopg2 and psycogreen are imported
     only for PostgreSQL URLs.

@@ -15,16 +15,24 @@ from engine.store.validation import non_empty
 
 
 def add_recording(
-    session: Session, call_uuid: str, path: str, *, reason: str, agent_id: str | None, queue: str | None
+    session: Session,
+    call_uuid: str,
+    path: str,
+    *,
+    reason: str,
+    agent_id: str | None,
+    queue: str | None,
+    started_at: datetime | None = None,
 ) -> CallRecording:
-    """Record that the call *call_uuid* is being recorded to *path*, started now for *reason*."""
+    """Record that the call *call_uuid* is being recorded to *path*, started at *started_at* (default now)
+    for *reason*."""
     row = CallRecording(
         call_uuid=non_empty("recording.call_uuid", call_uuid),
         path=non_empty("recording.path", path),
         reason=non_empty("recording.reason", reason),
         agent_id=agent_id,
         queue=queue,
-        started_at=utcnow(),
+        started_at=utcnow() if started_at is None else utc("recording.started_at", started_at),
     )
     session.add(row)
     session.flush()

@@ -1,0 +1,146 @@
+"""The write records the engine's hot path hands to the write queue (engine/store/writer.py).
+
+A write record is a plain frozen dataclass of strings, numbers and aware datetimes: no ORM object,
+no session, nothing tied to a thread. It crosses from the event loop to the writer's thread as is,
+and to the journal file as one JSON line (pydantic encodes and validates it: a line read back from
+the journal is checked field by field like any input). :func:`apply` turns one record into rows in
+the writer's transaction, through the same store functions (and their checks) the engine used before.
+
+Records are idempotent where the data has a key: a call whose CDR is already stored (a journal
+replayed after a crash between the commit and the journal's offset) is skipped, with its segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store import agent_states, calls, customers, recordings, segments, surveys
+from engine.store.calls import CallRecord
+from engine.store.models import Call, Customer
+from engine.store.segments import SegmentRecord
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentStateWrite:
+    """Agent ``agent_id`` entered ``state`` at ``at`` (when the ACD decided it, not when it is written)."""
+
+    kind: Literal["agent_state"] = "agent_state"
+    agent_id: str
+    state: str
+    reason: str | None = None
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallWrite:
+    """A finished call: its CDR, its interaction and its segments, in one transaction.
+
+    ``customer_number`` (with ``region``) is looked up in the writer's transaction when
+    ``customer_id`` is not known (outbound calls); a customer deleted meanwhile leaves the
+    interaction without one rather than losing the call.
+    """
+
+    kind: Literal["call"] = "call"
+    record: CallRecord
+    interaction: str = "inbound"
+    customer_id: int | None = None
+    customer_number: str | None = None
+    region: str | None = None
+    notes: str = ""
+    ivr_path: list[str] = field(default_factory=list)
+    recording_path: str | None = None
+    segments: list[SegmentRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SurveyWrite:
+    kind: Literal["survey"] = "survey"
+    call_uuid: str
+    agent_id: str | None
+    question: str
+    score: int
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingWrite:
+    """A call recording started (the file is FreeSWITCH's; this is its metadata row)."""
+
+    kind: Literal["recording"] = "recording"
+    call_uuid: str
+    path: str
+    reason: str
+    agent_id: str | None
+    queue: str | None
+    at: datetime
+
+
+WriteRecord = Annotated[AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite, Field(discriminator="kind")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One queued record and its id (unique in this process: ``<boot>-<n>``); a journal line."""
+
+    id: str
+    record: WriteRecord
+
+
+ENTRY = TypeAdapter(Entry)
+
+
+def encode(entry: Entry) -> bytes:
+    """One journal line (JSON, newline-terminated)."""
+    return ENTRY.dump_json(entry) + b"\n"
+
+
+def decode(line: bytes) -> Entry:
+    """A journal line back to its entry; pydantic's ValidationError (naming the field) when it is not one."""
+    return ENTRY.validate_json(line, strict=False)
+
+
+def apply(session: Session, record: AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite) -> bool:
+    """Add the record's rows to ``session``'s transaction; False when it was already stored (skipped).
+
+    Raises what the store functions raise: InvalidInput / NotFound for a record the database refuses.
+    """
+    match record:
+        case AgentStateWrite():
+            agent_states.append_agent_state(session, record.agent_id, record.state, reason=record.reason, at=record.at)
+        case CallWrite():
+            return _call(session, record)
+        case SurveyWrite():
+            surveys.record_score(
+                session, record.call_uuid, record.agent_id, record.question, record.score, at=record.at
+            )
+        case RecordingWrite():
+            recordings.add_recording(
+                session, record.call_uuid, record.path, reason=record.reason, agent_id=record.agent_id,
+                queue=record.queue, started_at=record.at,
+            )  # fmt: skip
+    return True
+
+
+def _call(session: Session, write: CallWrite) -> bool:
+    uuid = write.record.uuid
+    if session.scalar(select(Call.id).where(Call.uuid == uuid)) is not None:
+        return False
+    customer_id = write.customer_id
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        customer_id = None
+    if customer_id is None and write.customer_number and write.region:
+        found = customers.find_customer_by_number(session, write.customer_number, region=write.region)
+        customer_id = found.id if found else None
+    calls.record_finished_call(
+        session, write.record, kind=write.interaction, customer_id=customer_id, notes=write.notes,
+        ivr_path=write.ivr_path, recording_path=write.recording_path,
+    )  # fmt: skip
+    if write.segments:
+        segments.record_segments(session, uuid, write.segments)
+    return True
