@@ -76,8 +76,15 @@ def test_an_overloaded_switch_loses_no_call_reoffers_no_gone_caller_and_leaves_n
             while len(recorded) < CALLERS:
                 recorded.append(rig.recorded.get())
         snap = rig.engine.acd.acd.snapshot()
+        unrecorded = set(placed) - {t.uuid for t in recorded}
         assert len(recorded) == CALLERS, (  # what was stuck, if anything
             len(recorded),
+            {  # each unrecorded caller: still in the switch (doing what) or gone
+                u: (c.state, c.variables.get("current_application"), c.variables.get("current_application_data"))
+                if (c := rig.emulator.channels.get(u))
+                else "gone"
+                for u in unrecorded
+            },
             {u: (c.direction, c.state) for u, c in rig.emulator.channels.items()},
             [(a.id, a.state, a.available_at) for a in snap.agents.values()],
             [(c.call_id, c.state) for c in snap.calls.values()],
