@@ -127,9 +127,7 @@ class Ports:
 
     @classmethod
     def of(cls, conf: Path) -> Ports:
-        return cls(
-            vars_port(conf, "esl_listen_port"), vars_port(conf, "sip_port"), vars_port(conf, "hotline_socket")
-        )
+        return cls(vars_port(conf, "esl_listen_port"), vars_port(conf, "sip_port"), vars_port(conf, "hotline_socket"))
 
     def busy(self) -> list[int]:
         """The ones already taken on ``HOST`` (another FreeSWITCH, a test run, the load kit)."""
