@@ -1,4 +1,4 @@
-"""ESL codec throughput on the frames of the real FreeSWITCH transcripts (../shared/esl).
+"""ESL codec throughput on the frames of the real FreeSWITCH transcripts (tests/transcripts).
 
 Prints frames/s and MB/s for: parsing the whole recorded stream in 4 KiB chunks, decoding the
 events in it (plain and json apart; plain events decode lazily, so also: decoded and three headers
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.esl import codec
 
-TRANSCRIPTS = Path(__file__).resolve().parents[1].parent / "shared" / "esl"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "tests" / "transcripts"
 
 
 def main() -> None:

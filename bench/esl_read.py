@@ -1,7 +1,7 @@
 """ESL read path, side by side: greenswitch's InboundESL against hotline's Connection on one stream.
 
 A server on 127.0.0.1 (a thread of this process) greets, accepts ``auth`` and, on ``event ...``,
-replays the plain CHANNEL_* events recorded from a real FreeSWITCH (``../shared/esl``), repeated
+replays the plain CHANNEL_* events recorded from a real FreeSWITCH (``tests/transcripts``), repeated
 to ``--events`` events. Each reader runs in its own process (this script with ``--reader``), reads
 the stream with a handler for every event and reports the events it handled per CPU-second of its
 own process (``time.process_time``), from just before it subscribes until the last event was
@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-TRANSCRIPTS = Path(__file__).resolve().parents[1].parent / "shared" / "esl"
+TRANSCRIPTS = Path(__file__).resolve().parents[1] / "tests" / "transcripts"
 PASSWORD = "ClueCon"
 READERS = ("greenswitch", "hotline", "hotline-json")
 

@@ -1,4 +1,9 @@
-"""Access to the ESL transcripts recorded from a real FreeSWITCH 1.11.2 (``../shared/esl``)."""
+"""The ESL transcripts recorded from a real FreeSWITCH (``tests/transcripts/``; its README says how).
+
+They live in the repository, so a fresh clone anywhere runs the fidelity, codec and fuzz tests.
+``HOTLINE_ESL_TRANSCRIPTS`` names another folder (a new recording by ``python -m tests.record_transcripts``
+before it is copied in); a folder without transcripts fails the tests, never skips them.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-TRANSCRIPT_DIR = Path(os.environ.get("HOTLINE_ESL_TRANSCRIPTS", Path(__file__).parents[1] / ".." / "shared" / "esl"))
+TRANSCRIPT_DIR = Path(os.environ.get("HOTLINE_ESL_TRANSCRIPTS") or Path(__file__).resolve().parent / "transcripts")
 
 
 @dataclass(frozen=True)
@@ -24,10 +29,18 @@ def transcript_files() -> list[Path]:
 
 
 def load(name: str) -> list[Line]:
+    """The lines of transcript ``name``; fails (never skips) when it is missing or malformed."""
     path = TRANSCRIPT_DIR / name
     if not path.exists():
-        pytest.skip(f"ESL transcripts not found at {TRANSCRIPT_DIR}")
-    return [Line(**json.loads(raw)) for raw in path.read_text().splitlines() if raw.strip()]
+        pytest.fail(f"ESL transcript {path} not found: the emulator cannot be checked against FreeSWITCH")
+    lines = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if raw.strip():
+            try:
+                lines.append(Line(**json.loads(raw)))
+            except (ValueError, TypeError) as error:
+                pytest.fail(f"{path}:{number}: not a transcript line ({error})")
+    return lines
 
 
 def require_transcripts() -> list[Path]:

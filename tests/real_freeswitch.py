@@ -2,7 +2,8 @@
 
 Skipped unless a ``freeswitch`` binary is on PATH or named by HOTLINE_FREESWITCH_BIN.
 Every writable folder (log, db, run, storage, ...) is a temporary one; the configuration is read
-straight from the repository. Waits poll with a deadline; none sleeps blindly. Tests talk to it
+straight from the repository, and so are its ports (vars.xml). Boot and ports share bench/load/switch.py's
+helpers with the load kit. Waits poll with a deadline; none sleeps blindly. Tests talk to it
 with hotline's own transport (engine.transport), so these are also the transport's real-peer tests.
 """
 
@@ -11,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bench.load import switch
+from bench.load.switch import HOST, KitError, Ports, accepting
 from engine.config import load_config
 from engine.runtime.hotline import Hotline
 from engine.store import agents, customers, queues, skills
@@ -32,61 +33,34 @@ from tests.hotline_rig import seed
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "freeswitch_conf"
-HOST = "127.0.0.1"
-ESL_PORT = 8021
-SIP_PORT = 5060
-HOTLINE_PORT = 8084
+PORTS = Ports.of(CONF_DIR)
+"""The event socket, SIP and hotline socket ports, as freeswitch_conf/vars.xml sets them."""
+ESL_PORT = PORTS.esl
 BOOT_SECONDS = 30.0
-WRITABLE_DIRS = ("log", "db", "run", "temp", "storage", "cache", "recordings", "sounds")
 LOCK_FILE = Path(os.environ.get("TMPDIR", "/tmp")) / "hotline-realfs.lock"
 
 
 def vars_value(name: str) -> str:
-    """A value set in vars.xml."""
-    text = (CONF_DIR / "vars.xml").read_text(encoding="utf-8")
-    match = re.search(rf'cmd="set" data="{re.escape(name)}=([^"]*)"', text)
-    assert match, f"vars.xml does not set {name}"
-    return match.group(1)
+    """A value set in freeswitch_conf/vars.xml."""
+    return switch.vars_value(CONF_DIR, name)
 
 
 def freeswitch_binary() -> str | None:
     return os.environ.get("HOTLINE_FREESWITCH_BIN") or shutil.which("freeswitch")
 
 
-def udp_port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return True
-    return False
-
-
 def poll(check: Callable[[], bool], deadline: float, proc: subprocess.Popen[bytes], what: str) -> None:
-    """Call ``check`` until it is true; fail at ``deadline`` or when FreeSWITCH exits."""
-    while not check():
-        try:
-            code = proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            code = None
-        if code is not None:
-            pytest.fail(f"freeswitch exited with {code} while waiting for {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+    """Call ``check`` until it is true; fail the test at ``deadline`` or when FreeSWITCH exits."""
+    try:
+        switch.wait_for(check, proc, deadline, what)
+    except KitError as error:
+        pytest.fail(str(error))
 
 
 def esl_connect(events: tuple[str, ...] = ()) -> Connection:
     """An authenticated control connection through hotline's transport (events in json)."""
     client = InboundClient(HOST, ESL_PORT, vars_value("esl_password"), list(events) or ["BACKGROUND_JOB"])
     return client.connect_once()
-
-
-def accepting(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -108,17 +82,11 @@ def machine_lock() -> Iterator[None]:
 
 
 def _booted(binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
-    busy = [p for p in (ESL_PORT, HOTLINE_PORT) if accepting(p)]
-    busy += [SIP_PORT] if udp_port_in_use(SIP_PORT) else []
+    busy = PORTS.busy()
     if busy:
-        pytest.skip(f"ports already in use on {HOST}: {busy}")
+        pytest.skip(f"ports already in use on {HOST} (freeswitch_conf/vars.xml): {busy}")
     root = tmp_path_factory.mktemp("fs")
-    args = [binary, "-nonat", "-nf", "-nc", "-conf", str(CONF_DIR)]
-    for name in WRITABLE_DIRS:
-        (root / name).mkdir()
-        args += [f"-{name}", str(root / name)]
-    with (root / "stdout.txt").open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = switch.launch(binary, CONF_DIR, root, root / "stdout.txt")
     try:
         poll(lambda: accepting(ESL_PORT), time.monotonic() + BOOT_SECONDS, proc, "the event socket")
         yield proc

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.load import run, sipp
-from bench.load.switch import REPO, FreeSwitch, KitError, accepting, build_overlay, udp_busy
+from bench.load.switch import REPO, FreeSwitch, KitError, Ports, build_overlay
 
 SHIPPED = [REPO / "freeswitch_conf" / "vars.xml", REPO / "dialplans" / "public.xml", REPO / "dialplans" / "default.xml"]
 
@@ -177,9 +177,9 @@ def test_freeswitch_boots_on_the_overlay_with_the_baseline(tmp_path: Path) -> No
     binary = os.environ.get("HOTLINE_FREESWITCH_BIN") or shutil.which("freeswitch")
     if binary is None:
         pytest.skip("no freeswitch binary on PATH and HOTLINE_FREESWITCH_BIN is not set")
-    if accepting(8031) or accepting(8094) or udp_busy(5090):
-        pytest.skip("the load overlay's ports (8031, 8094, udp 5090) are in use: a load run?")
     conf = build_overlay(tmp_path, "127.0.0.1:5070")
+    if busy := Ports.of(conf).busy():
+        pytest.skip(f"the load overlay's ports {busy} (its vars.xml) are in use: a load run?")
     fs = FreeSwitch(binary, conf, tmp_path)
     try:
         assert fs.esl.api("global_getvar sip_auth_calls").strip() == "false"

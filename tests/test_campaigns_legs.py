@@ -9,8 +9,7 @@ import pytest
 
 from engine.campaigns.legs import Legs
 from engine.metrics import Metrics
-from engine.transport import InboundClient
-from tests.scripted_switch import PASSWORD, Answer, Api, ControlSwitch, wait_until
+from tests.switch_peer import Switch, switch, wait_until
 
 
 @pytest.fixture
@@ -19,26 +18,23 @@ def listed() -> list[str]:
 
 
 @pytest.fixture
-def rig(listed: list[str]) -> Iterator[tuple[ControlSwitch, Legs, Metrics]]:
-    def script(line: str) -> Answer:
-        if line == "api show channels as json":
-            return Api(json.dumps({"row_count": len(listed), "rows": [{"uuid": u} for u in listed]}) + "\n")
-        if line.startswith("api uuid_kill ") and line.split()[2] not in listed:
-            return Api("-ERR No such channel!\n")
-        if line.startswith("api uuid_kill "):
-            listed.remove(line.split()[2])
-        return Api()
+def rig(listed: list[str]) -> Iterator[tuple[Switch, Legs, Metrics]]:
+    def kill(line: str) -> str:
+        if line.split()[2] not in listed:
+            return "-ERR No such channel!\n"
+        listed.remove(line.split()[2])
+        return "+OK\n"
 
-    switch = ControlSwitch(script)
-    switch.start()
-    metrics = Metrics()
-    client = InboundClient("127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics, timeout=2)
-    client.start(wait=5)
-    legs = Legs(client, metrics)
-    legs.reconcile_seconds = 0.05
-    yield switch, legs, metrics
-    client.stop()
-    switch.stop()
+    with switch() as fs:
+        fs.on(
+            "api show channels as json",
+            lambda _: json.dumps({"row_count": len(listed), "rows": [{"uuid": u} for u in listed]}) + "\n",
+        )
+        fs.on("api uuid_kill ", kill)
+        metrics = Metrics()
+        legs = Legs(fs.client(metrics, events=("BACKGROUND_JOB",)), metrics)
+        legs.reconcile_seconds = 0.05
+        yield fs, legs, metrics
 
 
 def test_a_leg_given_up_on_is_killed_now_and_when_it_appears_later(rig, listed: list[str]) -> None:

@@ -42,8 +42,9 @@ def test_empirical_grid_matches_cdf() -> None:
 
 def test_wilson_upper_bound() -> None:
     assert wilson_upper(0, 0) == 1.0
-    assert wilson_upper(5, 1000) > 0.005
-    assert wilson_upper(5, 1000) == pytest.approx(0.01164, abs=1e-4)
+    # Wilson (1927) in counts: (k + z^2/2 + z sqrt(k(n-k)/n + z^2/4)) / (n + z^2), k = 5, n = 1000, z = 1.96:
+    # (5 + 1.9208 + 1.96 x sqrt(4.975 + 0.9604)) / 1003.8416 = (6.9208 + 4.775085) / 1003.8416 = 0.011651
+    assert wilson_upper(5, 1000) == pytest.approx(0.011651, abs=1e-6)
     stats = CampaignStats()
     for i in range(1000):
         stats.record_amd_audit(live=True, classified_machine=i < 5)

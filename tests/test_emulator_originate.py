@@ -21,9 +21,9 @@ def test_parse_dial_splits_sequential_targets_and_merges_variables() -> None:
 def test_a_phone_with_hold_after_presses_hold_then_resumes() -> None:
     emu = Emulator(time_scale=0.001)
     emu.phones["1001"] = Phone("1001", answer_delay=0, hold_after=5, hold_seconds=30)
-    # 60 emulated seconds of ring time are 60 ms here: a loaded machine missed them (NO_ANSWER). An hour is
-    # 3.6 s; the phone answers at once.
-    leg = emu.originator.originate("{origination_uuid=h-1,originate_timeout=3600}user/1001")
+    # the ring timeout is in emulated seconds: the default 60 is 60 ms here, which a loaded machine
+    # missed (NO_ANSWER for a phone that answers at once); 60,000 is a real minute
+    leg = emu.originator.originate("{origination_uuid=h-1}user/1001", timeout=60_000)
     held = emu.wait_for(lambda e: e.name == "CHANNEL_HOLD" and e.uuid == leg.uuid)
     resumed = emu.wait_for(lambda e: e.name == "CHANNEL_UNHOLD" and e.uuid == leg.uuid)
     assert (held.get("Channel-Call-State"), resumed.get("Channel-Call-State")) == ("HELD", "UNHELD")

@@ -81,7 +81,8 @@ def test_every_recorded_frame_parses_alone_and_rebuilds_byte_for_byte(path):
         assert len(frames) == 1, raw[:200]
         frame = frames[0]
         assert isinstance(frame, codec.Frame), frame
-        assert frame.content_type
+        head = dict(line.split(": ", 1) for line in raw.split(b"\n\n", 1)[0].decode().split("\n"))
+        assert frame.content_type == head["Content-Type"]  # as the recorded header block says
         assert _reencode(frame) == raw
 
 

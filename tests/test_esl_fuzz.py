@@ -1,6 +1,6 @@
 """Fuzzing the ESL codec and a live connection with frames of a real FreeSWITCH, mutated and split.
 
-Seeds are every frame of the transcripts in ``../shared/esl``. Hypothesis mutates them (bytes
+Seeds are every frame of the transcripts in ``tests/transcripts``. Hypothesis mutates them (bytes
 flipped, inserted, deleted, duplicated; Content-Length rewritten to hostile values; frames
 spliced) and cuts the result into pieces. Time-boxed for CI: fixed example counts, derandomized.
 ``bench/esl_fuzz.py`` runs the same mutations for longer.

@@ -9,6 +9,7 @@ from engine.config import load_config
 from engine.emulator import Caller, Emulator, Phone
 from engine.runtime.hotline import Hotline
 from engine.transport import AuthenticationFailed
+from tests.acd_rig import wait_until
 from tests.hotline_rig import HOTLINE_NUMBER, seed, start_rig
 from tests.test_integration_call_path import CALLER, _seed
 
@@ -39,10 +40,13 @@ def test_freeswitch_restart_reconnects_resubscribes_and_calls_flow_again(rig):
 def test_malformed_frame_from_freeswitch_is_counted_and_calls_go_on(rig):
     rig.emulator.phones["1001"] = Phone("1001", answer_delay=0.5)
     rig.ready("1001")
-    rig.emulator.send_raw(b"this is not an ESL header\n\n")
+    connections = len(rig.emulator._server.connections) + len(rig.emulator.outbound.connections)
+    assert connections == 2  # the engine's control and dialler connections; no call yet
+    rig.emulator.send_raw(b"this is not an ESL header\n\n")  # one bad frame on each
     uuid = rig.emulator.place_call(Caller(CALLER, script=["2"], talk_seconds=5), HOTLINE_NUMBER)
     assert rig.next_call().uuid == uuid
-    assert rig.engine.metrics.value("hotline_esl_malformed_frames_total") >= 1
+    metrics = rig.engine.metrics
+    wait_until(lambda: metrics.value("hotline_esl_malformed_frames_total") == connections, what="both counted")
 
 
 def test_wrong_event_socket_password_stops_start_up_with_a_clear_error(tmp_path, db_url):

@@ -1,5 +1,5 @@
 """The ACD shell against a scripted FreeSWITCH: a real control connection (InboundClient) to a
-:class:`~tests.scripted_switch.ControlSwitch`, a pure Acd, a Hub and a Metrics registry.
+:class:`~tests.switch_peer.Switch`, a pure Acd, a Hub and a Metrics registry.
 
 Each test says what FreeSWITCH answers and asserts what it receives (commands, in order), what the
 caller's session hears (its inbox), the agents' states, the desktop feed and the metrics."""
@@ -31,7 +31,7 @@ from engine.runtime.acd_shell import (
     TransferCall,
 )
 from engine.transport import CommandFailed, InboundClient
-from tests.scripted_switch import PASSWORD, Answer, Api, ControlSwitch, Drop, Job, Refuse, Silent, wait_until
+from tests.switch_peer import DROP, SILENT, Refused, Reply, Switch, wait_until
 
 CALLER = "13800138000"
 
@@ -48,7 +48,7 @@ class Clock:
 
 @dataclass
 class Rig:
-    switch: ControlSwitch
+    switch: Switch
     control: InboundClient
     shell: AcdShell
     hub: Hub
@@ -82,7 +82,7 @@ def make_rig() -> Iterator[Callable[..., Rig]]:
     made: list[Rig] = []
 
     def _make(
-        answer: Callable[[str], Answer] | None = None,
+        answer: Callable[[str], Reply | None] | None = None,
         agents: tuple[str, ...] = ("1001",),
         config: QueueConfig | None = None,
         *,
@@ -91,20 +91,16 @@ def make_rig() -> Iterator[Callable[..., Rig]]:
     ) -> Rig:
         rings: dict[str, AsyncResult] = {}
 
-        def default(line: str) -> Answer:
-            if line.startswith("bgapi originate "):  # rings until the test answers for the agent
-                ring = rings[line.rsplit("}", 1)[1].split()[0]] = AsyncResult()  # a new ring per originate
-                return Job(ring)
-            return Api("+OK\n")
+        def ring(line: str) -> AsyncResult:  # rings until the test answers for the agent
+            ring = rings[line.rsplit("}", 1)[1].split()[0]] = AsyncResult()  # a new ring per originate
+            return ring
 
-        switch = ControlSwitch(lambda line: (answer(line) if answer else None) or default(line))
-        switch.start()
+        switch = Switch()
+        switch.on("bgapi originate ", ring)
+        if answer:
+            switch.on("", answer)  # the test's script first; None passes to the ring
         metrics, hub, clock = Metrics(), Hub(), Clock()
-        control = InboundClient(
-            "127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics,
-            timeout=command_timeout, backoff=(0.01, 0.05),
-        )  # fmt: skip
-        control.start(wait=5)
+        control = switch.client(metrics, timeout=command_timeout, events=("BACKGROUND_JOB",))
         acd = Acd()
         acd.configure_queue(config or queue(), clock())
         for agent_id in agents:
@@ -119,8 +115,7 @@ def make_rig() -> Iterator[Callable[..., Rig]]:
     yield _make
     for rig in made:
         rig.shell.stop()
-        rig.control.stop()
-        rig.switch.stop()
+        rig.switch.close()
 
 
 class CallerSocket:
@@ -213,13 +208,13 @@ def test_a_failed_originate_puts_the_call_back_at_the_head_and_offers_it_to_the_
 
 @pytest.mark.parametrize(
     ("answer", "why"),
-    [(Refuse("-ERR invalid command"), "refused"), (Silent(), "timeout")],
+    [(Refused("-ERR invalid command"), "refused"), (SILENT, "timeout")],
     ids=["command-refused", "no-reply"],
 )
-def test_an_originate_that_never_gets_a_result_fails_the_offer(make_rig, answer: Answer, why: str) -> None:
+def test_an_originate_that_never_gets_a_result_fails_the_offer(make_rig, answer: Reply, why: str) -> None:
     first_done = AsyncResult()
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("bgapi originate ") and not first_done.ready():
             first_done.set(line)
             return answer
@@ -239,10 +234,10 @@ def test_an_originate_that_never_gets_a_result_fails_the_offer(make_rig, answer:
 def test_a_control_connection_lost_while_ringing_rings_the_agent_again_once_back_without_penalty(make_rig) -> None:
     dropped = AsyncResult()
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("bgapi originate ") and not dropped.ready():
             dropped.set(True)
-            return Drop()
+            return DROP
         return None
 
     rig = make_rig(script)
@@ -267,10 +262,10 @@ def test_a_short_control_outage_does_not_hold_every_ready_agent_out_of_routing(m
     failed delay (30 s) while the caller waits."""
     dropped = AsyncResult()
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("bgapi originate ") and not dropped.ready():
             dropped.set(True)
-            return Drop()
+            return DROP
         return None
 
     rig = make_rig(script, agents=("1001", "1002", "1003"))
@@ -295,7 +290,7 @@ def test_an_agent_contact_that_is_not_an_endpoint_is_never_sent(make_rig) -> Non
 
 
 def test_a_refused_bridge_releases_the_agent_leg_and_requeues_the_call_at_the_head(make_rig) -> None:
-    rig = make_rig(lambda line: Api("-ERR No such channel!\n") if line.startswith("api uuid_bridge") else None)
+    rig = make_rig(lambda line: ("-ERR No such channel!\n") if line.startswith("api uuid_bridge") else None)
     info = rig.queued()
     rig.shell.enqueue(info, 0)
     variables, _ = rig.originate()
@@ -424,7 +419,7 @@ def test_a_transfer_keeps_the_caller_tells_the_session_then_hangs_up_the_agent_l
 
 
 def test_a_transfer_freeswitch_refuses_tells_no_one_and_leaves_the_agent_on_the_call(make_rig) -> None:
-    rig = make_rig(lambda line: Api("-ERR No such channel!\n") if line.startswith("api uuid_setvar") else None)
+    rig = make_rig(lambda line: ("-ERR No such channel!\n") if line.startswith("api uuid_setvar") else None)
     info, _leg, _agent = bridge(rig, "call-1")
     with pytest.raises(CommandFailed, match="No such channel"):
         rig.shell.transfer("call-1", "number:100")
@@ -439,9 +434,9 @@ def test_after_a_reconnect_only_calls_freeswitch_still_has_stay_bridged_and_no_a
 ) -> None:
     alive: set[str] = set()
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("api uuid_exists "):
-            return Api("true" if line.split()[-1] in alive else "false")
+            return "true" if line.split()[-1] in alive else "false"
         return None
 
     rig = make_rig(script, agents=("1001", "1002", "1003"))
@@ -467,12 +462,12 @@ def test_after_a_reconnect_only_calls_freeswitch_still_has_stay_bridged_and_no_a
 # ---- fail safe: a gone caller is never offered again; no agent leg stays parked ----------------------------
 
 
-def gone_caller(line: str) -> Answer | None:
+def gone_caller(line: str) -> Reply | None:
     """FreeSWITCH under load: the caller hung up while the agent answered (its hangup not yet read)."""
     if line.startswith(("api uuid_bridge call-1", "api uuid_break call-1")):
-        return Api("-ERR No such channel!\n")
+        return "-ERR No such channel!\n"
     if line == "api uuid_exists call-1":
-        return Api("false\n")
+        return "false\n"
     return None
 
 
@@ -497,10 +492,10 @@ def test_a_bridge_refused_because_the_caller_is_gone_ends_the_call_and_never_off
 def test_the_caller_hanging_up_while_the_bridge_is_made_releases_the_agent_without_wrap_up(make_rig) -> None:
     hold = AsyncResult()
 
-    def slow_bridge(line: str) -> Answer | None:
+    def slow_bridge(line: str) -> Reply | None:
         if line.startswith("api uuid_break call-1"):  # the bridge waits until the caller hung up
             hold.get()
-            return Api("-ERR No such channel!\n")
+            return "-ERR No such channel!\n"
         return None
 
     rig = make_rig(slow_bridge)
@@ -524,14 +519,14 @@ def test_an_originate_that_times_out_kills_its_leg_and_reconciliation_kills_it_w
     FreeSWITCH lists it the reconciliation kills it again, counted."""
     listed: list[str] = []
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("bgapi originate ") and not listed:
-            return Job(AsyncResult())  # the BACKGROUND_JOB never comes in time
+            return AsyncResult()  # the BACKGROUND_JOB never comes in time
         if line.startswith("api uuid_kill ") and line.split()[2] not in listed:
-            return Api("-ERR No such channel!\n")
+            return "-ERR No such channel!\n"
         if line == "api show channels as json":
             rows = [{"uuid": uuid, "name": "sofia/internal/1001"} for uuid in listed]
-            return Api(json.dumps({"row_count": len(rows), "rows": rows}) + "\n")
+            return json.dumps({"row_count": len(rows), "rows": rows}) + "\n"
         return None
 
     rig = make_rig(script, agents=("1001",), config=queue(ring_timeout_seconds=0.2, failed_delay_seconds=600))
@@ -556,15 +551,15 @@ def test_reconciliation_runs_by_itself_and_leaves_owned_legs_alone(make_rig) -> 
     listed: list[str] = []
     ringing: list[str] = []  # the legs to 1002, who answers: bridged, hotline's
 
-    def script(line: str) -> Answer | None:
+    def script(line: str) -> Reply | None:
         if line.startswith("bgapi originate "):
             listed.append(line.split("origination_uuid=")[1].split(",")[0])
             if "user/1001" in line:
-                return Job(AsyncResult())
+                return AsyncResult()
             ringing.append(listed[-1])
-            return Job(f"+OK {listed[-1]}\n")
+            return f"+OK {listed[-1]}\n"
         if line == "api show channels as json":
-            return Api(json.dumps({"row_count": len(listed), "rows": [{"uuid": u} for u in listed]}) + "\n")
+            return json.dumps({"row_count": len(listed), "rows": [{"uuid": u} for u in listed]}) + "\n"
         return None
 
     rig = make_rig(script, agents=("1001", "1002"), config=queue(ring_timeout_seconds=0.2))

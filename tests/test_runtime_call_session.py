@@ -1,6 +1,6 @@
-"""One call's session against a scripted FreeSWITCH: the call's own outbound socket (a real
-OutboundCall on one end of a socket pair, :class:`CallSwitch` on the other), a real control connection
-to a :class:`~tests.scripted_switch.ControlSwitch` for the agents' legs, a pure Acd, the real IVR
+"""One call's session against a scripted FreeSWITCH (:mod:`tests.switch_peer`): the call's own outbound
+socket (a real OutboundCall on one end of a socket pair, a :class:`~tests.switch_peer.Call` on the other),
+a real control connection to the :class:`~tests.switch_peer.Switch` for the agents' legs, a pure Acd, the real IVR
 executor (with a stand-in TTS) and a Metrics registry.
 
 The tests assert what FreeSWITCH is told on the call's socket, in order, what the ACD ends in, the
@@ -38,8 +38,8 @@ from engine.runtime.call_session import (
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.errors import StoreError
-from engine.transport import InboundClient, OutboundCall
-from tests.scripted_switch import CALL, CALLER, MOH, PASSWORD, Answer, Api, CallSwitch, ControlSwitch, Job, wait_until
+from engine.transport import OutboundCall
+from tests.switch_peer import CALL, CALLER, MOH, Call, Switch, channel_data, wait_until
 
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -78,9 +78,9 @@ class FakeTts:
 
 @dataclass
 class Rig:
-    switch: CallSwitch
+    switch: Call
     call: OutboundCall
-    control: ControlSwitch
+    control: Switch
     shell: AcdShell
     metrics: Metrics
     recorded: Queue
@@ -111,7 +111,7 @@ class Rig:
 
 @pytest.fixture
 def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
-    made: list[tuple[Rig, InboundClient]] = []
+    made: list[Rig] = []
 
     def _make(
         *,
@@ -130,16 +130,16 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         flows = load_flows(flows_dir)
         rings: list[AsyncResult] = []
 
-        def ring(line: str) -> Answer:
-            if line.startswith("bgapi originate "):  # rings until the test answers for the agent
-                rings.append(AsyncResult())
-                return Job(rings[-1])
-            return Api()
+        def ring(_line: str) -> AsyncResult:  # rings until the test answers for the agent
+            rings.append(AsyncResult())
+            return rings[-1]
 
-        control = ControlSwitch(ring)
-        control.start()
-        client = InboundClient("127.0.0.1", control.port, PASSWORD, ["BACKGROUND_JOB"], timeout=2, backoff=(0.01, 0.05))
-        client.start(wait=5)
+        control = Switch()
+        control.on("bgapi originate ", ring)
+        control.on_execute("record", {"record_seconds": "4"})  # a recording FreeSWITCH kept
+        if refuse:
+            control.on_execute(refuse, f"-ERR {refuse} refused")
+        client = control.client(events=("BACKGROUND_JOB",))
         metrics, clock = Metrics(), Clock()
         acd = Acd()
         settings = {"name": "sales", "skill": "sales", "wrap_up_seconds": 30.0, **(queue or {})}
@@ -149,7 +149,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             acd.add_agent(Agent(id=agent_id, skills={"sales": 5}, contact=f"user/{agent_id}"))
             shell.apply(lambda t, a=agent_id: acd.agent_login(a, t))
         recorded: Queue = Queue()
-        call, switch = CallSwitch.pair(caller, refuse=refuse)
+        call, switch = control.call(channel_data(caller=caller))
         switch.keys = list(keys)
         rig = Rig(switch, call, control, shell, metrics, recorded, rings=rings)
 
@@ -180,17 +180,15 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             post_call_flow=None,
         )
         rig.session = gevent.spawn(CallSession(call, services).run)
-        made.append((rig, client))
+        made.append(rig)
         return rig
 
     yield _make
-    for rig, client in made:
+    for rig in made:
         if rig.session is not None:
             rig.session.kill()
         rig.call.close()
-        rig.switch.close()
-        client.stop()
-        rig.control.stop()
+        rig.control.close()
 
 
 class Clock:
@@ -202,14 +200,14 @@ class Clock:
 
 
 def say(text: str) -> str:
-    return f"playback /tts/{text}.wav"
+    return f"execute playback /tts/{text}.wav"
 
 
 def test_a_self_served_call_is_answered_runs_its_flow_hangs_up_and_is_recorded_once(make_rig) -> None:
     rig = make_rig(keys=("2",))
     trace = rig.trace()
-    assert rig.switch.log[:2] == ["answer", say("Welcome.")]
-    assert rig.switch.log[2].startswith("play_and_get_digits ")
+    assert rig.switch.log[:2] == ["execute answer", say("Welcome.")]
+    assert rig.switch.log[2].startswith("execute play_and_get_digits ")
     assert rig.switch.log[3:] == ["hangup NORMAL_CLEARING"]
     assert (trace.uuid, trace.caller, trace.destination) == (CALL, CALLER, "4000")
     assert (trace.outcome, trace.flow, trace.hangup_cause) == ("self_served", "main", "NORMAL_CLEARING")
@@ -233,16 +231,16 @@ def test_a_caller_who_hangs_up_during_the_menu_is_recorded_as_abandoned(make_rig
 
 def test_an_answer_freeswitch_refuses_ends_the_session_and_still_records_the_call(make_rig) -> None:
     rig = make_rig(refuse="answer")
-    rig.switch.wait_told("answer")
+    rig.switch.wait_told("execute answer")
     rig.switch.hang_up("NORMAL_TEMPORARY_FAILURE")
     trace = rig.trace()
-    assert rig.switch.log == ["answer"]
+    assert rig.switch.log == ["execute answer"]
     assert (trace.outcome, trace.flow, trace.answered_at) == ("abandoned", None, None)
 
 
 def test_a_transfer_to_the_callers_number_is_sent_to_freeswitchs_dialplan(make_rig) -> None:
     rig = make_rig(keys=("3",), caller="1009")
-    rig.switch.wait_told("transfer 1009 XML default")
+    rig.switch.wait_told("execute transfer 1009 XML default")
     rig.switch.hang_up()
     trace = rig.trace()
     assert trace.outcome == "transferred"
@@ -253,14 +251,14 @@ def test_a_transfer_to_a_number_that_is_not_a_number_is_refused_and_the_call_hun
     rig = make_rig(keys=("3",), caller=caller)
     trace = rig.trace()
     assert rig.switch.log[-1] == "hangup INVALID_NUMBER_FORMAT"
-    assert not any(entry.startswith("transfer") for entry in rig.switch.log)
+    assert not any(entry.startswith("execute transfer") for entry in rig.switch.log)
     assert trace.outcome == "self_served"
     assert rig.metrics.value("hotline_unsafe_values_total", source="ivr_transfer") == 1
 
 
 def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the_agent_hangs_up(make_rig) -> None:
     rig = make_rig(keys=("1",), agents=("1001",))
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"execute playback {MOH}")
     rig.shell.clock.now += 9  # type: ignore[attr-defined]
     leg = rig.answer_agent()
     rig.switch.wait_told(f"api uuid_bridge {CALL} {leg}")
@@ -268,11 +266,11 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     rig.switch.event("CHANNEL_UNBRIDGE")  # the agent hangs up
     rig.switch.wait_told("hangup NORMAL_CLEARING")
     trace = rig.trace()
-    queued = rig.switch.log.index(f"playback {MOH}")
+    queued = rig.switch.log.index(f"execute playback {MOH}")
     told = rig.switch.log[queued - 1 :]
     assert told[:4] == [
-        "set playback_terminators=none",
-        f"playback {MOH}",
+        "execute set playback_terminators=none",
+        f"execute playback {MOH}",
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
     ]
@@ -305,20 +303,20 @@ def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_and_the_ringing_agent_r
 
 def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_rig) -> None:
     rig = make_rig(keys=("1",), queue={"exit_keys": (("9", "number:100"),)})
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"execute playback {MOH}")
     rig.switch.press("5")  # not an exit key: ignored
     rig.switch.press("9")
-    rig.switch.wait_told("transfer 100 XML default")
+    rig.switch.wait_told("execute transfer 100 XML default")
     rig.switch.hang_up()
     trace = rig.trace()
-    assert rig.switch.log[-2:] == [f"api uuid_break {CALL} all", "transfer 100 XML default"]
+    assert rig.switch.log[-2:] == [f"api uuid_break {CALL} all", "execute transfer 100 XML default"]
     assert trace.outcome == "transferred"
     assert rig.metrics.value("hotline_queue_exits_total", queue="sales", reason="caller", target="number:100") == 1
 
 
 def test_a_caller_who_chooses_a_callback_keeps_their_place_on_the_confirmed_number(make_rig) -> None:
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)})
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"execute playback {MOH}")
     rig.shell.clock.now += 42  # type: ignore[attr-defined]
     rig.switch.press("8")
     trace = rig.trace()
@@ -334,10 +332,10 @@ def test_a_callback_that_cannot_be_stored_becomes_a_voicemail(make_rig) -> None:
         raise StoreError("callbacks: database is locked")
 
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)}, request_callback=broken)
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"execute playback {MOH}")
     rig.switch.press("8")
     trace = rig.trace()
-    record = next(entry for entry in rig.switch.log if entry.startswith("record "))
+    record = next(entry for entry in rig.switch.log if entry.startswith("execute record "))
     assert rig.switch.log.index(say(VOICEMAIL_PROMPT)) < rig.switch.log.index(record)
     assert (trace.outcome, trace.kind) == ("voicemail", "callback")
     assert trace.recording is not None and trace.recording in record
@@ -376,7 +374,7 @@ def test_an_engine_error_is_recorded_once_as_failed_and_still_raised(make_rig) -
         raise RuntimeError("the CRM lookup broke")
 
     rig = make_rig(customer_pop=broken_crm)
-    rig.switch.wait_told("answer")
+    rig.switch.wait_told("execute answer")
     rig.switch.hang_up()
     trace = rig.recorded.get(timeout=5)
     assert trace.outcome == "failed" and trace.hangup_cause == "NORMAL_CLEARING"

@@ -111,8 +111,8 @@ def test_the_agent_is_rung_first_then_the_customer_is_dialled_bridged_and_the_ca
     assert re.fullmatch(rf"Callback for {' '.join(NUMBER)}, requested at \d\d:\d\d\.", said)
     wait_until(lambda: row(rig, callback_id)["status"] == "connected", what="connected")
     assert rig.state("1001") == AgentState.ON_CALL
-    pops = [p for p in rig.messages("1001", "screen_pop") if p["phase"] == "answer"]
-    assert pops and pops[0]["customer_leg"] == leg and pops[0]["callback"]["id"] == callback_id
+    [pop] = [p for p in rig.messages("1001", "screen_pop") if p["phase"] == "answer"]  # one, when connected
+    assert (pop["customer_leg"], pop["callback"]["id"]) == (leg, callback_id)
 
     rig.fs.hangup(leg)  # the customer hangs up
     wait_until(lambda: row(rig, callback_id)["status"] == "completed", what="completed")

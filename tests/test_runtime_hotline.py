@@ -1,6 +1,6 @@
 """The engine (Hotline) against a scripted FreeSWITCH: its control and dialler connections go to a
-:class:`~tests.scripted_switch.ControlSwitch`, calls arrive on its real outbound-socket port from a
-:class:`~tests.scripted_switch.CallSwitch`, and the database is the test's own (SQLite, or PostgreSQL in CI).
+:class:`~tests.switch_peer.Switch`, calls arrive on its real outbound-socket port from the switch's
+:class:`~tests.switch_peer.Call`, and the database is the test's own (SQLite, or PostgreSQL in CI).
 
 The tests assert what FreeSWITCH is told, what the API backend answers (and refuses, with which
 error), and the rows stored."""
@@ -23,7 +23,7 @@ from engine.store.db import make_engine, session_factory
 from engine.store.errors import InvalidInput
 from engine.store.migrate import upgrade
 from engine.transport import CommandFailed
-from tests.scripted_switch import CALL, Answer, Api, CallSwitch, ControlSwitch, wait_until
+from tests.switch_peer import CALL, Reply, Switch, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -52,10 +52,10 @@ def seed(db_url: str, seeder: Callable[[Session], Any]) -> None:
 
 
 @pytest.fixture
-def start(tmp_path: Path, db_url: str) -> Iterator[Callable[..., tuple[Hotline, ControlSwitch]]]:
-    running: list[tuple[Hotline, ControlSwitch]] = []
+def start(tmp_path: Path, db_url: str) -> Iterator[Callable[..., tuple[Hotline, Switch]]]:
+    running: list[tuple[Hotline, Switch]] = []
 
-    def _start(answer: Callable[[str], Answer] | None = None) -> tuple[Hotline, ControlSwitch]:
+    def _start(answer: Callable[[str], Reply | None] | None = None) -> tuple[Hotline, Switch]:
         def seeder(s: Session) -> None:
             skills.create_skill(s, "sales")
             queues.create_queue(s, "sales", required_skills={"sales": 1}, wrap_up_seconds=0)
@@ -65,8 +65,9 @@ def start(tmp_path: Path, db_url: str) -> Iterator[Callable[..., tuple[Hotline, 
         flows = tmp_path / "flows"
         flows.mkdir()
         (flows / "main.yaml").write_text(FLOW)
-        switch = ControlSwitch(answer or (lambda _line: Api()))
-        switch.start()
+        switch = Switch()
+        if answer:
+            switch.on("", answer)
         path = tmp_path / "hotline.yaml"
         path.write_text(
             f"data_dir: {tmp_path / 'var'}\nflows_dir: {flows}\ndatabase_url: '{db_url}'\n"
@@ -82,7 +83,7 @@ def start(tmp_path: Path, db_url: str) -> Iterator[Callable[..., tuple[Hotline, 
     yield _start
     for engine, switch in running:
         engine.stop()
-        switch.stop()
+        switch.close()
 
 
 def states(engine: Hotline, agent_id: str) -> list[tuple[str, str | None]]:
@@ -129,7 +130,7 @@ def test_a_recording_is_started_on_freeswitch_then_stored(start, tmp_path: Path)
 
 
 def test_a_recording_freeswitch_refuses_is_not_stored(start) -> None:
-    engine, _switch = start(lambda line: Api("-ERR Cannot locate session!\n") if "uuid_record" in line else Api())
+    engine, _switch = start(lambda line: "-ERR Cannot locate session!\n" if "uuid_record" in line else None)
     with pytest.raises(CommandFailed, match="Cannot locate session"):
         engine.start_recording(CALL, "supervisor", "1001", "sales")
     assert engine.call_recordings(CALL) == []
@@ -155,13 +156,17 @@ def test_recording_rules_name_the_bad_field_and_the_unknown_agent(start) -> None
 
 
 def test_a_call_on_the_outbound_socket_runs_its_flow_and_leaves_one_cdr(start) -> None:
-    engine, _switch = start()
+    engine, fs = start()
     with pytest.raises(KeyError, match=CALL):
         engine.call_record(CALL)
-    switch = CallSwitch.dial(engine.outbound._server.server_port)
+    switch = fs.dial(engine.outbound._server.server_port)
     try:
         switch.wait_told("hangup NORMAL_CLEARING")
-        assert switch.log == ["answer", "playback /tts/Welcome to the help line..wav", "hangup NORMAL_CLEARING"]
+        assert switch.log == [
+            "execute answer",
+            "execute playback /tts/Welcome to the help line..wav",
+            "hangup NORMAL_CLEARING",
+        ]
         record = wait_until(lambda: _record(engine), what="the CDR")
     finally:
         switch.close()

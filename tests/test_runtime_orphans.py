@@ -9,8 +9,7 @@ import pytest
 
 from engine.metrics import Metrics
 from engine.runtime.orphans import OrphanLegs
-from engine.transport import InboundClient
-from tests.scripted_switch import PASSWORD, Answer, Api, ControlSwitch
+from tests.switch_peer import Switch, switch
 
 
 class Clock:
@@ -27,18 +26,12 @@ def channel_list() -> list[str]:
 
 
 @pytest.fixture
-def rig(channel_list: list[str]) -> Iterator[tuple[ControlSwitch, OrphanLegs, Metrics, Clock]]:
-    def script(line: str) -> Answer:
-        return Api(channel_list[0]) if line == "api show channels as json" else Api()
-
-    switch = ControlSwitch(script)
-    switch.start()
-    metrics, clock = Metrics(), Clock()
-    client = InboundClient("127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics, timeout=2)
-    client.start(wait=5)
-    yield switch, OrphanLegs(client, metrics, clock, memory_seconds=60), metrics, clock
-    client.stop()
-    switch.stop()
+def rig(channel_list: list[str]) -> Iterator[tuple[Switch, OrphanLegs, Metrics, Clock]]:
+    with switch() as fs:
+        fs.on("api show channels as json", lambda _: channel_list[0])
+        metrics, clock = Metrics(), Clock()
+        client = fs.client(metrics, events=("BACKGROUND_JOB",))
+        yield fs, OrphanLegs(client, metrics, clock, memory_seconds=60), metrics, clock
 
 
 def listing(*uuids: str) -> str:

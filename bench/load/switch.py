@@ -22,6 +22,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -106,6 +108,34 @@ def vars_value(conf: Path, name: str) -> str:
     return match.group(1)
 
 
+def vars_port(conf: Path, name: str) -> int:
+    """The port in ``conf``/vars.xml's ``name`` (a bare port, or ``host:port``)."""
+    value = vars_value(conf, name)
+    port = value.rsplit(":", 1)[-1]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise KitError(f"{conf / 'vars.xml'}: {name}={value!r} is not a port")
+    return int(port)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The ports a FreeSWITCH booted on a conf folder takes, as its vars.xml sets them: the event
+    socket (TCP), SIP (UDP) and the hotline socket its dialplan hands calls to (TCP)."""
+
+    esl: int
+    sip: int
+    hotline: int
+
+    @classmethod
+    def of(cls, conf: Path) -> Ports:
+        return cls(vars_port(conf, "esl_listen_port"), vars_port(conf, "sip_port"), vars_port(conf, "hotline_socket"))
+
+    def busy(self) -> list[int]:
+        """The ones already taken on ``HOST`` (another FreeSWITCH, a test run, the load kit)."""
+        taken = [port for port in (self.esl, self.hotline) if accepting(port)]
+        return taken + ([self.sip] if udp_busy(self.sip) else [])
+
+
 def accepting(port: int) -> bool:
     """True when something listens on ``HOST``:``port`` (TCP)."""
     try:
@@ -123,6 +153,35 @@ def udp_busy(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def launch(binary: str, conf: Path, root: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start ``binary`` on the conf folder ``conf``, every writable folder under ``root``, its
+    console output in ``log``; does not wait (see :func:`wait_for`)."""
+    args = [binary, "-nonat", "-nf", "-nc", "-conf", str(conf)]
+    for name in WRITABLE_DIRS:
+        (root / name).mkdir(exist_ok=True)
+        args += [f"-{name}", str(root / name)]
+    with log.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def wait_for(check: Callable[[], bool], proc: subprocess.Popen[bytes], deadline: float, what: str) -> None:
+    """Poll ``check`` until it is true; KitError when FreeSWITCH exits or at ``deadline`` (monotonic)."""
+    while not check():
+        try:
+            code: int | None = proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None:
+            raise KitError(f"freeswitch exited with {code} while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise KitError(f"timed out waiting for {what}")
+
+
+def sofia_running(esl_api: Callable[[str], str], profile: str = "internal") -> bool:
+    """True when ``sofia status`` (through ``esl_api``) shows the SIP profile RUNNING."""
+    return bool(re.search(rf"{re.escape(profile)}\s+profile\s.*RUNNING", esl_api("sofia status")))
 
 
 class Esl:
@@ -175,33 +234,22 @@ class FreeSwitch:
 
     def __init__(self, binary: str, conf: Path, root: Path, boot_seconds: float = 60.0) -> None:
         self.conf = conf
-        self.esl_port = int(vars_value(conf, "esl_listen_port"))
+        self.ports = Ports.of(conf)
+        self.esl_port = self.ports.esl
         self.password = vars_value(conf, "esl_password")
-        busy = [p for p in (self.esl_port, int(vars_value(conf, "hotline_socket").split(":")[1])) if accepting(p)]
-        busy += [p for p in (int(vars_value(conf, "sip_port")),) if udp_busy(p)]
+        busy = self.ports.busy()
         if busy:
             raise KitError(f"ports already in use on {HOST}: {busy} (another FreeSWITCH or test run?)")
-        args = [binary, "-nonat", "-nf", "-nc", "-conf", str(conf)]
-        for name in WRITABLE_DIRS:
-            (root / name).mkdir(exist_ok=True)
-            args += [f"-{name}", str(root / name)]
         self.log = root / "freeswitch.stdout.txt"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = launch(binary, conf, root, self.log)
         deadline = time.monotonic() + boot_seconds
-        while not accepting(self.esl_port):
-            if self.proc.poll() is not None:
-                raise KitError(f"freeswitch exited with {self.proc.returncode} at boot; see {self.log}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise KitError(f"freeswitch did not open its event socket in {boot_seconds:g} s; see {self.log}")
-            time.sleep(0.2)
-        self.esl = Esl(self.esl_port, self.password)
-        while not re.search(r"internal\s+profile\s.*RUNNING", self.esl.api("sofia status")):
-            if time.monotonic() > deadline:
-                self.stop()
-                raise KitError(f"the SIP profile 'internal' did not start; see {self.log}")
-            time.sleep(0.2)
+        try:
+            wait_for(lambda: accepting(self.esl_port), self.proc, deadline, "the event socket")
+            self.esl = Esl(self.esl_port, self.password)
+            wait_for(lambda: sofia_running(self.esl.api), self.proc, deadline, "the SIP profile 'internal'")
+        except KitError as error:
+            self.stop()
+            raise KitError(f"{error}; see {self.log}") from None
 
     def channels(self) -> int:
         """Channels FreeSWITCH holds now (``show channels count``)."""
