@@ -443,7 +443,7 @@ class Call:
                 "Application-Data": arg,
                 "Application-UUID": event_uuid,
                 "Application-Response": "FILE PLAYED",
-                **{k if "-" in k else f"variable_{k}": v for k, v in variables.items()},  # a header: Application-Response
+                **{k if "-" in k else f"variable_{k}": v for k, v in variables.items()},  # "-": a header
             },
         )
 
