@@ -83,9 +83,7 @@ def test_export_then_import_changes_nothing_and_exports_the_same_bytes(
     assert second.read_bytes() == first.read_bytes()
 
 
-def test_an_export_is_loaded_into_an_empty_database_as_the_same_records(
-    provisioned: Session, tmp_path: Path
-) -> None:
+def test_an_export_is_loaded_into_an_empty_database_as_the_same_records(provisioned: Session, tmp_path: Path) -> None:
     for kind in ("skill", "queue", "agent"):
         export_file(provisioned, kind, tmp_path / f"{kind}.csv")
     for agent in agent_store.list_agents(provisioned):
@@ -139,9 +137,7 @@ def test_an_empty_skills_cell_takes_every_skill_away(provisioned: Session, tmp_p
     assert agent_store.get_agent(provisioned, "1001").skill_levels == {}
 
 
-def test_one_bad_row_among_good_ones_changes_nothing_and_names_line_and_field(
-    session: Session, tmp_path: Path
-) -> None:
+def test_one_bad_row_among_good_ones_changes_nothing_and_names_line_and_field(session: Session, tmp_path: Path) -> None:
     import_file(session, "skill", _write(tmp_path, "skills.csv", SKILLS_CSV))
     session.commit()
     rows = "".join(f"{2000 + i},Agent {i},user/{2000 + i},support=5\n" for i in range(50))

@@ -13,7 +13,7 @@ def _refused(tmp_path: Path, name: str, data: bytes, kind: str = "agent") -> Pro
     path = tmp_path / name
     path.write_bytes(data)
     with pytest.raises(ProvisioningRefused) as refused:
-        records, problems = read_records(path, kind)
+        _records, problems = read_records(path, kind)
         if problems:
             raise ProvisioningRefused(str(path), problems)
     return refused.value

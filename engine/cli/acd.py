@@ -290,7 +290,6 @@ def cmd_callback(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def cmd_report(args: argparse.Namespace) -> int:
     """Queue service level by interval (with Erlang C staffing) or agent performance, from the database."""
     from engine.acd.reports import agent_performance, queue_intervals

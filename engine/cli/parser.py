@@ -24,7 +24,6 @@ from engine.cli.admin import (
     cmd_flows,
     cmd_user,
 )
-from engine.cli.provision import cmd_skill
 from engine.cli.common import (
     COUNT,
     PERCENT,
@@ -34,6 +33,7 @@ from engine.cli.common import (
     SHARE,
     _region,
 )
+from engine.cli.provision import cmd_skill
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     agent = sub.add_parser("agent", help="agents: add/list/remove, and live state")
     agent.add_argument(
         "action",
-        choices=["add", "list", "remove", "import", "export", "status", "login", "logout", "ready", "break", "end_wrap_up"],
+        choices=[
+            "add",
+            "list",
+            "remove",
+            "import",
+            "export",
+            "status",
+            "login",
+            "logout",
+            "ready",
+            "break",
+            "end_wrap_up",
+        ],
     )
     agent.add_argument("id", nargs="?", help="the agent; import/export: the .csv/.yaml file (docs/cli.md)")
     agent.add_argument("--name")

@@ -132,7 +132,8 @@ def _csv_records(text: str, kind: str, file: str) -> tuple[list[Record], list[Ro
         if name not in COLUMNS[kind]
     ]
     problems += [
-        RowProblem(header_line, name, "column given twice") for name in sorted({h for h in header if header.count(h) > 1})
+        RowProblem(header_line, name, "column given twice")
+        for name in sorted({h for h in header if header.count(h) > 1})
     ]
     key = COLUMNS[kind][0]
     if key not in header:
