@@ -70,7 +70,7 @@ def test_the_three_dashboards_are_there_with_unique_uids_and_a_datasource_variab
             {
                 "hotline_esl_connected",
                 "hotline_esl_command_seconds_bucket",
-                "hotline_event_loop_lag_seconds",
+                "hotline_event_loop_lag_seconds_bucket",
                 "hotline_db_write_queue_depth",
                 "hotline_calls_turned_away_total",
                 "hotline_freeswitch_sessions",
