@@ -21,14 +21,14 @@ from pathlib import Path
 import cli
 
 
-def _agents_csv(n: int) -> str:
-    rows = [f"{10000 + i},Agent {i},user/{10000 + i},skill{i % 5}={1 + i % 10};skill{(i + 1) % 5}=5" for i in range(n)]
+def _agents_csv(n: int, base: int) -> str:
+    rows = [f"{base + i},Agent {i},user/{base + i},skill{i % 5}={1 + i % 10};skill{(i + 1) % 5}=5" for i in range(n)]
     return "id,name,contact,skills\n" + "\n".join(rows) + "\n"
 
 
-def _agents_yaml(n: int) -> str:
+def _agents_yaml(n: int, base: int) -> str:
     items = [
-        f"- {{id: '{10000 + i}', name: Agent {i}, contact: user/{10000 + i}, "
+        f"- {{id: '{base + i}', name: Agent {i}, contact: user/{base + i}, "
         f"skills: {{skill{i % 5}: {1 + i % 10}, skill{(i + 1) % 5}: 5}}}}"
         for i in range(n)
     ]
@@ -66,7 +66,8 @@ def run(n: int, suffix: str, text: str, work: Path) -> dict[str, float]:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     with tempfile.TemporaryDirectory() as tmp:
-        for suffix, text in (("csv", _agents_csv(n)), ("yaml", _agents_yaml(n))):
+        # other ids per format: on a shared database (HOTLINE_BENCH_DATABASE_URL) the second run creates too
+        for suffix, text in (("csv", _agents_csv(n, 100_000)), ("yaml", _agents_yaml(n, 200_000))):
             for step, seconds in run(n, suffix, text, Path(tmp)).items():
                 print(f"{n} agents, {suffix:4s} {step:20s} {seconds:6.2f} s")
 
