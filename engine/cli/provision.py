@@ -22,9 +22,24 @@ def import_export(args: argparse.Namespace, kind: str, file: str | None) -> int:
             return 0
         report = provisioning.import_file(s, kind, file)
     print("\n".join(report.lines()))
-    if report.created or report.updated:
-        print("a running engine applies it on `hotline flows reload`", file=sys.stderr)
+    note = _RUNNING_ENGINE.get((kind, bool(report.created), bool(report.updated)))
+    if note:
+        print(note, file=sys.stderr)
     return 0
+
+
+_RELOAD = "`hotline flows reload` (or systemctl reload hotline)"
+_RUNNING_ENGINE = {
+    ("queue", True, False): f"a running engine takes the new queues on {_RELOAD}",
+    ("queue", False, True): f"a running engine applies the queue changes on {_RELOAD}",
+    ("queue", True, True): f"a running engine applies the new and changed queues on {_RELOAD}",
+    ("agent", True, False): f"a running engine takes the new agents on {_RELOAD}",
+    ("agent", False, True): "a running engine keeps the agents it has as they were until hotline restarts",
+    ("agent", True, True): f"a running engine takes the new agents on {_RELOAD}; "
+    "the changed ones when hotline restarts",
+}
+"""What a running engine does with an import (runtime/hotline.py ``reload``: queues are reconfigured,
+agents it does not have are added, agents it has are not re-read)."""
 
 
 def cmd_skill(args: argparse.Namespace) -> int:
