@@ -56,9 +56,12 @@ def run(n: int, suffix: str, text: str, work: Path) -> dict[str, float]:
     _hotline(config, "skill", "import", str(data / "skills.csv"))
     path = data / f"agents.{suffix}"
     path.write_text(text)
+    changed = data / f"changed.{suffix}"  # every name and skill set different
+    changed.write_text(text.replace("Agent ", "Agent no. ").replace("=5", "=6").replace(": 5}", ": 6}"))
     return {
         "first import": _hotline(config, "agent", "import", str(path)),
         "re-run (unchanged)": _hotline(config, "agent", "import", str(path)),
+        "all changed": _hotline(config, "agent", "import", str(changed)),
         "export": _hotline(config, "agent", "export", str(data / f"out.{suffix}")),
     }
 
