@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import gevent
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -132,8 +134,15 @@ def _seed(s) -> None:
 def test_a_running_engine_s_metrics_have_every_name_the_dashboards_and_alerts_read(tmp_path, db_url) -> None:
     seed(db_url, _seed)
     for rig in start_rig(tmp_path, db_url, ["1001"]):
-        status, text = rig.api("GET", "/metrics", rig.admin)
-        assert status == 200
+        deadline = time.monotonic() + 10
+        while True:  # the channel gauges come from FreeSWITCH's `status`, asked within a second of start
+            status, text = rig.api("GET", "/metrics", rig.admin)
+            assert status == 200
+            if "hotline_freeswitch_max_sessions 5000.0" in text or time.monotonic() > deadline:
+                break
+            gevent.sleep(0.05)  # polling interval while waiting for the condition above
+        assert "hotline_freeswitch_max_sessions 5000.0" in text  # the emulator's "5000 session(s) max"
+        assert "hotline_freeswitch_sessions 0.0" in text
         live = sample_names(text_string_to_metric_families(text))
         assert "hotline_esl_connected" in live and 'hotline_esl_connected{connection="control"} 1.0' in text
         for file, title, expr in [*dashboard_queries(), *alert_queries()]:

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # FreeSWITCH's `status`: "3 session(s) - peak 7, last 5min 5" and "1000 session(s) max"
 _SESSIONS_NOW = re.compile(r"^(\d+) session\(s\) - peak", re.MULTILINE)
 _SESSIONS_MAX = re.compile(r"^(\d+) session\(s\) max", re.MULTILINE)
+CAPACITY_SECONDS = 15.0
+"""How often ``status`` is asked for the channel gauges (a scrape interval; independent of the reconcile period)."""
 
 
 class Esl(Protocol):
@@ -117,15 +119,17 @@ class OrphanLegs:
         return True
 
     def run_forever(self, period: Callable[[], float]) -> None:
-        """Reconcile, and sample FreeSWITCH's capacity, every ``period()`` seconds (read at least once a
-        second: a changed period applies)."""
+        """Reconcile every ``period()`` seconds (read at least once a second: a changed period applies);
+        sample FreeSWITCH's capacity at the first pass and every ``CAPACITY_SECONDS`` after."""
         last = time.monotonic()
-        self.sample_capacity()
+        sampled = last - CAPACITY_SECONDS
         while True:
             gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
             if time.monotonic() - last >= period():
                 last = time.monotonic()
                 self.reconcile()
+            if time.monotonic() - sampled >= CAPACITY_SECONDS:
+                sampled = time.monotonic()
                 self.sample_capacity()
 
     def watch(self, period: Callable[[], float]) -> None:
