@@ -72,19 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "action",
         choices=[
-            "add",
-            "list",
-            "remove",
-            "import",
-            "export",
-            "status",
-            "login",
-            "logout",
-            "ready",
-            "break",
-            "end_wrap_up",
+            "add", "list", "remove", "import", "export", "status", "login", "logout", "ready", "break", "end_wrap_up",
         ],
-    )
+    )  # fmt: skip
     agent.add_argument("id", nargs="?", help="the agent; import/export: the .csv/.yaml file (docs/cli.md)")
     agent.add_argument("--name")
     agent.add_argument("--contact", help="dial string (default user/<id>)")

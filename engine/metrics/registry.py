@@ -305,7 +305,7 @@ class Metrics:
             registry=r,
         )
         self.freeswitch_sessions = Gauge(
-            "hotline_freeswitch_sessions", "Channels FreeSWITCH has now (its `status`, read every reconcile period)",
+            "hotline_freeswitch_sessions", "Channels FreeSWITCH has now (its `status`, read every 15 s)",
             registry=r,
         )  # fmt: skip
         self.freeswitch_max_sessions = Gauge(
