@@ -45,3 +45,15 @@ else
   rm -f .venv/.installed-*
   touch ".venv/.installed-$sha${extras:+-test}"
 fi
+
+# The test set-up only: promtool (checks ops/prometheus/ in tests/test_ops_alerts.py), taken out of
+# Debian's prometheus package alone: no Prometheus server is installed, started or given a user.
+if [[ "${1:-}" == "--postgres" ]] && ! command -v promtool >/dev/null && [[ ! -x .venv/bin/promtool ]]; then
+  echo "setup: promtool from Debian's prometheus package (the tool only)"
+  tmp=$(mktemp -d)
+  [[ $(id -u) -eq 0 ]] && chown _apt "$tmp" 2>/dev/null || true
+  (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; })
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -m 755 "$tmp/usr/bin/promtool" .venv/bin/promtool
+  rm -rf "$tmp"
+fi

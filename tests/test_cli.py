@@ -312,3 +312,55 @@ def test_user_add_without_a_terminal_and_bad_options_in_a_real_process(tmp_path:
     assert _one_line(done.stderr) == (
         "hotline queue: argument --ring-timeout: 'nan' is not a finite number (see hotline queue -h)"
     )
+
+
+@pytest.mark.db
+def test_import_reports_each_row_and_a_rerun_changes_nothing(hotline, tmp_path: Path):
+    skills = tmp_path / "skills.yaml"
+    skills.write_text("skills:\n  - name: support\n  - name: billing\n")
+    agents = tmp_path / "agents.csv"
+    agents.write_text("id,name,skills\n1001,Grace,support=7\n1002,Ada,billing=3;support=2\n")
+    assert hotline("skill", "import", str(skills))[0] == 0
+    code, out, _ = hotline("agent", "import", str(agents))
+    assert code == 0
+    assert f"{agents}:2: agent 1001 created" in out and f"{agents}:3: agent 1002 created" in out
+    code, out, _ = hotline("agent", "import", str(agents))
+    assert code == 0 and out.strip() == f"{agents}: 0 created, 0 updated, 2 unchanged agents"
+    agents.write_text("id,name,skills\n1001,Grace Hopper,support=7\n1002,Ada,billing=3;support=2\n")
+    code, out, _ = hotline("agent", "import", str(agents))
+    assert f"{agents}:2: agent 1001 updated: name: 'Grace' -> 'Grace Hopper'" in out
+    assert "0 created, 1 updated, 1 unchanged agents" in out
+    assert "Grace Hopper" in hotline("agent", "list")[1]
+
+
+@pytest.mark.db
+def test_a_bad_import_file_exits_1_naming_every_bad_line_and_changes_nothing(hotline, tmp_path: Path):
+    queues = tmp_path / "queues.csv"
+    queues.write_text("name,strategy,max_wait_seconds\nsales,round_robin,60\nvip,fastest,60\nbad name,,0\n")
+    code, out, err = hotline("queue", "import", str(queues))
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert f"{queues}:3: strategy: 'fastest' must be one of" in err
+    assert f"{queues}:4: name: 'bad name'" in err and f"{queues}:4: max_wait_seconds: 0" in err
+    assert "nothing was changed" in err
+    assert "sales" not in hotline("queue", "list")[1]
+
+
+@pytest.mark.db
+def test_export_writes_what_import_reads_in_both_formats(hotline, tmp_path: Path):
+    assert hotline("skill", "add", "support")[0] == 0
+    assert hotline("queue", "add", "support", "--skill", "support=2", "--strategy", "most_skilled")[0] == 0
+    assert hotline("agent", "add", "1001", "--name", "王芳", "--skill", "support=7")[0] == 0
+    for kind in ("skill", "queue", "agent"):
+        for suffix in ("csv", "yaml"):
+            path = tmp_path / f"{kind}s.{suffix}"
+            code, out, _ = hotline(kind, "export", str(path))
+            assert code == 0 and out.startswith(f"{path}: 1 {kind}(s) exported")
+            code, out, _ = hotline(kind, "import", str(path))
+            assert code == 0 and out.strip() == f"{path}: 0 created, 0 updated, 1 unchanged {kind}s"
+    assert "1001,王芳,user/1001,support=7" in (tmp_path / "agents.csv").read_text(encoding="utf-8")
+
+
+def test_import_and_export_without_a_file_are_usage_errors(hotline):
+    for command in (["agent", "import"], ["queue", "export"], ["skill", "import"]):
+        code, _, err = hotline(*command)
+        assert code == 2 and "which file?" in err

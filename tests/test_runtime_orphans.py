@@ -66,3 +66,34 @@ def test_only_legs_let_go_of_are_killed_and_forgotten_after_the_memory(rig, chan
     assert orphans.reconcile() == 0
     assert "leg-1" not in orphans and len(switch.commands) == before
     assert metrics.value("hotline_orphan_legs_killed_total", reason="reconcile") == 1
+
+
+FS_STATUS = (
+    "UP 0 years, 0 days, 2 hours, 5 minutes, 1 second, 12 milliseconds, 7 microseconds\n"
+    "FreeSWITCH (Version 1.11.1 git 1a2b3c4 64bit) is ready\n"
+    "812 session(s) since startup\n"
+    "37 session(s) - peak 61, last 5min 44 \n"
+    "2 session(s) per Sec out of max 30, peak 9, last 5min 4 \n"
+    "500 session(s) max\n"
+    "min idle cpu 0.00/98.37\n"
+)
+
+
+def test_freeswitch_s_channels_and_limit_are_read_from_status(channel_list) -> None:
+    replies = {"api status": FS_STATUS}
+    switch = ControlSwitch(lambda line: Api(replies.get(line, "")))
+    switch.start()
+    metrics = Metrics()
+    client = InboundClient("127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics, timeout=2)
+    client.start(wait=5)
+    try:
+        orphans = OrphanLegs(client, metrics, Clock())
+        assert orphans.sample_capacity()
+        assert metrics.value("hotline_freeswitch_sessions") == 37
+        assert metrics.value("hotline_freeswitch_max_sessions") == 500
+        replies["api status"] = "-ERR no reply\n"  # unreadable: the last values stay
+        assert not orphans.sample_capacity()
+        assert metrics.value("hotline_freeswitch_sessions") == 37
+    finally:
+        client.stop()
+        switch.stop()

@@ -19,6 +19,7 @@ from engine.cli.common import (
     _table,
     _when,
 )
+from engine.cli.provision import import_export
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -84,6 +85,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     from engine.store import agents
 
+    if args.action in ("import", "export"):
+        return import_export(args, "agent", args.id)
     if args.action in ("login", "logout", "ready", "break", "end_wrap_up"):
         body = {"reason": args.reason} if args.reason else {}
         result = _api(args, "POST", f"/api/agents/{args.id}/{args.action}", body)
@@ -155,6 +158,8 @@ def _queue_settings(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_queue(args: argparse.Namespace) -> int:
     from engine.store import queue_settings, queues
 
+    if args.action in ("import", "export"):
+        return import_export(args, "queue", args.name)
     if args.action == "status":
         rows = _api(args, "GET", "/api/queues")
         print(_table(rows, ["queue", "waiting", "offering", "talking", "longest_wait", "agents"]))
@@ -311,7 +316,6 @@ def cmd_callback(args: argparse.Namespace) -> int:
     columns = ["id", "queue", "number", "status", "attempts", "requested_at", "retry_at", "agent", "ticket"]
     print(_table(rows, columns))
     return 0
-
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from engine.cli.common import (
     SHARE,
     _region,
 )
+from engine.cli.provision import cmd_skill
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,9 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     agent = sub.add_parser("agent", help="agents: add/list/remove, and live state")
     agent.add_argument(
-        "action", choices=["add", "list", "remove", "status", "login", "logout", "ready", "break", "end_wrap_up"]
-    )
-    agent.add_argument("id", nargs="?")
+        "action",
+        choices=[
+            "add", "list", "remove", "import", "export", "status", "login", "logout", "ready", "break", "end_wrap_up",
+        ],
+    )  # fmt: skip
+    agent.add_argument("id", nargs="?", help="the agent; import/export: the .csv/.yaml file (docs/cli.md)")
     agent.add_argument("--name")
     agent.add_argument("--contact", help="dial string (default user/<id>)")
     agent.add_argument("--skill", action="append", default=[], help="SKILL=LEVEL (1-10), repeatable")
@@ -82,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     agent.set_defaults(fn=cmd_agent)
 
     queue = sub.add_parser("queue", help="queues: add/update/show/list/remove, and live status (docs/acd.md)")
-    queue.add_argument("action", choices=["add", "update", "show", "list", "remove", "status"])
-    queue.add_argument("name", nargs="?")
+    queue.add_argument("action", choices=["add", "update", "show", "list", "remove", "import", "export", "status"])
+    queue.add_argument("name", nargs="?", help="the queue; import/export: the .csv/.yaml file (docs/cli.md)")
     queue.add_argument("--skill", action="append", default=[], help="required SKILL=MIN_LEVEL, repeatable")
     queue.add_argument("--strategy", help="routing strategy (default longest_idle)")
     queue.add_argument("--wrap-up", type=COUNT, help="wrap-up seconds (default 10)")
@@ -109,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--callback-retry", type=POSITIVE, help="seconds between callback dials (default 300)")
     queue.add_argument("--callback-ring", type=POSITIVE, help="seconds a callback customer's phone rings (default 30)")
     queue.set_defaults(fn=cmd_queue)
+
+    skill = sub.add_parser("skill", help="the skill catalogue: add/list/remove, import/export a CSV or YAML file")
+    skill.add_argument("action", choices=["add", "list", "remove", "import", "export"])
+    skill.add_argument("name", nargs="?", help="the skill; import/export: the .csv/.yaml file (docs/cli.md)")
+    skill.set_defaults(fn=cmd_skill)
 
     call = sub.add_parser("call", help="call control and supervision of an agent's call; the audit log")
     call.add_argument(
@@ -214,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _NEEDS_ID: dict[str, Callable[[argparse.Namespace], bool]] = {
-    "agent": lambda a: a.action not in ("list", "status") and not a.id,
+    "agent": lambda a: a.action not in ("list", "status", "import", "export") and not a.id,
     "queue": lambda a: a.action in ("add", "update", "show", "remove") and not a.name,
     "user": lambda a: a.action == "add" and not a.username,
     "campaign": lambda a: a.action != "list" and not a.name,

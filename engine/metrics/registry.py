@@ -309,6 +309,13 @@ class Metrics:
             ["queue"],
             registry=r,
         )
+        self.freeswitch_sessions = Gauge(
+            "hotline_freeswitch_sessions", "Channels FreeSWITCH has now (its `status`, read every 15 s)",
+            registry=r,
+        )  # fmt: skip
+        self.freeswitch_max_sessions = Gauge(
+            "hotline_freeswitch_max_sessions", "FreeSWITCH's max-sessions limit (its `status`)", registry=r
+        )
         self.unsafe_values = Counter(
             "hotline_unsafe_values",
             "Values refused by the dial grammar before they reached a FreeSWITCH command, by where they came from",

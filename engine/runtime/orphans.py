@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -20,6 +21,12 @@ from engine.metrics import Metrics
 from engine.transport import ESLError
 
 log = logging.getLogger(__name__)
+
+# FreeSWITCH's `status`: "3 session(s) - peak 7, last 5min 5" and "1000 session(s) max"
+_SESSIONS_NOW = re.compile(r"^(\d+) session\(s\) - peak", re.MULTILINE)
+_SESSIONS_MAX = re.compile(r"^(\d+) session\(s\) max", re.MULTILINE)
+CAPACITY_SECONDS = 15.0
+"""How often ``status`` is asked for the channel gauges (a scrape interval; independent of the reconcile period)."""
 
 
 class Esl(Protocol):
@@ -93,14 +100,37 @@ class OrphanLegs:
                     self._count("reconcile")
         return killed
 
+    def sample_capacity(self) -> bool:
+        """FreeSWITCH's channel count and max-sessions limit (from ``status``) into the metrics; False,
+        and the gauges left as they were, when ``status`` cannot be had or read."""
+        if self.metrics is None:
+            return False
+        try:
+            reply = self.control.api("status")
+        except ESLError as exc:
+            log.debug("status: %s", exc)
+            return False
+        now, limit = _SESSIONS_NOW.search(reply), _SESSIONS_MAX.search(reply)
+        if now is None or limit is None:
+            log.warning("status: no session counts in FreeSWITCH's reply %r", reply[:200])
+            return False
+        self.metrics.freeswitch_sessions.set(int(now.group(1)))
+        self.metrics.freeswitch_max_sessions.set(int(limit.group(1)))
+        return True
+
     def run_forever(self, period: Callable[[], float]) -> None:
-        """Reconcile every ``period()`` seconds (read at least once a second: a changed period applies)."""
+        """Reconcile every ``period()`` seconds (read at least once a second: a changed period applies);
+        sample FreeSWITCH's capacity at the first pass and every ``CAPACITY_SECONDS`` after."""
         last = time.monotonic()
+        sampled = last - CAPACITY_SECONDS
         while True:
             gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
             if time.monotonic() - last >= period():
                 last = time.monotonic()
                 self.reconcile()
+            if time.monotonic() - sampled >= CAPACITY_SECONDS:
+                sampled = time.monotonic()
+                self.sample_capacity()
 
     def watch(self, period: Callable[[], float]) -> None:
         """Reconcile every ``period()`` seconds while any leg is remembered: started on demand, the
