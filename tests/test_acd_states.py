@@ -80,6 +80,9 @@ retry_wait        retry          virtual
 virtual           cancel         left
 virtual_offering  cancel         left
 retry_wait        cancel         left
+parked            reclaim        queued
+parked            hang_up        ended
+parked            caller_gone    ended
 """
 
 # docs/acd.md, Offers: "ringing -> one of answered, no_answer, busy, rejected, failed, cancelled; all final".
@@ -98,10 +101,10 @@ AGENT_EVENTS = (
     "login logout ready break offer answer offer_failed too_many_no_answers offer_cancelled call_ended"
     " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
 )
-CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait"
+CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait parked"
 CALL_EVENTS = (
     "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
-    " cancel"
+    " cancel reclaim"
 )
 OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
 OFFER_EVENTS = "answer no_answer busy reject fail cancel"

@@ -55,6 +55,7 @@ from engine.acd.callbacks import Callbacks
 from engine.acd.model import Agent, QueueConfig, QueuedCall
 from engine.acd.offers import Offers
 from engine.acd.queries import AgentView, CallView, Queries, QueueStatus, Snapshot
+from engine.acd.reclaim import Reclaims
 from engine.acd.routing import Routing
 from engine.acd.staffing import Staffing
 from engine.acd.states import (
@@ -85,7 +86,7 @@ __all__ = [
 ]
 
 
-class Acd(Callbacks, Queries, Routing, Offers, Staffing):
+class Acd(Reclaims, Callbacks, Queries, Routing, Offers, Staffing):
     """The ACD state and routing; see the module docstring for its contract."""
 
     # ------------------------------------------------------------------ configuration
