@@ -26,6 +26,7 @@ PASSWORD = "pw"
 CALL = "7f4de4b2-call-0001"
 CALLER = "13800138000"
 MOH = "local_stream://moh"
+HELD = "{timeout=20000}local_stream://moh"  # hold music as a call session sends it: 20 s chunks
 
 
 @dataclass(frozen=True)
@@ -269,7 +270,7 @@ class CallSwitch:
             self.send(codec.reply(f"-ERR {app} refused"))
             return
         self.send(codec.reply("+OK"))
-        if app == "playback" and arg == MOH:
+        if app == "playback" and arg in (MOH, HELD):
             self.playing[event_uuid] = app
         elif app == "play_and_get_digits":
             self._complete(app, event_uuid, hotline_digits=self.keys.pop(0) if self.keys else "")

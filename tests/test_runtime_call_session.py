@@ -39,7 +39,7 @@ from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.errors import StoreError
 from engine.transport import InboundClient, OutboundCall
-from tests.scripted_switch import CALL, CALLER, MOH, PASSWORD, Answer, Api, CallSwitch, ControlSwitch, Job, wait_until
+from tests.scripted_switch import CALL, CALLER, HELD, MOH, PASSWORD, Answer, Api, CallSwitch, ControlSwitch, Job, wait_until
 
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -260,7 +260,7 @@ def test_a_transfer_to_a_number_that_is_not_a_number_is_refused_and_the_call_hun
 
 def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the_agent_hangs_up(make_rig) -> None:
     rig = make_rig(keys=("1",), agents=("1001",))
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"playback {HELD}")
     rig.shell.clock.now += 9  # type: ignore[attr-defined]
     leg = rig.answer_agent()
     rig.switch.wait_told(f"api uuid_bridge {CALL} {leg}")
@@ -268,10 +268,10 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     rig.switch.event("CHANNEL_UNBRIDGE")  # the agent hangs up
     rig.switch.wait_told("hangup NORMAL_CLEARING")
     trace = rig.trace()
-    queued = rig.switch.log.index(f"playback {MOH}")
+    queued = rig.switch.log.index(f"playback {HELD}")
     assert rig.switch.log[queued - 1 :] == [
         "set playback_terminators=none",
-        f"playback {MOH}",
+        f"playback {HELD}",
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
         "hangup NORMAL_CLEARING",
@@ -300,7 +300,7 @@ def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_and_the_ringing_agent_r
 
 def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_rig) -> None:
     rig = make_rig(keys=("1",), queue={"exit_keys": (("9", "number:100"),)})
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"playback {HELD}")
     rig.switch.press("5")  # not an exit key: ignored
     rig.switch.press("9")
     rig.switch.wait_told("transfer 100 XML default")
@@ -313,7 +313,7 @@ def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_
 
 def test_a_caller_who_chooses_a_callback_keeps_their_place_on_the_confirmed_number(make_rig) -> None:
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)})
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"playback {HELD}")
     rig.shell.clock.now += 42  # type: ignore[attr-defined]
     rig.switch.press("8")
     trace = rig.trace()
@@ -329,7 +329,7 @@ def test_a_callback_that_cannot_be_stored_becomes_a_voicemail(make_rig) -> None:
         raise StoreError("callbacks: database is locked")
 
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)}, request_callback=broken)
-    rig.switch.wait_told(f"playback {MOH}")
+    rig.switch.wait_told(f"playback {HELD}")
     rig.switch.press("8")
     trace = rig.trace()
     record = next(entry for entry in rig.switch.log if entry.startswith("record "))
