@@ -42,6 +42,7 @@ class Commands:
             "uuid_break": self.uuid_break,
             "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar,
+            "uuid_setvar_multi": self.uuid_setvar_multi,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_hold": self.uuid_hold,
             "uuid_park": self.uuid_park,
@@ -228,7 +229,10 @@ class Commands:
         if ch is None or len(words) < 2:
             return NO_CHANNEL
         ch.leave_bridge()  # CF_TRANSFER: out of its bridge; the partner applies its after-bridge rule
-        ch.send(Message("execute", app="transfer", arg=" ".join(words[1:])))
+        if ch.parked or ch.bridged_to is not None or ch.session is None:
+            ch.send(Message("execute", app="transfer", arg=" ".join(words[1:])))
+        else:  # running its dialplan's applications: the one playing ends, the rest of the extension is left
+            ch.transfer_to = " ".join(words[1:])
         ch.interrupt.set()
         return "+OK\n"
 
@@ -277,6 +281,22 @@ class Commands:
             ch.variables[words[1]] = words[2]
         else:
             ch.variables.pop(words[1], None)
+        return "+OK\n"
+
+    def uuid_setvar_multi(self, arg: str) -> str:
+        """``uuid_setvar_multi <uuid> <var>=<value>;<var>=<value>``: an empty value unsets."""
+        uuid, _, pairs = arg.partition(" ")
+        ch = self._channel(uuid)
+        if ch is None:
+            return NO_CHANNEL
+        if not pairs.strip():
+            return "-USAGE: <uuid> <var>=<value>;<var>=<value>\n"
+        for pair in pairs.strip().split(";"):
+            name, _, value = pair.partition("=")
+            if value:
+                ch.variables[name.strip()] = value
+            else:
+                ch.variables.pop(name.strip(), None)
         return "+OK\n"
 
     def uuid_getvar(self, arg: str) -> str:

@@ -344,22 +344,27 @@ class CallSession:
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
         self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
         hold = self._hold_music(info)
+        announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
             while True:
+                announce_at = announce_at or (
+                    time.monotonic() + config.announce_seconds if config.announce_seconds else 0
+                )
                 try:
-                    item = self._inbox.get(timeout=config.announce_seconds or None)
+                    item = self._inbox.get(timeout=max(0.0, announce_at - time.monotonic()) if announce_at else None)
                 except Empty:
                     self._break_hold(hold)
                     if not self._word_pending(info):
                         executor.perform(a.Say(self._announcement(info.call_id, keys)))
-                    hold = self._hold_music(info)
+                    hold, announce_at = self._hold_music(info), None
                     continue
-                if item is HUNG_UP or isinstance(item, CallerGone):
-                    return None
                 if item is MUSIC_ENDED:  # a chunk played out: the next one, unless something else started
                     if hold.ready() and hold.successful() and not self._word_pending(info):
                         hold = self._hold_music(info)
                     continue
+                announce_at = None
+                if item is HUNG_UP or isinstance(item, CallerGone):
+                    return None
                 if isinstance(item, HandOn):
                     return item
                 if isinstance(item, BridgeFailed):  # back at the head of the queue
