@@ -131,7 +131,8 @@ class CallSession:
         self._inbox: Queue = Queue()
         self._sent_by: str | None = None  # the agent who sent the caller into a flow, to get its result
         self._recorded = False
-        self._handed_on = False  # handed to FreeSWITCH's park at a clean stop: the engine that takes it back records it
+        self._handed_on = False  # left to FreeSWITCH's park: the engine that takes the caller back records the call
+        self._place_written = False
         self._closed = Event()  # the caller's socket closed (FreeSWITCH's disconnect, or the socket lost)
         call.on_closed(lambda _c: self._closed.set())
         call.register_handle("CHANNEL_BRIDGE", lambda _e: services.acd.bridge_seen(call.uuid))
@@ -283,7 +284,7 @@ class CallSession:
             esl=self.call,
         )
         self.s.acd.enqueue(info, action.priority)
-        reclaim.write_place(self.call, t, action.queue, action.priority)
+        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority)
         try:
             message = self._wait_in_queue(info, executor)
         finally:  # also when the wait ends in an error (the channel gone mid-command): the CDR says it rang
@@ -506,6 +507,8 @@ class CallSession:
             ended = wait and gevent.wait([self.call.hungup, self._closed], timeout=30, count=1)
             if ended and not self.call.hungup.is_set():
                 self.call.hungup.wait(timeout=1)  # events read before the close are still being delivered
+            if ended and not self.call.hungup.is_set() and self._place_written and self.trace.agent_id is None:
+                self._handed_on = True  # socket lost, caller still there and waiting: the dialplan parks them
         finally:
             try:
                 self.s.acd.call_ended(self.trace.uuid)

@@ -88,7 +88,7 @@ def place_variables(place: Place) -> dict[str, str]:
     }
 
 
-def write_place(esl: Any, trace: Any, queue: str, priority: int) -> None:
+def write_place(esl: Any, trace: Any, queue: str, priority: int) -> bool:
     """Write the caller's place (from their call trace) on the channel in one ``uuid_setvar_multi``; a
     failure is logged, not raised (the caller is still served, just not taken back after a crash)."""
     uuid = trace.uuid
@@ -97,12 +97,14 @@ def write_place(esl: Any, trace: Any, queue: str, priority: int) -> None:
     )
     if not NAME.fullmatch(place.queue) or (place.flow and not NAME.fullmatch(place.flow)):
         log.warning("%s: queue or flow name unfit for a channel variable; place not written", uuid)
-        return
+        return False
     pairs = ";".join(f"{k}={v}" for k, v in place_variables(place).items() if v)
     try:
-        esl.api("uuid_setvar_multi", uuid, pairs)
+        reply = esl.api("uuid_setvar_multi", uuid, pairs)
     except ESLError as exc:
         log.info("%s: place not written: %s", uuid, exc)
+        return False
+    return reply.startswith("+OK")
 
 
 def parse_place(values: dict[str, str]) -> Place:
@@ -185,6 +187,9 @@ class Reclaimer:
         """The start's pass (blocking until every reclaimed caller is back or ``settle_seconds``), then
         the periodic scan in the background."""
         try:
+            wait = getattr(self.control, "wait_connected", None)
+            if wait is not None:  # FreeSWITCH's channel list first, however the engine was started
+                wait(self.settle_seconds)
             self.reclaim_once()
             self.settle()
         except ESLError as exc:  # FreeSWITCH not reachable yet: the periodic scan takes them later
@@ -247,7 +252,7 @@ class Reclaimer:
             joined = now - max(0.0, self.wall() - place.joined)
             self.acd.apply(lambda t, u=uuid, p=place, j=joined: self.acd.acd.park(u, p.queue, p.priority, j, t))
             try:
-                self.control.api("uuid_transfer", uuid, f"{number} XML default")
+                self.control.api("uuid_transfer", uuid, number, "XML", "default")
             except ESLError as exc:
                 log.info("parked caller %s: transfer failed: %s", uuid, exc)
                 self.acd.apply(lambda t, u=uuid: self.acd.acd.call_ended(u, t))
