@@ -118,7 +118,7 @@ class ParkRig:
 
 @contextmanager
 def park_rig(
-    tmp_path: Path, db_url: str, *, reclaim_seconds: int = 30, continuity: dict[str, Any] | None = None
+    tmp_path: Path, db_url: str, *, reclaim_seconds: int = 600, continuity: dict[str, Any] | None = None
 ) -> Iterator[ParkRig]:
     """Queue ``sales`` (agent 1001, phone answering), the flow above, the emulator on the shipped
     dialplan with ``hotline_reclaim_seconds`` set; nothing started yet."""
