@@ -209,6 +209,8 @@ class Reclaimer:
             try:
                 self.reclaim_once()
                 self._expire()
+            except ESLError as exc:  # FreeSWITCH away or reconnecting: the next scan tries again
+                log.debug("reclaim scan: %s", exc)
             except Exception:
                 log.exception("reclaim scan failed; retrying in %.1f s", self.scan_seconds)
 
