@@ -185,3 +185,25 @@ def test_uuid_bridge_does_not_wait_behind_queued_applications_which_then_play_in
     assert call(api, "uuid_break w-1 all") == "+OK\n"
     emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.uuid == "w-1", since=mark)
     assert emu.channels["w-1"].bridged_to is emu.channels["w-2"]  # the music stopped, the bridge stays
+
+
+def test_uuid_setvar_multi_sets_and_unsets(emu: Emulator, api: Client) -> None:
+    emu.dialplan["quiet"] = [("answer", ""), ("park", "")]
+    call(api, "originate {origination_uuid=v-1}loopback/quiet &park()")
+    assert call(api, "uuid_setvar_multi v-1 hotline_queue=sales;hotline_priority=5") == "+OK\n"
+    assert call(api, "uuid_getvar v-1 hotline_priority") == "5"
+    assert call(api, "uuid_setvar_multi v-1 hotline_priority=") == "+OK\n"
+    assert call(api, "uuid_getvar v-1 hotline_priority") == "_undef_"
+    assert call(api, "uuid_setvar_multi nosuch a=b").startswith("-ERR")
+
+
+def test_uuid_transfer_leaves_the_extension_a_channel_is_running(emu: Emulator, api: Client) -> None:
+    """FreeSWITCH's CF_TRANSFER: the application playing ends, the rest of the extension never runs."""
+    emu.dialplan["hold"] = [("answer", ""), ("playback", "local_stream://moh"), ("set", "not_reached=true")]
+    call(api, "originate {origination_uuid=t-1}loopback/hold &park()")
+    b_leg = emu.channels["t-1"].loopback_peer
+    assert b_leg is not None
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == b_leg.uuid and e.get("Application") == "playback")
+    assert call(api, f"uuid_transfer {b_leg.uuid} 9999") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == b_leg.uuid and e.get("Application") == "hangup")
+    assert "not_reached" not in b_leg.variables

@@ -39,7 +39,19 @@ from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.errors import StoreError
 from engine.transport import InboundClient, OutboundCall
-from tests.scripted_switch import CALL, CALLER, HELD, MOH, PASSWORD, Answer, Api, CallSwitch, ControlSwitch, Job, wait_until
+from tests.scripted_switch import (
+    CALL,
+    CALLER,
+    HELD,
+    MOH,
+    PASSWORD,
+    Answer,
+    Api,
+    CallSwitch,
+    ControlSwitch,
+    Job,
+    wait_until,
+)
 
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
