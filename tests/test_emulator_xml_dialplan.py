@@ -42,6 +42,7 @@ def test_the_hotline_number_hands_over_then_tries_the_park_then_falls_back(plan:
         ({"hotline_queue": "sales", "hotline_reclaim_seconds": "0"}, False),  # a drain without a park
         ({"hotline_queue": "sales", "hotline_reclaim_seconds": "1"}, False),  # FreeSWITCH ignores a 1 s timeout
         ({"hotline_queue": "sales x"}, False),
+        ({"hotline_queue": "sales", "hotline_agent": "1001"}, False),  # an agent had them: not a waiting caller
     ],
 )
 def test_the_park_matches_only_a_queued_caller_with_a_timer(

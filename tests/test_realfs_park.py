@@ -89,7 +89,7 @@ def test_killed_engine_parks_the_caller_and_the_next_engine_reclaims_them(freesw
     proc = spawn(tmp_path, db_url)
     try:
         a_leg, b_leg = queued_caller(control, executed)
-        joined = float(control.api("uuid_getvar", b_leg, "hotline_joined"))
+        joined = float(control.api("uuid_getvar", b_leg, "hotline_joined_at"))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         killed = time.monotonic()

@@ -31,7 +31,7 @@ def test_killed_engine_its_waiting_callers_parked_then_reclaimed_in_order_and_an
             )
             wait_until(lambda u=uuid: queued(rig, u), what=f"caller {len(callers)} queued")
             callers.append(uuid)
-        joined = [float(rig.var(u, "hotline_joined")) for u in callers]
+        joined = [float(rig.var(u, "hotline_joined_at")) for u in callers]
         assert joined == sorted(joined) and rig.var(callers[2], "hotline_priority") == "5"
 
         first.send_signal(signal.SIGKILL)  # kill -9: nothing is written, no socket says goodbye
@@ -106,8 +106,8 @@ def test_place_variables_round_trip_and_stay_plain_on_the_wire() -> None:
     [
         ("hotline_queue", "sa les", "hotline_queue"),
         ("hotline_priority", "1.5", "hotline_priority"),
-        ("hotline_joined", "nan", "hotline_joined"),
-        ("hotline_joined", "soon", "hotline_joined"),
+        ("hotline_joined_at", "nan", "hotline_joined_at"),
+        ("hotline_joined_at", "soon", "hotline_joined_at"),
         ("hotline_inputs", "%%%", "hotline_inputs"),
         ("hotline_inputs", "WzFd", "hotline_inputs"),  # base64 of [1]: not an object
         ("hotline_flow", "../x", "hotline_flow"),

@@ -35,8 +35,9 @@ from engine.transport import ESLError
 log = logging.getLogger(__name__)
 
 # The channel variables hotline writes when a caller queues (docs/operations.md lists them).
-QUEUE, PRIORITY, JOINED, CREATED = "hotline_queue", "hotline_priority", "hotline_joined", "hotline_created"
+QUEUE, PRIORITY, JOINED, CREATED = "hotline_queue", "hotline_priority", "hotline_joined_at", "hotline_created_at"
 FLOW, PATH, INPUTS = "hotline_flow", "hotline_ivr_path", "hotline_inputs"
+AGENT = "hotline_agent"  # set on a caller once an agent has them (live-call adoption): never reclaimed
 PARKED = "hotline_parked"  # set to "true" by the dialplan's park, "false" when hotline takes the caller back
 RECLAIM_SECONDS = "hotline_reclaim_seconds"  # the park's timer; hotline shortens it per call when it drains
 PLACE = (QUEUE, PRIORITY, JOINED, CREATED, FLOW, PATH, INPUTS)
@@ -228,7 +229,7 @@ class Reclaimer:
                 continue
             if row.get("direction") != "inbound" or row.get("application") not in PARK_APPLICATIONS:
                 continue  # the park plays music inside execute_extension: nothing else is asked about
-            if self._getvar(uuid, PARKED) != "true":
+            if self._getvar(uuid, PARKED) != "true" or self._getvar(uuid, AGENT):
                 continue
             try:
                 place = parse_place({name: self._getvar(uuid, name) for name in PLACE})
