@@ -366,7 +366,7 @@ class CallSession:
                 announce_at = None
                 if item is HUNG_UP or isinstance(item, CallerGone):
                     return None
-                if isinstance(item, HandOn):
+                if isinstance(item, HandOn) and not self._word_pending(info):  # an agent answering: talk first
                     return item
                 if isinstance(item, BridgeFailed):  # back at the head of the queue
                     hold = self._hold_music(info)
