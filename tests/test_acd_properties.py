@@ -368,7 +368,9 @@ class AcdMachine(RuleBasedStateMachine):
         call_id = self.pick(data, self.calls_in(CallState.QUEUED), self.made_calls())
         was = self.acd.snapshot().calls.get(call_id)
         self.apply(self.acd.leave(call_id, "callback", self.now))
-        if was is not None and was.state is not CallState.BRIDGED:
+        if was is not None and was.state is CallState.PARKED:  # not back in its queue yet: nothing to leave
+            assert self.acd.snapshot().calls[call_id].state is CallState.PARKED
+        elif was is not None and was.state is not CallState.BRIDGED:
             assert call_id not in self.acd.snapshot().calls
             self.ran("leave", was.state)
 
@@ -379,7 +381,7 @@ class AcdMachine(RuleBasedStateMachine):
         call_id = self.pick(data, self.calls_in(CallState.QUEUED), self.made_calls())
         was = self.acd.snapshot().calls.get(call_id)
         self.apply(self.acd.leave(call_id, "callback", self.now))
-        if was is None or was.state is CallState.BRIDGED:
+        if was is None or was.state in (CallState.BRIDGED, CallState.PARKED):  # leave ignores them
             return
         self.arrivals += 1
         self.callbacks.append(f"cb-{call_id}")
