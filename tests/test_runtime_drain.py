@@ -45,7 +45,7 @@ def test_sigterm_hands_waiting_callers_on_lets_talk_finish_then_exits(tmp_path, 
         assert rig.var(late, "hotline_parked") is None and rig.var(late, "hotline_queue") is None
 
         rig.emulator.hangup(talking)  # the talking call ends: its record is written, then the engine exits
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=60) == 0
         assert recorded(db_url, [talking, waiting, late]) == {talking: "answered"}  # the parked one: not yet
 
         engine = rig.start_in_process()  # the next engine takes the parked caller back and serves them
