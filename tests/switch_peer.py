@@ -51,6 +51,7 @@ CALL = "7f4de4b2-call-0001"
 """A call's channel (``Unique-ID``) unless the test names another."""
 CALLER = "13800138000"
 MOH = "local_stream://moh"
+HELD = "{timeout=20000}local_stream://moh"  # hold music as a call session sends it: 20 s chunks
 """The hold music: it plays until ``uuid_break``."""
 
 
@@ -428,7 +429,7 @@ class Call:
             self._complete(app, arg, event_uuid, result)
 
     def _default(self, app: str, arg: str, event_uuid: str) -> Mapping[str, str] | str:
-        if app == "playback" and arg == MOH:
+        if app == "playback" and arg in (MOH, HELD):
             self._playing[event_uuid] = app
             return SILENT
         if app == "play_and_get_digits":

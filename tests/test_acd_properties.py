@@ -71,7 +71,7 @@ AGENTS = (
 )
 AGENT_IDS = [a.id for a in AGENTS]
 STRATEGY_OF = {q.name: q.strategy for q in QUEUES}
-LIVE = (CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED)
+LIVE = (CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED, CallState.PARKED)
 VIRTUAL = (CallState.VIRTUAL, CallState.VIRTUAL_OFFERING, CallState.DIALLING, CallState.RETRY_WAIT)
 CANCELLABLE = (CallState.VIRTUAL, CallState.VIRTUAL_OFFERING, CallState.RETRY_WAIT)
 LOGGED_IN_IDLE = (AgentState.READY, AgentState.BREAK, AgentState.RESERVED, AgentState.WRAP_UP)
@@ -100,6 +100,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.resolved_offers: list[str] = []
         self.gone_calls: set[str] = set()
         self.callers_gone: set[str] = set()  # FreeSWITCH said the caller's channel is gone
+        self.parked: set[str] = set()  # callers parked in FreeSWITCH whose socket is not back yet
         for queue in QUEUES:
             self.apply(self.acd.configure_queue(queue, self.now))
         for agent in AGENTS:
@@ -118,6 +119,7 @@ class AcdMachine(RuleBasedStateMachine):
                     assert offer_id not in self.ringing
                     assert call_id not in self.callers_gone, "a call whose caller is gone is never offered again"
                     assert call_id not in self.dialling, "a callback being dialled is never offered again"
+                    assert call_id not in self.parked, "a parked caller is never offered before the reclaim"
                     assert self.callback_status.get(call_id, "pending") == "pending", "offered while not waiting"
                     self.ringing[offer_id] = command
                 case commands.DialCallback(offer_id=offer_id, call_id=call_id):
@@ -212,6 +214,36 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.acd.enqueue(f"call-{self.next_call}", queue, priority, self.now, caller="+100"))
         self.ran("arrive")
 
+    @rule(queue=st.sampled_from([q.name for q in QUEUES]), priority=st.integers(0, 2), waited=st.floats(0, 90))
+    def park_after_restart(self, queue: str, priority: int, waited: float) -> None:
+        """A restarted engine holds the place of a caller parked in FreeSWITCH (joined ``waited`` ago)."""
+        self.next_call += 1
+        self.arrivals += 1
+        call_id = f"call-{self.next_call}"
+        self.parked.add(call_id)
+        self.apply(self.acd.park(call_id, queue, priority, self.now - waited, self.now, caller="+100"))
+        held = self.acd.snapshot().calls[call_id]
+        assert held.state is CallState.PARKED and held.enqueued_at == self.now - waited
+        self.ran("park_after_restart")
+
+    @precondition(lambda self: self.next_call)
+    @rule(data=st.data())
+    def reclaim(self, data: st.DataObject) -> None:
+        """The parked caller's socket is back: queued at the place they held (or refused when not parked)."""
+        call_id = self.pick(data, self.calls_in(CallState.PARKED), self.made_calls())
+        was = self.acd.snapshot().calls.get(call_id)
+        if was is None or was.state is not CallState.PARKED:
+            with pytest.raises((ValueError, IllegalTransition)):
+                self.acd.reclaim(call_id, self.now)
+            event("rule reclaim: refused, not parked")
+            return
+        self.parked.discard(call_id)
+        self.apply(self.acd.reclaim(call_id, self.now))
+        now_held = self.acd.snapshot().calls.get(call_id)
+        assert now_held is None or now_held.enqueued_at == was.enqueued_at  # None: past its maximum wait
+        assert now_held is None or now_held.state is not CallState.PARKED
+        self.ran("reclaim")
+
     @rule(dt=st.sampled_from([0.0, 0.5, 1.0, 3.0, 7.0, 15.0, 30.0]))
     def tick(self, dt: float) -> None:
         self.now += dt
@@ -255,8 +287,11 @@ class AcdMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.next_call)
     @rule(data=st.data())
     def hang_up(self, data: st.DataObject) -> None:
-        call_id = self.pick(data, self.calls_in(CallState.QUEUED, CallState.BRIDGED), self.made_calls())
+        call_id = self.pick(
+            data, self.calls_in(CallState.QUEUED, CallState.BRIDGED, CallState.PARKED), self.made_calls()
+        )
         was = self.acd.snapshot().calls.get(call_id)
+        self.parked.discard(call_id)
         self.apply(self.acd.call_ended(call_id, self.now))
         assert call_id not in self.acd.snapshot().calls
         if was is not None:
@@ -293,7 +328,7 @@ class AcdMachine(RuleBasedStateMachine):
     def caller_gone(self, data: st.DataObject) -> None:
         """FreeSWITCH says the caller's channel is gone (e.g. ``-ERR No such channel!`` to the bridge):
         usually a live call, sometimes any call or callback (calls not held and callbacks are ignored)."""
-        live = self.calls_in(CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED)
+        live = self.calls_in(CallState.QUEUED, CallState.OFFERING, CallState.BRIDGED, CallState.PARKED)
         call_id = self.pick(data, live, self.made_calls() + self.callbacks)
         was = self.acd.snapshot().calls.get(call_id)
         if was is None or was.callback:
@@ -333,7 +368,9 @@ class AcdMachine(RuleBasedStateMachine):
         call_id = self.pick(data, self.calls_in(CallState.QUEUED), self.made_calls())
         was = self.acd.snapshot().calls.get(call_id)
         self.apply(self.acd.leave(call_id, "callback", self.now))
-        if was is not None and was.state is not CallState.BRIDGED:
+        if was is not None and was.state is CallState.PARKED:  # not back in its queue yet: nothing to leave
+            assert self.acd.snapshot().calls[call_id].state is CallState.PARKED
+        elif was is not None and was.state is not CallState.BRIDGED:
             assert call_id not in self.acd.snapshot().calls
             self.ran("leave", was.state)
 
@@ -344,7 +381,7 @@ class AcdMachine(RuleBasedStateMachine):
         call_id = self.pick(data, self.calls_in(CallState.QUEUED), self.made_calls())
         was = self.acd.snapshot().calls.get(call_id)
         self.apply(self.acd.leave(call_id, "callback", self.now))
-        if was is None or was.state is CallState.BRIDGED:
+        if was is None or was.state in (CallState.BRIDGED, CallState.PARKED):  # leave ignores them
             return
         self.arrivals += 1
         self.callbacks.append(f"cb-{call_id}")

@@ -85,6 +85,9 @@ virtual           cancel         left
 virtual_offering  cancel         left
 retry_wait        cancel         left
 queued            adopt          bridged
+parked            reclaim        queued
+parked            hang_up        ended
+parked            caller_gone    ended
 """
 
 # docs/acd.md, Offers: "ringing -> one of answered, no_answer, busy, rejected, failed, cancelled; all final".
@@ -104,10 +107,10 @@ AGENT_EVENTS = (
     " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
     " restore restore_break adopt phone_busy"
 )
-CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait"
+CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait parked"
 CALL_EVENTS = (
     "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
-    " cancel adopt"
+    " cancel adopt reclaim"
 )
 OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
 OFFER_EVENTS = "answer no_answer busy reject fail cancel"

@@ -103,3 +103,18 @@ def test_playback_reads_keys_as_dtmf_events_and_stops_at_a_terminator(emu: Emula
     assert emu.wait_for(lambda e: e.name == "DTMF").get("DTMF-Digit") == "1"  # heard while the music plays
     emu.send_dtmf(uuid, "#")
     assert complete(emu, "playback")["variable_playback_terminator_used"] == "#"
+
+
+def test_playback_timeout_sec_ends_endless_music_as_freeswitch_answers(emu: Emulator) -> None:
+    emu.dialplan["7000"] = [("answer", ""), ("set", "playback_timeout_sec=5"), ("playback", "local_stream://moh")]
+    emu.place_call(Caller("100"), "7000")
+    assert complete(emu, "playback")["Application-Response"] == "PLAYBACK ERROR"  # as switch_ivr_play_file
+
+
+def test_execute_extension_hunts_with_the_channels_variables_now(emu: Emulator) -> None:
+    """A dict dialplan has no conditions: execute_extension runs the named entry, then the caller's own."""
+    emu.dialplan["side"] = [("set", "side_ran=true")]
+    emu.dialplan["7001"] = [("answer", ""), ("execute_extension", "side XML default"), ("set", "after=true")]
+    emu.place_call(Caller("100"), "7001")
+    done = emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application-Data") == "after=true")
+    assert done.get("variable_side_ran") == "true"

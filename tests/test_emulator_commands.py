@@ -213,3 +213,25 @@ def test_uuid_setvar_multi_and_uuid_dump_refuse_what_mod_commands_refuses(api: C
     assert call(api, "uuid_setvar_multi") == usage
     assert call(api, "uuid_setvar_multi nosuch a=1") == "-ERR No such channel!\n" + usage
     assert call(api, "uuid_dump nosuch json") == "-ERR No such channel!\n"
+
+
+def test_uuid_setvar_multi_sets_and_unsets(emu: Emulator, api: Client) -> None:
+    emu.dialplan["quiet"] = [("answer", ""), ("park", "")]
+    call(api, "originate {origination_uuid=v-1}loopback/quiet &park()")
+    assert call(api, "uuid_setvar_multi v-1 hotline_queue=sales;hotline_priority=5") == "+OK\n"
+    assert call(api, "uuid_getvar v-1 hotline_priority") == "5"
+    assert call(api, "uuid_setvar_multi v-1 hotline_priority=") == "+OK\n"
+    assert call(api, "uuid_getvar v-1 hotline_priority") == "_undef_"
+    assert call(api, "uuid_setvar_multi nosuch a=b").startswith("-ERR")
+
+
+def test_uuid_transfer_leaves_the_extension_a_channel_is_running(emu: Emulator, api: Client) -> None:
+    """FreeSWITCH's CF_TRANSFER: the application playing ends, the rest of the extension never runs."""
+    emu.dialplan["hold"] = [("answer", ""), ("playback", "local_stream://moh"), ("set", "not_reached=true")]
+    call(api, "originate {origination_uuid=t-1}loopback/hold &park()")
+    b_leg = emu.channels["t-1"].loopback_peer
+    assert b_leg is not None
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == b_leg.uuid and e.get("Application") == "playback")
+    assert call(api, f"uuid_transfer {b_leg.uuid} 9999") == "+OK\n"
+    emu.wait_for(lambda e: e.name == "CHANNEL_EXECUTE" and e.uuid == b_leg.uuid and e.get("Application") == "hangup")
+    assert "not_reached" not in b_leg.variables

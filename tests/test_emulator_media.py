@@ -19,6 +19,10 @@ from engine.emulator import media
         ("local_stream://moh", None),
         ("ivr/welcome.wav", media.FILE_SECONDS),
         ("a.wav!b.wav", 2 * media.FILE_SECONDS),
+        ("{timeout=2500}local_stream://moh", 2.5),  # switch_core_file_open's max_samples: music in chunks
+        ("{loops=1,timeout=500}tone_stream://%(1000,0,440)", 0.5),
+        ("{timeout=5000}tone_stream://%(1000,0,440)", 1.0),
+        ("{timeout=0}local_stream://moh", None),
     ],
 )
 def test_play_seconds(path: str, seconds: float | None) -> None:

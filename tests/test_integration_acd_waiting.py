@@ -34,7 +34,7 @@ def test_announcement_gives_the_position_and_a_key_leaves_the_queue(
         )
         music = lambda: [  # noqa: E731
             e for e in rig.emulator.events
-            if e.name == "CHANNEL_EXECUTE" and e.uuid == uuid and e.get("Application-Data") == "local_stream://moh"
+            if e.name == "CHANNEL_EXECUTE" and e.uuid == uuid and e.get("Application-Data") == "{timeout=20000}local_stream://moh"
         ]  # fmt: skip
         wait_until(lambda: len(music()) >= 2, what="the music back after the announcement")
         rig.emulator.send_dtmf(uuid, key)

@@ -181,7 +181,10 @@ def consult_news(feed) -> dict[str, Any]:
 
 def on_hold_with_music(rig, call_id: str) -> bool:
     caller = rig.emulator.channels[call_id]
-    return caller.bridged_to is None and caller.variables.get("current_application_data") == "local_stream://moh"
+    return (
+        caller.bridged_to is None
+        and caller.variables.get("current_application_data") == "{timeout=20000}local_stream://moh"
+    )
 
 
 def caller_with_1001(rig) -> str:

@@ -39,7 +39,7 @@ from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.errors import StoreError
 from engine.transport import OutboundCall
-from tests.switch_peer import CALL, CALLER, MOH, Call, Switch, channel_data, wait_until
+from tests.switch_peer import CALL, CALLER, HELD, MOH, Call, Switch, channel_data, wait_until
 
 MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -258,7 +258,7 @@ def test_a_transfer_to_a_number_that_is_not_a_number_is_refused_and_the_call_hun
 
 def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the_agent_hangs_up(make_rig) -> None:
     rig = make_rig(keys=("1",), agents=("1001",))
-    rig.switch.wait_told(f"execute playback {MOH}")
+    rig.switch.wait_told(f"execute playback {HELD}")
     rig.shell.clock.now += 9  # type: ignore[attr-defined]
     leg = rig.answer_agent()
     rig.switch.wait_told(f"api uuid_bridge {CALL} {leg}")
@@ -266,11 +266,11 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     rig.switch.event("CHANNEL_UNBRIDGE")  # the agent hangs up
     rig.switch.wait_told("hangup NORMAL_CLEARING")
     trace = rig.trace()
-    queued = rig.switch.log.index(f"execute playback {MOH}")
+    queued = rig.switch.log.index(f"execute playback {HELD}")
     told = rig.switch.log[queued - 1 :]
     assert told[:4] == [
         "execute set playback_terminators=none",
-        f"execute playback {MOH}",
+        f"execute playback {HELD}",
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
     ]
@@ -303,7 +303,7 @@ def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_and_the_ringing_agent_r
 
 def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_rig) -> None:
     rig = make_rig(keys=("1",), queue={"exit_keys": (("9", "number:100"),)})
-    rig.switch.wait_told(f"execute playback {MOH}")
+    rig.switch.wait_told(f"execute playback {HELD}")
     rig.switch.press("5")  # not an exit key: ignored
     rig.switch.press("9")
     rig.switch.wait_told("execute transfer 100 XML default")
@@ -316,7 +316,7 @@ def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_
 
 def test_a_caller_who_chooses_a_callback_keeps_their_place_on_the_confirmed_number(make_rig) -> None:
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)})
-    rig.switch.wait_told(f"execute playback {MOH}")
+    rig.switch.wait_told(f"execute playback {HELD}")
     rig.shell.clock.now += 42  # type: ignore[attr-defined]
     rig.switch.press("8")
     trace = rig.trace()
@@ -332,7 +332,7 @@ def test_a_callback_that_cannot_be_stored_becomes_a_voicemail(make_rig) -> None:
         raise StoreError("callbacks: database is locked")
 
     rig = make_rig(keys=("1", "1"), queue={"exit_keys": (("8", "callback"),)}, request_callback=broken)
-    rig.switch.wait_told(f"execute playback {MOH}")
+    rig.switch.wait_told(f"execute playback {HELD}")
     rig.switch.press("8")
     trace = rig.trace()
     record = next(entry for entry in rig.switch.log if entry.startswith("execute record "))

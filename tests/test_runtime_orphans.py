@@ -79,14 +79,12 @@ FS_STATUS = (
 )
 
 
-def test_freeswitch_s_channels_and_limit_are_read_from_status(channel_list) -> None:
+def test_freeswitch_s_channels_and_limit_are_read_from_status() -> None:
     replies = {"api status": FS_STATUS}
-    switch = ControlSwitch(lambda line: Api(replies.get(line, "")))
-    switch.start()
-    metrics = Metrics()
-    client = InboundClient("127.0.0.1", switch.port, PASSWORD, ["BACKGROUND_JOB"], metrics=metrics, timeout=2)
-    client.start(wait=5)
-    try:
+    with switch() as fs:
+        fs.on("api status", lambda _: replies["api status"])
+        metrics = Metrics()
+        client = fs.client(metrics, events=("BACKGROUND_JOB",))
         orphans = OrphanLegs(client, metrics, Clock())
         assert orphans.sample_capacity()
         assert metrics.value("hotline_freeswitch_sessions") == 37
@@ -94,6 +92,3 @@ def test_freeswitch_s_channels_and_limit_are_read_from_status(channel_list) -> N
         replies["api status"] = "-ERR no reply\n"  # unreadable: the last values stay
         assert not orphans.sample_capacity()
         assert metrics.value("hotline_freeswitch_sessions") == 37
-    finally:
-        client.stop()
-        switch.stop()

@@ -56,6 +56,7 @@ from engine.acd.callbacks import Callbacks
 from engine.acd.model import Agent, QueueConfig, QueuedCall
 from engine.acd.offers import Offers
 from engine.acd.queries import AgentView, CallView, Queries, QueueStatus, Snapshot
+from engine.acd.reclaim import Reclaims
 from engine.acd.restore import Restore
 from engine.acd.routing import Routing
 from engine.acd.staffing import Staffing
@@ -87,7 +88,7 @@ __all__ = [
 ]
 
 
-class Acd(Restore, Callbacks, Queries, Routing, Offers, Staffing):
+class Acd(Restore, Reclaims, Callbacks, Queries, Routing, Offers, Staffing):
     """The ACD state and routing; see the module docstring for its contract."""
 
     # ------------------------------------------------------------------ configuration

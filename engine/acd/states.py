@@ -63,6 +63,13 @@ Callbacks (keep-your-place)
     ticket follows).  An operator may ``cancel`` a callback that is not being dialled.
     A virtual call is never offered while ``retry_wait`` or ``dialling``.
 
+Reclaimed callers (engine restart)
+    A caller whose engine went away waits parked in FreeSWITCH with their place written on their
+    channel.  The restarted engine holds that place at once (``parked``: their original join time
+    and priority, never offered: the caller is not back on a socket yet).  When the caller's socket
+    comes back (``reclaim``) the call is ``queued`` where it was; a caller who hangs up or whose
+    channel is gone before that (``hang_up``, ``caller_gone``) ends as abandoned (``ended``).
+
 Offers
     An offer is ``ringing`` until exactly one outcome: ``answered``, ``no_answer``,
     ``busy``, ``rejected``, ``failed`` or ``cancelled`` (withdrawn by the ACD).
@@ -133,6 +140,7 @@ class CallState(StrEnum):
     VIRTUAL_OFFERING = "virtual_offering"
     DIALLING = "dialling"
     RETRY_WAIT = "retry_wait"
+    PARKED = "parked"
 
 
 class CallEvent(StrEnum):
@@ -143,6 +151,7 @@ class CallEvent(StrEnum):
     ANSWER = "answer"
     HANG_UP = "hang_up"
     BRIDGE_FAILED = "bridge_failed"
+    RECLAIM = "reclaim"
     CALLER_GONE = "caller_gone"
     MAX_WAIT = "max_wait"
     LEAVE = "leave"
@@ -238,6 +247,9 @@ CALL_TRANSITIONS: dict[tuple[CallState, CallEvent], CallState] = {
     (_C.RETRY_WAIT, _CE.RETRY): _C.VIRTUAL,
     (_C.RETRY_WAIT, _CE.CANCEL): _C.LEFT,
     (_C.QUEUED, _CE.ADOPT): _C.BRIDGED,
+    (_C.PARKED, _CE.RECLAIM): _C.QUEUED,
+    (_C.PARKED, _CE.HANG_UP): _C.ENDED,
+    (_C.PARKED, _CE.CALLER_GONE): _C.ENDED,
 }
 
 WAITING = frozenset({CallState.QUEUED, CallState.VIRTUAL})

@@ -161,6 +161,16 @@ class Retention(_Section):
         return value
 
 
+class Continuity(_Section):
+    """Callers keep their place across an engine restart; a clean stop hands them on (docs/operations.md)."""
+
+    hold_chunk_seconds: float = Field(20.0, ge=0)
+    reclaim_scan_seconds: float = Field(5.0, gt=0)
+    reclaim_settle_seconds: float = Field(5.0, gt=0)
+    drain_park_seconds: int = Field(10, ge=0, le=9999)
+    drain_limit_seconds: float = Field(300.0, ge=0)
+
+
 class Config(_Section):
     """The whole configuration file."""
 
@@ -178,6 +188,7 @@ class Config(_Section):
     metrics: MetricsSettings = MetricsSettings()
     agent_calls: AgentCalls = AgentCalls()
     retention: Retention = Retention()
+    continuity: Continuity = Continuity()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     _source: tuple[Path | None, yaml.Node | None] = PrivateAttr(default=(None, None))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import gevent
 
@@ -19,10 +20,12 @@ from engine.emulator.overload import Overload
 from engine.emulator.server import InboundServer
 from engine.emulator.sim import CalledParty, Caller, Phone
 from engine.emulator.switch import Switch
+from engine.emulator.xml_dialplan import XmlDialplan, expand
 from engine.esl.codec import Event
 
 __all__ = ["CalledParty", "Caller", "Channel", "Emulator", "Overload", "Phone"]
 
+VARS_XML = Path(__file__).resolve().parents[2] / "freeswitch_conf" / "vars.xml"
 DialplanEntry = str | Sequence[str] | Sequence[tuple[str, str]]
 DEFAULT_DIALPLAN: dict[str, DialplanEntry] = {
     "9999": ["answer", "playback tone_stream://%(1000,0,440);loops=2", "hangup NORMAL_CLEARING"],
@@ -65,18 +68,25 @@ class Emulator:
         time_scale: float = 1.0,
         fallback: Sequence[tuple[str, str]] = DEFAULT_FALLBACK,
         keep_log: bool = True,
+        dialplan_xml: Path | None = None,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
+        """``dialplan_xml``: run that dialplan file (e.g. dialplans/default.xml, with the global variables
+        of the vars.xml beside ``freeswitch_conf/``, ``variables`` overriding them) instead of a
+        ``dialplan`` dict; its own steps after ``socket`` then replace ``fallback``."""
         self.password, self.host, self.port = password, host, port
         self.switch = Switch(time_scale=time_scale, keep_log=keep_log)
         self.dialplan: dict[str, list[tuple[str, str]]] = {}
         for number, entry in {**DEFAULT_DIALPLAN, **(dialplan or {})}.items():
             self.dialplan[number] = _app_list(number, entry)
+        self.xml = XmlDialplan(dialplan_xml, VARS_XML, variables) if dialplan_xml is not None else None
+        fallback = [] if self.xml is not None else fallback
         self.phones: dict[str, Phone] = {}
         self.parties: dict[str, CalledParty] = {}  # outbound: who answers each number dialled via a gateway
         self.originator = Originator(self.switch, self.phones, self.route, self.parties)
         self.commands = Commands(self.switch, self.originator, self.route)
         self.outbound = OutboundSocket(self.switch, self.commands, list(fallback))
-        self.switch.apps.update(Apps(self.originator, self.route, self.outbound).table)
+        self.switch.apps.update(Apps(self.originator, self.route, self.outbound, self.hunt).table)
         self.conferences = Conferences(self.switch)  # mod_conference's rooms
         self.switch.apps["conference"] = self.conferences.app
         self._server: InboundServer | None = None
@@ -108,7 +118,15 @@ class Emulator:
 
     def route(self, number: str) -> list[tuple[str, str]]:
         """The dialplan for ``number``; unknown numbers are rejected like FreeSWITCH's NO_ROUTE_DESTINATION."""
+        if self.xml is not None and number not in self.dialplan:
+            return self.xml.hunt(number, {}) or [("hangup", "NO_ROUTE_DESTINATION")]
         return list(self.dialplan.get(number, [("hangup", "NO_ROUTE_DESTINATION")]))
+
+    def hunt(self, number: str, ch: Channel) -> list[tuple[str, str]] | None:
+        """``execute_extension``'s hunt: the XML dialplan as ``ch`` sees it now, else the dialplan dict."""
+        if self.xml is not None:
+            return self.xml.hunt(number, ch.variables)
+        return self.dialplan.get(number)
 
     def place_call(self, caller: Caller, destination: str) -> str:
         """A simulated caller dials ``destination``; returns the new inbound channel's uuid."""
@@ -123,6 +141,9 @@ class Emulator:
             context="public",
         )
         ch.script = lambda _kind: caller.next_input()
+        if self.xml is not None:
+            xml = self.xml
+            ch.expander = lambda data, variables: expand(data, {**variables, "uuid": ch.uuid}, xml.globals)
         if caller.hangup_after_bridge is not None:
             ch.variables["hangup_after_bridge"] = "true" if caller.hangup_after_bridge else "false"
         ch.on_bridge = lambda leg: self._talk(leg, caller.talk_seconds)

@@ -41,17 +41,22 @@ def _playback(ch: Channel, path: str) -> str:
     if any(part.startswith("/") and not Path(part).exists() for part in path.removeprefix("file_string://").split("!")):
         return "FILE NOT FOUND"
     seconds = media.play_seconds(path)
+    limit = ch.variables.get("playback_timeout_sec", "")  # switch_ivr_play_file: only above 1 second
+    capped = limit.isdigit() and int(limit) > 1 and (seconds is None or int(limit) < seconds)
+    seconds = int(limit) if capped else seconds
     deadline = None if seconds is None else time.monotonic() + ch.switch.scaled(seconds)
     terminators = ch.variables.get("playback_terminators", "*")
     terminators = "" if terminators == "none" else terminators
     while ch.alive:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            break
+            return "PLAYBACK ERROR" if capped else "FILE PLAYED"  # what FreeSWITCH answers at its timeout
         key = gevent.spawn(ch.dtmf.peek)
         gevent.wait([ch.interrupt, key], timeout=remaining, count=1)
         if not key.ready():
             key.kill()
+            if capped and deadline is not None and time.monotonic() >= deadline:
+                return "PLAYBACK ERROR"
             break  # played to the end, or uuid_break / hangup
         digit = ch.take_dtmf(0)
         if digit is None or digit in terminators:
@@ -90,9 +95,17 @@ def _inline_step(step: str) -> tuple[str, str]:
 class Apps:
     """The application table; built per emulator because bridge/transfer need the originator and dialplan."""
 
-    def __init__(self, originator: Originator, dialplan: Dialplan, socket_app: App) -> None:
+    def __init__(
+        self,
+        originator: Originator,
+        dialplan: Dialplan,
+        socket_app: App,
+        hunt: Callable[[str, Channel], list[tuple[str, str]] | None] | None = None,
+    ) -> None:
+        """``hunt``: an extension's actions for a destination as a channel sees it (execute_extension)."""
         self.originator = originator
         self.dialplan = dialplan
+        self.hunt = hunt or (lambda number, _ch: dialplan(number))
         self.table: dict[str, App] = {
             "answer": lambda ch, _: ch.answer(),
             "pre_answer": lambda ch, _: ch.pre_answer(),
@@ -119,6 +132,8 @@ class Apps:
             "transfer": self.transfer,
             "eavesdrop": self.eavesdrop,
             "socket": socket_app,
+            "execute_extension": self.execute_extension,
+            "voicemail": self.voicemail,
             "amd": self.amd,
             "avmd_start": self.avmd_start,
             "avmd_stop": lambda ch, _: ch.variables.update(avmd_stopped="true"),
@@ -325,11 +340,31 @@ class Apps:
         inline = len(words) > 1 and words[1] == "inline"
         steps = [_inline_step(step) for step in words[0].split(",")] if inline else self.dialplan(words[0])
         for app, app_arg in steps:
-            if not ch.alive:
+            if not ch.alive or ch.transfer_to:
                 return
             ch.execute(app, app_arg, new_uuid())
         if inline and ch.alive:
             ch.hangup("NORMAL_CLEARING")
+
+    def execute_extension(self, ch: Channel, arg: str) -> None:
+        """``execute_extension <ext> XML <context>``: hunt ``ext`` now (conditions see the channel's
+        variables as they are) and run its actions, then go on with the caller's extension."""
+        words = arg.split()
+        steps = self.hunt(words[0], ch) if words else None
+        for app, app_arg in steps or []:
+            if not ch.alive or ch.transfer_to:
+                return
+            ch.execute(app, app_arg, new_uuid())
+
+    def voicemail(self, ch: Channel, arg: str) -> None:
+        """mod_voicemail leaving a message: a beep, then the caller's message until silence."""
+        ch.answer()
+        box = (arg.split() or [""])[-1]
+        path = f"/tmp/hotline-emulator-voicemail/{box}/{ch.uuid}.wav"
+        ch.pause(4.0)
+        if ch.alive:
+            media.write_wav(path, 4.0)
+            ch.variables["voicemail_message_len"] = "4"
 
     def eavesdrop(self, ch: Channel, arg: str) -> None:
         """Listen to ``arg`` (a uuid); DTMF 1/2/3/0 switch whisper-to-A / to-B / three-way / listen."""

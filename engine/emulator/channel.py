@@ -131,6 +131,8 @@ class Channel:
         self.other_type = ""
         self.bridged_to: Channel | None = None
         self.parked = False
+        self.transfer_to: str | None = None  # uuid_transfer while running dialplan applications (CF_TRANSFER)
+        self.expander: Callable[[str, dict[str, str]], str] | None = None  # ${var} in application data
         self._answering = False
         self.queue: gevent.queue.Queue[Message] = gevent.queue.Queue()
         self.dtmf: gevent.queue.Queue[str] = gevent.queue.Queue()
@@ -394,9 +396,12 @@ class Channel:
         if self.alive and self.running_state != state:
             self.go(state)
         for app, arg in apps:
-            if not self.alive:
+            if not self.alive or self.transfer_to:
                 break
             self.execute(app, arg)
+        while self.alive and self.transfer_to:  # the extension is left for the transfer's destination
+            target, self.transfer_to = self.transfer_to, None
+            self.switch.apps["transfer"](self, target)
         self.finish()
 
     def execute(self, app: str, arg: str = "", app_uuid: str = "") -> str:
@@ -406,6 +411,7 @@ class Channel:
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return ""
         app_uuid = app_uuid or new_uuid()
+        arg = self.expander(arg, self.variables) if self.expander is not None else arg
         self.variables["current_application"] = app
         if arg:
             self.variables["current_application_data"] = arg
@@ -428,12 +434,20 @@ class Channel:
         timeout = None if seconds is None else self.switch.scaled(seconds)
         return not self.interrupt.wait(timeout)
 
-    def park(self) -> None:
-        """``switch_ivr_park``: handle queued messages until the channel hangs up."""
+    def park(self, until: gevent.event.Event | None = None) -> None:
+        """``switch_ivr_park``: handle queued messages until the channel hangs up, or ``until`` is set
+        (the socket application's listener is gone: CF_CONTROLLED cleared; an application running
+        then plays on, as in FreeSWITCH, and the park ends after it)."""
         self.parked = True
         self.event("CHANNEL_PARK")
-        while self.alive:
-            self.handle(self.queue.get())
+        while self.alive and not (until is not None and until.is_set()):
+            if until is None:
+                self.handle(self.queue.get())
+                continue
+            try:
+                self.handle(self.queue.get(timeout=0.02))
+            except gevent.queue.Empty:
+                continue
         self.parked = False
         self.event("CHANNEL_UNPARK")
 

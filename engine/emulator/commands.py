@@ -233,7 +233,10 @@ class Commands:
         if ch is None or len(words) < 2:
             return NO_CHANNEL
         ch.leave_bridge()  # CF_TRANSFER: out of its bridge; the partner applies its after-bridge rule
-        ch.send(Message("execute", app="transfer", arg=" ".join(words[1:])))
+        if ch.parked or ch.bridged_to is not None or ch.session is None:
+            ch.send(Message("execute", app="transfer", arg=" ".join(words[1:])))
+        else:  # running its dialplan's applications: the one playing ends, the rest of the extension is left
+            ch.transfer_to = " ".join(words[1:])
         ch.interrupt.set()
         return "+OK\n"
 
@@ -286,7 +289,8 @@ class Commands:
 
     def uuid_setvar_multi(self, arg: str) -> str:
         """``<uuid> <var>=<value>;<var>=<value>...`` as mod_commands: split on ``;``, each at its first ``=``
-        (no ``=``: the variable is unset); ``-ERR No variable specified`` per empty name."""
+        (no ``=`` or an empty value: the variable is unset, as switch_channel_set_variable does);
+        ``-ERR No variable specified`` per empty name."""
         usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
         if not arg:
             return usage
@@ -301,7 +305,7 @@ class Commands:
             name, eq, value = item.partition("=")
             if not name:
                 out += "-ERR No variable specified\n"
-            elif eq:
+            elif eq and value:
                 ch.variables[name] = value
                 done += 1
             else:

@@ -12,7 +12,17 @@ _TONE = re.compile(r"%\((\d+),(\d+),[^)]*\)")
 
 
 def play_seconds(path: str) -> float | None:
-    """Duration of ``playback``'s argument; None for sources that never end (``local_stream://``)."""
+    """Duration of ``playback``'s argument; None for sources that never end (``local_stream://``).
+    A leading ``{timeout=ms}`` file parameter (switch_core_file_open's ``max_samples``) caps it."""
+    if path.startswith("{") and "}" in path:
+        params, _, rest = path[1:].partition("}")
+        seconds = play_seconds(rest)
+        for param in params.split(","):
+            name, _, value = param.partition("=")
+            if name.strip() == "timeout" and value.strip().isdigit() and int(value) > 0:
+                limit = int(value) / 1000
+                seconds = limit if seconds is None else min(seconds, limit)
+        return seconds
     if path.startswith("local_stream://"):
         return None
     if path.startswith("silence_stream://"):

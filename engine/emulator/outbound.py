@@ -38,9 +38,11 @@ class OutboundSocket:
         reader.link(lambda _: self.connections.discard(conn))
         gevent.wait([conn.first_message, conn.closed, ch.dead], count=1)
         if ch.alive and not conn.closed.is_set():
-            ch.park()
+            ch.park(until=conn.closed)  # the listener gone: the park ends, the dialplan goes on
 
     def _fallback(self, ch: Channel) -> None:
+        """The emulator's stand-in for the steps after ``socket`` in a dialplan without them (an XML
+        dialplan has its own: then ``fallback`` is empty)."""
         for app, app_arg in self.fallback:
             if not ch.alive:
                 return

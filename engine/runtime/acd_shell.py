@@ -251,6 +251,9 @@ class AcdShell:
 
     def enqueue(self, info: QueuedInfo, priority: int) -> None:
         self.calls[info.call_id] = info
+        if self.acd.is_parked(info.call_id):  # a parked caller back after a restart: their held place
+            self.apply(lambda now: self.acd.reclaim(info.call_id, now))
+            return
         self.metrics.calls_offered.labels(info.queue).inc()
         self.apply(lambda now: self.acd.enqueue(info.call_id, info.queue, priority, now, caller=info.caller))
 

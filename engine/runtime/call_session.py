@@ -26,7 +26,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.interpreter import CallContext, FlowRun
 from engine.ivr.tally import tally
 from engine.metrics import Metrics
-from engine.runtime import adopt_vars
+from engine.runtime import adopt_vars, reclaim
 from engine.runtime.acd_shell import (
     AcdShell,
     Bridged,
@@ -38,6 +38,7 @@ from engine.runtime.acd_shell import (
     TransferCall,
 )
 from engine.runtime.callbacks import CallbackRequest
+from engine.runtime.drain import HandOn, hand_on
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.store.callbacks import dialable
 from engine.store.errors import StoreError
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
-HUNG_UP, UNBRIDGED = object(), object()
+HUNG_UP, UNBRIDGED, MUSIC_ENDED = object(), object(), object()
 CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
 ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
 KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
@@ -116,6 +117,7 @@ class SessionServices:
     request_callback: Callable[[CallbackRequest], int]
     music_on_hold: str
     post_call_flow: str | None
+    hold_chunk_seconds: float = 20.0  # hold music is sent in chunks: losing the socket ends it (docs/operations.md)
 
 
 class CallSession:
@@ -129,6 +131,8 @@ class CallSession:
         self._inbox: Queue = Queue()
         self._sent_by: str | None = None  # the agent who sent the caller into a flow, to get its result
         self._recorded = False
+        self._handed_on = False  # left to FreeSWITCH's park: the engine that takes the caller back records the call
+        self._place_written = False
         self._closed = Event()  # the caller's socket closed (FreeSWITCH's disconnect, or the socket lost)
         call.on_closed(lambda _c: self._closed.set())
         call.register_handle("CHANNEL_BRIDGE", lambda _e: services.acd.bridge_seen(call.uuid))
@@ -155,14 +159,19 @@ class CallSession:
 
     def _run(self) -> None:
         flows = self.s.flows()  # this call keeps the flow version it started with across reloads
-        self.call.execute("answer", timeout=10)
-        self.trace.answered_at = now()
+        place = reclaim.read_place(self.call) if self.s.acd.acd.is_parked(self.call.uuid) else None
+        if place is None:
+            self.call.execute("answer", timeout=10)
+            self.trace.answered_at = now()
         customer, history = self.s.customer_pop(self.trace.caller)
         self.trace.customer = customer
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
         flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
-        action = self._run_flow(flows[flow_name], executor, variables)
+        if place is None:
+            action: a.Action = self._run_flow(flows[flow_name], executor, variables)
+        else:  # taken back after a restart: its place, not the IVR again (engine/runtime/reclaim.py)
+            action = reclaim.resume(self.call, self.trace, place)
         for _hop in range(MAX_FLOW_TRANSFERS):
             match action:
                 case a.Transfer(kind="flow") if action.target in flows:
@@ -275,10 +284,15 @@ class CallSession:
             esl=self.call,
         )
         self.s.acd.enqueue(info, action.priority)
+        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority)
         try:
             message = self._wait_in_queue(info, executor)
         finally:  # also when the wait ends in an error (the channel gone mid-command): the CDR says it rang
             t.offered_at = t.offered_at or info.first_offer_at
+        if isinstance(message, HandOn):  # the engine stops: FreeSWITCH's dialplan takes the caller
+            t.outcome = "transferred"
+            self._handed_on = hand_on(self.call, message)
+            return None
         if message is None:
             self.s.acd.call_ended(t.uuid)
             t.outcome = "abandoned"
@@ -315,13 +329,17 @@ class CallSession:
         agent consults (:class:`ConsultHold`) the caller's bridge ends without ending the call: music
         plays until hotline bridges the caller again."""
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
-        transfer, holds = None, []
+        transfer, holds, music = None, [], None
         try:
             while (item := self._inbox.get()) is not HUNG_UP:
                 if item is UNBRIDGED and not holds:
                     break
                 if item is UNBRIDGED and holds.pop(0).music:
-                    self.call.execute_async("playback", self.s.music_on_hold)
+                    music = self.call.execute_async("playback", self._music_chunk())
+                    music.rawlink(lambda _r: self._inbox.put(MUSIC_ENDED))
+                if item is MUSIC_ENDED and holds and music is not None and music.ready() and music.successful():
+                    music = self.call.execute_async("playback", self._music_chunk())  # still on consult hold
+                    music.rawlink(lambda _r: self._inbox.put(MUSIC_ENDED))
                 if isinstance(item, ConsultHold):
                     holds.append(item)
                 transfer = item if isinstance(item, TransferCall) else transfer
@@ -329,7 +347,7 @@ class CallSession:
         finally:
             watcher.kill()
 
-    def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | None:
+    def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | HandOn | None:
         """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
 
         Every ``announce_seconds`` the music stops for the caller's position and estimated wait
@@ -340,18 +358,29 @@ class CallSession:
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
         self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
         hold = self._hold_music(info)
+        announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
             while True:
+                announce_at = announce_at or (
+                    time.monotonic() + config.announce_seconds if config.announce_seconds else 0
+                )
                 try:
-                    item = self._inbox.get(timeout=config.announce_seconds or None)
+                    item = self._inbox.get(timeout=max(0.0, announce_at - time.monotonic()) if announce_at else None)
                 except Empty:
                     self._break_hold(hold)
                     if not self._word_pending(info):
                         executor.perform(a.Say(self._announcement(info.call_id, keys)))
-                    hold = self._hold_music(info)
+                    hold, announce_at = self._hold_music(info), None
                     continue
+                if item is MUSIC_ENDED:  # a chunk played out: the next one, unless something else started
+                    if hold.ready() and hold.successful() and not self._word_pending(info):
+                        hold = self._hold_music(info)
+                    continue
+                announce_at = None
                 if item is HUNG_UP or isinstance(item, CallerGone):
                     return None
+                if isinstance(item, HandOn) and not self._word_pending(info):  # an agent answering: talk first
+                    return item
                 if isinstance(item, BridgeFailed):  # back at the head of the queue
                     hold = self._hold_music(info)
                     continue
@@ -383,7 +412,14 @@ class CallSession:
             done = AsyncResult()
             done.set(None)
             return done
-        return self.call.execute_async("playback", self.s.music_on_hold)
+        music = self.call.execute_async("playback", self._music_chunk())
+        music.rawlink(lambda _r: self._inbox.put(MUSIC_ENDED))
+        return music
+
+    def _music_chunk(self) -> str:
+        """Hold music that ends by itself after ``hold_chunk_seconds`` (FreeSWITCH's ``{timeout=ms}``
+        file parameter): if hotline's socket drops, FreeSWITCH's dialplan takes over within a chunk."""
+        return reclaim.bounded(self.s.music_on_hold, self.s.hold_chunk_seconds)
 
     def _announcement(self, call_id: str, keys: dict[str, str]) -> str:
         acd = self.s.acd.acd
@@ -484,14 +520,17 @@ class CallSession:
             ended = wait and gevent.wait([self.call.hungup, self._closed], timeout=30, count=1)
             if ended and not self.call.hungup.is_set():
                 self.call.hungup.wait(timeout=1)  # events read before the close are still being delivered
+            if ended and not self.call.hungup.is_set() and self._place_written and self.trace.agent_id is None:
+                self._handed_on = True  # socket lost, caller still there and waiting: the dialplan parks them
         finally:
             try:
                 self.s.acd.call_ended(self.trace.uuid)
             except Exception:
                 log.exception("%s: the ACD could not end the call", self.call.name)
             self.trace.hangup_cause = self.call.hangup_cause
-            self.s.metrics.calls.labels(self.trace.outcome).inc()
-            try:
-                self.s.record_call(self.trace)
-            except Exception:
-                log.exception("%s: could not record the call", self.call.name)
+            if not self._handed_on:
+                self.s.metrics.calls.labels(self.trace.outcome).inc()
+                try:
+                    self.s.record_call(self.trace)
+                except Exception:
+                    log.exception("%s: could not record the call", self.call.name)

@@ -51,9 +51,11 @@ from engine.runtime.call_control import CallControl
 from engine.runtime.call_session import CallSession, CallTrace, SessionServices, now
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.consults import Consults
+from engine.runtime.drain import Drain
 from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.manual_dial import ManualDials
+from engine.runtime.reclaim import PARKED, Reclaimer
 from engine.runtime.retention import DailyPurge
 from engine.runtime.segments import CallSegments
 from engine.runtime.supervise import watch_loop_lag
@@ -139,6 +141,10 @@ class Hotline:
         self.acd.on_bridged(self.segments.bridged)
         self.acd.on_bridge_seen(self.segments.caller_bridged)
         AgentMetrics(self.acd, self.metrics, window_seconds=config.metrics.occupancy_window_seconds)
+        cont = config.continuity
+        self.reclaimer = Reclaimer(
+            self.acd, self.control, scan_seconds=cont.reclaim_scan_seconds, settle_seconds=cont.reclaim_settle_seconds
+        )
         self.tts = EspeakFileTts(config.data_dir / "tts")
         self.outbound = OutboundServer(
             config.socket.host,
@@ -207,6 +213,7 @@ class Hotline:
         socket_port = self.outbound.start()
         self.acd.start()
         self.control.start(wait=wait_for_freeswitch)
+        self.reclaimer.start()  # parked callers first: new calls wait for it (_handle_call)
         self.campaigns.start(wait_for_freeswitch)
         self.adoption.start(wait_for_freeswitch)  # agents as they were, live calls adopted (runtime/adopt.py)
         self.retention.start()
@@ -215,6 +222,7 @@ class Hotline:
 
     def stop(self) -> None:
         self.adoption.stop()
+        self.reclaimer.stop()
         self.retention.stop()
         self.campaigns.stop()
         self.outbound.stop()
@@ -233,7 +241,18 @@ class Hotline:
         gevent.signal_handler(signal.SIGINT, stop.set)
         gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(self.reload))
         stop.wait()
+        self.drain()
         self.stop()
+
+    def drain(self) -> dict[str, int]:
+        """A clean stop's first half (engine/runtime/drain.py): no new calls, waiting callers handed on,
+        talking calls finished up to ``continuity.drain_limit_seconds``; then call :meth:`stop`."""
+        self.reclaimer.stop()
+        cont = self.config.continuity
+        return Drain(
+            self.outbound.stop_accepting, lambda: list(self.acd.calls.values()), lambda: list(self.outbound.active),
+            park_seconds=cont.drain_park_seconds, limit_seconds=cont.drain_limit_seconds,
+        ).run()  # fmt: skip
 
     def _load_flows(self) -> dict[str, Flow]:
         with self.sessions() as s:
@@ -262,6 +281,8 @@ class Hotline:
     # ---- one call ---------------------------------------------------------------------------
 
     def _handle_call(self, call: OutboundCall) -> None:
+        if call.variable(PARKED) != "true":  # new calls wait for the start's reclaim (a bounded wait)
+            self.reclaimer.settled.wait(self.config.continuity.reclaim_settle_seconds + 1)
         services = SessionServices(
             flows=lambda: self.flows,
             flow_clock=self.flow_clock,
@@ -284,6 +305,7 @@ class Hotline:
             request_callback=self.callbacks.request,
             music_on_hold=self.config.calls.music_on_hold,
             post_call_flow=self.config.calls.post_call_flow,
+            hold_chunk_seconds=self.config.continuity.hold_chunk_seconds,
         )
         CallSession(call, services).run()
 

@@ -193,5 +193,10 @@ class OutboundServer:
             self.active.discard(call)
             call.close()
 
+    def stop_accepting(self) -> None:
+        """Close the listening socket (FreeSWITCH is refused: its dialplan's fallback runs); calls in
+        progress go on."""
+        self._server.close()
+
     def stop(self) -> None:
         self._server.stop(timeout=1)

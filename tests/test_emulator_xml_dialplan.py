@@ -1,0 +1,65 @@
+"""engine.emulator.xml_dialplan: the shipped dialplans/default.xml hunted as mod_dialplan_xml does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.emulator.xml_dialplan import XmlDialplan, expand, read_vars
+
+REPO = Path(__file__).resolve().parent.parent
+VARS = REPO / "freeswitch_conf" / "vars.xml"
+DEFAULT = REPO / "dialplans" / "default.xml"
+
+
+@pytest.fixture
+def plan() -> XmlDialplan:
+    return XmlDialplan(DEFAULT, VARS, {"hotline_socket": "127.0.0.1:1234"})
+
+
+def test_vars_are_read_and_overridden() -> None:
+    values = read_vars(VARS, {"hotline_reclaim_seconds": "9"})
+    assert values["hotline_number"] == "4000" and values["hotline_reclaim_seconds"] == "9"
+    assert read_vars(VARS)["hotline_reclaim_seconds"] == "30"
+
+
+def test_the_hotline_number_hands_over_then_tries_the_park_then_falls_back(plan: XmlDialplan) -> None:
+    steps = plan.hunt("4000", {})
+    assert steps is not None
+    apps = [app for app, _ in steps]
+    assert steps[0] == ("socket", "127.0.0.1:1234 async full")
+    assert steps[1] == ("execute_extension", "hotline_park XML default")
+    assert steps[2] == ("set", "hotline_fallback=true")
+    assert apps.index("bridge") < apps.index("voicemail")
+
+
+@pytest.mark.parametrize(
+    ("variables", "parked"),
+    [
+        ({}, False),  # the engine never took the call: no place, no park
+        ({"hotline_queue": "sales"}, True),  # the global timer (30 s)
+        ({"hotline_queue": "sales", "hotline_reclaim_seconds": "0"}, False),  # a drain without a park
+        ({"hotline_queue": "sales", "hotline_reclaim_seconds": "1"}, False),  # FreeSWITCH ignores a 1 s timeout
+        ({"hotline_queue": "sales x"}, False),
+        ({"hotline_queue": "sales", "hotline_agent": "1001"}, False),  # an agent had them: not a waiting caller
+    ],
+)
+def test_the_park_matches_only_a_queued_caller_with_a_timer(
+    plan: XmlDialplan, variables: dict[str, str], parked: bool
+) -> None:
+    steps = plan.hunt("hotline_park", variables)
+    assert (steps is not None) is parked
+    if steps is not None:
+        timer = variables.get("hotline_reclaim_seconds", "30")
+        assert ("set", f"playback_timeout_sec={timer}") in steps
+        assert ("playback", "local_stream://moh") in steps
+
+
+def test_unknown_destinations_find_nothing(plan: XmlDialplan) -> None:
+    assert plan.hunt("12345", {}) is None
+    assert plan.hunt("9999", {})[0] == ("answer", "")
+
+
+def test_expand_reads_the_channel_then_the_globals() -> None:
+    assert expand("${a}-${b}-${c}", {"a": "1"}, {"a": "x", "b": "2"}) == "1-2-"
