@@ -8,7 +8,9 @@ connection's greenlet; whatever it raises is logged and the channel is hung up, 
 The port is unauthenticated, so the server trusts no one: a connection from an address outside
 ``peers`` (``freeswitch.outbound_peers``, loopback by default) is closed at once, and one whose
 reply to ``connect`` is not a channel's data within ``handshake_timeout`` seconds is closed too;
-both are counted in ``hotline_outbound_refused_total{reason}``. A malformed frame later in a call
+both are counted in ``hotline_outbound_refused_total{reason}``. Before the handshake, ``admit`` (admission
+control, engine/runtime/admission.py) may turn a call away: its socket is closed untouched, so the
+dialplan's fallback runs at once, and the call costs neither side a command. A malformed frame later in a call
 closes its socket without a hangup, so FreeSWITCH's dialplan goes on after ``socket`` (the fallback)
 and the session records the call as it records any lost socket.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gevent import socket
 from gevent.event import Event
@@ -117,6 +120,15 @@ class OutboundCall(Connection):
 CallHandler = Callable[[OutboundCall], None]
 
 
+class Admit(Protocol):
+    """Asked before each call's handshake: ``None`` takes the call, a reason turns it away (and counts
+    it). Started and stopped with the server (engine.runtime.admission.Admission)."""
+
+    def __call__(self) -> str | None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 class OutboundServer:
     """Accepts FreeSWITCH's outbound-socket connections and runs ``handler`` for each call."""
 
@@ -131,8 +143,10 @@ class OutboundServer:
         peers: Sequence[str] = LOOPBACK,
         handshake_timeout: float = 5.0,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        admit: Admit | None = None,
     ) -> None:
         self.handler = handler
+        self.admit = admit
         self.metrics = metrics
         self.timeout = timeout
         self.peers = [ipaddress.ip_network(peer, strict=False) for peer in peers]
@@ -144,6 +158,8 @@ class OutboundServer:
     def start(self) -> int:
         """Bind and accept in the background; returns the bound port (``port=0`` picks one)."""
         self._server.start()
+        if self.admit is not None:
+            self.admit.start()
         return self._server.server_port
 
     def allowed(self, host: str) -> bool:
@@ -170,6 +186,9 @@ class OutboundServer:
         if not self.allowed(peer):
             self._refuse(sock, peer, "address", "address not in freeswitch.outbound_peers")
             return
+        if self.admit is not None and self.admit() is not None:  # behind: FreeSWITCH's fallback takes it
+            sock.close()
+            return
         call = OutboundCall(sock, metrics=self.metrics, timeout=self.timeout, limits=self.limits)
         call.start()
         self.active.add(call)
@@ -194,4 +213,6 @@ class OutboundServer:
             call.close()
 
     def stop(self) -> None:
+        if self.admit is not None:
+            self.admit.stop()
         self._server.stop(timeout=1)
