@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 from gevent.queue import Queue
 
+from engine.esl import codec
 from engine.transport import AuthenticationFailed, Connection, InboundClient
+from tests.esl_filters import CASES, filtered_jobs, new_ids
 from tests.real_freeswitch import BOOT_SECONDS, CONF_DIR, ESL_PORT, HOST, esl_connect, poll, vars_value
 
 pytestmark = pytest.mark.realfs
@@ -90,3 +92,20 @@ def test_hotline_unreachable_falls_back_to_voicemail(esl: Connection) -> None:
     messages = esl.api(f"vm_list {mailbox}").splitlines()
     # vm_list fields: created:read:user:domain:folder:path:uuid:cid_name:cid_number:seconds
     assert any(line.split(":")[8] == "5550100" for line in messages if line.count(":") == 9), messages
+
+
+@pytest.mark.parametrize(("what", "filters", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_event_filters_as_the_emulator_models_them(
+    freeswitch: subprocess.Popen[bytes], what, filters, expected
+) -> None:
+    """The emulator's filter rule (tests/test_emulator_connection.py) is FreeSWITCH's."""
+    ids = new_ids()
+    assert filtered_jobs(HOST, ESL_PORT, vars_value("esl_password"), filters(ids), ids) == expected, what
+
+
+def test_filter_replies(esl: Connection) -> None:
+    assert esl.send_frame(codec.event_filter("Job-UUID", "a")).reply_text == "+OK filter added. [Job-UUID]=[a]"
+    assert esl.send_frame(codec.command("filter Job-UUID")).reply_text == "-ERR invalid syntax"
+    assert (
+        esl.send_frame(codec.command("filter delete job-uuid a")).reply_text == "+OK filter deleted. [job-uuid][a]"
+    )  # sic: no "=" (FreeSWITCH 1.11.1)
