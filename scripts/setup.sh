@@ -27,3 +27,6 @@ if [[ ! -f "$stamp" ]]; then
   .venv/bin/pip install -q -e '.[test,postgres]'
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+
+# The dialplan fallback's messages, rendered once (dialplans/default.xml plays them; never TTS per call)
+scripts/render_prompts.sh

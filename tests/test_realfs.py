@@ -60,10 +60,11 @@ def test_hotline_unreachable_falls_back_to_voicemail(esl: Connection) -> None:
     """With nothing on the hotline socket, a caller still reaches voicemail and leaves a message."""
     number, box = vars_value("hotline_number"), vars_value("hotline_voicemail_box")
     mailbox = f"{box}@{vars_value('domain')}"
-    watcher = esl_connect(("CHANNEL_EXECUTE", "RECORD_START", "CHANNEL_HANGUP_COMPLETE"))
+    watcher = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "RECORD_START", "CHANNEL_HANGUP_COMPLETE"))
     events: Queue = Queue()
     watcher.register_handle("*", events.put)
     executed: list[str] = []
+    played: dict[str, str] = {}  # file -> FreeSWITCH's playback result
     try:
         caller = "{origination_caller_id_number=5550100}"
         reply = esl.api(f"originate {caller}loopback/{number}/default &park()")
@@ -78,6 +79,8 @@ def test_hotline_unreachable_falls_back_to_voicemail(esl: Connection) -> None:
             name = event.get("Event-Name")
             if name == "CHANNEL_EXECUTE":
                 executed.append(event.get("Application", ""))
+            elif name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application") == "playback":
+                played[event.get("Application-Data", "")] = event.get("Application-Response", "")
             elif name == "RECORD_START":
                 # the caller "speaks" for a few seconds, then falls silent: voicemail keeps it
                 esl.api(f"uuid_broadcast {caller_uuid} tone_stream://%(4000,0,440) aleg")
@@ -87,7 +90,10 @@ def test_hotline_unreachable_falls_back_to_voicemail(esl: Connection) -> None:
         watcher.close()
         esl.api("hupall NORMAL_CLEARING")
     assert executed[0] == "socket"
-    assert executed.index("answer") < executed.index("speak") < executed.index("bridge")
+    assert executed.index("answer") < executed.index("playback") < executed.index("bridge")
+    assert "speak" not in executed  # the messages were rendered once (scripts/render_prompts.sh)
+    prompts = CONF_DIR / "prompts"
+    assert played[f"{prompts}/fallback.wav"] == played[f"{prompts}/voicemail.wav"] == "FILE PLAYED", played
     assert executed.index("bridge") < executed.index("voicemail")
     messages = esl.api(f"vm_list {mailbox}").splitlines()
     # vm_list fields: created:read:user:domain:folder:path:uuid:cid_name:cid_number:seconds
