@@ -237,7 +237,7 @@ class CallSwitch:
                 if line == "connect":
                     data = {"Unique-ID": CALL, "Caller-Caller-ID-Number": self.caller}
                     self.send(codec.channel_data_reply({**data, "Caller-Destination-Number": "4000"}))
-                elif line in ("myevents", "linger", "exit"):
+                elif line in ("myevents", "linger", "exit") or line.startswith("nixevent "):
                     self.send(codec.reply("+OK"))
                 elif line.startswith("api "):
                     self._api(line)

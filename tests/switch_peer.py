@@ -199,7 +199,7 @@ class Switch:
         line = command.line
         if line == "connect" and channel is not None:
             side.send(codec.channel_data_reply(channel))
-        elif line in ("myevents", "linger") or line.startswith("event "):
+        elif line in ("myevents", "linger") or line.startswith(("event ", "nixevent ")):
             side.send(codec.reply("+OK"))
         elif line == "exit":
             side.send(codec.reply("+OK bye"))

@@ -27,11 +27,12 @@ def test_filters_let_through_what_freeswitch_does(emulator: Emulator, what, filt
     assert filtered_jobs("127.0.0.1", emulator.port, emulator.password, filters(ids), ids) == expected, what
 
 
-def test_filter_replies_and_delete(emulator: Emulator) -> None:
+def test_filter_and_nixevent_replies(emulator: Emulator) -> None:
     conn = InboundClient("127.0.0.1", emulator.port, emulator.password, ["BACKGROUND_JOB"]).connect_once()
     try:
         assert conn.send_frame(codec.event_filter("Job-UUID", "a")).reply_text == "+OK filter added. [Job-UUID]=[a]"
         assert conn.send_frame(codec.command("filter Job-UUID")).reply_text == "-ERR invalid syntax"
+        assert conn.send_frame(codec.command("nixevent CHANNEL_STATE TALK")).reply_text == "+OK events nixed"
         reply = conn.send_frame(codec.command("filter delete job-uuid a")).reply_text
         assert reply == "+OK filter deleted. [job-uuid][a]"  # sic: no "=" (FreeSWITCH 1.11.1)
     finally:

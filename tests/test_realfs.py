@@ -109,7 +109,9 @@ def test_event_filters_as_the_emulator_models_them(
     assert filtered_jobs(HOST, ESL_PORT, vars_value("esl_password"), filters(ids), ids) == expected, what
 
 
-def test_filter_replies(esl: Connection) -> None:
+def test_filter_and_nixevent_replies(esl: Connection) -> None:
+    """The replies the emulator and tests/test_transport_outbound.py's scripted peer give."""
+    assert esl.send_frame(codec.command("nixevent CHANNEL_STATE TALK")).reply_text == "+OK events nixed"
     assert esl.send_frame(codec.event_filter("Job-UUID", "a")).reply_text == "+OK filter added. [Job-UUID]=[a]"
     assert esl.send_frame(codec.command("filter Job-UUID")).reply_text == "-ERR invalid syntax"
     assert (
