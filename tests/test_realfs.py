@@ -13,7 +13,9 @@ import pytest
 from gevent.queue import Queue
 
 from engine.esl import codec
-from engine.transport import AuthenticationFailed, Connection, InboundClient
+from engine.metrics import Metrics
+from engine.runtime.admission import Admission, Limits, Load
+from engine.transport import AuthenticationFailed, Connection, InboundClient, OutboundServer
 from tests.esl_filters import CASES, filtered_jobs, new_ids
 from tests.real_freeswitch import BOOT_SECONDS, CONF_DIR, ESL_PORT, HOST, esl_connect, poll, vars_value
 
@@ -117,3 +119,32 @@ def test_filter_and_nixevent_replies(esl: Connection) -> None:
     assert (
         esl.send_frame(codec.command("filter delete job-uuid a")).reply_text == "+OK filter deleted. [job-uuid][a]"
     )  # sic: no "=" (FreeSWITCH 1.11.1)
+
+
+def test_a_call_turned_away_by_admission_runs_the_fallback(esl: Connection) -> None:
+    """Closing the outbound socket before the handshake, after ``resume``, hands the call back to the dialplan's
+    fallback (without ``resume`` FreeSWITCH 1.11.1 leaves the caller parked in ``socket``)."""
+    number = vars_value("hotline_number")
+    host, port = vars_value("hotline_socket").split(":")
+    metrics = Metrics()
+    behind = Admission(lambda: Load(9.0, 0, 0), Limits(0.5, 50, 200), metrics)  # a loop 9 s late
+    server = OutboundServer(host, int(port), lambda call: None, metrics=metrics, admit=behind)
+    server.start()
+    watcher = esl_connect(("CHANNEL_EXECUTE",))
+    events: Queue = Queue()
+    watcher.register_handle("*", events.put)
+    try:
+        caller = "{origination_caller_id_number=5550101}"
+        esl.send_frame(codec.bgapi("originate", f"{caller}loopback/{number}/default", "&park()"))
+        deadline, executed = time.monotonic() + 20, []
+        while ("set", "hotline_fallback=true") not in executed:
+            assert time.monotonic() < deadline, f"no fallback within 20 s; ran {executed}"
+            event = events.get(timeout=max(0.0, deadline - time.monotonic())).headers
+            if event.get("Channel-Name", "").endswith(f"{number}-b"):
+                executed.append((event.get("Application", ""), event.get("Application-Data", "")))
+    finally:
+        watcher.close()
+        esl.api("hupall NORMAL_CLEARING")
+        server.stop()
+    assert executed[0][0] == "socket"
+    assert metrics.value("hotline_calls_turned_away_total", reason="loop_lag") == 1

@@ -208,13 +208,23 @@ class OutboundServer:
         else:
             sock_or_call.close()
 
+    @staticmethod
+    def _hand_back(sock: socket.socket) -> None:
+        """Close the socket after ``resume``: without it FreeSWITCH leaves the channel parked in ``socket``
+        (async mode) instead of going on with the dialplan; the reply is not waited for."""
+        try:
+            sock.sendall(codec.command("resume"))
+        except OSError as exc:
+            log.info("outbound socket: resume not sent: %s", exc)
+        sock.close()
+
     def _accept(self, sock: socket.socket, address: tuple[str, int]) -> None:
         peer = str(address[0]) if address else "?"
         if not self.allowed(peer):
             self._refuse(sock, peer, "address", "address not in freeswitch.outbound_peers")
             return
         if self.admit is not None and self.admit() is not None:  # behind: FreeSWITCH's fallback takes it
-            sock.close()
+            self._hand_back(sock)
             return
         call = OutboundCall(sock, metrics=self.metrics, timeout=self.timeout, limits=self.limits)
         call.start()
