@@ -72,6 +72,7 @@ class Connection:
         self.filters: list[tuple[str, str]] = []
         self.my_uuid = ""
         self.linger: int | None = None
+        self.resume = False  # outbound: ``resume`` seen: the dialplan goes on once the socket closes
         self.connected = gevent.event.Event()  # outbound: ``connect`` seen
         self.first_message = gevent.event.Event()  # outbound: first sendmsg seen
         self.closed = gevent.event.Event()
@@ -181,7 +182,7 @@ class Connection:
         finally:
             self.close()
             self.closed.wait(5)
-            if self.channel is not None and self.channel.alive and self.linger is None:
+            if self.channel is not None and self.channel.alive and self.linger is None and not self.resume:
                 self.channel.hangup("NORMAL_CLEARING")
 
     def handle(self, frame: codec.Command) -> None:
@@ -211,7 +212,7 @@ class Connection:
             self.close()
             return None
         handler: Callable[[str, codec.Command], str | None] | None = getattr(self, f"cmd_{verb}", None)
-        if handler is None or (verb in ("connect", "linger", "nolinger") and self.channel is None):
+        if handler is None or (verb in ("connect", "linger", "nolinger", "resume") and self.channel is None):
             if verb in ("linger", "nolinger"):
                 return "-ERR not controlling a session"
             return "-ERR command not found"
@@ -241,6 +242,10 @@ class Connection:
         self.events |= MYEVENTS
         self.events_on = True
         return "+OK Events Enabled"
+
+    def cmd_resume(self, rest: str, frame: codec.Command) -> str:
+        self.resume = True
+        return "+OK"
 
     def cmd_linger(self, rest: str, frame: codec.Command) -> str:
         self.linger = int(rest) if rest.lstrip("-").isdigit() else -1

@@ -37,8 +37,8 @@ class OutboundSocket:
         reader = gevent.spawn(conn.serve)
         reader.link(lambda _: self.connections.discard(conn))
         gevent.wait([conn.first_message, conn.closed, ch.dead], count=1)
-        if ch.alive and not conn.closed.is_set():
-            ch.park()
+        if ch.alive and (not conn.closed.is_set() or not (conn.first_message.is_set() or conn.resume)):
+            ch.park()  # closed before taking the call without ``resume``: FreeSWITCH leaves it in socket too
 
     def _fallback(self, ch: Channel) -> None:
         for app, app_arg in self.fallback:

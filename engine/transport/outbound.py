@@ -21,6 +21,7 @@ polls ``accept`` every 100 ms. gevent's ``StreamServer`` accepts as connections 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
@@ -232,7 +233,9 @@ class OutboundServer:
         try:
             try:
                 call.handshake(self.handshake_timeout)
-            except NotFreeSwitch as exc:
+            except NotFreeSwitch as exc:  # FreeSWITCH too slow to answer `connect`, or not FreeSWITCH at all
+                with contextlib.suppress(OSError):
+                    call.sock.sendall(codec.command("resume"))  # the caller goes to the fallback, not parked
                 self._refuse(call, peer, "handshake", f"does not start like FreeSWITCH: {exc}")
                 return
             except ESLError:
