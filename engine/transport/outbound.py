@@ -9,11 +9,13 @@ up, never leaked.
 The port is unauthenticated, so the server trusts no one: a connection from an address outside
 ``peers`` (``freeswitch.outbound_peers``, loopback by default) is closed at once, and one whose
 reply to ``connect`` is not a channel's data within ``handshake_timeout`` seconds is closed too;
-both are counted in ``hotline_outbound_refused_total{reason}``. Before the handshake, ``admit`` (admission
-control, engine/runtime/admission.py) may turn a call away: its socket is closed untouched, so the
-dialplan's fallback runs at once, and the call costs neither side a command. A malformed frame later in a call
-closes its socket without a hangup, so FreeSWITCH's dialplan goes on after ``socket`` (the fallback)
-and the session records the call as it records any lost socket.
+both are counted in ``hotline_outbound_refused_total{reason}``; FreeSWITCH is sent ``resume`` first,
+so a call whose ``connect`` reply came too late goes on to the dialplan's fallback instead of staying
+parked in ``socket``. Before the handshake, ``admit`` (admission control, engine/runtime/admission.py)
+may turn a call away: ``resume`` and close, nothing read, so the fallback runs at once and the call
+costs the engine no session. A malformed frame later in a call closes its socket without a hangup,
+so FreeSWITCH's dialplan goes on after ``socket`` (the fallback) and the session records the call as
+it records any lost socket.
 
 greenswitch's ``OutboundESLServer`` is not used: it exits the process when the port is taken and
 polls ``accept`` every 100 ms. gevent's ``StreamServer`` accepts as connections arrive.
