@@ -16,7 +16,8 @@ step() {  # step "what" command...: run quietly, say what was done, show the log
 
 want=(python3 python3-venv espeak-ng)
 extras=""
-if [[ "${1:-}" == "--test" || "${1:-}" == "--postgres" ]]; then
+testing=""; [[ "${1:-}" == "--test" || "${1:-}" == "--postgres" ]] && testing=1
+if [[ -n "$testing" ]]; then
   want+=(python3-dev gcc libpq-dev sip-tester chromium chromium-driver postgresql)
   extras="[test,postgres]"
 fi
@@ -48,12 +49,17 @@ fi
 
 # The test set-up only: promtool (checks ops/prometheus/ in tests/test_ops_alerts.py), taken out of
 # Debian's prometheus package alone: no Prometheus server is installed, started or given a user.
-if [[ "${1:-}" == "--postgres" ]] && ! command -v promtool >/dev/null && [[ ! -x .venv/bin/promtool ]]; then
-  echo "setup: promtool from Debian's prometheus package (the tool only)"
-  tmp=$(mktemp -d)
+promtool() {  # Debian's prometheus package, unpacked: only its promtool, into .venv/bin
+  local tmp; tmp=$(mktemp -d)
   [[ $(id -u) -eq 0 ]] && chown _apt "$tmp" 2>/dev/null || true
   (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; })
   dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
   install -m 755 "$tmp/usr/bin/promtool" .venv/bin/promtool
   rm -rf "$tmp"
+}
+if [[ -n "$testing" ]] && ! command -v promtool >/dev/null && [[ ! -x .venv/bin/promtool ]]; then
+  step "promtool from Debian's prometheus package (the tool only)" promtool
 fi
+
+# The dialplan fallback's messages, rendered once (dialplans/default.xml plays them; never TTS per call)
+step "fallback prompts rendered (freeswitch_conf/prompts/)" scripts/render_prompts.sh

@@ -261,6 +261,10 @@ class Switch:
             self.subscriptions.append(line)
             side.send(codec.reply("+OK event listener enabled json"))
             return True
+        if line.startswith(("filter ", "nixevent ")):  # event filters hotline sets on its connections
+            self.subscriptions.append(line)
+            side.send(codec.reply("+OK"))
+            return True
         if line == "exit":
             side.send(codec.reply("+OK bye"))
             return False
@@ -373,7 +377,7 @@ class Call:
         line, headers = command.line, command.headers
         if line == "connect":
             self.side.send(codec.channel_data_reply(self.channel))
-        elif line in ("myevents", "linger", "exit") or line.startswith(("event ", "linger ")):
+        elif line in ("myevents", "linger", "exit") or line.startswith(("event ", "linger ", "nixevent ", "filter ")):
             self.side.send(codec.reply("+OK"))
         elif line.startswith("api "):
             self._api(line)

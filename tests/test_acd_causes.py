@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.acd.causes import DialOutcome, offer_failure, outcome_of
+from engine.acd.causes import DialOutcome, manual_dial_outcome, number_leg_decides, offer_failure, outcome_of
 from engine.campaigns.call import ORIGINATE_FAILURES
 from engine.dialler.outcomes import CallOutcome
 from engine.runtime.acd_shell import failure_reason
@@ -47,3 +47,23 @@ def test_unknown_causes_fail_everywhere() -> None:
     assert failure_reason(CommandFailed("-ERR NORMAL_TEMPORARY_FAILURE")) == "failed"
     assert "NORMAL_TEMPORARY_FAILURE" not in DIAL_OUTCOMES
     assert "NORMAL_TEMPORARY_FAILURE" not in ORIGINATE_FAILURES
+
+
+@pytest.mark.parametrize(
+    ("disposition", "number_answered", "outcome"),
+    [
+        ("SUCCESS", True, DialOutcome.ANSWERED),
+        ("SUCCESS", False, DialOutcome.ANSWERED),  # the bridge formed: answered, whatever the number leg said
+        ("ORIGINATOR_CANCEL", True, DialOutcome.ANSWERED),  # the agent hung up just as the number answered
+        ("ORIGINATOR_CANCEL", False, DialOutcome.CANCELLED),  # ... or while it rang
+        ("NO_ANSWER", False, DialOutcome.NO_ANSWER),
+        ("USER_BUSY", False, DialOutcome.BUSY),
+        ("CALL_REJECTED", False, DialOutcome.REJECTED),
+        ("", False, DialOutcome.FAILED),  # no hangup event seen
+    ],
+)
+def test_a_manual_dial_outcome_comes_from_the_map_and_the_number_leg(
+    disposition: str, number_answered: bool, outcome: DialOutcome
+) -> None:
+    assert manual_dial_outcome(disposition, number_answered) is outcome
+    assert number_leg_decides(disposition) == (disposition in ("SUCCESS", "ORIGINATOR_CANCEL"))

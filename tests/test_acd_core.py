@@ -603,3 +603,29 @@ def test_a_caller_gone_while_ringing_withdraws_the_offer_without_penalty() -> No
     assert of(commands.CancelOffer, out) == [commands.CancelOffer(offer.offer_id, "c1", "a")]
     assert state(acd, "a") is AgentState.READY and acd.snapshot().agents["a"].available_at <= 1
     assert acd.offer_answered(offer.offer_id, 2) == []  # the late answer changes nothing
+
+
+def test_an_offer_lost_with_the_control_connection_holds_its_agent_until_reset_without_penalty() -> None:
+    acd = make(SALES, agents={"a": {"sales": 9}, "b": {"sales": 5}})
+    first = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    assert first.agent_id == "a"
+    out = acd.offer_lost(first.offer_id, 1)
+    assert of(commands.CancelOffer, out) == [commands.CancelOffer(first.offer_id, "c1", "a")]  # kill the leg
+    assert commands.AgentStateChanged("a", AgentState.RESERVED, AgentState.READY, "switch_lost", 1) in out
+    [again] = of(commands.Offer, out)  # back at the head, to the other agent at once
+    assert (again.call_id, again.agent_id) == ("c1", "b")
+    assert acd.offer_lost(first.offer_id, 2) == []  # a second report of the same offer changes nothing
+    acd.offer_answered(again.offer_id, 2)  # "b" takes c1
+    assert of(commands.Offer, acd.enqueue("c2", "sales", 0, 3)) == []  # "a" is offered nothing...
+    assert of(commands.Offer, acd.tick(3600)) == []  # ...however long FreeSWITCH stays out of reach
+    assert acd.snapshot().agents["a"].no_answer_count == 0
+    [after_reset] = [o for o in of(commands.Offer, acd.reset(3601)) if o.call_id == "c2"]
+    assert after_reset.agent_id == "a"  # FreeSWITCH back: available again
+
+
+def test_a_lost_offer_is_forgotten_by_a_fresh_login() -> None:
+    acd = make(SALES, agents={"a": {"sales": 9}})
+    offer = of(commands.Offer, acd.enqueue("c1", "sales", 0, 0))[0]
+    acd.offer_lost(offer.offer_id, 1)
+    acd.agent_logout("a", 2)
+    assert of(commands.Offer, acd.agent_login("a", 3))[0].call_id == "c1"

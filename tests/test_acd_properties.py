@@ -101,6 +101,7 @@ class AcdMachine(RuleBasedStateMachine):
         self.gone_calls: set[str] = set()
         self.callers_gone: set[str] = set()  # FreeSWITCH said the caller's channel is gone
         self.parked: set[str] = set()  # callers parked in FreeSWITCH whose socket is not back yet
+        self.held_lost: set[str] = set()  # agents whose offer was lost with the control connection, until reset
         for queue in QUEUES:
             self.apply(self.acd.configure_queue(queue, self.now))
         for agent in AGENTS:
@@ -114,8 +115,11 @@ class AcdMachine(RuleBasedStateMachine):
                 case commands.AgentStateChanged(agent_id=agent_id, old=old, new=new):
                     assert self.mirror_states[agent_id] is old, (agent_id, old, self.mirror_states[agent_id])
                     self.mirror_states[agent_id] = new
-                case commands.Offer(offer_id=offer_id, call_id=call_id):
+                case commands.Offer(offer_id=offer_id, call_id=call_id, agent_id=agent_id):
                     DETAILS["offer " + ("callback" if call_id.startswith("cb-") else "call")] += 1
+                    assert agent_id not in self.held_lost, (
+                        "an agent whose offer was lost is offered nothing until reset"
+                    )
                     assert offer_id not in self.ringing
                     assert call_id not in self.callers_gone, "a call whose caller is gone is never offered again"
                     assert call_id not in self.dialling, "a callback being dialled is never offered again"
@@ -171,6 +175,8 @@ class AcdMachine(RuleBasedStateMachine):
         preferred = [a.id for a in self.acd.snapshot().agents.values() if a.state in legal] if rule_name in BACK else []
         agent_id = self.pick(data, sorted(preferred), AGENT_IDS)
         if self.state_of(agent_id) in legal:
+            if op == "agent_login":  # a fresh login is available at once, also after a lost offer
+                self.held_lost.discard(agent_id)
             self.apply(getattr(self.acd, op)(agent_id, *args, self.now))
             self.ran(rule_name)
             return agent_id
@@ -268,6 +274,29 @@ class AcdMachine(RuleBasedStateMachine):
         self.apply(self.acd.offer_failed(offer_id, reason, self.now))
         assert offer_id not in self.acd.snapshot().offers
         self.ran("fail", reason)
+
+    @precondition(lambda self: self.ringing)
+    @rule(data=st.data())
+    def offer_lost(self, data: st.DataObject) -> None:
+        """The offer's originate was lost with the control connection: no penalty, the call back at the head,
+        the agent ready but offered nothing until reset (FreeSWITCH back)."""
+        offer_id = data.draw(st.sampled_from(sorted(self.ringing)))
+        offer = self.ringing[offer_id]
+        before = self.acd.snapshot()
+        no_answers = before.agents[offer.agent_id].no_answer_count
+        out = self.acd.offer_lost(offer_id, self.now)
+        assert any(isinstance(c, commands.CancelOffer) and c.offer_id == offer_id for c in out), out
+        self.held_lost.add(offer.agent_id)
+        self.apply(out)
+        after = self.acd.snapshot()
+        agent = after.agents[offer.agent_id]
+        assert offer_id not in after.offers
+        assert agent.state is AgentState.READY and agent.available_at > self.now + 3600, agent
+        assert agent.no_answer_count == no_answers  # nobody is to blame
+        call = after.calls.get(offer.call_id)
+        if call is not None and not call.offer_ids:  # its last offer: back at the head, routed to someone else
+            assert call.state in (*WAITING, CallState.OFFERING, CallState.VIRTUAL_OFFERING), call
+        self.ran("offer_lost")
 
     @precondition(lambda self: self.resolved_offers)
     @rule(data=st.data(), answered=st.booleans())
@@ -483,6 +512,7 @@ class AcdMachine(RuleBasedStateMachine):
         """The control connection reconnected (at most once per 30 s, as reconnects back off: a reset
         voids every ringing offer, so at every step it would leave few offers to answer)."""
         self.last_reset = self.now
+        self.held_lost.clear()  # FreeSWITCH is back: agents held out by a lost offer are available again
         out = self.acd.reset(self.now)
         assert not any(isinstance(c, commands.Offer) and c.offer_id in self.ringing for c in out)
         self.apply(out)

@@ -39,6 +39,7 @@ reserved    answer               on_call
 reserved    offer_failed         ready
 reserved    too_many_no_answers  break
 reserved    offer_cancelled      ready
+reserved    offer_lost           ready
 reserved    break                break
 reserved    logout               logged_out
 on_call     call_ended           wrap_up
@@ -90,7 +91,7 @@ parked            hang_up        ended
 parked            caller_gone    ended
 """
 
-# docs/acd.md, Offers: "ringing -> one of answered, no_answer, busy, rejected, failed, cancelled; all final".
+# docs/acd.md, Offers: "ringing -> one of answered, no_answer, busy, rejected, failed, cancelled, lost; all final".
 OFFER_ROWS = """
 ringing  answer     answered
 ringing  no_answer  no_answer
@@ -98,13 +99,14 @@ ringing  busy       busy
 ringing  reject     rejected
 ringing  fail       failed
 ringing  cancel     cancelled
+ringing  lose       lost
 """
 
 # Every state and event the docs name, per machine (the engine's enums must be exactly these).
 AGENT_STATES = "logged_out ready break reserved on_call wrap_up engaged"
 AGENT_EVENTS = (
     "login logout ready break offer answer offer_failed too_many_no_answers offer_cancelled call_ended"
-    " bridge_failed caller_gone callback_failed wrap_up_ended dial consult engaged_call_ended"
+    " bridge_failed caller_gone offer_lost callback_failed wrap_up_ended dial consult engaged_call_ended"
     " restore restore_break adopt phone_busy"
 )
 CALL_STATES = "queued offering bridged ended left virtual virtual_offering dialling retry_wait parked"
@@ -112,8 +114,8 @@ CALL_EVENTS = (
     "offer offer_failed answer hang_up bridge_failed caller_gone max_wait leave connected no_contact give_up retry"
     " cancel adopt reclaim"
 )
-OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled"
-OFFER_EVENTS = "answer no_answer busy reject fail cancel"
+OFFER_STATES = "ringing answered no_answer busy rejected failed cancelled lost"
+OFFER_EVENTS = "answer no_answer busy reject fail cancel lose"
 
 MACHINES: dict[Machine, tuple[type[StrEnum], type[StrEnum], str, str, str]] = {
     Machine.AGENT: (AgentState, AgentEvent, AGENT_STATES, AGENT_EVENTS, AGENT_ROWS),

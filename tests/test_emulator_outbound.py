@@ -142,3 +142,29 @@ def test_patience_runs_out_before_an_agent_answers(hotline: OutboundListener) ->
         assert int(hangup.variable("billsec")) == 0  # 3 simulated seconds are 30 ms here
     finally:
         emu.stop()
+
+
+@pytest.mark.parametrize("resume", [True, False], ids=["resume", "no-resume"])
+def test_a_socket_closed_before_taking_the_call_goes_on_only_after_resume(hotline: OutboundListener, resume) -> None:
+    """As FreeSWITCH 1.11.1 (tests/test_realfs.py): with ``resume`` the dialplan goes on after ``socket``;
+    without it the fallback never runs (FreeSWITCH leaves the caller parked in ``socket``; the emulator
+    hangs it up: docs/emulator.md)."""
+    fallback = [("set", "hotline_fallback=true"), ("answer", ""), ("hangup", "NORMAL_CLEARING")]
+    emu = Emulator(time_scale=0.01, dialplan={"100": [("socket", f"127.0.0.1:{hotline.port} async full"), *fallback]})
+    emu.start()
+    try:
+        uuid = emu.place_call(Caller("13800138000", script=[]), "100")
+        session = hotline.next()
+        if resume:
+            assert session.command("resume\n\n").reply_text == "+OK"
+        session.sock.close()
+        session.done.set()
+        if resume:
+            emu.switch.wait_until(lambda: uuid not in emu.channels, timeout=10)
+            assert emu.channels == {} and any(e.get("Application-Data") == "hotline_fallback=true" for e in emu.events)
+        else:
+            emu.switch.wait_until(lambda: uuid not in emu.channels, timeout=10)
+            ran = [e.get("Application") for e in emu.events if e.name == "CHANNEL_EXECUTE" and e.uuid == uuid]
+            assert ran == ["socket"], ran
+    finally:
+        emu.stop()

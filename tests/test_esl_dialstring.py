@@ -201,7 +201,7 @@ def test_an_originate_carries_each_value_only_where_it_was_put(value: str, conta
     words = sent.line.split(" ")
     assert words[:2] == ["bgapi", "originate"] and len(words) == 4 and words[3] == "&park()"
     got, endpoints, rest = read_originate(words[2])
-    assert got == variables and endpoints == [contact] and rest == contact
+    assert got == {"hotline_leg": "true", **variables} and endpoints == [contact] and rest == contact
     assert "$" not in data.decode() and "[" not in data.decode()
 
 
@@ -210,15 +210,15 @@ def test_an_originate_carries_each_value_only_where_it_was_put(value: str, conta
 def test_a_caller_id_always_fits_in_a_variable(caller: str) -> None:
     safe = dialstring.caller_id(caller)
     dial = dialstring.originate({"origination_caller_id_number": safe}, "user/1001", "park")[1]
-    assert read_originate(dial)[0] == {"origination_caller_id_number": safe}
+    assert read_originate(dial)[0] == {"origination_caller_id_number": safe, "hotline_leg": "true"}
 
 
 def test_a_bridge_inside_an_originate() -> None:
     app, arg = dialstring.bridge_to({"origination_uuid": "p-1"}, "sofia/gateway/trunk/123")
     assert dialstring.originate({"origination_uuid": "a-1"}, "user/1001", app, arg) == (
         "originate",
-        "{origination_uuid=a-1}user/1001",
-        "&bridge({origination_uuid=p-1}sofia/gateway/trunk/123)",
+        "{origination_uuid=a-1,hotline_leg=true}user/1001",
+        "&bridge({origination_uuid=p-1,hotline_leg=true}sofia/gateway/trunk/123)",
     )
     with pytest.raises(UnsafeValue):
         dialstring.application("conference", "room)&system(x")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import glob
 import re
+import subprocess
+import wave
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,8 +223,14 @@ def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(document: ET.
     steps = actions(extension(document, "default", number))
     apps = [app for app, _ in steps]
     assert steps[0] == ("socket", f"{socket} async full")
-    # after the socket returns: answer, something audible, ring group, then voicemail
-    assert apps.index("answer") < apps.index("speak") < apps.index("bridge") < apps.index("voicemail")
+    # after the socket returns: answer, the rendered message, ring group, the second message, then voicemail
+    prompts = str(CONF_DIR / "prompts")
+    fallback, voicemail = (
+        steps.index(("playback", f"{prompts}/fallback.wav")),
+        steps.index(("playback", f"{prompts}/voicemail.wav")),
+    )
+    assert apps.index("answer") < fallback < apps.index("bridge") < voicemail < apps.index("voicemail")
+    assert "speak" not in apps  # text-to-speech forks a synthesiser per call: never in the fallback
     before_bridge = steps[: apps.index("bridge")]
     assert ("set", "continue_on_fail=true") in before_bridge
     assert ("set", "hangup_after_bridge=true") in before_bridge
@@ -291,3 +299,18 @@ def test_voicemail_phrases_are_spoken_by_tts(document: ET.Element, expanded: Exp
     acks = {i.get("pattern") for i in macros["voicemail_ack"].iter("input")}
     assert {"^too-small$", "^saved$"} <= acks
     assert {a.get("function") for a in language.iter("action")} == {"speak-text"}
+
+
+def test_the_fallback_messages_are_rendered_once_to_8khz_wavs(tmp_path: Path, expanded: Expanded) -> None:
+    """scripts/render_prompts.sh (run by scripts/setup.sh) renders vars.xml's two messages to the files
+    the fallback plays; run again with nothing changed, it renders nothing."""
+    script = REPO / "scripts" / "render_prompts.sh"
+    first = subprocess.run([script, tmp_path], capture_output=True, text=True, timeout=120, check=True)
+    assert first.stdout.splitlines() == [f"render_prompts: {tmp_path}/{n}.wav" for n in ("fallback", "voicemail")]
+    for name in ("fallback", "voicemail"):
+        assert expanded.variables[f"hotline_{name}_message"]
+        with wave.open(str(tmp_path / f"{name}.wav"), "rb") as rendered:
+            assert (rendered.getframerate(), rendered.getnchannels(), rendered.getsampwidth()) == (8000, 1, 2)
+            assert rendered.getnframes() / 8000 > 2.0  # a spoken sentence, not an empty file
+    again = subprocess.run([script, tmp_path], capture_output=True, text=True, timeout=120, check=True)
+    assert again.stdout == ""

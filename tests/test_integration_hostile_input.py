@@ -180,9 +180,7 @@ def sent_since(rig, n: int) -> list:
     return rig.emulator.switch.commands[n:]
 
 
-@settings(
-    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(contact=CONTACT_TEXT)
 @example(contact="user/1009")  # both outcomes are always exercised, whatever is generated
 @example(contact="user/1009\n\napi hupall")
@@ -208,5 +206,6 @@ def test_any_supervisor_contact_leaves_hotline_in_one_command_only_as_the_endpoi
     )
     assert len(mine) == 1
     words = mine[0].line.split(" ")
-    assert words[:3] == ["bgapi", "originate", f"{{origination_uuid={leg}}}{contact}"] and len(words) == 4
+    assert len(words) == 4
+    assert words[:3] == ["bgapi", "originate", f"{{origination_uuid={leg},hotline_leg=true}}{contact}"]
     assert words[3].startswith("&eavesdrop(") and [name for name, _ in mine[0].pairs] == ["Job-UUID"]

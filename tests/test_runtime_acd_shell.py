@@ -152,6 +152,7 @@ def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_w
         "hotline_call": "call-1",
         "origination_caller_id_number": CALLER,
         "hangup_after_bridge": "true",
+        "hotline_leg": "true",  # the dialler's connection filters on it (callbacks watch this leg there)
     }
     assert rig.state("1001") is AgentState.RESERVED
     rig.clock.now += 12.5

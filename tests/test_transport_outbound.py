@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import gevent
 import pytest
 from gevent import socket
+from gevent.event import Event
 from gevent.queue import Queue
 
 from engine.esl import codec
@@ -41,11 +42,16 @@ class FakeSwitch:
         self.sock.sendall(data)
 
     def handshake(self) -> None:
-        """connect, myevents, linger answered with what a real FreeSWITCH sent (transcript 06)."""
+        """connect, myevents, linger answered with what a real FreeSWITCH sent (transcript 06); the
+        nixevent between them as FreeSWITCH 1.11.1 answers it."""
         recorded = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "recv"]
-        for reply in recorded[:3]:
+        for reply in recorded[:2]:
             self.command()
             self.send(reply)
+        assert self.command().startswith("nixevent CHANNEL_ANSWER ")
+        self.send(codec.reply("+OK events nixed"))
+        self.command()
+        self.send(recorded[2])
 
 
 @pytest.fixture
@@ -90,7 +96,8 @@ def test_a_silent_peer_is_closed_after_the_handshake_timeout(server):
     srv, metrics, calls = server(handshake_timeout=0.2, timeout=60)
     peer = FakeSwitch(srv.port)
     assert peer.command() == "connect"
-    assert peer.command(timeout=5) == ""  # hotline gave up waiting and closed, no `exit` sent
+    assert peer.command(timeout=5) == "resume"  # hotline gave up waiting: FreeSWITCH, go on to the fallback
+    assert peer.command(timeout=5) == ""  # and closed, no `exit` sent
     assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
     assert calls.empty()
 
@@ -109,6 +116,7 @@ def test_a_peer_that_does_not_start_like_freeswitch_is_refused(server, reply):
     peer = FakeSwitch(srv.port)
     assert peer.command() == "connect"
     peer.send(reply)
+    assert peer.command() == "resume"
     assert peer.command() == ""
     assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
     assert calls.empty()
@@ -154,3 +162,38 @@ def test_malformed_frame_mid_call_closes_the_socket_without_hanging_up(server):
     assert not any("hangup" in c for c in rest), rest
     assert metrics.value("hotline_esl_malformed_frames_total") == 1
     assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 0
+
+
+def test_a_call_receives_only_the_events_a_session_reads(server) -> None:
+    """myevents less UNUSED_EVENTS: FreeSWITCH (here the emulator, whose nixevent is FreeSWITCH's) sends no
+    CHANNEL_EXECUTE, CHANNEL_STATE, ... for the call, only what sessions read."""
+    from engine.emulator import Caller, Emulator
+
+    seen: list[str] = []
+    hung_up = Event()
+
+    def record(event: codec.Event) -> None:
+        seen.append(event.name)
+        if event.name == "CHANNEL_HANGUP":
+            hung_up.set()
+
+    def handler(call: OutboundCall) -> None:
+        call.register_handle("*", record)
+        call.execute("answer", timeout=5)
+        call.execute("set", "hotline_test=1", timeout=5)
+        call.hangup()
+        hung_up.wait(5)
+
+    srv, _metrics, calls = server(handler)
+    emu = Emulator(time_scale=0.01, dialplan={"4000": f"socket 127.0.0.1:{srv.port} async full"})
+    emu.start()
+    try:
+        uuid = emu.place_call(Caller("13800138000", script=[]), "4000")
+        assert calls.get(timeout=10).uuid == uuid
+        assert hung_up.wait(10), seen
+        fired = {e.name for e in emu.events if e.uuid == uuid}
+    finally:
+        emu.stop()
+    assert {"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_STATE"} <= fired  # the switch did fire them...
+    assert seen.count("CHANNEL_EXECUTE_COMPLETE") >= 2, seen  # answer, set (and the socket app's own end)
+    assert set(seen) == {"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "DISCONNECT"}, seen  # ...not to the call

@@ -63,6 +63,7 @@ class Step:
     lag_p99_ms: float | None = None
     esl_p99_ms: float | None = None
     esl_timeouts: int = 0
+    turned_away: int = 0  # hotline_calls_turned_away_total over the step (admission control: the fallback took them)
     other_cores: float = 0.0  # CPU used meanwhile by everything but FreeSWITCH and hotline (SIPp, other work), in cores
     log_summary: list[str] = field(default_factory=list)
 
@@ -191,6 +192,7 @@ def run_step(
         step.engine_ms_per_call = 1000.0 * engine_cpu / max(1, step.offered)
         metrics1 = hotline.metrics_text()
         step.esl_timeouts = int(counter_delta(metrics0, metrics1, "hotline_esl_command_timeouts"))
+        step.turned_away = int(counter_delta(metrics0, metrics1, "hotline_calls_turned_away"))
         # a command that timed out is never observed by the histogram: count it as slower than every bucket
         buckets, replied = histogram_deltas(metrics0, metrics1, "hotline_esl_command_seconds")
         step.esl_p99_ms = p99_ms(buckets, replied + step.esl_timeouts)
@@ -222,9 +224,10 @@ def row(step: Step) -> str:
     missing = step.offered - sum(step.cdrs.values()) if step.side == "hotline" else None
     apps = ", ".join(f"{k} {v}" for k, v in sorted(step.left_by_app.items()))
     left = f"{step.channels_left} ({apps})" if step.channels_left else "0"
+    away = step.turned_away if step.side == "hotline" else "-"
     return (
         f"| {step.rate:g} | {step.side} | {step.offered} | {step.completed} | {step.reached} | {cdrs} | "
-        f"{'-' if missing is None else missing} | {left} | {step.fs_ms_per_call:.0f} | "
+        f"{'-' if missing is None else missing} | {away} | {left} | {step.fs_ms_per_call:.0f} | "
         f"{fmt(step.engine_ms_per_call)} | "
         f"{fmt(step.lag_p99_ms)} | {fmt(step.esl_p99_ms)} | {step.esl_timeouts if step.side == 'hotline' else '-'} | "
         f"{step.other_cores:.2f} |"
@@ -232,10 +235,10 @@ def row(step: Step) -> str:
 
 
 HEADER = (
-    "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR | channels left "
-    "after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts "
+    "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR | turned away "
+    "| channels left after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts "
     "| other CPU, cores |\n"
-    "|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
+    "|---:|---|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
 )
 
 

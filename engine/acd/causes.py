@@ -1,7 +1,8 @@
 """One map from FreeSWITCH's hang-up causes to what became of a dialled leg, for every dialler in hotline.
 
-The ACD's offers (``-ERR <CAUSE>`` of ``bgapi originate``), agents' manual dials (the leg's
-``originate_disposition``) and campaign dials all read this map, so the same cause means the same
+The ACD's offers (``-ERR <CAUSE>`` of ``bgapi originate``), agents' manual dials (the agent leg's
+``originate_disposition`` and the number leg's answer: :func:`manual_dial_outcome`) and campaign dials
+all read this map, so the same cause means the same
 thing everywhere. Causes not listed are ``failed``.
 """
 
@@ -54,6 +55,24 @@ def outcome_of(cause: str) -> DialOutcome:
 def offer_failure(cause: str) -> str:
     """The ACD's reason for an offer whose ``originate`` failed with ``cause`` (``-ERR NO_ANSWER``)."""
     return OFFER_FAILURES.get(outcome_of(cause), "failed")
+
+
+def manual_dial_outcome(disposition: str, number_answered: bool) -> DialOutcome:
+    """What became of an agent's manual dial (the agent's leg bridged on to the number).
+
+    ``disposition`` is the agent leg's ``originate_disposition``: what its bridge to the number got.
+    ``ORIGINATOR_CANCEL`` means the agent hung up as the number rang or just as it answered (on a real
+    FreeSWITCH the bridge may not have formed yet): the number's own leg decides, answered if it answered.
+    """
+    outcome = outcome_of(disposition)
+    if outcome is DialOutcome.CANCELLED and number_answered:
+        return DialOutcome.ANSWERED
+    return outcome
+
+
+def number_leg_decides(disposition: str) -> bool:
+    """Whether :func:`manual_dial_outcome` needs the number's leg (answered, or cancelled by the agent)."""
+    return outcome_of(disposition) in (DialOutcome.ANSWERED, DialOutcome.CANCELLED)
 
 
 def cause_name(reply: str) -> str:

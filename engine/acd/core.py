@@ -35,6 +35,7 @@ records of :mod:`engine.acd.base`: :mod:`~engine.acd.staffing` (agent moves),
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
@@ -438,11 +439,16 @@ class Acd(Restore, Reclaims, Callbacks, Queries, Routing, Offers, Staffing):
 
     def reset(self, now: float) -> list[commands.Command]:
         """FreeSWITCH reconnected: fail every ringing offer (no agent penalty) and re-queue its call at
-        the head; bridged calls are ended after ``reset_confirm_seconds`` unless confirmed."""
+        the head; agents held out by a lost offer are available again; bridged calls are ended after
+        ``reset_confirm_seconds`` unless confirmed."""
         self._advance(now)
         for offer in sorted(self._offers.values(), key=lambda o: o.offer_id):
             self._withdraw(offer, OfferEvent.FAIL, AgentEvent.OFFER_CANCELLED)
             self._after_offer(self._calls[offer.call_id])
+        for agent in self._agents.values():  # held out since an offer was lost with the connection
+            if agent.available_at == math.inf:
+                agent.available_at = now
+                self._sync_availability(agent)
         for call in self._calls.values():
             if call.state is CallState.BRIDGED:
                 call.confirmed = False

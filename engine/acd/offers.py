@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 
 from engine.acd import commands
 from engine.acd.base import FAILURE_EVENTS, AcdBase, _Timer
@@ -53,6 +54,22 @@ class Offers(AcdBase):
             agent.available_at = self._now + delay
             self._agent_event(agent, AgentEvent.OFFER_FAILED, self._now, reason)
         self._after_offer(self._calls[offer.call_id])
+
+    def offer_lost(self, offer_id: str, now: float) -> list[commands.Command]:
+        """The offer's ``originate`` was lost with the control connection (FreeSWITCH out of reach):
+        the offer ends ``lost`` (a CancelOffer kills the leg, had it been made), the call returns to the
+        head of its queue, and the agent is ``ready`` with no penalty but held out of routing until
+        FreeSWITCH is back (:meth:`reset`): no more offers that cannot ring. Offers the ACD already
+        resolved are ignored."""
+        self._advance(now)
+        offer = self._offers.get(offer_id)
+        if offer is not None:
+            agent = self._agents[offer.agent_id]
+            agent.available_at = math.inf
+            self._withdraw(offer, OfferEvent.LOSE, AgentEvent.OFFER_LOST, "switch_lost")
+            self._after_offer(self._calls[offer.call_id])
+            self._route()
+        return self._flush()
 
     def _after_offer(self, call: QueuedCall) -> None:
         """A call lost an offer: once none rings, it returns to the head of its queue (or exits)."""

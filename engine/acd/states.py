@@ -20,6 +20,9 @@ Agents
     ``ready`` without wrap-up, held out for the queue's failed delay.  If instead FreeSWITCH says the
     *caller's* channel is gone (``caller_gone``: ``-ERR No such channel!`` for the caller, or the caller's
     hangup seen before the bridge formed) they go back to ``ready`` at once: no wrap-up, no penalty.
+    An offer whose ``originate`` was lost with the control connection (``offer_lost``: FreeSWITCH out of
+    reach, nobody to blame) puts its agent back to ``ready`` with no penalty but held out of routing
+    until FreeSWITCH is back (the ACD's ``reset``), so no agent is offered calls that cannot ring.
     An agent on a callback whose customer could not be reached goes straight back to ``ready``
     (``callback_failed``, no wrap-up).
     ``break`` carries a reason code; going on break again just changes the reason.  Logging out is possible
@@ -72,7 +75,8 @@ Reclaimed callers (engine restart)
 
 Offers
     An offer is ``ringing`` until exactly one outcome: ``answered``, ``no_answer``,
-    ``busy``, ``rejected``, ``failed`` or ``cancelled`` (withdrawn by the ACD).
+    ``busy``, ``rejected``, ``failed``, ``cancelled`` (withdrawn by the ACD) or ``lost`` (its command
+    was lost with the control connection; its call goes back to the head of its queue).
     All outcomes are final.
 """
 
@@ -117,6 +121,7 @@ class AgentEvent(StrEnum):
     CALL_ENDED = "call_ended"
     BRIDGE_FAILED = "bridge_failed"
     CALLER_GONE = "caller_gone"
+    OFFER_LOST = "offer_lost"
     CALLBACK_FAILED = "callback_failed"
     WRAP_UP_ENDED = "wrap_up_ended"
     DIAL = "dial"
@@ -173,6 +178,7 @@ class OfferState(StrEnum):
     REJECTED = "rejected"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    LOST = "lost"
 
 
 class OfferEvent(StrEnum):
@@ -184,6 +190,7 @@ class OfferEvent(StrEnum):
     REJECT = "reject"
     FAIL = "fail"
     CANCEL = "cancel"
+    LOSE = "lose"
 
 
 _A, _AE = AgentState, AgentEvent
@@ -204,6 +211,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, AgentEvent], AgentState] = {
     (_A.RESERVED, _AE.OFFER_FAILED): _A.READY,
     (_A.RESERVED, _AE.TOO_MANY_NO_ANSWERS): _A.BREAK,
     (_A.RESERVED, _AE.OFFER_CANCELLED): _A.READY,
+    (_A.RESERVED, _AE.OFFER_LOST): _A.READY,
     (_A.ON_CALL, _AE.CALL_ENDED): _A.WRAP_UP,
     (_A.ON_CALL, _AE.BRIDGE_FAILED): _A.READY,
     (_A.ON_CALL, _AE.CALLER_GONE): _A.READY,
@@ -262,6 +270,7 @@ OFFER_TRANSITIONS: dict[tuple[OfferState, OfferEvent], OfferState] = {
     (_O.RINGING, _OE.REJECT): _O.REJECTED,
     (_O.RINGING, _OE.FAIL): _O.FAILED,
     (_O.RINGING, _OE.CANCEL): _O.CANCELLED,
+    (_O.RINGING, _OE.LOSE): _O.LOST,
 }
 
 TABLES: dict[Machine, dict] = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gevent.event import AsyncResult
 
+from engine.esl import dialstring
 from engine.esl.codec import DEFAULT_LIMITS, Event, Limits
 from engine.metrics import Metrics
 from engine.runtime.orphans import OrphanLegs
@@ -24,6 +25,15 @@ DIALLER_EVENTS = [
     "RECORD_STOP",
     "CUSTOM",
     "avmd::beep",
+]
+#: What FreeSWITCH sends this connection of the events above (ESL ``filter``: an event passes when one of
+#: these matches): events of hotline's own legs (every originate sets ``hotline_leg=true``), bgapi results
+#: (they carry no channel), and mod_avmd's beeps (only legs hotline started avmd on have them). Without the
+#: filter, every channel of the switch (each caller, each agent's leg) reached the dialler's connection.
+DIALLER_FILTERS = [
+    (f"variable_{dialstring.LEG_VARIABLE}", dialstring.OWN_LEG),
+    ("Event-Name", "BACKGROUND_JOB"),
+    ("Event-Subclass", "avmd::beep"),
 ]
 
 
@@ -60,7 +70,7 @@ class Legs:
     ) -> Legs:
         client = InboundClient(
             host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler",
-            limits=limits,
+            limits=limits, filters=DIALLER_FILTERS,
         )  # fmt: skip
         return cls(client, metrics)
 

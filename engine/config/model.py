@@ -60,6 +60,15 @@ class FreeSwitch(_Section):
         return Limits(self.esl_max_header_bytes, self.esl_max_headers, self.esl_max_body_bytes)
 
 
+class AdmissionSettings(_Section):
+    """When the engine is behind, new inbound calls are turned away to the dialplan's fallback
+    (engine/runtime/admission.py); over any one of these limits is behind."""
+
+    max_loop_lag_seconds: float = Field(0.5, gt=0)
+    max_pending_commands: int = Field(50, ge=1)
+    max_calls_in_ivr: int = Field(200, ge=1)
+
+
 class Listen(_Section):
     host: str = "127.0.0.1"
     port: Port
@@ -189,6 +198,7 @@ class Config(_Section):
     agent_calls: AgentCalls = AgentCalls()
     retention: Retention = Retention()
     continuity: Continuity = Continuity()
+    admission: AdmissionSettings = AdmissionSettings()
     tokens: dict[str, Token] = Field(default_factory=dict)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     _source: tuple[Path | None, yaml.Node | None] = PrivateAttr(default=(None, None))

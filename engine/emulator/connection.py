@@ -72,6 +72,7 @@ class Connection:
         self.filters: list[tuple[str, str]] = []
         self.my_uuid = ""
         self.linger: int | None = None
+        self.resume = False  # outbound: ``resume`` seen: the dialplan goes on once the socket closes
         self.connected = gevent.event.Event()  # outbound: ``connect`` seen
         self.first_message = gevent.event.Event()  # outbound: first sendmsg seen
         self.closed = gevent.event.Event()
@@ -128,7 +129,7 @@ class Connection:
         custom_ok = name != "CUSTOM" or event.get("Event-Subclass") in self.custom
         ok = (self.all_events and name not in self.nixed) or (name in self.events and custom_ok)
         if ok and self.filters:
-            ok = any(event.get(h).lower() == v.lower() for h, v in self.filters if h in event.headers)
+            ok = passes_filters(self.filters, event)
         if ok and self.my_uuid:
             ok = event.uuid == self.my_uuid or event.get("Job-Owner-UUID") == self.my_uuid
         return ok
@@ -181,7 +182,7 @@ class Connection:
         finally:
             self.close()
             self.closed.wait(5)
-            if self.channel is not None and self.channel.alive and self.linger is None:
+            if self.channel is not None and self.channel.alive and self.linger is None and not self.resume:
                 self.channel.hangup("NORMAL_CLEARING")
 
     def handle(self, frame: codec.Command) -> None:
@@ -211,7 +212,7 @@ class Connection:
             self.close()
             return None
         handler: Callable[[str, codec.Command], str | None] | None = getattr(self, f"cmd_{verb}", None)
-        if handler is None or (verb in ("connect", "linger", "nolinger") and self.channel is None):
+        if handler is None or (verb in ("connect", "linger", "nolinger", "resume") and self.channel is None):
             if verb in ("linger", "nolinger"):
                 return "-ERR not controlling a session"
             return "-ERR command not found"
@@ -241,6 +242,10 @@ class Connection:
         self.events |= MYEVENTS
         self.events_on = True
         return "+OK Events Enabled"
+
+    def cmd_resume(self, rest: str, frame: codec.Command) -> str:
+        self.resume = True
+        return "+OK"
 
     def cmd_linger(self, rest: str, frame: codec.Command) -> str:
         self.linger = int(rest) if rest.lstrip("-").isdigit() else -1
@@ -300,7 +305,9 @@ class Connection:
             if name.lower() == "all":
                 self.filters = []
             else:
-                self.filters = [(h, v) for h, v in self.filters if not (h == name and (not value or v == value))]
+                self.filters = [
+                    (h, v) for h, v in self.filters if not (h.lower() == name.lower() and (not value or v == value))
+                ]
             return f"+OK filter deleted. [{name}][{value or '(null)'}]"
         if not value:
             return "-ERR invalid syntax"
@@ -352,3 +359,52 @@ class Connection:
         if own:
             self.first_message.set()
         return "+OK"
+
+
+def _header(event: codec.Event, name: str) -> str | None:
+    """``switch_event_get_header``: the first header of that name, compared without case."""
+    wanted = name.lower()
+    return next((value for key, value in event.pairs if key.lower() == wanted), None)
+
+
+def _regex_matches(expression: str, value: str) -> bool:
+    """``switch_regex_perform`` on ``/pattern/flags`` (unanchored; flags ``i`` and ``s``)."""
+    body = expression[1:]
+    pattern, slash, opts = body.rpartition("/")
+    if not slash:
+        return False  # FreeSWITCH logs "missing ending '/' delimeter" and reports no match
+    flags = (re.IGNORECASE if "i" in opts else 0) | (re.DOTALL if "s" in opts else 0)
+    try:
+        return re.search(pattern, value, flags) is not None
+    except re.error:
+        return False
+
+
+def passes_filters(filters: list[tuple[str, str]], event: codec.Event) -> bool:
+    """mod_event_socket's ``filter`` rule, step by step (event_handler in mod_event_socket.c).
+
+    Filters are tried in the order they were added; one whose header the event lacks is skipped. A
+    value may start with ``+`` (keep, the default) or ``-`` (drop) and spaces; the rest is compared
+    without case, or, when the value as given starts with ``/``, as a ``/regex/flags``. The first
+    keep filter that matches lets the event through (later keep filters are not tried), and any drop
+    filter that matches drops it, before or after. No keep filter matching drops it too: with only
+    drop filters, nothing passes.
+    """
+    send = False
+    for name, value in filters:
+        found = _header(event, name)
+        if found is None:
+            continue
+        keep, start = True, 0
+        while start < len(value) and value[start] in "+- ":
+            keep = {"+": True, "-": False}.get(value[start], keep)
+            start += 1
+        compare_to = value[start:]
+        if send and keep:
+            continue
+        matched = _regex_matches(compare_to, found) if value.startswith("/") else found.lower() == compare_to.lower()
+        if matched:
+            if not keep:
+                return False
+            send = True
+    return send

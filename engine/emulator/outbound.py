@@ -37,7 +37,11 @@ class OutboundSocket:
         reader = gevent.spawn(conn.serve)
         reader.link(lambda _: self.connections.discard(conn))
         gevent.wait([conn.first_message, conn.closed, ch.dead], count=1)
-        if ch.alive and not conn.closed.is_set():
+        if not ch.alive:
+            return
+        if conn.closed.is_set() and not (conn.first_message.is_set() or conn.resume):
+            ch.park()  # closed before taking the call without ``resume``: FreeSWITCH leaves it in socket too
+        elif not conn.closed.is_set():
             ch.park(until=conn.closed)  # the listener gone: the park ends, the dialplan goes on
 
     def _fallback(self, ch: Channel) -> None:

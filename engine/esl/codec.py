@@ -377,6 +377,15 @@ def event_subscribe(fmt: str, names: list[str]) -> bytes:
     return command(command_line("event", [fmt, *names]))
 
 
+def event_filter(header: str, value: str) -> bytes:
+    """``filter <header> <value>``: only events whose ``header`` equals ``value`` (case-insensitive) pass.
+
+    FreeSWITCH (mod_event_socket) lets an event through when any filter whose header the event has
+    matches; an event without any filtered header is dropped (docs/freeswitch.md, "Event filters").
+    """
+    return command(command_line("filter", [header, value]))
+
+
 def _sendmsg(uuid: str) -> str:
     return f"sendmsg {argument(uuid, 'uuid')}" if uuid else "sendmsg"
 

@@ -120,15 +120,31 @@ def application(app: str, arg: str = "") -> str:
     return f"&{app}({argument(arg, f'{app} argument') if arg else ''})"
 
 
+#: The channel variable every leg hotline originates (or bridges to) carries: the dialler's connection
+#: asks FreeSWITCH only for events of legs with ``hotline_leg=true`` (an ESL ``filter`` on
+#: ``variable_hotline_leg``, engine/campaigns/legs.py). ACD offers' legs carry it too: callbacks and
+#: conferences watch an agent's leg on the dialler's connection.
+LEG_VARIABLE = "hotline_leg"
+OWN_LEG = "true"
+
+
+def _marked(values: Mapping[str, object]) -> dict[str, object]:
+    marked = dict(values)
+    marked.setdefault(LEG_VARIABLE, OWN_LEG)
+    return marked
+
+
 def originate(values: Mapping[str, object], dial: str, app: str, arg: str = "") -> tuple[str, str, str]:
-    """The parts of ``originate {vars}<endpoint> &app(arg)`` for :meth:`Connection.bgapi`.
+    """The parts of ``originate {vars}<endpoint> &app(arg)`` for :meth:`Connection.bgapi`; the leg
+    carries :data:`LEG_VARIABLE` (``true`` unless ``values`` says otherwise).
 
     ``dial`` must already be an endpoint (from :func:`endpoint` or :func:`from_template`); it is
     checked again here so no caller can skip that step.
     """
-    return "originate", variables(values) + endpoint(dial, "dial string"), application(app, arg)
+    return "originate", variables(_marked(values)) + endpoint(dial, "dial string"), application(app, arg)
 
 
 def bridge_to(values: Mapping[str, object], dial: str) -> tuple[str, str]:
-    """The ``bridge`` application and argument that ring ``dial`` with ``values`` once a leg answers."""
-    return "bridge", variables(values) + endpoint(dial, "dial string")
+    """The ``bridge`` application and argument that ring ``dial`` with ``values`` once a leg answers
+    (the new leg carries :data:`LEG_VARIABLE` too)."""
+    return "bridge", variables(_marked(values)) + endpoint(dial, "dial string")

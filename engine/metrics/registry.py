@@ -174,6 +174,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.calls_turned_away = Counter(
+            "hotline_calls_turned_away",
+            "New inbound calls turned away because the engine was behind (the dialplan's fallback took them)",
+            ["reason"],
+            registry=r,
+        )
         self.screen_pops = Counter("hotline_screen_pops", "Screen pops published", ["kind"], registry=r)
         self.call_control = Counter(
             "hotline_call_control_actions",

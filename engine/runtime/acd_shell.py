@@ -118,6 +118,7 @@ class _OfferIO:
     queue: str
     leg: str
     cancelled: bool = False
+    lost: bool = False  # its originate was lost with the control connection
 
 
 class Esl(Protocol):
@@ -356,9 +357,14 @@ class AcdShell:
                 self.apply(lambda now: self.acd.offer_failed(offer.offer_id, reason, now))
             return
         except ConnectionLost as exc:
-            # FreeSWITCH is out of reach: nobody is to blame. The ACD's reset when the control connection is
-            # back withdraws this offer without penalty (and the cancel kills the leg, had it been made).
-            log.warning("offer %s to %s: %s; withdrawn when FreeSWITCH is back", offer.offer_id, offer.agent_id, exc)
+            # FreeSWITCH is out of reach, nobody to blame: the ACD's offer_lost rule. The leg, had it been made,
+            # is killed once FreeSWITCH is back (and reconciled, should that kill miss it).
+            log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
+            if not io.cancelled:
+                io.lost = True
+                self.apply(lambda now: self.acd.offer_lost(offer.offer_id, now))
+            if self.control.wait_connected(self.orphans.memory_seconds):
+                self.orphans.release(io.leg, "ORIGINATOR_CANCEL")
             return
         except ESLError as exc:
             log.warning("offer %s to %s: %s", offer.offer_id, offer.agent_id, exc)
@@ -384,7 +390,7 @@ class AcdShell:
         self.hub.clear(cancel.agent_id)
         if io is not None:
             io.cancelled = True
-            self._count_offer(io, "cancelled")
+            self._count_offer(io, "lost" if io.lost else "cancelled")
             gevent.spawn(self.orphans.release, io.leg, "ORIGINATOR_CANCEL")
 
     def reconcile(self) -> int:

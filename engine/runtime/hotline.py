@@ -45,6 +45,7 @@ from engine.ivr.flow import Flow
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
+from engine.runtime.admission import Admission
 from engine.runtime.adopt import Adoption
 from engine.runtime.agent_metrics import AgentMetrics
 from engine.runtime.call_control import CallControl
@@ -155,6 +156,7 @@ class Hotline:
             peers=config.freeswitch.outbound_peers,
             handshake_timeout=config.freeswitch.outbound_handshake_seconds,
             limits=config.freeswitch.esl_limits(),
+            admit=Admission.of(self),
         )
         fs = config.freeswitch
         legs = Legs.connect(

@@ -21,7 +21,7 @@ from typing import Any
 import gevent
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.acd.causes import HANGUP_CAUSES
+from engine.acd.causes import HANGUP_CAUSES, DialOutcome, manual_dial_outcome, number_leg_decides, outcome_of
 from engine.acd.states import IllegalTransition
 from engine.campaigns.legs import Legs
 from engine.config.model import AgentCalls
@@ -156,15 +156,14 @@ class ManualDials:
             agent_leg.hangup.get()
             ended = agent_leg.ended
             cause = ended.variable("originate_disposition") if ended else ""
-            outcome = DIAL_OUTCOMES.get(cause, "failed")
-            if outcome != "answered" and cause != "ORIGINATOR_CANCEL":
-                return outcome, cause, None
-            # ORIGINATOR_CANCEL: the agent hung up as the number rang, or just as it answered (seen on a real
-            # FreeSWITCH: the bridge was not made yet). The number's own leg says which, if it was rung at all.
-            party.hangup.wait(timeout=5.0 if outcome == "answered" else 2.0)
+            if not number_leg_decides(cause):
+                return str(outcome_of(cause)), cause, None
+            # answered, or cancelled by the agent as the number rang or answered: the number's own leg says which
+            party.hangup.wait(timeout=5.0 if outcome_of(cause) is DialOutcome.ANSWERED else 2.0)
             answered_us = int(party.ended.get("Caller-Channel-Answered-Time") or 0) if party.ended else 0
-            if outcome != "answered" and not answered_us:
-                return outcome, cause, None
+            outcome = manual_dial_outcome(cause, answered_us > 0)
+            if outcome is not DialOutcome.ANSWERED:
+                return str(outcome), cause, None
             at = datetime.fromtimestamp(answered_us / 1e6, UTC) if answered_us else call.started_at
             return "answered", "SUCCESS", at
         except (CommandFailed, ESLError) as exc:  # the agent did not pick up: the number was never rung

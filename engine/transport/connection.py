@@ -226,6 +226,11 @@ class Connection(esl.ESLProtocol):
                 if event is CLOSED:
                     return
 
+    @property
+    def pending(self) -> int:
+        """Commands sent and not answered yet (a ``bgapi`` counts until its reply, not its result)."""
+        return len(self._replies)
+
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback`` once the connection closes (at once if it already has)."""
         if self.connected:

@@ -46,9 +46,13 @@ class InboundClient:
         backoff: tuple[float, float] = (0.05, 5.0),
         name: str = "control",
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        filters: list[tuple[str, str]] | None = None,
     ) -> None:
+        """``filters``: ``(header, value)`` pairs sent as ESL ``filter`` before subscribing, so FreeSWITCH
+        sends only events that match one of them (:func:`engine.esl.codec.event_filter`)."""
         self.host, self.port, self.password = host, port, password
         self.events = events
+        self.filters = list(filters or [])
         self.metrics = metrics
         self.timeout = timeout
         self.backoff = backoff
@@ -98,6 +102,10 @@ class InboundClient:
                 )
             for name, handler in self._handlers:
                 conn.register_handle(name, handler)
+            for header, value in self.filters:
+                reply = conn.send_frame(codec.event_filter(header, value))
+                if not reply.ok:
+                    raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
             reply = conn.send_frame(codec.event_subscribe("plain", self.events))
             if not reply.ok:
                 raise ESLError(f"subscribing to events failed: {reply.reply_text}")
@@ -164,6 +172,11 @@ class InboundClient:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._up.wait(timeout)
+
+    @property
+    def pending(self) -> int:
+        """Commands sent on the current connection and not answered yet (0 when disconnected)."""
+        return self._conn.pending if self._conn is not None and self._conn.connected else 0
 
     def _current(self) -> Connection:
         if not self.connected or self._conn is None:

@@ -1,16 +1,21 @@
 """The outbound-socket server: FreeSWITCH's ``socket host:port async full`` hands each call here.
 
 Each accepted connection becomes an :class:`OutboundCall`: ``connect`` (the channel's data),
-``myevents`` and ``linger`` are sent first, so the call's own events arrive and the socket stays
-open after hangup long enough to read CHANNEL_HANGUP_COMPLETE. The call handler then runs in the
-connection's greenlet; whatever it raises is logged and the channel is hung up, never leaked.
+``myevents`` (less the events no session reads) and ``linger`` are sent first, so the call's own
+events arrive and the socket stays open after hangup until FreeSWITCH's disconnect notice. The call
+handler then runs in the connection's greenlet; whatever it raises is logged and the channel is hung
+up, never leaked.
 
 The port is unauthenticated, so the server trusts no one: a connection from an address outside
 ``peers`` (``freeswitch.outbound_peers``, loopback by default) is closed at once, and one whose
 reply to ``connect`` is not a channel's data within ``handshake_timeout`` seconds is closed too;
-both are counted in ``hotline_outbound_refused_total{reason}``. A malformed frame later in a call
-closes its socket without a hangup, so FreeSWITCH's dialplan goes on after ``socket`` (the fallback)
-and the session records the call as it records any lost socket.
+both are counted in ``hotline_outbound_refused_total{reason}``; FreeSWITCH is sent ``resume`` first,
+so a call whose ``connect`` reply came too late goes on to the dialplan's fallback instead of staying
+parked in ``socket``. Before the handshake, ``admit`` (admission control, engine/runtime/admission.py)
+may turn a call away: ``resume`` and close, nothing read, so the fallback runs at once and the call
+costs the engine no session. A malformed frame later in a call closes its socket without a hangup,
+so FreeSWITCH's dialplan goes on after ``socket`` (the fallback) and the session records the call as
+it records any lost socket.
 
 greenswitch's ``OutboundESLServer`` is not used: it exits the process when the port is taken and
 polls ``accept`` every 100 ms. gevent's ``StreamServer`` accepts as connections arrive.
@@ -18,9 +23,11 @@ polls ``accept`` every 100 ms. gevent's ``StreamServer`` accepts as connections 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gevent import socket
 from gevent.event import Event
@@ -34,6 +41,30 @@ log = logging.getLogger(__name__)
 
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+#: Of the events ``myevents`` turns on, those no call session reads: turned off again right after it
+#: (``nixevent``), so FreeSWITCH neither copies nor serialises them for every call (each carries the
+#: channel's ~200 variables). Kept: CHANNEL_EXECUTE_COMPLETE (applications), CHANNEL_HANGUP, CHANNEL_BRIDGE,
+#: CHANNEL_UNBRIDGE, DTMF and DETECTED_SPEECH.
+UNUSED_EVENTS = [
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_CREATE",
+    "CHANNEL_DATA",
+    "CHANNEL_DESTROY",
+    "CHANNEL_EXECUTE",
+    "CHANNEL_HANGUP_COMPLETE",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_UUID",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UNPARK",
+    "TALK",
+    "NOTALK",
+]
 
 
 class NotFreeSwitch(ESLError):
@@ -65,7 +96,8 @@ class OutboundCall(Connection):
         self.hungup.set()
 
     def handshake(self, timeout: float | None = None) -> None:
-        """``connect``, ``myevents``, ``linger``: afterwards the channel's data is in ``channel``.
+        """``connect``, ``myevents`` (less :data:`UNUSED_EVENTS`), ``linger``: afterwards the channel's data
+        is in ``channel``.
 
         Raises :class:`NotFreeSwitch` when the reply to ``connect`` is not a channel's data within
         ``timeout`` seconds (or is malformed), :class:`ConnectionLost` when the peer just left.
@@ -83,6 +115,7 @@ class OutboundCall(Connection):
         self.channel = reply.headers
         self.name = f"call {self.uuid}"
         self.send_frame(codec.command("myevents"))
+        self.send_frame(codec.command(codec.command_line("nixevent", UNUSED_EVENTS)))
         self.send_frame(codec.command("linger"))
 
     @property
@@ -117,6 +150,15 @@ class OutboundCall(Connection):
 CallHandler = Callable[[OutboundCall], None]
 
 
+class Admit(Protocol):
+    """Asked before each call's handshake: ``None`` takes the call, a reason turns it away (and counts
+    it). Started and stopped with the server (engine.runtime.admission.Admission)."""
+
+    def __call__(self) -> str | None: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 class OutboundServer:
     """Accepts FreeSWITCH's outbound-socket connections and runs ``handler`` for each call."""
 
@@ -131,8 +173,10 @@ class OutboundServer:
         peers: Sequence[str] = LOOPBACK,
         handshake_timeout: float = 5.0,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        admit: Admit | None = None,
     ) -> None:
         self.handler = handler
+        self.admit = admit
         self.metrics = metrics
         self.timeout = timeout
         self.peers = [ipaddress.ip_network(peer, strict=False) for peer in peers]
@@ -144,6 +188,8 @@ class OutboundServer:
     def start(self) -> int:
         """Bind and accept in the background; returns the bound port (``port=0`` picks one)."""
         self._server.start()
+        if self.admit is not None:
+            self.admit.start()
         return self._server.server_port
 
     def allowed(self, host: str) -> bool:
@@ -165,10 +211,23 @@ class OutboundServer:
         else:
             sock_or_call.close()
 
+    @staticmethod
+    def _hand_back(sock: socket.socket) -> None:
+        """Close the socket after ``resume``: without it FreeSWITCH leaves the channel parked in ``socket``
+        (async mode) instead of going on with the dialplan; the reply is not waited for."""
+        try:
+            sock.sendall(codec.command("resume"))
+        except OSError as exc:
+            log.info("outbound socket: resume not sent: %s", exc)
+        sock.close()
+
     def _accept(self, sock: socket.socket, address: tuple[str, int]) -> None:
         peer = str(address[0]) if address else "?"
         if not self.allowed(peer):
             self._refuse(sock, peer, "address", "address not in freeswitch.outbound_peers")
+            return
+        if self.admit is not None and self.admit() is not None:  # behind: FreeSWITCH's fallback takes it
+            self._hand_back(sock)
             return
         call = OutboundCall(sock, metrics=self.metrics, timeout=self.timeout, limits=self.limits)
         call.start()
@@ -176,7 +235,9 @@ class OutboundServer:
         try:
             try:
                 call.handshake(self.handshake_timeout)
-            except NotFreeSwitch as exc:
+            except NotFreeSwitch as exc:  # FreeSWITCH too slow to answer `connect`, or not FreeSWITCH at all
+                with contextlib.suppress(OSError):
+                    call.sock.sendall(codec.command("resume"))  # the caller goes to the fallback, not parked
                 self._refuse(call, peer, "handshake", f"does not start like FreeSWITCH: {exc}")
                 return
             except ESLError:
@@ -199,4 +260,6 @@ class OutboundServer:
         self._server.close()
 
     def stop(self) -> None:
+        if self.admit is not None:
+            self.admit.stop()
         self._server.stop(timeout=1)
