@@ -49,7 +49,7 @@ fi
 
 # The test set-up only: promtool (checks ops/prometheus/ in tests/test_ops_alerts.py), taken out of
 # Debian's prometheus package alone: no Prometheus server is installed, started or given a user.
-promtool() {  # Debian's prometheus package, unpacked: only its promtool, into .venv/bin
+install_promtool() {  # Debian's prometheus package, unpacked: only its promtool, into .venv/bin
   local tmp; tmp=$(mktemp -d)
   [[ $(id -u) -eq 0 ]] && chown _apt "$tmp" 2>/dev/null || true
   (cd "$tmp" && { apt-get download -qq prometheus 2>/dev/null || { apt-get update -qq && apt-get download -qq prometheus; }; })
@@ -58,7 +58,7 @@ promtool() {  # Debian's prometheus package, unpacked: only its promtool, into .
   rm -rf "$tmp"
 }
 if [[ -n "$testing" ]] && ! command -v promtool >/dev/null && [[ ! -x .venv/bin/promtool ]]; then
-  step "promtool from Debian's prometheus package (the tool only)" promtool
+  step "promtool from Debian's prometheus package (the tool only)" install_promtool
 fi
 
 # The dialplan fallback's messages, rendered once (dialplans/default.xml plays them; never TTS per call)
