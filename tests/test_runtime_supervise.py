@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import gevent
-from gevent import monkey
 from gevent.queue import Queue
 
 from engine.metrics import Metrics
-from engine.runtime.supervise import supervised, watch_loop_lag
-from tests.acd_rig import wait_until
-
-blocking_sleep = monkey.get_original("time", "sleep")  # the tests run monkey-patched
+from engine.runtime.supervise import supervised
 
 
 def restarts(metrics: Metrics, name: str) -> float:
@@ -46,18 +42,3 @@ def test_killing_a_supervised_greenlet_stops_it_without_a_restart() -> None:
     greenlet.kill(timeout=5)
     assert greenlet.dead
     assert restarts(metrics, "forever") == 0
-
-
-def test_the_loop_lag_histogram_sees_the_loop_held() -> None:
-    metrics = Metrics()
-    probe = watch_loop_lag(metrics, interval=0.005)
-    wait_until(lambda: metrics.value("hotline_event_loop_lag_seconds_count") >= 2)
-    blocking_sleep(0.3)  # holds the whole loop, as a synchronous database write did
-    wait_until(
-        lambda: (
-            metrics.value("hotline_event_loop_lag_seconds_bucket", le="0.25")
-            < metrics.value("hotline_event_loop_lag_seconds_count")
-        )
-    )
-    probe.kill()
-    assert metrics.value("hotline_event_loop_lag_seconds_sum") >= 0.29

@@ -59,7 +59,6 @@ from engine.runtime.manual_dial import ManualDials
 from engine.runtime.reclaim import PARKED, Reclaimer
 from engine.runtime.retention import DailyPurge
 from engine.runtime.segments import CallSegments
-from engine.runtime.supervise import watch_loop_lag
 from engine.speech.tts import EspeakFileTts
 from engine.store import (
     agents,
@@ -113,7 +112,6 @@ class Hotline:
         self.db = make_engine(config.db_url())
         self.sessions: sessionmaker[Session] = session_factory(self.db)
         self.writer = Writer(self.sessions, config.data_dir, self.metrics)  # hot-path writes, off the loop
-        self._lag_probe: gevent.Greenlet | None = None
         self.flows: dict[str, Flow] = {}
         self.call_recorded: list[Callable[[CallTrace], None]] = []
         self.control = InboundClient(
@@ -158,6 +156,7 @@ class Hotline:
             limits=config.freeswitch.esl_limits(),
             admit=Admission.of(self),
         )
+        self.outbound.admit.lag.listeners.append(self.metrics.loop_lag.observe)  # one lag monitor
         fs = config.freeswitch
         legs = Legs.connect(
             fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout, limits=fs.esl_limits()
@@ -208,7 +207,6 @@ class Hotline:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.config.db_url())
         self.writer.start()  # replays what an earlier run journalled during an outage, in order
-        self._lag_probe = watch_loop_lag(self.metrics)
         self.flows = self._load_flows()
         self._load_acd()
         self.http.start()
@@ -232,8 +230,6 @@ class Hotline:
         self.control.stop()
         self.http.stop(timeout=1)
         self.writer.stop()
-        if self._lag_probe is not None:
-            self._lag_probe.kill()
         self.db.dispose()
 
     def serve_forever(self) -> None:

@@ -51,15 +51,3 @@ def supervised(
     greenlet = gevent.spawn(loop)
     greenlet.name = name
     return greenlet
-
-
-def watch_loop_lag(metrics: Metrics, interval: float = 0.025) -> gevent.Greenlet:
-    """Start (supervised) the lag probe: every ``interval`` s, how late the wake-up was."""
-
-    def probe() -> None:
-        while True:
-            start = time.perf_counter()
-            gevent.sleep(interval)  # a timer: the probe's period; how late it ends is the measure
-            metrics.loop_lag.observe(max(0.0, time.perf_counter() - start - interval))
-
-    return supervised("loop_lag", probe, metrics)
