@@ -109,6 +109,7 @@ class AcdBase:
         self._offer_seq = itertools.count(1)
         self._timer_seq = itertools.count()
         self._timers: list[tuple[float, int, _Timer, str, int]] = []
+        self._timers_limit = TIMER_SLACK  # the heap's size that triggers dropping dead timers
         # Indexes (derived from the records above).
         self._queues_by_skill: dict[str, set[str]] = {}
         self._members: dict[str, set[str]] = {}
@@ -154,7 +155,7 @@ class AcdBase:
 
     def _schedule(self, at: float, kind: _Timer, key: str, arg: int = 0) -> None:
         heapq.heappush(self._timers, (at, next(self._timer_seq), kind, key, arg))
-        if len(self._timers) > TIMER_SLACK + 4 * (len(self._agents) + len(self._calls) + len(self._offers)):
+        if len(self._timers) > self._timers_limit:
             self._drop_dead_timers()
 
     def _drop_dead_timers(self) -> None:
@@ -162,7 +163,7 @@ class AcdBase:
 
         Timers are never removed when what they were set for ends, so without this the heap would keep
         one entry per call for up to ``max_wait_seconds`` after it ended (9,000 at 30 calls/s with the
-        default 300 s). Run when the heap outgrows what is live; amortised O(log n) per timer."""
+        default 300 s). Run when the heap outgrows what is live; amortised O(1) per timer."""
 
         def alive(kind: _Timer, key: str) -> bool:
             if kind in (_Timer.AVAILABLE, _Timer.WRAP_UP):
@@ -171,3 +172,6 @@ class AcdBase:
 
         self._timers = [t for t in self._timers if alive(t[2], t[3])]
         heapq.heapify(self._timers)
+        live = len(self._agents) + len(self._calls) + len(self._offers)
+        # At least as many pushes as timers kept before the next pass (many live timers: no pass per push).
+        self._timers_limit = max(TIMER_SLACK + 4 * live, 2 * len(self._timers))
