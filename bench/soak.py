@@ -14,7 +14,7 @@ Then it measures memory per live call: ``--live`` calls held bridged (long talk)
 rest, divided by the calls; a tracemalloc diff of the top allocation sites with ``--trace``.
 
 The CPU figure is the engine process's CPU time (``time.process_time``) over the chunks, minus the
-time spent walking tables, divided by the calls recorded (every call ends with one CDR).
+time spent walking tables and counting objects, divided by the calls placed.
 
 Usage: python bench/soak.py [--calls N] [--every N] [--cps R] [--agents N] [--live N] [--trace]
        (defaults sized for about 5 minutes on the project's 2-core machine)
@@ -225,6 +225,12 @@ class Soak:
         self.walk_cpu += time.process_time() - started
         return sizes
 
+    def objects(self) -> Counter[str]:
+        started = time.process_time()
+        counts = engine_objects()
+        self.walk_cpu += time.process_time() - started
+        return counts
+
     def chunk(self, calls: int, sample: dict[str, Counter[str]]) -> None:
         """Place ``calls`` calls and wait until every socket is closed and no CDR came for a second
         (callers who hang up before the handshake have none); sample the tables mid-way."""
@@ -248,7 +254,7 @@ class Soak:
         self.chunk(args.warmup, {})
         started = time.process_time()
         self.walk_cpu = 0.0
-        base, base_rss, base_objects = self.sizes(), rss_kib(), engine_objects()
+        base, base_rss, base_objects = self.sizes(), rss_kib(), self.objects()
         print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB")
         done, started_wall = 0, time.monotonic()
         seen_paths: set[str] = set()
@@ -266,7 +272,7 @@ class Soak:
             changed = {p for p in {*after, *sample["load"]} if after[p] != base[p] or sample["load"][p] != base[p]}
             seen_paths |= changed
             rss = rss_kib()
-            objects = engine_objects()
+            objects = self.objects()
             cpu = time.process_time() - started - self.walk_cpu
             print(
                 f"calls {done:>7}  RSS {rss / 1024:7.1f} MiB ({(rss - base_rss) / 1024:+.1f})  live now "
