@@ -309,7 +309,7 @@ class Soak:
         rss = rss_kib()
         bridged = len(self.engine.acd.agent_legs)
         print(f"\n{bridged} calls bridged ({'all' if held else 'not all'} of {n}): RSS {rss / 1024:.1f} MiB, "
-              f"at rest {rest / 1024:.1f} MiB: {(rss - rest) / n:.1f} KiB per live call")  # fmt: skip
+              f"at rest {rest / 1024:.1f} MiB: {(rss - rest) / max(bridged, 1):.1f} KiB per live call")  # fmt: skip
         if self.args.trace:
             after = tracemalloc.take_snapshot()
             total = sum(s.size_diff for s in after.compare_to(before, "filename"))
