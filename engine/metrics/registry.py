@@ -18,8 +18,9 @@ from prometheus_client.registry import Collector
 
 class _CachedLabels:
     """``labels()`` answered from a dict: prometheus_client checks and converts the values and takes a lock
-    on every call (about 2 µs); the hot paths (every ESL command, IVR step, offer) ask for the same few
-    children over and over. The cache holds what the metric holds anyway (one child per label set)."""
+    on every call (several µs); the hot paths (every ESL command, IVR step, offer) ask for the same few
+    children over and over. The cache holds what the metric holds anyway (one child per label set), so
+    ``remove()``/``clear()`` (which hotline never calls) would leave it stale."""
 
     def labels(self, *values: Any, **by_name: Any) -> Any:
         try:
