@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 import gevent
 
+from engine.acd.states import AgentState
 from engine.config import load_config
 from engine.runtime.hotline import Hotline
 from engine.store import agents, queues, skills
@@ -248,6 +249,15 @@ class Soak:
             gevent.sleep(0.1)
         else:
             print(f"  (not drained after 90 s: {self.live()} live)")
+        self.back_to_ready()
+
+    def back_to_ready(self) -> None:
+        """Agents put on break by the ACD (three offers unanswered in a row, e.g. when the emulator was
+        starved of CPU) press ready again, as a supervisor would tell them: the pool stays whole."""
+        for n in range(self.args.agents):
+            agent = str(1001 + n)
+            if self.engine.acd.agent_state(agent) is AgentState.BREAK:
+                self.engine.agent_action(agent, "ready", None)
 
     def run(self) -> None:
         args = self.args
