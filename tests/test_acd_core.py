@@ -629,3 +629,23 @@ def test_a_lost_offer_is_forgotten_by_a_fresh_login() -> None:
     acd.offer_lost(offer.offer_id, 1)
     acd.agent_logout("a", 2)
     assert of(commands.Offer, acd.agent_login("a", 3))[0].call_id == "c1"
+
+
+def test_timers_of_ended_calls_are_dropped_and_live_ones_still_fire() -> None:
+    """Every queued call sets a max-wait timer; calls that end long before it must not keep it (a soak at
+    30 calls/s kept 9,000 dead timers), while a call still waiting gets its exit on time."""
+    sales = QueueConfig("sales", "sales", max_wait_seconds=300, exit_target="voicemail", wrap_up_seconds=0)
+    support = QueueConfig("support", "support", max_wait_seconds=300, exit_target="voicemail")
+    acd = make(sales, support, agents={"a1": {"sales": 5}})
+    acd.enqueue("waiting", "support", 0, 0)  # nobody has the skill: it waits for its max-wait exit
+    peak = 0
+    for n in range(5000):
+        at = 1 + n * 0.05
+        [offer] = of(commands.Offer, acd.enqueue(f"c{n}", "sales", 0, at))
+        acd.offer_answered(offer.offer_id, at)
+        acd.call_ended(f"c{n}", at)
+        peak = max(peak, len(acd._timers))
+    assert peak < 300, f"the timer heap grew to {peak} entries with one call waiting"
+    assert acd.tick(299.9) == []
+    out = acd.tick(300.5)
+    assert of(commands.QueueExit, out) == [commands.QueueExit("waiting", "support", "max_wait", "voicemail", 0)]

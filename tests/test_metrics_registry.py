@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.metrics import LiveSample, Metrics, OccupancySample, QueueSample
 
 DOC = (Path(__file__).parents[1] / "docs" / "metrics.md").read_text()
@@ -40,3 +42,21 @@ def test_occupancy_is_read_at_scrape_time_and_unknown_values_are_left_out():
     assert metrics.registry.get_sample_value("hotline_queue_occupancy", {"queue": "empty"}) is None
     assert metrics.value("hotline_agent_occupancy", agent="1001") == 0.5
     assert metrics.value("hotline_agent_state_seconds_total", state="on_call") == 120.0
+
+
+def test_labelled_children_are_reused_and_bad_label_values_still_refused():
+    """Hot paths ask for the same child on every ESL command: the answer comes from a cache, and what is
+    counted is what /metrics exposes, whichever way (by position or by name) the labels were given."""
+    metrics = Metrics()
+    child = metrics.esl_latency.labels("api uuid_bridge")
+    assert metrics.esl_latency.labels("api uuid_bridge") is child
+    assert metrics.esl_latency.labels(command="api uuid_bridge") is child
+    child.observe(0.002)
+    metrics.esl_latency.labels("api uuid_bridge").observe(0.004)
+    metrics.offers.labels("answered").inc()
+    metrics.offers.labels(result="answered").inc()
+    assert metrics.value("hotline_esl_command_seconds_count", command="api uuid_bridge") == 2
+    assert metrics.value("hotline_offers_total", result="answered") == 2
+    for bad in (("a", "b"), ()):
+        with pytest.raises(ValueError):
+            metrics.esl_latency.labels(*bad)

@@ -331,6 +331,35 @@ def test_on_the_callers_socket_the_session_hears_bridged_only_once_its_channel_b
     assert not any(line.startswith("api uuid_kill") for line in rig.switch.commands)
 
 
+class HangsUpAtTheBridge(CallerSocket):
+    """The caller's CHANNEL_BRIDGE and then its hangup are read before the bridging greenlet runs again."""
+
+    def api(self, cmd: str, *args: str, timeout: float | None = None) -> str:
+        reply = super().api(cmd, *args, timeout=timeout)
+        if cmd == "uuid_bridge":
+            self.shell.call_ended(self.call_id)  # the session saw the hangup: the call ends and is recorded
+        return reply
+
+
+def test_a_caller_who_hangs_up_just_as_the_bridge_forms_leaves_nothing_tracked(make_rig) -> None:
+    """The soak found calls kept for ever in the tables of bridged calls (agent legs, talk time, and the
+    bridge listeners' hold and segment tables): the bridge was taken as made after the call had ended."""
+    rig = make_rig()
+    bridged: list[tuple[str, str, str]] = []
+    rig.shell.on_bridged(lambda *args: bridged.append(args))
+    caller = HangsUpAtTheBridge(rig.shell, "call-1")
+    info = rig.queued(esl=caller)
+    rig.shell.enqueue(info, 0)
+    variables, _ = rig.originate()
+    leg = variables["origination_uuid"]
+    rig.rings["user/1001"].set(f"+OK {leg}\n")
+    wait_until(lambda: f"uuid_bridge call-1 {leg}" in caller.commands, what="the bridge made")
+    wait_until(lambda: not rig.shell._joining, what="the bridging greenlet done")
+    assert bridged == []
+    assert rig.shell.calls == {} and rig.shell.agent_legs == {} and rig.shell._bridged_at == {}
+    assert rig.state("1001") is AgentState.WRAP_UP  # the call did reach the agent
+
+
 @pytest.mark.parametrize(
     ("caller_kwargs", "reason", "attempts"),
     [({"bridge_on": 0}, "no_bridge_event", 2), ({"fail": "-ERR No such channel!"}, "refused", 1)],

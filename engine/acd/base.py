@@ -31,6 +31,8 @@ Rule = tuple[str, int]
 
 STAFFED = frozenset({AgentState.READY, AgentState.RESERVED, AgentState.ON_CALL, AgentState.WRAP_UP, AgentState.ENGAGED})
 ENGAGE_EVENTS = {"dial": AgentEvent.DIAL, "consult": AgentEvent.CONSULT}
+TIMER_SLACK = 256
+"""Timers the heap may hold beyond four per live agent, call and offer before dead ones are dropped."""
 FAILURE_EVENTS = {
     "no_answer": OfferEvent.NO_ANSWER,
     "busy": OfferEvent.BUSY,
@@ -107,6 +109,7 @@ class AcdBase:
         self._offer_seq = itertools.count(1)
         self._timer_seq = itertools.count()
         self._timers: list[tuple[float, int, _Timer, str, int]] = []
+        self._timers_limit = TIMER_SLACK  # the heap's size that triggers dropping dead timers
         # Indexes (derived from the records above).
         self._queues_by_skill: dict[str, set[str]] = {}
         self._members: dict[str, set[str]] = {}
@@ -152,3 +155,23 @@ class AcdBase:
 
     def _schedule(self, at: float, kind: _Timer, key: str, arg: int = 0) -> None:
         heapq.heappush(self._timers, (at, next(self._timer_seq), kind, key, arg))
+        if len(self._timers) > self._timers_limit:
+            self._drop_dead_timers()
+
+    def _drop_dead_timers(self) -> None:
+        """Forget the timers of calls and offers the ACD no longer holds (they would fire as no-ops).
+
+        Timers are never removed when what they were set for ends, so without this the heap would keep
+        one entry per call for up to ``max_wait_seconds`` after it ended (9,000 at 30 calls/s with the
+        default 300 s). Run when the heap outgrows what is live; amortised O(1) per timer."""
+
+        def alive(kind: _Timer, key: str) -> bool:
+            if kind in (_Timer.AVAILABLE, _Timer.WRAP_UP):
+                return key in self._agents
+            return key in (self._offers if kind is _Timer.OFFER_GUARD else self._calls)
+
+        self._timers = [t for t in self._timers if alive(t[2], t[3])]
+        heapq.heapify(self._timers)
+        live = len(self._agents) + len(self._calls) + len(self._offers)
+        # At least as many pushes as timers kept before the next pass (many live timers: no pass per push).
+        self._timers_limit = max(TIMER_SLACK + 4 * live, 2 * len(self._timers))

@@ -8,10 +8,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import prometheus_client
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+
+class _CachedLabels:
+    """``labels()`` answered from a dict: prometheus_client checks and converts the values and takes a lock
+    on every call (several µs); the hot paths (every ESL command, IVR step, offer) ask for the same few
+    children over and over. The cache holds what the metric holds anyway (one child per label set), so
+    ``remove()``/``clear()`` (which hotline never calls) would leave it stale."""
+
+    def labels(self, *values: Any, **by_name: Any) -> Any:
+        try:
+            return self._hotline_children[values]  # type: ignore[attr-defined]
+        except AttributeError:
+            self._hotline_children: dict[tuple[Any, ...], Any] = {}
+        except (KeyError, TypeError):
+            pass
+        child = super().labels(*values, **by_name)  # type: ignore[misc]  # validates, and raises for bad values
+        if values and not by_name:
+            self._hotline_children[values] = child
+        return child
+
+
+class Counter(_CachedLabels, prometheus_client.Counter):
+    pass
+
+
+class Gauge(_CachedLabels, prometheus_client.Gauge):
+    pass
+
+
+class Histogram(_CachedLabels, prometheus_client.Histogram):
+    pass
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 

@@ -403,6 +403,10 @@ class AcdShell:
         if io is None or info is None:
             return
         failure = self._join(info, Bridged(bridge.agent_id, io.leg))
+        if failure is None and bridge.call_id not in self.calls:
+            # The caller hung up between its CHANNEL_BRIDGE and now: the call has ended and is recorded, so
+            # nothing may start tracking it (hold, segments, talk time: a soak found them kept for ever).
+            return
         if failure is None:
             self._bridged(bridge, info, io.leg)
             return
