@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 want=(python3 python3-venv python3-dev gcc libpq-dev espeak-ng sip-tester chromium chromium-driver)
 [[ "${1:-}" == "--postgres" ]] && want+=(postgresql)
+want+=(fonts-noto-cjk)  # test set-up: CJK glyphs in the desktop browser test and its screenshots
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
