@@ -92,8 +92,17 @@ def test_a_callback_id_beyond_the_database_range_or_a_body_is_refused(api) -> No
     assert api.backend.asked == []
 
 
-WAITING = {"id": 3, "queue": "sales", "number": "+8613900000001", "caller": "+8613900000001", "call": "cb-3",
-           "status": "pending", "requested_at": "2026-11-23T10:05:00+00:00", "retry_at": None, "attempts": 0}
+WAITING = {
+    "id": 3,
+    "queue": "sales",
+    "number": "+8613900000001",
+    "caller": "+8613900000001",
+    "call": "cb-3",
+    "status": "pending",
+    "requested_at": "2026-11-23T10:05:00+00:00",
+    "retry_at": None,
+    "attempts": 0,
+}
 RETRYING = {**WAITING, "id": 4, "queue": "billing", "number": "+8613900000002", "caller": "+8613900000002",
             "call": "cb-4", "status": "retry", "requested_at": "2026-11-23T09:00:00+00:00",
             "retry_at": "2026-11-23T10:20:00+00:00", "attempts": 1}  # fmt: skip

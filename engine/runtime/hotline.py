@@ -381,8 +381,9 @@ class Hotline:
     # ---- the API's backend ------------------------------------------------------------------
 
     def agents_view(self) -> list[dict[str, Any]]:
-        """Every agent: state, seconds in it (None before their first change), and the call they are on (``call``: its id, ``caller``, ``queue``,
-        ``on_hold``; ``consult``: the consultation or conference in progress) for desktops and wallboards."""
+        """Every agent for desktops and wallboards: state, seconds in it (None before their first change), the
+        call they are on (``call``: its id, ``caller``, ``queue``, ``on_hold``) and ``consult``: the
+        consultation or conference in progress."""
         now, direct, consults = self.acd.clock(), self.call_control.dials.direct, self.call_control.consults.active
         out = []
         for a in self.acd.acd.agents():

@@ -112,12 +112,17 @@ const Desktop = (() => {
     $("call-timer").title = t("call.timer");
   }
 
-  let asked = 0;
-  /** Take the agent's real state from the API (what the feed says is a cue to ask, the answer is the API's). */
-  async function refreshMe() {
-    const n = ++asked;
+  let asked = 0, latest = null;
+  /** Take the agent's real state from the API (what the feed says is a cue to ask, the answer is the API's);
+   * resolves once the newest question asked so far is answered. */
+  function refreshMe() {
+    latest = askMe(++asked);
+    return latest;
+  }
+
+  async function askMe(n) {
     const view = await api("GET", `/api/agents/${encodeURIComponent(me.id)}`);
-    if (n !== asked) return; // a later answer is on its way
+    if (n !== asked) return latest; // a later question was asked: its answer counts
     const wasLive = LIVE.has(me.state), sameCall = view.call && view.call === me.call;
     me.since = Date.now() - (view.seconds_in_state ?? 0) * 1000;
     me.state = view.state;
@@ -186,7 +191,9 @@ const Desktop = (() => {
       feed.addEventListener("open", () => quietly(refreshMe()));
       feed.addEventListener("agent_state", () => quietly(refreshMe()));
       feed.addEventListener("screen_pop", (ev) => quietly(refreshMe().then(() => {
-        if (LIVE.has(me.state)) { pop = JSON.parse(ev.data); renderPop(); } // a finished call's pop is not replayed
+        // A live call's pop, or news of the one shown; a finished call's pop replayed at connect is not shown.
+        const news = JSON.parse(ev.data);
+        if (LIVE.has(me.state) || (pop && pop.call_id === news.call_id)) { pop = news; renderPop(); }
       })));
       feed.addEventListener("call_hold", (ev) => { me.held = JSON.parse(ev.data).on_hold; render(); });
       feed.addEventListener("consult", (ev) => {

@@ -185,7 +185,7 @@ const I18N = (() => {
     if (typeof Intl.DurationFormat === "function") {
       if (!p.hours) delete p.hours;
       if (!p.hours && !p.minutes) delete p.minutes;
-      return new Intl.DurationFormat(lang, { style: "narrow" }).format(p);
+      return new Intl.DurationFormat(lang, { style: "narrow", secondsDisplay: "always" }).format(p);
     }
     const unit = (n, u) => new Intl.NumberFormat(lang, { style: "unit", unit: u, unitDisplay: "narrow" }).format(n);
     return [p.hours && unit(p.hours, "hour"), (p.hours || p.minutes) && unit(p.minutes, "minute"), unit(p.seconds, "second")]
