@@ -313,3 +313,44 @@ def test_supervisor_sees_a_row_per_agent_and_listens_in(rig, browser, tmp_path: 
     _shot(driver, _shots(tmp_path) / f"wallboard-{lang}.png")
     rig.emulator.hangup(uuid)
     assert rig.next_call().uuid == uuid
+
+
+def _room(rig, call_id: str) -> int:
+    """How many channels are in the call's mod_conference room in the emulator."""
+    room = rig.emulator.conferences.rooms.get(f"hotline-{call_id}")
+    return len(room.members) if room else 0
+
+
+def test_blind_transfer_ready_out_of_wrap_up_and_a_conference_the_agent_leaves(rig, browser) -> None:
+    says, driver = SAYS["zh-CN"], browser("zh-CN")
+    rig.emulator.dialplan["1002"] = [("bridge", "user/1002")]  # dialplans/default.xml: agent_to_agent
+    rig.ready("1002")
+    wait = _log_in(driver, f"http://127.0.0.1:{rig.http_port}/desktop/", "grace")
+    _state(wait, "ready", says["ready"])
+
+    first = rig.emulator.place_call(Caller(CALLER, script=["2"]), HOTLINE_NUMBER)
+    _situation(wait, "talking")
+    driver.find_element(By.ID, "target").send_keys("1002")  # an agent: the first kind offered
+    _click(driver, "transfer")
+    _state(wait, "wrap_up", says["wrap_up"])
+    caller = rig.emulator.channels[first]
+    wait_until(lambda: caller.bridged_to and caller.bridged_to.name.startswith("sofia/internal/1002@"), what="1002")
+    rig.emulator.hangup(first)
+    assert rig.next_call().uuid == first
+    assert _enabled(driver) == {"dial"}
+    _click(driver, "ready")  # out of wrap-up before it runs out
+    _state(wait, "ready", says["ready"])
+
+    second = rig.emulator.place_call(Caller(CALLER, script=["2"]), HOTLINE_NUMBER)
+    _situation(wait, "talking")
+    _click(driver, "conference")  # with 1002, still in the target field
+    _situation(wait, "conference")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "call-info"), says["answered"]))
+    assert _enabled(driver) == {"leave", "cancel", "hangup"}
+    wait_until(lambda: _room(rig, second) == 3, what="caller, 1001 and 1002 in the room")
+    _click(driver, "leave")
+    _state(wait, "wrap_up", says["wrap_up"])
+    wait_until(lambda: _room(rig, second) == 2, what="the caller and 1002 talking on")
+    assert driver.find_element(By.ID, "call-error").text == ""
+    rig.emulator.hangup(second)
+    assert rig.next_call().uuid == second

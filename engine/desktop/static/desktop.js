@@ -126,7 +126,9 @@ const Desktop = (() => {
     const wasLive = LIVE.has(me.state), sameCall = view.call && view.call === me.call;
     me.since = Date.now() - (view.seconds_in_state ?? 0) * 1000;
     me.state = view.state;
-    me.held = Boolean(view.on_hold) || (me.held && sameCall);
+    // Hold news comes in order from the buttons' answers and the feed's call_hold; the view's on_hold (from
+    // FreeSWITCH's events, maybe not in yet) is taken for a call the page has not followed from its start.
+    if (!sameCall) me.held = Boolean(view.on_hold);
     me.consult = view.consult ? { ...view.consult, state: (me.consult && me.consult.state) || "ringing" } : null;
     if (view.call && !sameCall) { me.callStart = me.since; me.callEnd = null; }
     if (!view.call && me.call) me.callEnd = Date.now();
