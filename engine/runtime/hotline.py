@@ -387,24 +387,16 @@ class Hotline:
         now, direct, consults = self.acd.clock(), self.call_control.dials.direct, self.call_control.consults.active
         out = []
         for a in self.acd.acd.agents():
-            call_id = a.call_id or (direct[a.id].party_leg if a.id in direct else None)
-            info = self.acd.calls.get(a.call_id or "")
-            consult = consults.get(a.id)
-            out.append(
-                {
-                    "id": a.id,
-                    "state": str(a.state),
-                    "reason": a.reason,
-                    "skills": dict(a.skills),
-                    "calls": a.calls_handled,
-                    "seconds_in_state": round(max(0.0, now - a.state_since), 1) if a.state_since else None,
-                    "call": call_id,
-                    "caller": info.caller if info else (direct[a.id].number if a.id in direct else None),
-                    "queue": info.queue if info else None,
-                    "on_hold": bool(call_id and self.holds.log.held_legs(call_id)),
-                    "consult": {"mode": consult.mode, "target": consult.target} if consult else None,
-                }
-            )
+            own, info, consult = direct.get(a.id), self.acd.calls.get(a.call_id or ""), consults.get(a.id)
+            call_id = a.call_id or (own.party_leg if own else None)
+            since = round(max(0.0, now - a.state_since), 1) if a.state_since else None
+            out.append({
+                "id": a.id, "state": str(a.state), "reason": a.reason, "skills": dict(a.skills),
+                "calls": a.calls_handled, "seconds_in_state": since, "call": call_id,
+                "caller": info.caller if info else (own.number if own else None),
+                "queue": info.queue if info else None, "on_hold": bool(call_id and self.holds.log.held_legs(call_id)),
+                "consult": {"mode": consult.mode, "target": consult.target} if consult else None,
+            })  # fmt: skip
         return out
 
     def queues_view(self) -> list[dict[str, Any]]:
