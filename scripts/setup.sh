@@ -18,7 +18,7 @@ want=(python3 python3-venv espeak-ng)
 extras=""
 testing=""; [[ "${1:-}" == "--test" || "${1:-}" == "--postgres" ]] && testing=1
 if [[ -n "$testing" ]]; then
-  want+=(python3-dev gcc libpq-dev sip-tester chromium chromium-driver postgresql)
+  want+=(python3-dev gcc libpq-dev sip-tester chromium chromium-driver postgresql fonts-noto-cjk)
   extras="[test,postgres]"
 fi
 missing=()

@@ -129,3 +129,15 @@ def test_an_unexpected_error_is_a_logged_json_500(rig, caplog, monkeypatch) -> N
         got, content_type, answer = _send(rig, "GET", "/api/queues", None)
     assert (got, content_type, answer) == (500, "application/json", {"error": "internal error (logged)", "field": None})
     assert any("RuntimeError: a bug" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+def test_an_agent_reads_their_own_real_state_and_no_one_elses(rig) -> None:
+    me = rig.agent_tokens["1001"]
+    assert rig.api("POST", "/api/agents/1001/login", rig.admin)[0] == 200  # made ready by someone else (the CLI)
+    status, view = rig.api("GET", "/api/agents/1001", me)
+    assert (status, view["id"], view["state"], view["call"], view["on_hold"], view["consult"]) == (
+        200, "1001", "ready", None, False, None,
+    )  # fmt: skip
+    assert 0 <= view["seconds_in_state"] < 60
+    assert rig.api("GET", "/api/agents/1002", me)[0] == 403
+    assert rig.api("GET", "/api/agents/9999", rig.admin) == (404, {"error": "agent 9999: no such agent", "field": None})

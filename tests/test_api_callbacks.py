@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.api import callbacks
-from tests.api_client import ADMIN, AGENT_1001, SUPERVISOR, TOKENS, serve
+from tests.api_client import ADMIN, AGENT_1001, AGENT_1002, SUPERVISOR, TOKENS, serve
 
 OPEN = {"id": 7, "queue": "sales", "number": "+442079460018", "status": "pending"}
 
@@ -19,10 +19,11 @@ class ScriptedCallbacks:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, Any, Any]] = []
+        self.open: list[dict[str, Any]] = [OPEN]
 
     def views(self, queue: str | None = None, include_done: bool = False) -> list[dict[str, Any]]:
         self.asked.append(("views", queue, include_done))
-        return [OPEN]
+        return self.open
 
     def cancel(self, callback_id: int) -> dict[str, Any]:
         self.asked.append(("cancel", callback_id, None))
@@ -89,3 +90,40 @@ def test_a_callback_id_beyond_the_database_range_or_a_body_is_refused(api) -> No
     assert api.call("POST", "/api/callbacks/x/cancel", ADMIN).status == 404
     assert api.call("DELETE", "/api/callbacks/12/cancel", ADMIN).status == 405
     assert api.backend.asked == []
+
+
+WAITING = {
+    "id": 3,
+    "queue": "sales",
+    "number": "+8613900000001",
+    "caller": "+8613900000001",
+    "call": "cb-3",
+    "status": "pending",
+    "requested_at": "2026-11-23T10:05:00+00:00",
+    "retry_at": None,
+    "attempts": 0,
+}
+RETRYING = {**WAITING, "id": 4, "queue": "billing", "number": "+8613900000002", "caller": "+8613900000002",
+            "call": "cb-4", "status": "retry", "requested_at": "2026-11-23T09:00:00+00:00",
+            "retry_at": "2026-11-23T10:20:00+00:00", "attempts": 1}  # fmt: skip
+
+
+def test_the_next_callback_due_is_the_earliest_and_agents_do_not_see_the_number(api) -> None:
+    api.backend.open = [RETRYING, WAITING]  # waiting since 10:05 comes before a retry at 10:20
+    staff = api.call("GET", "/api/callbacks/next", SUPERVISOR)
+    assert (staff.status, staff.body) == (200, WAITING)
+    agent = api.call("GET", "/api/callbacks/next", AGENT_1001)
+    assert (agent.status, agent.body) == (200, {
+        "id": 3, "queue": "sales", "status": "pending", "requested_at": "2026-11-23T10:05:00+00:00",
+        "retry_at": None, "attempts": 0,
+    })  # fmt: skip
+    api.backend.open = [{**WAITING, "requested_at": "2026-11-23T10:30:00+00:00"}, RETRYING]
+    assert api.call("GET", "/api/callbacks/next", AGENT_1001).body["id"] == 4  # now the retry is due first
+
+
+def test_no_open_callback_is_null_and_strangers_are_refused(api) -> None:
+    api.backend.open = []
+    answer = api.call("GET", "/api/callbacks/next", AGENT_1002)
+    assert (answer.status, answer.body) == (200, None)
+    assert api.call("GET", "/api/callbacks/next", "not-a-token").status == 401
+    assert api.call("GET", "/api/callbacks/next").status == 401

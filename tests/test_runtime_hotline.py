@@ -94,9 +94,10 @@ def states(engine: Hotline, agent_id: str) -> list[tuple[str, str | None]]:
 def test_start_up_subscribes_the_control_connection_and_loads_queues_and_agents_from_the_database(start) -> None:
     engine, switch = start()
     assert "event plain BACKGROUND_JOB CHANNEL_HOLD CHANNEL_UNHOLD" in switch.subscriptions
-    assert engine.agents_view() == [
-        {"id": "1001", "state": "logged_out", "reason": "", "skills": {"sales": 7}, "calls": 0}
-    ]
+    assert engine.agents_view() == [{
+        "id": "1001", "state": "logged_out", "reason": "", "skills": {"sales": 7}, "calls": 0,
+        "seconds_in_state": None, "call": None, "caller": None, "queue": None, "on_hold": False, "consult": None,
+    }]  # fmt: skip
     [sales] = engine.queues_view()
     assert (sales["queue"], sales["waiting"], sales["talking"]) == ("sales", 0, 0)
 
@@ -115,6 +116,7 @@ def test_agent_actions_move_the_acd_and_are_stored_and_bad_ones_are_refused_befo
     with pytest.raises(KeyError, match="agent 9999"):
         engine.agent_action("9999", "login", None)
     assert engine.agents_view()[0]["state"] == "ready"
+    assert 0 <= engine.agents_view()[0]["seconds_in_state"] < 60  # since the last change, moments ago
     wait_until(lambda: len(states(engine, "1001")) == 3, what="agent states stored")
     assert states(engine, "1001") == [("ready", None), ("break", "lunch"), ("ready", None)]
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Protocol
 from pydantic import Field
 
 from engine.api.http import ApiError, BadRequest, Raw, Request, Router
-from engine.api.inputs import Body, IsoTime, LimitQuery, Query, line
+from engine.api.inputs import LINE, Body, IsoTime, LimitQuery, Query, line
 from engine.api.outbound import errors
 
 AGENT_ACTIONS = "hold|unhold|hangup|transfer|record|dial|consult|complete|conference|leave|cancel"
@@ -31,7 +31,9 @@ class CallBody(Body):
     """``target`` for transfer and consult; ``number`` and ``override_dnc`` for dial."""
 
     target: Detail | None = None
-    number: Annotated[str, Field(pattern=r"^\+?[0-9*#]{2,32}$", json_schema_extra={"x-column": None})] | None = None
+    # one line here; whether it is dialable is _dial_args's to say, in words (a pattern mismatch here would
+    # be reported as "control characters")
+    number: Annotated[str, Field(max_length=64, pattern=LINE, json_schema_extra={"x-column": None})] | None = None
     override_dnc: bool = False
 
 

@@ -191,6 +191,15 @@ def make_app(
         req.require("admin", "supervisor")
         return backend.agents_view()
 
+    @route("GET", r"/api/agents/(?P<agent_id>[^/]+)")
+    def one_agent(req: Request, agent_id: str) -> Any:
+        """One agent as ``/api/agents`` lists them: the agent's own desktop reads its real state here."""
+        req.require("admin", "supervisor", agent=agent_id)
+        for view in backend.agents_view():
+            if view["id"] == agent_id:
+                return view
+        raise ApiError(404, f"agent {agent_id}: no such agent")
+
     actions = "login|logout|ready|break|end_wrap_up"
 
     @route("POST", rf"/api/agents/(?P<agent_id>[^/]+)/(?P<action>{actions})", body=AgentActionBody)

@@ -30,6 +30,18 @@ def register(router: Router, backend: CallbacksBackend) -> None:
         req.require("admin", "supervisor")
         return backend.views(req.params.queue, include_done=req.params.all == "1")
 
+    @router.route("GET", "/api/callbacks/next")
+    def next_callback(req: Request) -> Any:
+        """The open callback due first (retrying ones at their retry time, waiting ones by request time), or
+        null; any signed-in user (the agent desktop), without the customer's number for agents."""
+        token = req.require("admin", "supervisor", "agent")
+        views = backend.views(None)
+        if not views:
+            return None
+        first = min(views, key=lambda v: (v["retry_at"] or v["requested_at"], v["id"]))
+        hidden = ("number", "caller", "call") if token.role == "agent" else ()
+        return {key: value for key, value in first.items() if key not in hidden}
+
     @router.route("POST", r"/api/callbacks/(?P<callback_id>\d+)/cancel")
     def cancel(req: Request, callback_id: str) -> Any:
         req.require("admin", "supervisor")

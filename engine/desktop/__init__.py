@@ -2,7 +2,8 @@
 
 The pages are plain HTML + JavaScript (fetch + EventSource, no framework). They hold no data:
 everything they show comes from the token-protected JSON API, so serving them openly exposes
-nothing. ``register`` adds ``/desktop/`` (agent), ``/desktop/wallboard`` and their assets.
+nothing. ``register`` adds ``/desktop/`` (agent), ``/desktop/wallboard`` and their assets; ``/desktop`` redirects to
+``/desktop/`` (the pages' relative links need the slash).
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ from engine.api.http import ApiError, Raw, Request, Router
 PAGES = {
     "": ("agent.html", "text/html; charset=utf-8"),
     "wallboard": ("wallboard.html", "text/html; charset=utf-8"),
+    "lang.js": ("lang.js", "text/javascript; charset=utf-8"),
     "desktop.js": ("desktop.js", "text/javascript; charset=utf-8"),
+    "wallboard.js": ("wallboard.js", "text/javascript; charset=utf-8"),
     "desktop.css": ("desktop.css", "text/css; charset=utf-8"),
 }
 
 
 def register(router: Router) -> None:
     """Serve the desktop's static files."""
+
+    @router.route("GET", "/desktop", open=True, produces="text/html")
+    def bare(req: Request) -> Raw:
+        """``/desktop`` as typed: on to ``/desktop/``."""
+        return Raw("308 Permanent Redirect", [("Location", "/desktop/"), ("Content-Length", "0")], [b""])
 
     @router.route("GET", "/desktop/(?P<name>[a-z.]*)", open=True, produces="text/html")
     def page(req: Request, name: str) -> Raw:

@@ -410,10 +410,23 @@ class Hotline:
     # ---- the API's backend ------------------------------------------------------------------
 
     def agents_view(self) -> list[dict[str, Any]]:
-        return [
-            {"id": a.id, "state": str(a.state), "reason": a.reason, "skills": dict(a.skills), "calls": a.calls_handled}
-            for a in self.acd.acd.agents()
-        ]
+        """Every agent for desktops and wallboards: state, seconds in it (None before their first change), the
+        call they are on (``call``: its id, ``caller``, ``queue``, ``on_hold``) and ``consult``: the
+        consultation or conference in progress."""
+        now, direct, consults = self.acd.clock(), self.call_control.dials.direct, self.call_control.consults.active
+        out = []
+        for a in self.acd.acd.agents():
+            own, info, consult = direct.get(a.id), self.acd.calls.get(a.call_id or ""), consults.get(a.id)
+            call_id = a.call_id or (own.party_leg if own else None)
+            since = round(max(0.0, now - a.state_since), 1) if a.state_since else None
+            out.append({
+                "id": a.id, "state": str(a.state), "reason": a.reason, "skills": dict(a.skills),
+                "calls": a.calls_handled, "seconds_in_state": since, "call": call_id,
+                "caller": info.caller if info else (own.number if own else None),
+                "queue": info.queue if info else None, "on_hold": bool(call_id and self.holds.log.held_legs(call_id)),
+                "consult": {"mode": consult.mode, "target": consult.target} if consult else None,
+            })  # fmt: skip
+        return out
 
     def queues_view(self) -> list[dict[str, Any]]:
         now = self.acd.clock()
