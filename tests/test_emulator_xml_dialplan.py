@@ -29,8 +29,9 @@ def test_the_hotline_number_hands_over_then_tries_the_park_then_falls_back(plan:
     assert steps is not None
     apps = [app for app, _ in steps]
     assert steps[0] == ("socket", "127.0.0.1:1234 async full")
-    assert steps[1] == ("execute_extension", "hotline_park XML default")
-    assert steps[2] == ("set", "hotline_fallback=true")
+    assert steps[1] == ("execute_extension", "hotline_standby XML default")
+    assert steps[2] == ("execute_extension", "hotline_park XML default")
+    assert steps[3] == ("set", "hotline_fallback=true")
     assert apps.index("bridge") < apps.index("voicemail")
 
 
@@ -54,6 +55,24 @@ def test_the_park_matches_only_a_queued_caller_with_a_timer(
         timer = variables.get("hotline_reclaim_seconds", "30")
         assert ("set", f"playback_timeout_sec={timer}") in steps
         assert ("playback", "local_stream://moh") in steps
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variables", "socket"),
+    [
+        ({}, {}, None),  # one engine (the shipped empty hotline_standby_socket): nothing to try
+        ({"hotline_standby_socket": "10.0.0.2:8084"}, {}, "10.0.0.2:8084 async full"),
+        ({"hotline_standby_socket": "10.0.0.2:8084"}, {"hotline_queue": "sales"}, None),  # queued: park instead
+        ({"hotline_standby_socket": "10.0.0.2:8084"}, {"hotline_agent": "1001"}, None),  # answered: never again
+        ({"hotline_standby_socket": "10.0.0.2"}, {}, None),  # no port: not an address
+    ],
+)
+def test_the_standby_socket_is_tried_only_for_a_call_the_first_engine_never_queued(
+    overrides: dict[str, str], variables: dict[str, str], socket: str | None
+) -> None:
+    plan = XmlDialplan(DEFAULT, VARS, {"hotline_socket": "127.0.0.1:1234", **overrides})
+    steps = plan.hunt("hotline_standby", variables)
+    assert steps == (None if socket is None else [("socket", socket)])
 
 
 def test_unknown_destinations_find_nothing(plan: XmlDialplan) -> None:

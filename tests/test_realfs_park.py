@@ -20,7 +20,7 @@ from gevent.queue import Queue
 
 from engine.acd.states import AgentState
 from tests.park_rig import free_port
-from tests.real_freeswitch import HOTLINE_PORT, accepting, esl_connect, hotline_on, seed_one_agent, vars_value
+from tests.real_freeswitch import PORTS, accepting, esl_connect, hotline_on, seed_one_agent, vars_value
 
 pytestmark = [pytest.mark.realfs, pytest.mark.db]
 
@@ -43,7 +43,7 @@ def spawn(tmp_path: Path, db_url: str) -> subprocess.Popen[bytes]:
         "data_dir": str(tmp_path / "data"),
         "database_url": db_url,
         "freeswitch": {"password": vars_value("esl_password")},
-        "socket": {"host": "127.0.0.1", "port": HOTLINE_PORT},
+        "socket": {"host": "127.0.0.1", "port": PORTS.hotline},
         "http": {"port": free_port()},
         **settings(tmp_path, db_url),
     }
@@ -53,7 +53,7 @@ def spawn(tmp_path: Path, db_url: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, str(REPO / "cli.py"), "--config", str(path), "run"], stdout=log,
                             stderr=subprocess.STDOUT, cwd=REPO)  # fmt: skip
     deadline = time.monotonic() + 60
-    while not accepting(HOTLINE_PORT):
+    while not accepting(PORTS.hotline):
         assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "engine.log").read_text()[-2000:]
         time.sleep(0.1)
     return proc
