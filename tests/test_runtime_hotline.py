@@ -7,6 +7,7 @@ error), and the rows stored."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from engine.config import load_config
+from engine.config import ConfigError, load_config
 from engine.ivr.errors import FlowValidationError
 from engine.runtime.hotline import Hotline
 from engine.store import agent_states, agents, queues, recordings, skills
@@ -196,3 +197,33 @@ def test_a_reload_with_a_broken_flow_keeps_the_flows_running(start, tmp_path: Pa
     assert sorted(engine.flows) == ["main"]
     (tmp_path / "flows" / "broken.yaml").unlink()
     assert engine.reload() == {"flows": ["main"]}
+
+
+def test_a_reload_takes_the_config_file_s_live_settings_and_names_those_that_need_a_restart(
+    start, tmp_path: Path, caplog
+) -> None:
+    """SIGHUP (serve_forever) and `flows reload` call reload(): numbers and log level apply at once."""
+    engine, _switch = start()
+    path = tmp_path / "hotline.yaml"
+    (tmp_path / "flows" / "other.yaml").write_text(FLOW.replace("flow: main", "flow: other"))
+    text = path.read_text()
+    numbers = "calls: {numbers: {'4000': main, '4001': other}}\n"
+    root, level = logging.getLogger(), logging.getLogger().level
+    try:
+        path.write_text(text + numbers + "log_level: LOUD\n")
+        with pytest.raises(ConfigError, match=r"hotline\.yaml:\d+: log_level"):  # refused whole
+            engine.reload()
+        assert engine.config.calls.numbers == {"4000": "main"}
+        path.write_text(text.replace("http: {port: 0}", "http: {port: 1}") + numbers + "log_level: WARNING\n")
+        with caplog.at_level(logging.INFO, logger="engine.runtime.hotline"):
+            assert engine.reload() == {"flows": ["main", "other"], "restart_needed": ["http"]}
+        assert engine.config.calls.numbers == {"4000": "main", "4001": "other"}
+        assert engine.config.http.port == 0 and root.level == logging.WARNING
+        assert "changed settings that need a restart to apply: http" in caplog.text
+        path.write_text(text + "calls: {numbers: {'4000': nowhere}}\n")
+        with pytest.raises(ConfigError, match="nowhere"):  # a number naming no flow: nothing changes
+            engine.reload()
+        assert engine.config.calls.numbers == {"4000": "main", "4001": "other"}
+        assert sorted(engine.flows) == ["main", "other"]
+    finally:
+        root.setLevel(level)

@@ -38,7 +38,7 @@ from engine.api.auth import Credentials
 from engine.campaigns.legs import Legs
 from engine.campaigns.manager import Campaigns
 from engine.campaigns.runner import AttemptRecorded
-from engine.config import Config, check_flows
+from engine.config import Config, check_flows, load_config
 from engine.cti import Hub
 from engine.dialler.outcomes import CallOutcome
 from engine.ivr.flow import Flow
@@ -252,14 +252,13 @@ class Hotline:
             park_seconds=cont.drain_park_seconds, limit_seconds=cont.drain_limit_seconds,
         ).run()  # fmt: skip
 
-    def _load_flows(self) -> dict[str, Flow]:
+    def _load_flows(self, config: Config | None = None) -> dict[str, Flow]:
+        config = config or self.config
         with self.sessions() as s:
             skill_names = {skill.name for skill in skills.list_skills(s)}
             queue_names = {q.name for q in queues.list_queues(s)}
-        flows = load_flows(
-            self.config.flows_dir, sounds_dir=self.config.sounds_dir, skills=skill_names, queues=queue_names
-        )
-        check_flows(self.config, flows)  # calls.numbers and the default flow name flows that exist
+        flows = load_flows(config.flows_dir, sounds_dir=config.sounds_dir, skills=skill_names, queues=queue_names)
+        check_flows(config, flows)  # calls.numbers and the default flow name flows that exist
         return flows
 
     def _load_acd(self) -> None:
@@ -544,12 +543,36 @@ class Hotline:
             return recordings.recording_file(s, call_id, recording_id)
 
     def reload(self) -> dict[str, Any]:
-        """Re-read flows (all or nothing) and add new agents/queues from the database."""
-        flows = self._load_flows()
-        self.flows = flows
+        """SIGHUP and ``flows reload``: re-read the config file and the flows, all or nothing, then add
+        new agents/queues from the database. Live from the file: ``calls.numbers``, ``calls.default_flow``
+        and ``log_level``; any other changed setting is named in the log (and the answer) as needing a
+        restart, and keeps its running value."""
+        config, restart = self._reread_config()
+        flows = self._load_flows(config)  # the new numbers name flows that exist, before anything changes
+        self.config, self.flows = config, flows
+        logging.getLogger().setLevel(config.log_level)
         self._load_acd()
+        if restart:
+            log.warning("reload: changed settings that need a restart to apply: %s", ", ".join(restart))
         log.info("reloaded %d flows", len(flows))
-        return {"flows": sorted(flows)}
+        return {"flows": sorted(flows), **({"restart_needed": restart} if restart else {})}
+
+    def _reread_config(self) -> tuple[Config, list[str]]:
+        """The running config with the file's live settings; the other top-level settings that changed."""
+        path = self.config._source[0]
+        if path is None:
+            return self.config, []
+        new = load_config(path)  # ConfigError names the file, line and key; nothing changes then
+        live_calls = {"numbers": new.calls.numbers, "default_flow": new.calls.default_flow}
+        config = self.config.model_copy(
+            update={"calls": self.config.calls.model_copy(update=live_calls), "log_level": new.log_level}
+        )
+        config._source = new._source
+        old, fresh = self.config.model_dump(), new.model_dump()
+        restart = [key for key in fresh if key not in ("calls", "log_level") and fresh[key] != old[key]]
+        calls_old, calls_new = old["calls"], fresh["calls"]
+        restart += [f"calls.{k}" for k in calls_new if k not in live_calls and calls_new[k] != calls_old[k]]
+        return config, restart
 
 
 def _rule_view(rule: Any) -> dict[str, Any]:
