@@ -22,6 +22,7 @@ hang-up and this configuration loads no CDR module (docs/operations.md says what
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -40,6 +41,7 @@ from engine.acd.commands import Command
 from engine.acd.core import Acd
 from engine.acd.states import AgentState, IllegalTransition
 from engine.campaigns.legs import Leg, Legs
+from engine.esl import dialstring
 from engine.runtime import adopt_vars
 from engine.runtime.acd_shell import AcdShell
 from engine.runtime.adopt_vars import LiveCall
@@ -255,17 +257,27 @@ class Adoption:
         for call in survey.live:
             if call.trace.uuid in outcome.adopted:
                 recorded = call.trace.uuid in survey.recorded
-                self._greenlets.append(gevent.spawn(self._watch_call, call.trace, recorded))
+                leg = self._watched(call.trace.uuid)
+                self._greenlets.append(gevent.spawn(self._watch_call, call.trace, leg, recorded))
         for agent_id in outcome.busy:
-            self._greenlets.append(gevent.spawn(self._watch_phone, agent_id, survey.busy[agent_id]))
-        return outcome
+            legs = [self._watched(uuid) for uuid in survey.busy[agent_id]]
+            self._greenlets.append(gevent.spawn(self._watch_phone, agent_id, legs))
+        return outcome  # every watched channel registered and marked: its hang-up cannot be missed from here
 
     # ---- 3. watch -------------------------------------------------------------------------------
 
-    def _watch_call(self, trace: CallTrace, recorded: bool = False) -> None:
+    def _watched(self, uuid: str) -> Leg:
+        """Register ``uuid`` for its hang-up event and mark it as one of hotline's legs: the dialler
+        connection hears only those (its ESL filter, campaigns/legs.py)."""
+        leg = self.legs.register(uuid)
+        with contextlib.suppress(ESLError):
+            self.control.api("uuid_setvar", uuid, dialstring.LEG_VARIABLE, "true")
+        return leg
+
+    def _watch_call(self, trace: CallTrace, leg: Leg, recorded: bool = False) -> None:
         """Until the adopted caller's channel is gone; then the ACD ends the call and it is recorded, unless it
         was ``recorded`` already (a session of the engine before wrote its CDR as it was stopped)."""
-        trace.hangup_cause = self._gone(trace.uuid)
+        trace.hangup_cause = self._gone(leg)
         try:
             self.shell.call_ended(trace.uuid)
         except Exception:
@@ -279,15 +291,15 @@ class Adoption:
         except Exception:
             log.exception("adoption: could not record call %s", trace.uuid)
 
-    def _watch_phone(self, agent_id: str, channels: list[str]) -> None:
-        for uuid in channels:
-            self._gone(uuid)
+    def _watch_phone(self, agent_id: str, legs: list[Leg]) -> None:
+        for leg in legs:
+            self._gone(leg)
         self.shell.apply(lambda now: self.shell.acd.engaged_call_ended(agent_id, self.engaged_wrap_up, now))
 
-    def _gone(self, uuid: str) -> str:
-        """Wait for ``uuid``'s CHANNEL_HANGUP_COMPLETE (or FreeSWITCH saying it no longer exists);
-        its hangup cause ('' when not known)."""
-        leg: Leg = self.legs.register(uuid)
+    def _gone(self, leg: Leg) -> str:
+        """Wait for the watched channel's CHANNEL_HANGUP_COMPLETE (or FreeSWITCH saying it no longer
+        exists); its hangup cause ('' when not known)."""
+        uuid = leg.uuid
         try:
             while True:
                 if not self._exists(uuid):  # also covers a hangup before the registration
