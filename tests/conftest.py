@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.store.db import default_url, make_engine, session_factory
 from engine.store.migrate import upgrade
+from engine.transport import inbound
 
 pytest_plugins = ["tests.real_freeswitch"]  # the `freeswitch` fixture for tests marked realfs
 
@@ -56,3 +57,16 @@ def session(db_url: str) -> Iterator[Session]:
             yield db_session
     finally:
         engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_engine_left_running() -> Iterator[None]:
+    """A test that leaves an ESL client running (an engine not stopped) fails: its reconnecting client and
+    its greenlets would act on the next test's switch."""
+    before = set(inbound.RUNNING)
+    yield
+    left = [client for client in list(inbound.RUNNING) if client not in before]
+    for client in left:
+        client.stop()
+    if left:
+        pytest.fail("left running after the test: " + ", ".join(f"{c.name}@{c.address}" for c in left), pytrace=False)

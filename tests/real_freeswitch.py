@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -101,6 +102,34 @@ def _booted(binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def hung_up_after(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the real FreeSWITCH (and after its engine stopped: this fixture is set up first),
+    every channel is hung up and gone before the next test: a call one test leaves, even when it fails,
+    would be adopted or reclaimed by the next test's engine on the module's shared switch."""
+    yield
+    if "freeswitch" not in request.fixturenames:
+        return
+    proc = request.getfixturevalue("freeswitch")
+    if proc.poll() is not None:
+        return
+    control = esl_connect()
+    try:
+        control.api("hupall", "NORMAL_CLEARING")
+        poll(lambda: live_sessions(control) == 0, time.monotonic() + BOOT_SECONDS, proc, "every channel hung up")
+    finally:
+        control.close()
+
+
+def live_sessions(control: Connection) -> int:
+    """FreeSWITCH's count of sessions now (``status``: "N session(s) - peak ..."), kept in memory; ``show
+    channels count`` reads the core database, which FreeSWITCH writes behind the calls."""
+    found = re.search(r"^(\d+) session\(s\) - peak", control.api("status"), re.MULTILINE)
+    if found is None:
+        raise ESLError("no 'session(s) - peak' line in FreeSWITCH's status")
+    return int(found.group(1))
 
 
 def seed_one_agent(db_url: str, contact: str, caller: str) -> None:

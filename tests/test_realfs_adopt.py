@@ -45,6 +45,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def situation(control: Any, uuid: str) -> dict[str, Any]:
+    """What FreeSWITCH says of a channel, for a failure's message: its state, application, other leg and
+    hotline's variables, and the bridged pairs ``show calls`` lists."""
+    try:
+        dump = json.loads(control.api("uuid_dump", uuid, "json"))
+        calls = json.loads(control.api("show", "calls", "as", "json")).get("rows", [])
+    except (ESLError, ValueError) as exc:
+        return {"error": str(exc)}
+    keys = ("Channel-State", "Channel-Call-State", "Other-Leg-Unique-ID", "variable_current_application")
+    found = {k: dump.get(k) for k in keys} | {k: v for k, v in dump.items() if k.startswith("variable_hotline")}
+    return found | {"calls": [(r.get("uuid"), r.get("b_uuid")) for r in calls]}
+
+
 def _try(check: Callable[[], Any]) -> Any:
     try:
         return check()
@@ -109,7 +122,7 @@ def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
             recorded: Queue = Queue()
             engine.call_recorded.append(recorded.put)
             outcome = engine.adoption.done.get(timeout=WAIT)
-            assert outcome.adopted == [call_id]
+            assert outcome.adopted == [call_id], (outcome, situation(control, call_id))
             assert engine.acd.agent_state("1001") == "on_call"
             control.api("uuid_kill", a_leg)
             trace = recorded.get(timeout=WAIT)

@@ -217,3 +217,18 @@ def test_a_call_that_already_has_a_cdr_is_adopted_but_not_recorded_twice(
         with hotline.sessions() as s:
             assert s.scalar(select(func.count()).select_from(CallRow).where(CallRow.uuid == ids["adopted"])) == 1
         assert recorded.empty()
+
+
+def test_bridges_are_read_from_each_channel_not_from_freeswitchs_lagging_call_list(
+    crashed, tmp_path: Path, db_url: str
+) -> None:
+    """FreeSWITCH writes `show calls` (its core database) behind the calls: a bridge made a moment before the
+    crash was missing from it on a loaded machine, and the agent's leg was killed as a stale offer. The
+    partners come from each channel's own ``bridge_to``; here `show calls` lists nothing at all."""
+    emu, ids, _ = crashed
+    shown = emu.commands.table["show"]
+    emu.commands.table["show"] = lambda arg: '{"row_count":0}\n' if arg.startswith("calls") else shown(arg)
+    with engine_on(emu, tmp_path, db_url) as (hotline, _):
+        outcome = hotline.adoption.done.get(timeout=10)
+        assert (outcome.adopted, outcome.killed) == ([ids["adopted"]], [ids["offer_leg"]])
+        assert ids["adopted_leg"] in emu.channels and states(hotline)["1001"] == "on_call"

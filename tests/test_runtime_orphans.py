@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import gevent
 import pytest
 
 from engine.metrics import Metrics
@@ -92,3 +93,15 @@ def test_freeswitch_s_channels_and_limit_are_read_from_status() -> None:
         replies["api status"] = "-ERR no reply\n"  # unreadable: the last values stay
         assert not orphans.sample_capacity()
         assert metrics.value("hotline_freeswitch_sessions") == 37
+
+
+def test_the_on_demand_watcher_runs_while_a_leg_is_remembered_and_ends_when_its_owner_stops(rig) -> None:
+    _, orphans, _, _ = rig
+    orphans.release("leg-1", "ORIGINATOR_CANCEL")
+    orphans.watch(lambda: 30.0)
+    watcher = orphans._watcher
+    assert watcher is not None and not watcher.dead  # a leg is remembered: it keeps looking
+    gevent.sleep(0)  # the watcher has started (waiting for its period), as in a running engine
+    orphans.stop_watching()
+    assert watcher.dead and orphans._watcher is None  # no greenlet outlives a stopped engine
+    orphans.stop_watching()  # twice is harmless

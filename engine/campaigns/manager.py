@@ -58,6 +58,7 @@ class Campaigns:
         for runner in self.runners.values():
             runner.stop()
         self.runners.clear()
+        self.legs.orphans.stop_watching()
         self.legs.client.stop()
 
     def _run(self, name: str) -> None:

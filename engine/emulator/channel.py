@@ -520,8 +520,8 @@ class Channel:
             a.bridge_over.clear()
             a.transferring = a.left_behind = False
         self.other_type, peer.other_type = "originatee", "originator"
-        self.variables["bridge_uuid"] = peer.uuid
-        peer.variables["bridge_uuid"] = self.uuid
+        for a, b in ((self, peer), (peer, self)):  # as a real FreeSWITCH sets them (transcript 08)
+            a.variables.update(bridge_to=b.uuid, last_bridge_to=b.uuid, bridge_uuid=b.uuid, signal_bond=b.uuid)
 
     def bridge(self, peer: Channel, *, by_app: bool) -> None:
         """Bridge with ``peer`` as Bridge-A until either side leaves; then apply the after-bridge rule."""
@@ -536,6 +536,8 @@ class Channel:
         self._bridge_loop(peer)
         self.event("CHANNEL_UNBRIDGE", lead=ids)
         self.bridged_to = peer.bridged_to = None
+        for side in (self, peer):  # switch_ivr_bridge.c clears bridge_to when the bridge ends; the rest stay
+            side.variables.pop("bridge_to", None)
         peer.unbridged.set()
         self.unbridged.set()
         self.bridge_over.set()

@@ -2,8 +2,8 @@
 
 Once the control and dialler connections are up, :class:`Adoption` runs once:
 
-1. **Survey** (ESL, may yield): ``show calls as json`` (bridged pairs), ``show channels as json``, and
-   ``uuid_dump <uuid> json`` of every channel for its variables; the state log's last row per agent
+1. **Survey** (ESL, may yield): ``show channels as json``, and ``uuid_dump <uuid> json`` of every channel
+   for its variables (``bridge_to`` names a bridged channel's partner); the state log's last row per agent
    (database). Parked agent legs of offers the old engine left ringing (``hotline_offer`` set, not
    bridged) are killed: that agent's phone is free.
 2. **Apply** (no yield in between, so no offer can slip in): each caller bridged to an agent whose
@@ -156,8 +156,6 @@ class Adoption:
         with self.sessions() as s:
             rows = agent_states.latest_states(s, list(agents))
             logged = {agent_id: (row.state, row.reason or "") for agent_id, row in rows.items()}
-        calls = [(str(r.get("uuid") or ""), str(r.get("b_uuid") or "")) for r in self._rows("calls")]
-        pairs = [(a, b) for a, b in calls if a and b]  # an unbridged channel's row has an empty b_uuid
         dumps: dict[str, dict[str, Any]] = {}
         for row in self._rows("channels"):
             uuid = str(row.get("uuid", ""))
@@ -172,6 +170,10 @@ class Adoption:
                 continue
             dumps[uuid] = dump
         survey = Survey(logged=logged)
+        # Bridged pairs from each channel's own bridge_to (set while its bridge lasts, in FreeSWITCH's memory):
+        # `show calls` reads the core database, which FreeSWITCH writes behind the calls; a bridge made a
+        # moment before a crash was seen missing from it, and its agent's leg taken for a stale offer.
+        pairs = {tuple(sorted((a, b))) for a, d in dumps.items() if (b := _var(d, "bridge_to")) in dumps and b != a}
         bridged: set[str] = set()
         for a, b in pairs:
             bridged |= {a, b}

@@ -138,6 +138,12 @@ class OrphanLegs:
         if self._watcher is None or self._watcher.dead:
             self._watcher = gevent.spawn(self._watch, period)
 
+    def stop_watching(self) -> None:
+        """End the on-demand watcher (its owner stops; the legs still remembered are not looked for)."""
+        if self._watcher is not None:
+            self._watcher.kill(timeout=1)
+            self._watcher = None
+
     def _watch(self, period: Callable[[], float]) -> None:
         last = time.monotonic()
         while self._legs:

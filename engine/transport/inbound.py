@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import weakref
 from collections.abc import Callable
 
 import gevent
@@ -29,6 +30,10 @@ from engine.transport.connection import (
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[codec.Event], None]
+
+
+RUNNING: weakref.WeakSet[InboundClient] = weakref.WeakSet()
+"""Clients started and not stopped (the tests check that none outlives the test that started it)."""
 
 
 class InboundClient:
@@ -122,6 +127,7 @@ class InboundClient:
         Raises :class:`AuthenticationFailed` at once if the first attempt is refused for the password.
         """
         self._supervisor = gevent.spawn(self._supervise)
+        RUNNING.add(self)
         if wait is None:
             return
         self._first_attempt.wait(wait)
@@ -194,6 +200,7 @@ class InboundClient:
         return self._current().execute_async(app, arg, uuid_=uuid_)
 
     def stop(self) -> None:
+        RUNNING.discard(self)
         if self._supervisor:
             self._supervisor.kill(block=True)
         if self._conn:
