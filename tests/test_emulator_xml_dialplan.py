@@ -28,10 +28,11 @@ def test_the_hotline_number_hands_over_then_tries_the_park_then_falls_back(plan:
     steps = plan.hunt("4000", {})
     assert steps is not None
     apps = [app for app, _ in steps]
-    assert steps[0] == ("socket", "127.0.0.1:1234 async full")
-    assert steps[1] == ("execute_extension", "hotline_standby XML default")
-    assert steps[2] == ("execute_extension", "hotline_park XML default")
-    assert steps[3] == ("set", "hotline_fallback=true")
+    assert steps[0][0] == "set" and steps[0][1].startswith("api_hangup_hook=hash insert/hotline_ended/${uuid}/v1,")
+    assert steps[1] == ("socket", "127.0.0.1:1234 async full")
+    assert steps[2] == ("execute_extension", "hotline_standby XML default")
+    assert steps[3] == ("execute_extension", "hotline_park XML default")
+    assert steps[4] == ("set", "hotline_fallback=true")
     assert apps.index("bridge") < apps.index("voicemail")
 
 
@@ -82,3 +83,13 @@ def test_unknown_destinations_find_nothing(plan: XmlDialplan) -> None:
 
 def test_expand_reads_the_channel_then_the_globals() -> None:
     assert expand("${a}-${b}-${c}", {"a": "1"}, {"a": "x", "b": "2"}) == "1-2-"
+
+
+
+def test_a_backslashed_dollar_expands_nothing_and_a_double_backslash_is_one() -> None:
+    r"""switch_channel_expand_variables: the dialplan's ``set`` expands its data twice (the application's
+    argument, then mod_dptools' base_set), so ``\\\${x}`` in the XML leaves ``${x}`` on the channel."""
+    once = expand(r"${u}/\\\${q}", {"u": "U", "q": "Q"}, {})
+    assert once == r"U/\${q}"
+    assert expand(once, {"q": "Q"}, {}) == "U/${q}"
+    assert expand("U/${q}", {"q": "Q"}, {}) == "U/Q"

@@ -222,7 +222,9 @@ def test_hotline_number_goes_to_the_hotline_socket_then_falls_back(document: ET.
     assert socket == "127.0.0.1:8084"
     steps = actions(extension(document, "default", number))
     apps = [app for app, _ in steps]
-    assert steps[0] == ("socket", f"{socket} async full")
+    # first the hang-up hook (FreeSWITCH keeps the call's variables when it ends: engine/runtime/ended_calls.py)
+    assert steps[0][0] == "set" and steps[0][1].startswith("api_hangup_hook=hash insert/hotline_ended/${uuid}/v1,")
+    assert steps[1] == ("socket", f"{socket} async full")
     # after the socket returns: answer, the rendered message, ring group, the second message, then voicemail
     prompts = str(CONF_DIR / "prompts")
     fallback, voicemail = (

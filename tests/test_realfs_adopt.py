@@ -8,20 +8,21 @@ As in test_realfs_call_control.py: a loopback caller dials 4000 and presses 2; a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gevent.queue import Queue
 
-from engine.transport import ESLError
+from engine.transport import CommandFailed, Connection, ESLError
 from tests.real_freeswitch import REPO, esl_connect, hotline_on, seed_one_agent, vars_value
 
 pytestmark = [pytest.mark.realfs, pytest.mark.db]
@@ -58,6 +59,14 @@ def situation(control: Any, uuid: str) -> dict[str, Any]:
     return found | {"calls": [(r.get("uuid"), r.get("b_uuid")) for r in calls]}
 
 
+def realm_empty(control: Connection) -> bool:
+    """``hash_dump db hotline_ended`` has no output: FreeSWITCH answers an api with none "-ERR no reply"."""
+    try:
+        return not control.api("hash_dump", "db", "hotline_ended").strip()
+    except CommandFailed as exc:
+        return "no reply" in str(exc)
+
+
 def _try(check: Callable[[], Any]) -> Any:
     try:
         return check()
@@ -65,9 +74,10 @@ def _try(check: Callable[[], Any]) -> Any:
         return None
 
 
-def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
-    freeswitch: subprocess.Popen[bytes], tmp_path: Path, db_url: str
-) -> None:
+@contextlib.contextmanager
+def killed_while_talking(tmp_path: Path, db_url: str) -> Iterator[tuple[Connection, str, str]]:
+    """A first engine (its own process) bridges a loopback caller to agent 1001, then is killed (SIGKILL):
+    (a control connection, the caller's A leg, the call) with the call still up on FreeSWITCH."""
     seed_one_agent(db_url, "loopback/9999/default", CALLER)
     host, port = vars_value("hotline_socket").split(":")
     admin = "a" * 32
@@ -117,20 +127,52 @@ def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
         until(lambda: control.api("uuid_getvar", call_id, "hotline_agent").strip() == "1001", "the variables")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=WAIT)
-
-        with hotline_on(tmp_path / "second", db_url) as engine:
-            recorded: Queue = Queue()
-            engine.call_recorded.append(recorded.put)
-            outcome = engine.adoption.done.get(timeout=WAIT)
-            assert outcome.adopted == [call_id], (outcome, situation(control, call_id))
-            assert engine.acd.agent_state("1001") == "on_call"
-            control.api("uuid_kill", a_leg)
-            trace = recorded.get(timeout=WAIT)
-            assert (trace.uuid, trace.agent_id, trace.queue, trace.outcome) == (call_id, "1001", "support", "answered")
-            assert trace.hangup_cause == "NORMAL_CLEARING"
-            assert engine.call_record(call_id)["segments"][0]["agent"] == "1001"
+        yield control, a_leg, call_id
     finally:
         control.close()
         if first.poll() is None:
             first.kill()
             first.wait(timeout=WAIT)
+
+
+def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
+    freeswitch: subprocess.Popen[bytes], tmp_path: Path, db_url: str
+) -> None:
+    with (
+        killed_while_talking(tmp_path, db_url) as (control, a_leg, call_id),
+        hotline_on(tmp_path / "second", db_url) as engine,
+    ):
+        recorded: Queue = Queue()
+        engine.call_recorded.append(recorded.put)
+        outcome = engine.adoption.done.get(timeout=WAIT)
+        assert outcome.adopted == [call_id], (outcome, situation(control, call_id))
+        assert engine.acd.agent_state("1001") == "on_call"
+        control.api("uuid_kill", a_leg)
+        trace = recorded.get(timeout=WAIT)
+        assert (trace.uuid, trace.agent_id, trace.queue, trace.outcome) == (call_id, "1001", "support", "answered")
+        assert trace.hangup_cause == "NORMAL_CLEARING"
+        assert engine.call_record(call_id)["segments"][0]["agent"] == "1001"
+
+
+def test_a_call_that_ends_while_no_engine_runs_is_recorded_from_freeswitchs_hash_on_real_freeswitch(
+    freeswitch: subprocess.Popen[bytes], tmp_path: Path, db_url: str
+) -> None:
+    """The dialplan's api_hangup_hook (dialplans/default.xml): FreeSWITCH keeps the call's variables, end time
+    and cause in mod_hash when the caller hangs up; the next engine records the call from them."""
+    with killed_while_talking(tmp_path, db_url) as (control, a_leg, call_id):
+        control.api("uuid_kill", a_leg)
+        until(lambda: control.api("uuid_exists", call_id).strip() == "false", "the caller gone")
+        kept = until(lambda: control.api("hash", f"select/hotline_ended/{call_id}"), "FreeSWITCH's entry")
+        assert kept.startswith("v1,support,")
+        overrides = {"continuity": {"ended_grace_seconds": 0}}
+        with hotline_on(tmp_path / "second", db_url, overrides) as engine:
+            cdr = until(lambda: engine.call_record(call_id), "the call recorded from FreeSWITCH's hash")
+            assert (cdr["outcome"], cdr["agent"], cdr["queue"], cdr["caller"]) == (
+                "answered",
+                "1001",
+                "support",
+                CALLER,
+            )
+            assert cdr["hangup_cause"] == "NORMAL_CLEARING"
+            assert [s["agent"] for s in cdr["segments"]] == ["1001"]
+            until(lambda: realm_empty(control), "the entry deleted")

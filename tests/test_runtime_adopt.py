@@ -232,3 +232,16 @@ def test_bridges_are_read_from_each_channel_not_from_freeswitchs_lagging_call_li
         outcome = hotline.adoption.done.get(timeout=10)
         assert (outcome.adopted, outcome.killed) == ([ids["adopted"]], [ids["offer_leg"]])
         assert ids["adopted_leg"] in emu.channels and states(hotline)["1001"] == "on_call"
+
+
+def test_only_offer_legs_of_another_engine_run_are_stale(crashed, engine) -> None:
+    """The parked callers a new engine reclaims first are its calls before adoption runs: an offer leg is
+    told apart by the run that rang it (``hotline_engine``), not by whether its call is known."""
+    emu, _, _ = crashed
+    hotline, _ = engine
+    hotline.adoption.done.get(timeout=10)
+    mine = f"{{hotline_offer=offer-1,hotline_call=c-1,hotline_engine={hotline.acd.run_id}}}user/1005 &park()"
+    theirs = "{hotline_offer=offer-1,hotline_call=c-1,hotline_engine=0123456789ab}user/1007 &park()"
+    own_leg, old_leg = (emu.commands.run("originate", dial).split()[1] for dial in (mine, theirs))
+    stale = hotline.adoption.survey().stale_offers
+    assert old_leg in stale and own_leg not in stale

@@ -64,4 +64,6 @@ def test_drain_without_a_park_sends_waiting_callers_to_the_fallback_and_records_
         assert engine.drain() == {"handed_on": 1, "cut": 0}
         wait_until(lambda: rig.var(waiting, "hotline_fallback") == "true", what="the fallback")
         assert rig.var(waiting, "hotline_parked") is None  # hotline_reclaim_seconds=0: hotline_park skipped
+        # the record is written off the event loop (engine/store/writer.py): wait for it, then check it
+        wait_until(lambda: waiting in recorded(db_url, [waiting]), what="the handed-on caller's record")
         assert recorded(db_url, [waiting]) == {waiting: "transferred"}

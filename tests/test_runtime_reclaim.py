@@ -91,7 +91,7 @@ def test_engine_down_before_the_call_arrives_fallback_at_once(tmp_path, db_url) 
         wait_until(lambda: rig.var(uuid, "hotline_fallback") == "true", what="the fallback")
         ran = rig.executed(uuid)
         # hotline_standby (no standby socket configured) and hotline_park matched nothing
-        assert ran[:4] == ["socket", "execute_extension", "execute_extension", "set"]
+        assert ran[:5] == ["set", "socket", "execute_extension", "execute_extension", "set"]  # the hang-up hook first
         assert rig.var(uuid, "hotline_parked") is None
 
 

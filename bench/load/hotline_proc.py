@@ -81,23 +81,37 @@ class HotlineProc:
         config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
         seed(self.db_url, agents, phone)
         self.log = folder / "hotline.log"
-        args = [sys.executable, str(REPO / "cli.py"), "--config", str(config_file), "run", "--wait", "30"]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO)
-        deadline = time.monotonic() + boot_seconds
+        self.args = [sys.executable, str(REPO / "cli.py"), "--config", str(config_file), "run", "--wait", "30"]
+        self.boot_seconds = boot_seconds
+        self.restart()
+        for agent in agent_ids(agents):
+            self.api("POST", f"/api/agents/{agent}/login", {})
+
+    def restart(self) -> None:
+        """Start ``hotline run`` (again: same config, database and data folder; its log appended) and wait
+        until it serves /metrics. After a kill, the new engine restores agents and adopts calls by itself."""
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO
+            )
+        deadline = time.monotonic() + self.boot_seconds
         while True:
             try:
                 self.metrics_text()
-                break
+                return
             except OSError:
                 if self.proc.poll() is not None:
                     raise KitError(f"hotline exited with {self.proc.returncode} at start; see {self.log}") from None
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise KitError(f"hotline did not serve /metrics in {boot_seconds:g} s; see {self.log}") from None
-                time.sleep(0.3)
-        for agent in agent_ids(agents):
-            self.api("POST", f"/api/agents/{agent}/login", {})
+                    late = f"hotline did not serve /metrics in {self.boot_seconds:g} s; see {self.log}"
+                    raise KitError(late) from None
+                time.sleep(0.3)  # the poll interval of a bounded wait for the engine's HTTP port
+
+    def kill(self) -> None:
+        """SIGKILL: the engine dies at once, as in a crash (nothing drained, nothing flushed)."""
+        self.proc.kill()
+        self.proc.wait()
 
     def api(self, method: str, path: str, body: object | None = None) -> object:
         data = None if body is None else json.dumps(body).encode()

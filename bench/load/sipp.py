@@ -109,12 +109,13 @@ class Sipp:
 
 def callers(
     binary: str, folder: Path, name: str, *, scenario: str, switch: str, number: str, rate: float, calls: int,
-    sip_port: int, media_port: int, control_port: int, timeout: float,
+    sip_port: int, media_port: int, control_port: int, timeout: float, stay_ms: int = 11000,
 ) -> Sipp:  # fmt: skip
-    """Callers dialling ``number`` at ``switch`` (host:port): ``rate`` calls a second, ``calls`` in all."""
+    """Callers dialling ``number`` at ``switch`` (host:port): ``rate`` calls a second, ``calls`` in all;
+    ``stay_ms``: how long a caller stays after keying (SIPp's ``-d``, the scenario's bare ``<pause/>``)."""
     # -l calls: SIPp's default cap on simultaneous calls would slow the callers down when the switch holds
     # calls longer than planned; the kit offers the whole step's calls at the rate asked instead
-    extra = ("-s", number, "-r", f"{rate:g}", "-m", str(calls), "-l", str(calls))
+    extra = ("-s", number, "-r", f"{rate:g}", "-m", str(calls), "-l", str(calls), "-d", str(stay_ms))
     extra += ("-timeout", f"{timeout:g}s", "-timeout_error")
     return Sipp(
         binary, scenario, folder, name, sip_port=sip_port, media_port=media_port, control_port=control_port,

@@ -178,6 +178,8 @@ class Continuity(_Section):
     reclaim_settle_seconds: float = Field(5.0, gt=0)
     drain_park_seconds: int = Field(10, ge=0, le=9999)
     drain_limit_seconds: float = Field(300.0, ge=0)
+    ended_sweep_seconds: float = Field(60.0, gt=0)
+    ended_grace_seconds: float = Field(30.0, ge=0)
 
 
 class Config(_Section):

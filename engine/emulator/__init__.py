@@ -14,6 +14,7 @@ from engine.emulator.apps import Apps
 from engine.emulator.channel import Channel
 from engine.emulator.commands import Commands
 from engine.emulator.conference import Conferences
+from engine.emulator.hash_store import HashStore, hangup_hook
 from engine.emulator.originate import Originator
 from engine.emulator.outbound import OutboundSocket
 from engine.emulator.overload import Overload
@@ -85,6 +86,10 @@ class Emulator:
         self.parties: dict[str, CalledParty] = {}  # outbound: who answers each number dialled via a gateway
         self.originator = Originator(self.switch, self.phones, self.route, self.parties)
         self.commands = Commands(self.switch, self.originator, self.route)
+        self.hashes = HashStore()  # mod_hash: outlives every ESL client, as in FreeSWITCH
+        self.commands.table.update(hash=self.hashes.api, hash_dump=self.hashes.dump)
+        globals_ = self.xml.globals if self.xml is not None else {}
+        self.switch.hangup_hook = hangup_hook(self.commands.run, lambda data, v: expand(data, v, globals_))
         self.outbound = OutboundSocket(self.switch, self.commands, list(fallback))
         self.switch.apps.update(Apps(self.originator, self.route, self.outbound, self.hunt).table)
         self.conferences = Conferences(self.switch)  # mod_conference's rooms

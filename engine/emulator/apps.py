@@ -158,11 +158,15 @@ class Apps:
         party = self.originator.party_on_leg.get(ch.uuid)
         if party is None or party.kind != "machine":
             return
-        answered = ch.times.get("answered", 0) / 1e6
-        remaining = max(0.0, party.greeting_seconds - (ch.switch.now_us() / 1e6 - answered) / ch.switch.time_scale)
+        due_us = ch.times.get("answered", 0) + ch.switch.scaled(party.greeting_seconds) * 1e6
 
         def beep() -> None:
-            if ch.dead.wait(ch.switch.scaled(remaining)) or ch.variables.get("avmd_stopped") == "true":
+            # until the greeting's end on the switch's clock: a timer may fire a little early (the event loop's
+            # cached time), which at a small time scale would be a beep inside the greeting
+            while (left := due_us - ch.switch.now_us()) > 0:
+                if ch.dead.wait(left / 1e6):
+                    return
+            if ch.variables.get("avmd_stopped") == "true":
                 return
             ch.variables["avmd_detect"] = "TRUE"
             lead = [("Event-Subclass", "avmd::beep"), ("Unique-ID", ch.uuid), ("Call-command", "avmd")]
@@ -294,6 +298,8 @@ class Apps:
 
     def set(self, ch: Channel, arg: str) -> None:
         name, _, value = arg.partition("=")
+        if value and ch.expander is not None:  # mod_dptools' base_set expands the value again
+            value = ch.expander(value, ch.variables)
         if value:
             ch.variables[name.strip()] = value
         else:

@@ -342,8 +342,10 @@ class Channel:
         peer = self.loopback_peer
         if peer is not None:
             peer.hangup(self.hangup_cause)
-        self.go("CS_REPORTING")
         self._cdr_variables()
+        if self.switch.hangup_hook is not None:  # api_hangup_hook: after the hangup cause and times are set
+            self.switch.hangup_hook(self)
+        self.go("CS_REPORTING")
         self.event("CHANNEL_HANGUP_COMPLETE", lead=[("Hangup-Cause", self.hangup_cause)])
         self.switch.channels.pop(self.uuid, None)
         if peer is not None and self.variables.get("loopback_leg") == "B":

@@ -319,7 +319,7 @@ class Connection:
     def cmd_api(self, rest: str, frame: codec.Command) -> None:
         name, _, arg = rest.partition(" ")
         self.switch.api_gate(name, arg.strip())
-        body = self.commands.run(name, arg)
+        body = self.commands.run(name, arg) or "-ERR no reply\n"  # mod_event_socket's api_exec: no output
         if self.switch.keep_log:
             self.switch.api_log.append((name, arg.strip(), body))
         self.reply(codec.api_response(body))
@@ -334,7 +334,7 @@ class Connection:
 
     def _background(self, job: str, name: str, arg: str) -> None:
         self.switch.api_gate(name, arg.strip(), background=True)
-        body = self.commands.run(name, arg)
+        body = self.commands.run(name, arg) or "Command returned no output!"  # api_exec, for a background job
         headers = [("Job-UUID", job), ("Job-Command", name)]
         if arg:
             headers.append(("Job-Command-Arg", arg))

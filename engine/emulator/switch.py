@@ -77,6 +77,7 @@ class Switch:
         self.api_delay = 0.0
         # (command, argument, reply): api commands once answered, bgapi when received (reply None), when keep_log
         self.api_log: list[tuple[str, str, str | None]] = []
+        self.hangup_hook: Callable[[Any], None] | None = None  # runs a channel's api_hangup_hook (hash_store.py)
         self.overload: Any = None  # engine.emulator.overload.Overload: the slow and lossy mode, when set
         self.api_open = gevent.event.Event()
         self.api_open.set()

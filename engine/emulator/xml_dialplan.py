@@ -19,7 +19,7 @@ from pathlib import Path
 
 _PRE_SET = re.compile(r'<X-PRE-PROCESS\s+cmd="set"\s+data="([^=]+)=([^"]*)"\s*/>')
 _GLOBAL = re.compile(r"\$\$\{([^}]+)\}")
-_CHANNEL = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+_CHANNEL = re.compile(r"\\([\\$])|\$\{([A-Za-z0-9_]+)\}")
 _GROUP = re.compile(r"\$(\d)")
 
 
@@ -33,8 +33,16 @@ def read_vars(path: Path, overrides: Mapping[str, str] | None = None) -> dict[st
 
 
 def expand(data: str, variables: Mapping[str, str], globals_: Mapping[str, str]) -> str:
-    """``${name}``: the channel's variable, else the global one, else empty (switch_channel_expand_variables)."""
-    return _CHANNEL.sub(lambda m: variables.get(m.group(1), globals_.get(m.group(1), "")), data)
+    """``${name}``: the channel's variable, else the global one, else empty; ``\\$`` is a ``$`` that expands
+    nothing and ``\\\\`` one backslash, as in switch_channel_expand_variables (the dialplan's ``set`` expands
+    twice: ``\\\\\\${x}`` leaves ``${x}`` on the channel, for a hang-up hook to expand)."""
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return m.group(1)
+        return variables.get(m.group(2), globals_.get(m.group(2), ""))
+
+    return _CHANNEL.sub(one, data)
 
 
 class XmlDialplan:

@@ -400,6 +400,12 @@ class Metrics:
             ["read"],
             registry=r,
         )
+        self.switch_ended_calls = Counter(
+            "hotline_switch_ended_calls",
+            "Entries of calls FreeSWITCH saw end (mod_hash realm hotline_ended), by what the sweep did: recorded "
+            "(ended while no engine ran), known (had a CDR), unrecordable (never queued, or malformed)",
+            ["result"], registry=r,
+        )  # fmt: skip
         self.greenlet_restarts = Counter(
             "hotline_greenlet_restarts", "Long-lived greenlets restarted after an error", ["name"], registry=r
         )

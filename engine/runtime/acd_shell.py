@@ -179,6 +179,7 @@ class AcdShell:
         """``reconcile_seconds``: how often legs let go of are checked against FreeSWITCH's channels;
         ``leg_memory_seconds``: how long a leg let go of is looked for (it may appear late)."""
         self.acd = acd
+        self.run_id = uuid.uuid4().hex[:12]  # this engine run's mark on the agent legs it rings
         self.control = control
         self.hub = hub
         self.metrics = metrics
@@ -338,6 +339,7 @@ class AcdShell:
             "originate_timeout": int(offer.timeout_seconds),
             "hotline_call": offer.call_id,
             "hotline_offer": offer.offer_id,
+            "hotline_engine": self.run_id,  # whose offer: a restarted engine kills the legs of offers not its own
             "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
             "hangup_after_bridge": "true",
         }

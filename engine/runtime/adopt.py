@@ -5,7 +5,8 @@ Once the control and dialler connections are up, :class:`Adoption` runs once:
 1. **Survey** (ESL, may yield): ``show channels as json``, and ``uuid_dump <uuid> json`` of every channel
    for its variables (``bridge_to`` names a bridged channel's partner); the state log's last row per agent
    (database). Parked agent legs of offers the old engine left ringing (``hotline_offer`` set, not
-   bridged) are killed: that agent's phone is free.
+   bridged, ``hotline_engine`` not this run's: the parked callers reclaimed first may already be this
+   engine's calls) are killed: that agent's phone is free.
 2. **Apply** (no yield in between, so no offer can slip in): each caller bridged to an agent whose
    channel carries the adoption variables (:mod:`engine.runtime.adopt_vars`) is adopted
    (``Acd.adopt_call``: the agent ``on_call``); an agent logged in before whose phone holds any other
@@ -192,7 +193,11 @@ class Adoption:
         for uuid, dump in dumps.items():
             if uuid in adopted or _var(dump, adopt_vars.CALL_ID) == uuid:
                 continue  # an adopted call, or a caller (whose own number is not an agent's phone)
-            if _var(dump, "hotline_offer") and uuid not in bridged and not acd.has_call(_var(dump, "hotline_call")):
+            if (
+                _var(dump, "hotline_offer")
+                and uuid not in bridged
+                and _var(dump, "hotline_engine") != self.shell.run_id
+            ):
                 survey.stale_offers.append(uuid)
                 continue
             owner = _var(dump, adopt_vars.AGENT) or phones.get(_phone_of(dump), "")

@@ -99,6 +99,7 @@ class CallTrace:
     ivr_inputs: dict[str, Any] = field(default_factory=dict)
     customer: dict[str, Any] | None = None
     recording: str | None = None
+    ended_at: datetime | None = None  # when not now: a call recorded after it ended (engine.runtime.ended_calls)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from engine.runtime.call_session import CallSession, CallTrace, SessionServices,
 from engine.runtime.callbacks import Callbacks
 from engine.runtime.consults import Consults
 from engine.runtime.drain import Drain
+from engine.runtime.ended_calls import EndedCalls
 from engine.runtime.hold_watch import HoldWatch
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.manual_dial import ManualDials
@@ -184,6 +185,7 @@ class Hotline:
             live=lambda: {*self.acd.calls, *(d.party_leg for d in self.call_control.dials.direct.values())},
         )  # fmt: skip
         self.adoption = Adoption.of(self)
+        self.ended_calls = EndedCalls.of(self)
         app = make_app(
             self,
             self.hub,
@@ -216,11 +218,13 @@ class Hotline:
         self.reclaimer.start()  # parked callers first: new calls wait for it (_handle_call)
         self.campaigns.start(wait_for_freeswitch)
         self.adoption.start(wait_for_freeswitch)  # agents as they were, live calls adopted (runtime/adopt.py)
+        self.ended_calls.start()  # calls that ended while no engine ran (runtime/ended_calls.py)
         self.retention.start()
         log.info("hotline up: socket %s, http %s", socket_port, self.http.server_port)
         return Ports(socket_port, self.http.server_port)
 
     def stop(self) -> None:
+        self.ended_calls.stop()
         self.adoption.stop()
         self.reclaimer.stop()
         self.retention.stop()
@@ -335,7 +339,7 @@ class Hotline:
         return {}
 
     def _record_call(self, trace: CallTrace) -> None:
-        hold, ended = self.holds.close(trace.uuid), now()
+        hold, ended = self.holds.close(trace.uuid), trace.ended_at or now()
         parts = self.segments.finish(trace.uuid, ended, hold)
         record = calls.CallRecord(
             uuid=trace.uuid,
@@ -423,7 +427,10 @@ class Hotline:
                 "calls": a.calls_handled, "seconds_in_state": since, "call": call_id,
                 "caller": info.caller if info else (own.number if own else None),
                 "queue": info.queue if info else None, "on_hold": bool(call_id and self.holds.log.held_legs(call_id)),
-                "consult": {"mode": consult.mode, "target": consult.target} if consult else None,
+                "consult": {
+                    "mode": consult.mode, "target": consult.target,
+                    "state": "answered" if consult.answered.is_set() else "ringing",
+                } if consult else None,
             })  # fmt: skip
         return out
 

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # The channel variables hotline writes when a caller queues (docs/operations.md lists them).
 QUEUE, PRIORITY, JOINED, CREATED = "hotline_queue", "hotline_priority", "hotline_joined_at", "hotline_created_at"
 FLOW, PATH, INPUTS = "hotline_flow", "hotline_ivr_path", "hotline_inputs"
+CALLER = "hotline_caller"  # the caller's number, base64url without padding: read by ended_calls.py, not here
 AGENT = "hotline_agent"  # set on a caller once an agent has them (live-call adoption): never reclaimed
 PARKED = "hotline_parked"  # set to "true" by the dialplan's park, "false" when hotline takes the caller back
 RECLAIM_SECONDS = "hotline_reclaim_seconds"  # the park's timer; hotline shortens it per call when it drains
@@ -100,6 +101,8 @@ def write_place(esl: Any, trace: Any, queue: str, priority: int) -> bool:
         log.warning("%s: queue or flow name unfit for a channel variable; place not written", uuid)
         return False
     pairs = ";".join(f"{k}={v}" for k, v in place_variables(place).items() if v)
+    if caller := base64.urlsafe_b64encode(str(trace.caller or "")[:64].encode()).decode().rstrip("="):
+        pairs += f";{CALLER}={caller}"
     try:
         reply = esl.api("uuid_setvar_multi", uuid, pairs)
     except ESLError as exc:

@@ -129,7 +129,8 @@ const Desktop = (() => {
     // Hold news comes in order from the buttons' answers and the feed's call_hold; the view's on_hold (from
     // FreeSWITCH's events, maybe not in yet) is taken for a call the page has not followed from its start.
     if (!sameCall) me.held = Boolean(view.on_hold);
-    me.consult = view.consult ? { ...view.consult, state: (me.consult && me.consult.state) || "ringing" } : null;
+    // The view's consult state is the server's (a feed event may come before the button's answer: not relied on).
+    me.consult = view.consult ? { ...view.consult, state: view.consult.state || (me.consult && me.consult.state) || "ringing" } : null;
     if (view.call && !sameCall) { me.callStart = me.since; me.callEnd = null; }
     if (!view.call && me.call) me.callEnd = Date.now();
     [me.call, me.caller, me.queue] = [view.call, view.caller, view.queue];
