@@ -128,7 +128,7 @@ def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
             trace = recorded.get(timeout=WAIT)
             assert (trace.uuid, trace.agent_id, trace.queue, trace.outcome) == (call_id, "1001", "support", "answered")
             assert trace.hangup_cause == "NORMAL_CLEARING"
-            assert engine.call_record(call_id)["segments"][0]["agent"] == "1001"
+            assert engine.backend.call_record(call_id)["segments"][0]["agent"] == "1001"
     finally:
         control.close()
         if first.poll() is None:

@@ -356,7 +356,7 @@ def test_a_caller_who_hangs_up_just_as_the_bridge_forms_leaves_nothing_tracked(m
     wait_until(lambda: f"uuid_bridge call-1 {leg}" in caller.commands, what="the bridge made")
     wait_until(lambda: not rig.shell._joining, what="the bridging greenlet done")
     assert bridged == []
-    assert rig.shell.calls == {} and rig.shell.agent_legs == {} and rig.shell._bridged_at == {}
+    assert rig.shell.inboxes == {} and dict(rig.shell.agent_legs) == {} and not rig.shell.acd.has_call("call-1")
     assert rig.state("1001") is AgentState.WRAP_UP  # the call did reach the agent
 
 

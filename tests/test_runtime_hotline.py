@@ -95,48 +95,48 @@ def states(engine: Hotline, agent_id: str) -> list[tuple[str, str | None]]:
 def test_start_up_subscribes_the_control_connection_and_loads_queues_and_agents_from_the_database(start) -> None:
     engine, switch = start()
     assert "event plain BACKGROUND_JOB CHANNEL_HOLD CHANNEL_UNHOLD" in switch.subscriptions
-    assert engine.agents_view() == [{
+    assert engine.backend.agents_view() == [{
         "id": "1001", "state": "logged_out", "reason": "", "skills": {"sales": 7}, "calls": 0,
         "seconds_in_state": None, "call": None, "caller": None, "queue": None, "on_hold": False, "consult": None,
     }]  # fmt: skip
-    [sales] = engine.queues_view()
+    [sales] = engine.backend.queues_view()
     assert (sales["queue"], sales["waiting"], sales["talking"]) == ("sales", 0, 0)
 
 
 def test_agent_actions_move_the_acd_and_are_stored_and_bad_ones_are_refused_before_the_acd_acts(start) -> None:
     engine, _switch = start()
-    assert engine.agent_action("1001", "login", None) == {"agent": "1001", "state": "ready"}
-    assert engine.agent_action("1001", "break", "lunch") == {"agent": "1001", "state": "break"}
-    assert engine.agent_action("1001", "ready", None) == {"agent": "1001", "state": "ready"}
+    assert engine.backend.agent_action("1001", "login", None) == {"agent": "1001", "state": "ready"}
+    assert engine.backend.agent_action("1001", "break", "lunch") == {"agent": "1001", "state": "break"}
+    assert engine.backend.agent_action("1001", "ready", None) == {"agent": "1001", "state": "ready"}
     with pytest.raises(InvalidInput, match="reason"):
-        engine.agent_action("1001", "break", "lunch\x1b[2J")
+        engine.backend.agent_action("1001", "break", "lunch\x1b[2J")
     with pytest.raises(InvalidInput, match="reason"):
-        engine.agent_action("1001", "break", "x" * 65)
+        engine.backend.agent_action("1001", "break", "x" * 65)
     with pytest.raises(ValueError, match="not allowed in state 'ready'"):
-        engine.agent_action("1001", "end_wrap_up", None)
+        engine.backend.agent_action("1001", "end_wrap_up", None)
     with pytest.raises(KeyError, match="agent 9999"):
-        engine.agent_action("9999", "login", None)
-    assert engine.agents_view()[0]["state"] == "ready"
-    assert 0 <= engine.agents_view()[0]["seconds_in_state"] < 60  # since the last change, moments ago
+        engine.backend.agent_action("9999", "login", None)
+    assert engine.backend.agents_view()[0]["state"] == "ready"
+    assert 0 <= engine.backend.agents_view()[0]["seconds_in_state"] < 60  # since the last change, moments ago
     wait_until(lambda: len(states(engine, "1001")) == 3, what="agent states stored")
     assert states(engine, "1001") == [("ready", None), ("break", "lunch"), ("ready", None)]
 
 
 def test_a_recording_is_started_on_freeswitch_then_stored(start, tmp_path: Path) -> None:
     engine, switch = start()
-    path = engine.start_recording(CALL, "supervisor", "1001", "sales")
+    path = engine.backend.start_recording(CALL, "supervisor", "1001", "sales")
     day = datetime.now(UTC)
     assert path == str(tmp_path / "var" / "recordings" / f"{day:%Y/%m/%d}" / f"{CALL}.wav")
     assert switch.commands[-1] == f"api uuid_record {CALL} start {path}"
-    [row] = engine.call_recordings(CALL)
+    [row] = engine.backend.call_recordings(CALL)
     assert (row["path"], row["reason"], row["agent"], row["queue"]) == (path, "supervisor", "1001", "sales")
 
 
 def test_a_recording_freeswitch_refuses_is_not_stored(start) -> None:
     engine, _switch = start(lambda line: "-ERR Cannot locate session!\n" if "uuid_record" in line else None)
     with pytest.raises(CommandFailed, match="Cannot locate session"):
-        engine.start_recording(CALL, "supervisor", "1001", "sales")
-    assert engine.call_recordings(CALL) == []
+        engine.backend.start_recording(CALL, "supervisor", "1001", "sales")
+    assert engine.backend.call_recordings(CALL) == []
     with engine.sessions() as s:
         assert recordings.recordings_for_call(s, CALL) == []
 
@@ -144,24 +144,24 @@ def test_a_recording_freeswitch_refuses_is_not_stored(start) -> None:
 def test_recording_rules_name_the_bad_field_and_the_unknown_agent(start) -> None:
     engine, _switch = start()
     with pytest.raises(ValueError, match=r"recording_rule\.from: 'tomorrow' is not an ISO 8601 time"):
-        engine.add_recording_rule("admin", "1001", "tomorrow", "2026-12-01T10:00", "")
+        engine.backend.add_recording_rule("admin", "1001", "tomorrow", "2026-12-01T10:00", "")
     with pytest.raises(ValueError, match=r"recording_rule\.until: None is not an ISO 8601 time"):
-        engine.add_recording_rule("admin", "1001", "2026-12-01T09:00", None, "")  # type: ignore[arg-type]
+        engine.backend.add_recording_rule("admin", "1001", "2026-12-01T09:00", None, "")  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="agent 9999"):
-        engine.add_recording_rule("admin", "9999", "2026-12-01T09:00", "2026-12-01T10:00", "")
-    assert engine.recording_rules() == []
-    rule = engine.add_recording_rule("admin", "1001", "2026-12-01T09:00", "2026-12-01T10:00", "coaching")
+        engine.backend.add_recording_rule("admin", "9999", "2026-12-01T09:00", "2026-12-01T10:00", "")
+    assert engine.backend.recording_rules() == []
+    rule = engine.backend.add_recording_rule("admin", "1001", "2026-12-01T09:00", "2026-12-01T10:00", "coaching")
     assert (rule["agent"], rule["by"], rule["note"]) == ("1001", "admin", "coaching")
     local = datetime.fromisoformat("2026-12-01T09:00:00+08:00")  # no offset given: calls.timezone's time
     assert datetime.fromisoformat(rule["from"]) == local
-    assert engine.remove_recording_rule(rule["id"]) == {"removed": rule["id"]}
-    assert engine.recording_rules("1001") == []
+    assert engine.backend.remove_recording_rule(rule["id"]) == {"removed": rule["id"]}
+    assert engine.backend.recording_rules("1001") == []
 
 
 def test_a_call_on_the_outbound_socket_runs_its_flow_and_leaves_one_cdr(start) -> None:
     engine, fs = start()
     with pytest.raises(KeyError, match=CALL):
-        engine.call_record(CALL)
+        engine.backend.call_record(CALL)
     switch = fs.dial(engine.outbound._server.server_port)
     try:
         switch.wait_told("hangup NORMAL_CLEARING")
@@ -182,7 +182,7 @@ def test_a_call_on_the_outbound_socket_runs_its_flow_and_leaves_one_cdr(start) -
 
 def _record(engine: Hotline) -> dict[str, Any] | None:
     try:
-        return engine.call_record(CALL)
+        return engine.backend.call_record(CALL)
     except KeyError:
         return None
 

@@ -178,7 +178,7 @@ class Callbacks:
                 "first_call": view["call"],
             },
         }
-        self.shell.calls[cid] = QueuedInfo(cid, view["queue"], view["number"], pop, enqueued_at)
+        self.shell.inboxes[cid] = QueuedInfo(cid, view["queue"], view["number"], pop, enqueued_at)
         self.metrics.callbacks_pending.labels(view["queue"]).inc()
         self.shell.apply(
             lambda now: self.shell.acd.add_callback(
