@@ -330,10 +330,10 @@ class Soak:
                     print(f"      {frame}")
             tracemalloc.stop()
         self.engine.control.api("hupall", "NORMAL_CLEARING")
-        self.wait(lambda: self.live() == 0 and not self.engine.acd.inboxes, 60)
+        self.wait(lambda: self.live() == 0 and not self.engine.acd.inboxes and not self.engine.acd.acd.call_ids(), 60)
         gevent.sleep(0.5)
         gc.collect()
-        left = len(self.engine.acd.inboxes)
+        left = len(self.engine.acd.acd.call_ids())
         print(f"after hang-up: RSS {rss_kib() / 1024:.1f} MiB, live {self.live()}, ACD calls {left}")
 
     def stop(self) -> None:

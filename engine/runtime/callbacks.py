@@ -212,7 +212,7 @@ class Callbacks:
     def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None:
         """Whisper to the agent, ring the customer, bridge them; report the result to the ACD and, once
         the call is over, record it."""
-        info = self.shell.calls.get(command.call_id)
+        info = self.shell.inboxes.get(command.call_id)
         if info is None or agent_leg is None:
             self._failed(command, "failed", agent_leg)
             return
