@@ -355,7 +355,7 @@ class AcdShell:
         info = self.inboxes.get(bridge.call_id)
         if io is None or info is None:
             return
-        queue = self.acd.call(bridge.call_id).queue if self.acd.has_call(bridge.call_id) else info.queue
+        queue = held.queue if (held := self.acd.call(bridge.call_id)) else info.queue
         failure = self._join(info, Bridged(bridge.agent_id, io.leg))
         if failure is None and not self.acd.has_call(bridge.call_id):
             # The caller hung up between its CHANNEL_BRIDGE and now: the call has ended and is recorded, so
