@@ -2,11 +2,12 @@
 (CDR, interaction, segments) queued on the writer, in order, off the event loop. The engine's other
 records (survey answers, agent state changes) are queued here too.
 
-One builder for every kind of call: inbound calls (a session's :class:`CallTrace`, also an adopted call's
-or a callback's), and campaign calls a person answered (the campaign runner's
+One builder for inbound and outbound calls: inbound calls (a session's :class:`CallTrace`, also an adopted call's),
+and campaign calls a person answered (the campaign runner's
 :class:`~engine.campaigns.runner.AttemptRecorded`, heard through ``Campaigns.services.attempt_recorded``;
 machines, busy and no answer stay in the attempt log only). Both close the call's hold tracking and
-its segments (:mod:`engine.runtime.hold_watch`, :mod:`engine.runtime.segments`) the same way.
+its segments (:mod:`engine.runtime.hold_watch`, :mod:`engine.runtime.segments`) the same way. (A
+keep-your-place callback's dial still writes its own record, in :mod:`engine.runtime.callbacks`.)
 """
 
 from __future__ import annotations
