@@ -45,9 +45,8 @@ def test_an_inbound_call_leaves_one_cdr_interaction_and_segment_before_its_liste
     with acd_rig(tmp_path, db_url, AGENTS, {}) as rig:
         rig.emulator.phones["1001"] = Phone("1001", answer_delay=1)
         seen_written: list[tuple[str, bool]] = []
-        rig.engine.call_recorded.append(
-            lambda trace: seen_written.append((trace.uuid, cdr(rig, trace.uuid) is not None))
-        )
+        # told before the rig's own listener (which the test waits on): the check is done when next_call returns
+        rig.engine.call_recorded.insert(0, lambda t: seen_written.append((t.uuid, cdr(rig, t.uuid) is not None)))
         login(rig, "1001")
         uuid = rig.emulator.place_call(Caller("13900000008", script=["1"]), HOTLINE_NUMBER)
         wait_until(lambda: talking(rig, "1001"), what="1001 talking")
