@@ -489,6 +489,29 @@ def test_after_a_reconnect_only_calls_freeswitch_still_has_stay_bridged_and_no_a
     assert (again["hotline_call"], rung) == ("call-3", ringing)
 
 
+def test_an_adopted_call_freeswitch_still_has_stays_bridged_after_a_reconnect(make_rig) -> None:
+    """A call adopted after a restart has no session here, only the ACD's record: the reconnect asks the ACD
+    which calls are bridged (and their agent legs), so it is confirmed like any other."""
+    exists = {"api uuid_exists call-9": "false", "api uuid_exists leg-9": "true"}  # the caller's channel went
+    rig = make_rig(exists.get)
+    rig.shell.acd.add_agent(Agent(id="1009", skills={"sales": 5}, contact="user/1009"))
+    now = rig.clock()
+    times = {"enqueued_at": now - 60, "bridged_at": now - 30}
+    rig.shell.apply(lambda t: rig.shell.acd.adopt_call("call-9", "sales", 0, "1009", **times, now=t))
+    rig.shell.joined("call-9", "leg-9")
+    assert dict(rig.shell.agent_legs) == {"call-9": "leg-9"}
+    rig.shell.start()
+    rig.switch.drop_all()  # FreeSWITCH restarts
+    wait_until(lambda: "api uuid_exists leg-9" in rig.switch.commands, what="the adopted call reconfirmed")
+    rig.clock.now += 11  # past the ACD's reconfirm time
+    rig.shell.apply(rig.shell.acd.tick)
+    assert rig.state("1009") is AgentState.ON_CALL
+    rig.clock.now += 4
+    rig.shell.call_ended("call-9")  # the watch saw its hangup: talk time from the ACD's bridge time
+    assert rig.state("1009") is AgentState.WRAP_UP and dict(rig.shell.agent_legs) == {}
+    assert rig.metrics.value("hotline_queue_talk_seconds_sum", queue="sales") == 30 + 11 + 4
+
+
 # ---- fail safe: a gone caller is never offered again; no agent leg stays parked ----------------------------
 
 

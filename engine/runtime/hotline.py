@@ -1,5 +1,11 @@
 """The running engine: wires config, store, flows, ACD, ESL transport, CTI and HTTP together.
 
+Wiring only: ``Hotline`` builds the parts, connects their listeners and runs the lifecycle (start, stop,
+drain, reload). The work is in the parts: the ACD shell (``acd``), the API backend (``backend``:
+runtime/backend.py), the call-record builder (``records``: runtime/records.py), the CRM lookups of calls
+(``lookups``: runtime/lookups.py), call control, campaigns, callbacks, reclaim and adoption. It keeps no
+state of calls or agents (docs/architecture.md, "The runtime: who owns what state").
+
 Start-up order: database schema upgraded -> flows validated and loaded -> ACD filled from the
 database (queues, agents with skills) -> HTTP up -> outbound socket server listening -> inbound
 control connection (with reconnect). A flow or config error stops start-up with its file:line.
