@@ -80,7 +80,7 @@ def main() -> None:
     engine = Hotline(config, flow_clock=lambda: opening)
     ports = engine.start(wait_for_freeswitch=10)
     for n in range(n_agents):
-        engine.agent_action(str(1001 + n), "login", None)
+        engine.backend.agent_action(str(1001 + n), "login", None)
     done: Queue = Queue()
     engine.call_recorded.append(done.put)
     engine.tts.render("warm", "en-GB")  # espeak-ng runs once per distinct prompt; keep it out of the figure

@@ -186,7 +186,7 @@ class Soak:
         self.engine = Hotline(config, flow_clock=lambda: opening)
         ports = self.engine.start(wait_for_freeswitch=10)
         for n in range(args.agents):
-            self.engine.agent_action(str(1001 + n), "login", None)
+            self.engine.backend.agent_action(str(1001 + n), "login", None)
         self.engine.tts.render("warm", "en-GB")
         self.recorded: Counter[str] = Counter()
         self.engine.call_recorded.append(lambda trace: self.recorded.update([trace.outcome]))
@@ -257,7 +257,7 @@ class Soak:
         for n in range(self.args.agents):
             agent = str(1001 + n)
             if self.engine.acd.agent_state(agent) is AgentState.BREAK:
-                self.engine.agent_action(agent, "ready", None)
+                self.engine.backend.agent_action(agent, "ready", None)
 
     def run(self) -> None:
         args = self.args
@@ -330,10 +330,10 @@ class Soak:
                     print(f"      {frame}")
             tracemalloc.stop()
         self.engine.control.api("hupall", "NORMAL_CLEARING")
-        self.wait(lambda: self.live() == 0 and not self.engine.acd.calls, 60)
+        self.wait(lambda: self.live() == 0 and not self.engine.acd.inboxes and not self.engine.acd.acd.call_ids(), 60)
         gevent.sleep(0.5)
         gc.collect()
-        left = len(self.engine.acd.calls)
+        left = len(self.engine.acd.acd.call_ids())
         print(f"after hang-up: RSS {rss_kib() / 1024:.1f} MiB, live {self.live()}, ACD calls {left}")
 
     def stop(self) -> None:

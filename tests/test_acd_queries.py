@@ -207,6 +207,45 @@ def test_call_view_and_has_call_follow_the_call() -> None:
     assert acd.call("c1") is None and not acd.has_call("c1")
 
 
+def test_the_agent_leg_is_known_once_the_bridge_formed_and_forgotten_when_it_fails() -> None:
+    acd = make()
+    [offer] = offers(acd.enqueue("c1", "support", 0, 1, caller="+4420"))
+    assert not acd.bridge_formed("c1", "leg-early")  # still ringing: no agent to have a leg
+    assert any(isinstance(c, commands.Bridge) for c in acd.offer_answered(offer.offer_id, 2))
+    assert acd.agent_leg("c1") is None and acd.call_ids() == {"c1"}  # answered, the bridge not formed yet
+    assert [c.call_id for c in acd.bridged_calls()] == ["c1"]
+    assert acd.bridge_formed("c1", "leg-1")
+    view = acd.call("c1")
+    assert view is not None and (view.agent_id, view.agent_leg, view.bridged_at) == ("cat", "leg-1", 2)
+    assert acd.agent_leg("c1") == "leg-1"
+    acd.bridge_failed("c1", 3)  # FreeSWITCH never bridged: back at the head of its queue, no leg
+    assert acd.agent_leg("c1") is None and acd.bridged_calls() == []
+    assert not acd.bridge_formed("c1", "leg-1") and acd.agent_leg("c1") is None
+    assert not acd.bridge_formed("nobody", "leg-2") and acd.agent_leg("nobody") is None
+
+
+def test_bridged_calls_and_call_ids_list_what_the_acd_holds() -> None:
+    acd = make()
+    acd.agent_break("ann", "lunch", 1)
+    acd.agent_break("bob", "lunch", 1)
+    [offer] = offers(acd.enqueue("c1", "support", 0, 2))
+    acd.enqueue("c2", "support", 0, 3)  # cat is busy ringing: c2 waits
+    acd.park("p1", "sales", 0, 1.5, 3)  # a parked caller's held place
+    acd.offer_answered(offer.offer_id, 4)
+    acd.bridge_formed("c1", "leg-1")
+    assert acd.call_ids() == {"c1", "c2", "p1"}
+    assert [(c.call_id, c.agent_leg) for c in acd.bridged_calls()] == [("c1", "leg-1")]
+    acd.call_ended("c1", 5)
+    assert acd.call_ids() == {"c2", "p1"} and acd.agent_leg("c1") is None
+
+
+def test_an_adopted_call_takes_the_leg_it_is_bridged_to() -> None:
+    acd = make()
+    acd.adopt_call("c9", "sales", 0, "eve", enqueued_at=1, bridged_at=2, now=3, caller="+4421")
+    assert acd.bridge_formed("c9", "leg-9") and acd.agent_leg("c9") == "leg-9"
+    assert [(c.call_id, c.agent_id, c.bridged_at) for c in acd.bridged_calls()] == [("c9", "eve", 2)]
+
+
 def test_agents_lists_every_agent_by_id() -> None:
     acd = make()
     assert [(a.id, a.state) for a in acd.agents()] == [

@@ -124,7 +124,7 @@ def test_an_unexpected_error_is_a_logged_json_500(rig, caplog, monkeypatch) -> N
     def broken() -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(rig.engine, "queues_view", broken)
+    monkeypatch.setattr(rig.engine.backend, "queues_view", broken)
     with caplog.at_level(logging.ERROR, logger="engine.api.app"):
         got, content_type, answer = _send(rig, "GET", "/api/queues", None)
     assert (got, content_type, answer) == (500, "application/json", {"error": "internal error (logged)", "field": None})

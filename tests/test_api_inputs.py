@@ -74,7 +74,7 @@ def test_every_string_field_fits_its_column() -> None:
 
 def test_break_reasons_fit_the_state_log() -> None:
     from engine.api.app import BREAK_REASON_MAX
-    from engine.runtime.hotline import BREAK_REASON
+    from engine.runtime.backend import BREAK_REASON
 
     column = Base.metadata.tables["agent_state_changes"].c["reason"].type
     assert typing.cast(int, column.length) >= BREAK_REASON_MAX

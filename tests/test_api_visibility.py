@@ -158,7 +158,7 @@ def _seeded_ids(rig: Rig) -> tuple[list[str], dict[str, Any]]:
 def test_an_agent_walking_every_route_sees_no_other_teams_work(rig) -> None:
     ids, seeded = _seeded_ids(rig)
     b_ticket = next(t for t in seeded["tickets"] if t["title"] == "Sales quote")
-    pop = rig.engine._customer_pop(CALLER)  # the screen pop of a call from Ada, as the runtime builds it
+    pop = rig.engine.lookups.customer_pop(CALLER)  # the screen pop of a call from Ada, as the runtime builds it
     rig.engine.hub.publish("1001", "screen_pop", {"customer": pop[0], "last_interactions": pop[1]}, sticky=True)
     names = ["1001", "1002", "1003", B_UUID, A_UUID, MATE_UUID, CALLER, "support", "sales"]
     probes = [

@@ -235,6 +235,6 @@ def test_a_callback_request_becomes_a_ticket_and_the_ivr_reads_ticket_status(rig
     callback = next(t for t in found if t["category"] == "callback")
     assert callback["created_by"] == "ivr" and CALLER in callback["title"]
     assert rig.api("GET", f"/api/calls/{uuid}/interaction", rig.admin)[1]["tickets"] == [callback["id"]]
-    assert rig.engine._lookup("ticket_status", callback["number"])["status"] == "accepted"
-    assert rig.engine._lookup("open_tickets", CALLER)["count"] == 2
-    assert rig.engine._lookup("ticket_status", "999999") == {}
+    assert rig.engine.lookups.lookup("ticket_status", callback["number"])["status"] == "accepted"
+    assert rig.engine.lookups.lookup("open_tickets", CALLER)["count"] == 2
+    assert rig.engine.lookups.lookup("ticket_status", "999999") == {}

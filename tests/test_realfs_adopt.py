@@ -151,7 +151,7 @@ def test_a_call_outlives_a_killed_engine_and_is_adopted_on_real_freeswitch(
         trace = recorded.get(timeout=WAIT)
         assert (trace.uuid, trace.agent_id, trace.queue, trace.outcome) == (call_id, "1001", "support", "answered")
         assert trace.hangup_cause == "NORMAL_CLEARING"
-        assert engine.call_record(call_id)["segments"][0]["agent"] == "1001"
+        assert engine.backend.call_record(call_id)["segments"][0]["agent"] == "1001"
 
 
 def test_a_call_that_ends_while_no_engine_runs_is_recorded_from_freeswitchs_hash_on_real_freeswitch(
@@ -166,7 +166,7 @@ def test_a_call_that_ends_while_no_engine_runs_is_recorded_from_freeswitchs_hash
         assert kept.startswith("v1,support,")
         overrides = {"continuity": {"ended_grace_seconds": 0}}
         with hotline_on(tmp_path / "second", db_url, overrides) as engine:
-            cdr = until(lambda: engine.call_record(call_id), "the call recorded from FreeSWITCH's hash")
+            cdr = until(lambda: engine.backend.call_record(call_id), "the call recorded from FreeSWITCH's hash")
             assert (cdr["outcome"], cdr["agent"], cdr["queue"], cdr["caller"]) == (
                 "answered",
                 "1001",

@@ -82,7 +82,7 @@ def caller_with_agent(engine: Hotline, control: Connection) -> tuple[str, str, s
 def test_listen_hostile_values_and_a_blind_transfer_on_real_freeswitch(engine: Hotline) -> None:
     recorded: Queue = Queue()
     engine.call_recorded.append(recorded.put)
-    engine.agent_action("1001", "login", None)
+    engine.backend.agent_action("1001", "login", None)
     control = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_BRIDGE"))
     try:
         a_leg, call_id, agent_leg = caller_with_agent(engine, control)
@@ -119,7 +119,7 @@ def test_listen_hostile_values_and_a_blind_transfer_on_real_freeswitch(engine: H
 
 
 def test_a_manual_dial_on_real_freeswitch(engine: Hotline) -> None:
-    engine.agent_action("1001", "login", None)
+    engine.backend.agent_action("1001", "login", None)
     control = esl_connect()
     try:
         placed = engine.call_control.act("agent:1001", "1001", "dial", number="(99) 99")

@@ -35,7 +35,7 @@ def test_a_call_through_real_freeswitch_is_routed_offered_and_recorded(engine: H
     engine.call_recorded.append(recorded.put)
     agent_states: Queue = Queue()
     engine.acd.on_agent_state(agent_states.put)
-    engine.agent_action("1001", "login", None)
+    engine.backend.agent_action("1001", "login", None)
     assert agent_states.get(timeout=5).new is AgentState.READY
 
     control = esl_connect(("CHANNEL_EXECUTE",))

@@ -47,7 +47,7 @@ def members(control: Connection, call_id: str) -> set[str]:
 def test_conference_cancel_leave_and_the_caller_ending_it_on_real_freeswitch(engine: Hotline) -> None:
     recorded: Queue = Queue()
     engine.call_recorded.append(recorded.put)
-    engine.agent_action("1001", "login", None)
+    engine.backend.agent_action("1001", "login", None)
     control = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_BRIDGE"))
     executed: Queue = Queue()
     bridged: Queue = Queue()

@@ -110,7 +110,7 @@ def test_killed_engine_parks_the_caller_and_the_next_engine_reclaims_them(freesw
             engine.call_recorded.append(recorded.put)
             states: Queue = Queue()
             engine.acd.on_agent_state(states.put)
-            engine.agent_action("1001", "login", None)
+            engine.backend.agent_action("1001", "login", None)
             until(lambda: engine.acd.agent_state("1001") is AgentState.ON_CALL, "the agent on the reclaimed call")
             until(lambda: any(e.uuid == b_leg for e in bridges), "the caller bridged to the agent's leg")
             control.api("uuid_kill", a_leg)

@@ -147,6 +147,7 @@ def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_w
     assert contact == "user/1001"
     leg = variables.pop("origination_uuid")
     assert variables.pop("hotline_offer")
+    assert variables.pop("hotline_engine") == rig.shell.run_id  # whose offer (a restarted engine kills others')
     assert variables == {
         "originate_timeout": "20",
         "hotline_call": "call-1",
@@ -356,7 +357,7 @@ def test_a_caller_who_hangs_up_just_as_the_bridge_forms_leaves_nothing_tracked(m
     wait_until(lambda: f"uuid_bridge call-1 {leg}" in caller.commands, what="the bridge made")
     wait_until(lambda: not rig.shell._joining, what="the bridging greenlet done")
     assert bridged == []
-    assert rig.shell.calls == {} and rig.shell.agent_legs == {} and rig.shell._bridged_at == {}
+    assert rig.shell.inboxes == {} and dict(rig.shell.agent_legs) == {} and not rig.shell.acd.has_call("call-1")
     assert rig.state("1001") is AgentState.WRAP_UP  # the call did reach the agent
 
 
@@ -487,6 +488,29 @@ def test_after_a_reconnect_only_calls_freeswitch_still_has_stay_bridged_and_no_a
     assert rig.state(gone_agent) is AgentState.WRAP_UP
     again, rung = rig.originate()  # the ring died with the connection: offered again once back, no penalty
     assert (again["hotline_call"], rung) == ("call-3", ringing)
+
+
+def test_an_adopted_call_freeswitch_still_has_stays_bridged_after_a_reconnect(make_rig) -> None:
+    """A call adopted after a restart has no session here, only the ACD's record: the reconnect asks the ACD
+    which calls are bridged (and their agent legs), so it is confirmed like any other."""
+    exists = {"api uuid_exists call-9": "false", "api uuid_exists leg-9": "true"}  # the caller's channel went
+    rig = make_rig(exists.get)
+    rig.shell.acd.add_agent(Agent(id="1009", skills={"sales": 5}, contact="user/1009"))
+    now = rig.clock()
+    times = {"enqueued_at": now - 60, "bridged_at": now - 30}
+    rig.shell.apply(lambda t: rig.shell.acd.adopt_call("call-9", "sales", 0, "1009", **times, now=t))
+    rig.shell.joined("call-9", "leg-9")
+    assert dict(rig.shell.agent_legs) == {"call-9": "leg-9"}
+    rig.shell.start()
+    rig.switch.drop_all()  # FreeSWITCH restarts
+    wait_until(lambda: "api uuid_exists leg-9" in rig.switch.commands, what="the adopted call reconfirmed")
+    rig.clock.now += 11  # past the ACD's reconfirm time
+    rig.shell.apply(rig.shell.acd.tick)
+    assert rig.state("1009") is AgentState.ON_CALL
+    rig.clock.now += 4
+    rig.shell.call_ended("call-9")  # the watch saw its hangup: talk time from the ACD's bridge time
+    assert rig.state("1009") is AgentState.WRAP_UP and dict(rig.shell.agent_legs) == {}
+    assert rig.metrics.value("hotline_queue_talk_seconds_sum", queue="sales") == 30 + 11 + 4
 
 
 # ---- fail safe: a gone caller is never offered again; no agent leg stays parked ----------------------------

@@ -140,7 +140,7 @@ def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
 
 
 def states(hotline: Hotline) -> dict[str, str]:
-    return {a["id"]: a["state"] for a in hotline.agents_view()}
+    return {a["id"]: a["state"] for a in hotline.backend.agents_view()}
 
 
 def test_agents_come_back_as_they_were_and_a_busy_phone_is_never_offered(crashed, engine) -> None:
@@ -153,7 +153,8 @@ def test_agents_come_back_as_they_were_and_a_busy_phone_is_never_offered(crashed
         "1001": "on_call", "1002": "engaged", "1003": "engaged", "1004": "ready", "1005": "break",
         "1006": "engaged", "1007": "logged_out",
     }  # fmt: skip
-    assert [a["reason"] for a in hotline.agents_view() if a["id"] in ("1002", "1005")] == ["phone_busy", "lunch"]
+    reasons = [a["reason"] for a in hotline.backend.agents_view() if a["id"] in ("1002", "1005")]
+    assert reasons == ["phone_busy", "lunch"]
     emu.wait_until(lambda: ids["offer_leg"] not in emu.channels)
     newcomer = emu.place_call(Caller("+442079999999"), "4000")  # a new caller: only 1004 is free to take it
     emu.wait_until(lambda: (ch := emu.channels.get(newcomer)) is not None and ch.bridged_to is not None, timeout=10)
@@ -175,7 +176,7 @@ def test_an_adopted_call_is_recorded_once_when_it_ends_with_its_own_times(crashe
     )  # fmt: skip
     assert (trace.outcome, trace.hangup_cause) == ("answered", "NORMAL_CLEARING")
     assert abs((trace.bridged_at - bridged).total_seconds()) < 0.001
-    record = hotline.call_record(ids["adopted"])
+    record = hotline.backend.call_record(ids["adopted"])
     assert (record["agent"], record["queue"], record["outcome"]) == ("1001", "sales", "answered")
     assert [(s["agent"], s["how"]) for s in record["segments"]] == [("1001", "answered")]
     assert record["segments"][0]["talk_seconds"] >= 140  # from the bridge three minutes ago, not the adoption

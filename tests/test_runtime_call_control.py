@@ -132,7 +132,7 @@ def test_hangup_ends_the_callers_channel(rig) -> None:
 def test_blind_transfer_to_a_queue_keeps_the_caller_tells_the_session_and_releases_the_agent_leg(rig) -> None:
     calls = make(rig)
     leg = rig.bridge(CALL, "1001")
-    info = rig.acd.calls[CALL]
+    info = rig.acd.inboxes[CALL]
     assert calls.act("1001", "1001", "transfer", target="queue:backup")["target"] == "queue:backup"
     assert rig.fs.commands[-2:] == [
         f"api uuid_setvar {CALL} park_after_bridge true",

@@ -262,7 +262,7 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     rig.shell.clock.now += 9  # type: ignore[attr-defined]
     leg = rig.answer_agent()
     rig.switch.wait_told(f"api uuid_bridge {CALL} {leg}")
-    wait_until(lambda: rig.state("1001") is AgentState.ON_CALL and not rig.shell.calls[CALL].connecting)
+    wait_until(lambda: rig.state("1001") is AgentState.ON_CALL and not rig.shell.inboxes[CALL].connecting)
     rig.switch.event("CHANNEL_UNBRIDGE")  # the agent hangs up
     rig.switch.wait_told("hangup NORMAL_CLEARING")
     trace = rig.trace()
@@ -298,7 +298,7 @@ def test_a_caller_who_hangs_up_in_the_queue_is_abandoned_and_the_ringing_agent_r
     assert rig.state("1001") is AgentState.READY
     assert rig.metrics.value("hotline_queue_wait_seconds_sum", queue="sales", outcome="abandoned") == 4
     assert rig.metrics.value("hotline_calls_total", outcome="abandoned") == 1
-    assert CALL not in rig.shell.calls
+    assert CALL not in rig.shell.inboxes
 
 
 def test_an_exit_key_in_the_queue_stops_the_music_and_transfers_the_caller(make_rig) -> None:
@@ -364,7 +364,7 @@ def test_a_call_whose_socket_is_lost_while_queued_is_recorded_once_without_waiti
     assert trace.outcome == "abandoned" and trace.queue == "sales"
     assert rig.session is not None and rig.session.join(5) is None and rig.session.dead
     assert rig.recorded.empty()
-    assert rig.shell.acd.position(CALL) is None and CALL not in rig.shell.calls
+    assert rig.shell.acd.position(CALL) is None and CALL not in rig.shell.inboxes
     assert rig.state("1001") is AgentState.READY  # the ringing offer was withdrawn
     assert rig.metrics.value("hotline_calls_total", outcome="abandoned") == 1
 

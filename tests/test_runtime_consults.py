@@ -69,7 +69,7 @@ def test_consult_then_complete_joins_caller_and_target_and_frees_the_agent(rig) 
     result = consults.act("1001", CALL, "consult", "agent:1002")
     assert result["target"] == "agent:1002" and result["agent"] == "1002"
     assert rig.state("1002") == AgentState.ENGAGED  # reserved: no queued call meanwhile
-    assert rig.acd.calls[CALL].inbox.get(timeout=1) == ConsultHold(music=True)
+    assert rig.acd.inboxes[CALL].inbox.get(timeout=1) == ConsultHold(music=True)
     target = originate_uuid(rig.fs.finish("bgapi originate", f"+OK {result['leg']}\n"))
     assert target == result["leg"]
     wait_until(lambda: rig.fs.sent(f"api uuid_bridge {leg}"), what="the agent bridged to the target")
@@ -157,7 +157,7 @@ def test_conference_moves_caller_and_agent_into_the_room_and_the_target_joins_it
     result = consults.act("1001", CALL, "conference", "agent:1003")
     wait_until(lambda: consults.active["1001"].answered.is_set(), what="answered")
     room = f"hotline-{CALL}@hotline"
-    assert rig.acd.calls[CALL].inbox.get(timeout=1) == ConsultHold(music=False)
+    assert rig.acd.inboxes[CALL].inbox.get(timeout=1) == ConsultHold(music=False)
     assert rig.fs.commands[start : start + 4] == [
         f"api uuid_setvar {leg} park_after_bridge true",
         f"api uuid_break {CALL} all",

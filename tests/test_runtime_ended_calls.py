@@ -149,16 +149,16 @@ def test_a_new_engine_records_what_ended_while_none_ran_and_empties_the_realm(
         until(lambda: set(switch.hashes.items) == {"other_realm_key"}, "the realm swept")
         assert engine.writer.wait_idle(10)
         assert sorted(recorded) == ["c-talked", "c-waited"]
-        talked, waited = engine.call_record("c-talked"), engine.call_record("c-waited")
+        talked, waited = engine.backend.call_record("c-talked"), engine.backend.call_record("c-waited")
         assert (talked["outcome"], talked["agent"], talked["queue"], talked["caller"]) == (
             "answered", "1001", "sales", "+442071234567",
         )  # fmt: skip
         assert datetime.fromisoformat(talked["ended_at"]) == datetime(2026, 12, 6, 23, 33, 20, tzinfo=UTC)
         assert [(s["agent"], s["how"]) for s in talked["segments"]] == [("1001", "answered")]
         assert (waited["outcome"], waited["agent"], waited["hangup_cause"]) == ("abandoned", None, "ORIGINATOR_CANCEL")
-        assert engine.call_record("c-known")["caller"] == "1"  # the CDR it had: not written again
+        assert engine.backend.call_record("c-known")["caller"] == "1"  # the CDR it had: not written again
         with pytest.raises(KeyError):
-            engine.call_record("c-ivr")
+            engine.backend.call_record("c-ivr")
         counts = {r: engine.metrics.value("hotline_switch_ended_calls_total", result=r) for r in
                   ("recorded", "known", "unrecordable")}  # fmt: skip
         assert counts == {"recorded": 2, "known": 1, "unrecordable": 2}
@@ -173,14 +173,14 @@ def test_nothing_is_swept_too_soon_or_while_the_database_writer_is_behind(
     engine = engine_on(switch, tmp_path, seeded, grace=0)
     engine.control.start(wait=5)
     try:
-        behind = EndedCalls(engine.control, engine.sessions, engine._record_call, engine.metrics,
+        behind = EndedCalls(engine.control, engine.sessions, engine.records.record_call, engine.metrics,
                             writer_ready=lambda: False, live=lambda _uuid: False)  # fmt: skip
         assert behind.sweep().skipped and "hotline_ended_c-waited" in switch.hashes.items
-        soon = EndedCalls(engine.control, engine.sessions, engine._record_call, engine.metrics,
+        soon = EndedCalls(engine.control, engine.sessions, engine.records.record_call, engine.metrics,
                           writer_ready=lambda: True, live=lambda _uuid: False, grace_seconds=1e12)  # fmt: skip
         swept = soon.sweep()
         assert (swept.recorded, swept.kept) == ([], 1) and "hotline_ended_c-waited" in switch.hashes.items
-        still_live = EndedCalls(engine.control, engine.sessions, engine._record_call, engine.metrics,
+        still_live = EndedCalls(engine.control, engine.sessions, engine.records.record_call, engine.metrics,
                                 writer_ready=lambda: True, live=lambda uuid: uuid == "c-waited")  # fmt: skip
         assert still_live.sweep().kept == 1
     finally:

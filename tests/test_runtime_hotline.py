@@ -2,29 +2,23 @@
 :class:`~tests.switch_peer.Switch`, calls arrive on its real outbound-socket port from the switch's
 :class:`~tests.switch_peer.Call`, and the database is the test's own (SQLite, or PostgreSQL in CI).
 
-The tests assert what FreeSWITCH is told, what the API backend answers (and refuses, with which
-error), and the rows stored."""
+The tests assert what FreeSWITCH is told, what a call leaves (its CDR) and how reload and start-up fail;
+the API backend's answers have their own tests (tests/test_runtime_backend.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
-from engine.config import ConfigError, load_config
+from engine.config import ConfigError
 from engine.ivr.errors import FlowValidationError
 from engine.runtime.hotline import Hotline
-from engine.store import agent_states, agents, queues, recordings, skills
-from engine.store.db import make_engine, session_factory
-from engine.store.errors import InvalidInput
-from engine.store.migrate import upgrade
-from engine.transport import CommandFailed
-from tests.switch_peer import CALL, Reply, Switch, wait_until
+from tests.switch_engine import engines
+from tests.switch_peer import CALL, Switch, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -39,129 +33,26 @@ nodes:
 """
 
 
-class FakeTts:
-    def render(self, text: str, language: str, voice: str | None = None) -> str:
-        return f"/tts/{text}.wav"
-
-
-def seed(db_url: str, seeder: Callable[[Session], Any]) -> None:
-    upgrade(db_url)
-    engine = make_engine(db_url)
-    with session_factory(engine).begin() as s:
-        seeder(s)
-    engine.dispose()
-
-
 @pytest.fixture
 def start(tmp_path: Path, db_url: str) -> Iterator[Callable[..., tuple[Hotline, Switch]]]:
-    running: list[tuple[Hotline, Switch]] = []
-
-    def _start(answer: Callable[[str], Reply | None] | None = None) -> tuple[Hotline, Switch]:
-        def seeder(s: Session) -> None:
-            skills.create_skill(s, "sales")
-            queues.create_queue(s, "sales", required_skills={"sales": 1}, wrap_up_seconds=0)
-            agents.create_agent(s, "1001", name="Grace", contact="user/1001", skills={"sales": 7})
-
-        seed(db_url, seeder)
-        flows = tmp_path / "flows"
-        flows.mkdir()
-        (flows / "main.yaml").write_text(FLOW)
-        switch = Switch()
-        if answer:
-            switch.on("", answer)
-        path = tmp_path / "hotline.yaml"
-        path.write_text(
-            f"data_dir: {tmp_path / 'var'}\nflows_dir: {flows}\ndatabase_url: '{db_url}'\n"
-            f"http: {{port: 0}}\nsocket: {{port: 0}}\n"
-            f"freeswitch: {{port: {switch.port}, password: pw, command_timeout: 2}}\n"
-        )
-        engine = Hotline(load_config(path))
-        engine.tts = FakeTts()  # type: ignore[assignment]
-        engine.start(wait_for_freeswitch=5)
-        running.append((engine, switch))
-        return engine, switch
-
-    yield _start
-    for engine, switch in running:
-        engine.stop()
-        switch.close()
-
-
-def states(engine: Hotline, agent_id: str) -> list[tuple[str, str | None]]:
-    with engine.sessions() as s:
-        return [(row.state, row.reason) for row in agent_states.list_agent_states(s, agent_id)]
+    yield from engines(tmp_path, db_url)
 
 
 def test_start_up_subscribes_the_control_connection_and_loads_queues_and_agents_from_the_database(start) -> None:
     engine, switch = start()
     assert "event plain BACKGROUND_JOB CHANNEL_HOLD CHANNEL_UNHOLD" in switch.subscriptions
-    assert engine.agents_view() == [{
+    assert engine.backend.agents_view() == [{
         "id": "1001", "state": "logged_out", "reason": "", "skills": {"sales": 7}, "calls": 0,
         "seconds_in_state": None, "call": None, "caller": None, "queue": None, "on_hold": False, "consult": None,
     }]  # fmt: skip
-    [sales] = engine.queues_view()
+    [sales] = engine.backend.queues_view()
     assert (sales["queue"], sales["waiting"], sales["talking"]) == ("sales", 0, 0)
-
-
-def test_agent_actions_move_the_acd_and_are_stored_and_bad_ones_are_refused_before_the_acd_acts(start) -> None:
-    engine, _switch = start()
-    assert engine.agent_action("1001", "login", None) == {"agent": "1001", "state": "ready"}
-    assert engine.agent_action("1001", "break", "lunch") == {"agent": "1001", "state": "break"}
-    assert engine.agent_action("1001", "ready", None) == {"agent": "1001", "state": "ready"}
-    with pytest.raises(InvalidInput, match="reason"):
-        engine.agent_action("1001", "break", "lunch\x1b[2J")
-    with pytest.raises(InvalidInput, match="reason"):
-        engine.agent_action("1001", "break", "x" * 65)
-    with pytest.raises(ValueError, match="not allowed in state 'ready'"):
-        engine.agent_action("1001", "end_wrap_up", None)
-    with pytest.raises(KeyError, match="agent 9999"):
-        engine.agent_action("9999", "login", None)
-    assert engine.agents_view()[0]["state"] == "ready"
-    assert 0 <= engine.agents_view()[0]["seconds_in_state"] < 60  # since the last change, moments ago
-    wait_until(lambda: len(states(engine, "1001")) == 3, what="agent states stored")
-    assert states(engine, "1001") == [("ready", None), ("break", "lunch"), ("ready", None)]
-
-
-def test_a_recording_is_started_on_freeswitch_then_stored(start, tmp_path: Path) -> None:
-    engine, switch = start()
-    path = engine.start_recording(CALL, "supervisor", "1001", "sales")
-    day = datetime.now(UTC)
-    assert path == str(tmp_path / "var" / "recordings" / f"{day:%Y/%m/%d}" / f"{CALL}.wav")
-    assert [c for c in switch.commands if c.startswith("api uuid_record")] == [f"api uuid_record {CALL} start {path}"]
-    [row] = engine.call_recordings(CALL)
-    assert (row["path"], row["reason"], row["agent"], row["queue"]) == (path, "supervisor", "1001", "sales")
-
-
-def test_a_recording_freeswitch_refuses_is_not_stored(start) -> None:
-    engine, _switch = start(lambda line: "-ERR Cannot locate session!\n" if "uuid_record" in line else None)
-    with pytest.raises(CommandFailed, match="Cannot locate session"):
-        engine.start_recording(CALL, "supervisor", "1001", "sales")
-    assert engine.call_recordings(CALL) == []
-    with engine.sessions() as s:
-        assert recordings.recordings_for_call(s, CALL) == []
-
-
-def test_recording_rules_name_the_bad_field_and_the_unknown_agent(start) -> None:
-    engine, _switch = start()
-    with pytest.raises(ValueError, match=r"recording_rule\.from: 'tomorrow' is not an ISO 8601 time"):
-        engine.add_recording_rule("admin", "1001", "tomorrow", "2026-12-01T10:00", "")
-    with pytest.raises(ValueError, match=r"recording_rule\.until: None is not an ISO 8601 time"):
-        engine.add_recording_rule("admin", "1001", "2026-12-01T09:00", None, "")  # type: ignore[arg-type]
-    with pytest.raises(KeyError, match="agent 9999"):
-        engine.add_recording_rule("admin", "9999", "2026-12-01T09:00", "2026-12-01T10:00", "")
-    assert engine.recording_rules() == []
-    rule = engine.add_recording_rule("admin", "1001", "2026-12-01T09:00", "2026-12-01T10:00", "coaching")
-    assert (rule["agent"], rule["by"], rule["note"]) == ("1001", "admin", "coaching")
-    local = datetime.fromisoformat("2026-12-01T09:00:00+08:00")  # no offset given: calls.timezone's time
-    assert datetime.fromisoformat(rule["from"]) == local
-    assert engine.remove_recording_rule(rule["id"]) == {"removed": rule["id"]}
-    assert engine.recording_rules("1001") == []
 
 
 def test_a_call_on_the_outbound_socket_runs_its_flow_and_leaves_one_cdr(start) -> None:
     engine, fs = start()
     with pytest.raises(KeyError, match=CALL):
-        engine.call_record(CALL)
+        engine.backend.call_record(CALL)
     switch = fs.dial(engine.outbound._server.server_port)
     try:
         switch.wait_told("hangup NORMAL_CLEARING")
@@ -182,7 +73,7 @@ def test_a_call_on_the_outbound_socket_runs_its_flow_and_leaves_one_cdr(start) -
 
 def _record(engine: Hotline) -> dict[str, Any] | None:
     try:
-        return engine.call_record(CALL)
+        return engine.backend.call_record(CALL)
     except KeyError:
         return None
 

@@ -366,7 +366,7 @@ class Acd(Restore, Reclaims, Callbacks, Queries, Routing, Offers, Staffing):
         if call is not None and call.state is CallState.BRIDGED and not call.callback and call.agent_id:
             agent = self._agents[call.agent_id]
             call.state = transition(Machine.CALL, call.state, CallEvent.BRIDGE_FAILED, call_id)
-            call.agent_id = call.bridged_at = None
+            call.agent_id = call.bridged_at = call.agent_leg = None
             call.confirmed = True  # a reset's pending confirmation was for this bridge, not the next
             self._stats[call.queue].answered -= 1
             agent.call_id = None

@@ -220,8 +220,9 @@ class QueuedCall:
     which puts them back at the head of their queue.  A ``resumed`` call is a caller who
     abandoned and called back within the queue's ``resume_seconds``: it has the first
     call's ``enqueued_at``, so it is back where that call was.  ``escalation`` counts the
-    escalation steps applied.  A ``callback`` call is virtual: the caller hung up and is
-    called back when an agent takes it; ``attempts`` counts the dials that did not reach them.
+    escalation steps applied.  ``agent_leg`` is the agent's channel once the shell saw it joined to the
+    caller (:meth:`~engine.acd.offers.Offers.bridge_formed`).  A ``callback`` call is virtual: the caller
+    hung up and is called back when an agent takes it; ``attempts`` counts the dials that did not reach them.
     """
 
     call_id: str
@@ -236,6 +237,7 @@ class QueuedCall:
     offer_ids: set[str] = field(default_factory=set)
     agent_id: str | None = None
     bridged_at: float | None = None
+    agent_leg: str | None = None
     confirmed: bool = True
     resumed: bool = False
     callback: bool = False

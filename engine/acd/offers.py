@@ -55,6 +55,17 @@ class Offers(AcdBase):
             self._agent_event(agent, AgentEvent.OFFER_FAILED, self._now, reason)
         self._after_offer(self._calls[offer.call_id])
 
+    def bridge_formed(self, call_id: str, agent_leg: str) -> bool:
+        """The shell saw the call joined to the agent's channel ``agent_leg`` (the caller's bridge formed,
+        an adopted call, a callback's customer answered): the fact transfers, consultations and reconnects
+        ask for (:meth:`~engine.acd.queries.Queries.agent_leg`). Changes no state; False (nothing recorded)
+        for a call not held or with no agent."""
+        call = self._calls.get(call_id)
+        if call is None or call.agent_id is None or call.state not in (CallState.BRIDGED, CallState.DIALLING):
+            return False
+        call.agent_leg = agent_leg
+        return True
+
     def offer_lost(self, offer_id: str, now: float) -> list[commands.Command]:
         """The offer's ``originate`` was lost with the control connection (FreeSWITCH out of reach):
         the offer ends ``lost`` (a CancelOffer kills the leg, had it been made), the call returns to the

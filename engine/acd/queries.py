@@ -104,6 +104,8 @@ class CallView:
     bridged_at: float | None
     callback: bool
     attempts: int
+    agent_leg: str | None = None
+    """The agent's channel once joined to the caller (:meth:`~engine.acd.offers.Offers.bridge_formed`)."""
 
     @classmethod
     def of(cls, call: QueuedCall) -> CallView:
@@ -119,6 +121,7 @@ class CallView:
             call.bridged_at,
             call.callback,
             call.attempts,
+            call.agent_leg,
         )
 
 
@@ -167,6 +170,21 @@ class Queries(AcdBase):
         """The frozen view of a call the ACD holds; None for calls it does not hold."""
         call = self._calls.get(call_id)
         return None if call is None else CallView.of(call)
+
+    def agent_leg(self, call_id: str) -> str | None:
+        """The agent's channel a call is joined to (see :meth:`~engine.acd.offers.Offers.bridge_formed`);
+        None for a call not joined (queued, ringing, bridging) or not held."""
+        call = self._calls.get(call_id)
+        return None if call is None else call.agent_leg
+
+    def bridged_calls(self) -> list[CallView]:
+        """Every call in state ``bridged`` (joined or still being joined), by id; costs every call held:
+        for a reconnect and the bridged-legs listing, not for single questions."""
+        return [CallView.of(self._calls[c]) for c in sorted(self._calls) if self._calls[c].state is CallState.BRIDGED]
+
+    def call_ids(self) -> frozenset[str]:
+        """The ids of every call held (queued, parked, ringing, bridged, callbacks); costs every call held."""
+        return frozenset(self._calls)
 
     def consult_agent(self, queue: str, exclude: str) -> str | None:
         """The free agent ``queue``'s strategy would pick for a colleague's consultation (never

@@ -82,7 +82,7 @@ def run_demo(options: DemoOptions, out=sys.stdout) -> int:
     ports = engine.start(wait_for_freeswitch=10)
     emulator.dialplan[HOTLINE_NUMBER] = [("socket", f"127.0.0.1:{ports.socket} async full")]
     for agent_id in agent_ids:
-        engine.agent_action(agent_id, "login", None)
+        engine.backend.agent_action(agent_id, "login", None)
     print(
         f"hotline demo: {options.agents} agents, {options.calls} calls, {options.speed:g}x time; "
         f"metrics: curl -H 'Authorization: Bearer {admin}' http://127.0.0.1:{ports.http}/metrics\n"
@@ -122,10 +122,10 @@ def _progress(engine: Hotline, elapsed: float, out) -> None:
         return
     _last_print[0] = elapsed
     m = engine.metrics
-    offered = sum(m.value("hotline_queue_offered_total", queue=q["queue"]) for q in engine.queues_view())
-    waiting = sum(q["waiting"] for q in engine.queues_view())
+    offered = sum(m.value("hotline_queue_offered_total", queue=q["queue"]) for q in engine.backend.queues_view())
+    waiting = sum(q["waiting"] for q in engine.backend.queues_view())
     states = {}
-    for agent in engine.agents_view():
+    for agent in engine.backend.agents_view():
         states[agent["state"]] = states.get(agent["state"], 0) + 1
     agents = " ".join(f"{k}={v}" for k, v in sorted(states.items()))
     print(
@@ -145,7 +145,7 @@ def _summary(engine: Hotline, elapsed: float, options: DemoOptions, out) -> None
             m.value("hotline_queue_wait_seconds_sum", queue=q["queue"], outcome="answered"),
             m.value("hotline_queue_wait_seconds_count", queue=q["queue"], outcome="answered"),
         )
-        for q in engine.queues_view()
+        for q in engine.backend.queues_view()
     ]
     waits, n = sum(w for w, _ in answered_wait), sum(c for _, c in answered_wait)
     print(f"\nsummary after {elapsed:.1f} s ({elapsed * options.speed / 60:.1f} simulated minutes)", file=out)

@@ -29,13 +29,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import gevent
 from gevent.event import Event
-from gevent.queue import Queue
 
 from engine.acd import commands
 from engine.acd.causes import HANGUP_CAUSES, OFFER_FAILURES, offer_failure
@@ -45,11 +44,26 @@ from engine.cti import Hub
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
+from engine.runtime.notices import (  # re-exported: sessions, campaigns and callbacks import them from here
+    AgentLegs,
+    Bridged,
+    BridgeFailed,
+    CallerGone,
+    ConsultHold,
+    Esl,
+    LeftQueue,
+    QueuedInfo,
+    TransferCall,
+)
 from engine.runtime.orphans import OrphanLegs
 from engine.runtime.supervise import supervised
 from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError, InboundClient
 
 log = logging.getLogger(__name__)
+__all__ = [
+    "AcdShell", "AgentLegs", "BridgeFailed", "Bridged", "CallerGone", "ConsultHold", "Esl", "LeftQueue", "QueuedInfo",
+    "TransferCall", "failure_reason",
+]  # fmt: skip
 
 BRIDGE_ATTEMPTS = 2
 
@@ -63,53 +77,6 @@ def failure_reason(exc: CommandFailed) -> str:
     return offer_failure(str(exc))
 
 
-@dataclass(frozen=True)
-class Bridged:
-    """Sent to a call session: its caller is now talking to ``agent_id``."""
-
-    agent_id: str
-    agent_leg: str
-
-
-@dataclass(frozen=True)
-class BridgeFailed:
-    """Sent to a call session: the agent answered but the bridge did not form; the call is back at the
-    head of its queue (hold music again)."""
-
-
-@dataclass(frozen=True)
-class CallerGone:
-    """Sent to a call session: FreeSWITCH says its caller's channel is gone; the ACD ended the call
-    (abandoned) and will never offer it again."""
-
-
-@dataclass(frozen=True)
-class LeftQueue:
-    """Sent to a call session: the ACD took the call out of the queue (e.g. max wait); ``enqueued_at``:
-    when it had joined (ACD clock; None for an agent's transfer)."""
-
-    reason: str
-    target: str
-    enqueued_at: float | None = None
-
-
-@dataclass(frozen=True)
-class TransferCall:
-    """Sent to a call session: its agent transferred the caller to ``target`` (an exit target,
-    ``agent:ID`` or ``number:N``); the agent's leg is hung up next."""
-
-    target: str
-
-
-@dataclass(frozen=True)
-class ConsultHold:
-    """Sent to a call session: the caller's bridge ends next, not the call: the agent consults someone
-    (``music``: the caller hears it until hotline bridges them again, back to the agent or onwards) or
-    starts a conference (no music: the caller is transferred into the call's mod_conference room)."""
-
-    music: bool = True
-
-
 @dataclass
 class _OfferIO:
     offer_id: str
@@ -119,32 +86,6 @@ class _OfferIO:
     leg: str
     cancelled: bool = False
     lost: bool = False  # its originate was lost with the control connection
-
-
-class Esl(Protocol):
-    """An ESL connection that runs ``api`` commands (the control connection or a call's own)."""
-
-    def api(self, cmd: str, *args: str, timeout: float | None = None) -> str: ...
-
-
-@dataclass
-class QueuedInfo:
-    """What the shell keeps about a queued call for screen pops and session notices.
-
-    ``esl`` is the caller's own connection when a session drives the call: its playbacks and the
-    bridge then reach FreeSWITCH in order, and the session reports the caller's CHANNEL_BRIDGE
-    (:meth:`AcdShell.bridge_seen`). ``connecting`` is true from an agent's answer until the bridge
-    formed or failed: no media may be queued on the caller meanwhile."""
-
-    call_id: str
-    queue: str
-    caller: str
-    pop: dict[str, Any]
-    enqueued: float
-    inbox: Queue = field(default_factory=Queue)
-    first_offer_at: datetime | None = None
-    esl: Esl | None = None
-    connecting: bool = False
 
 
 class CallbackHandler(Protocol):
@@ -161,7 +102,21 @@ BridgeListener = Callable[[str, str, str], None]
 
 
 class AcdShell:
-    """Owns the :class:`Acd` and the I/O that its decisions need."""
+    """Owns the :class:`Acd` and carries out its commands; keeps no copy of what the ACD knows.
+
+    Which calls are held and where (queue, priority, join time), which agent and which agent leg a
+    bridged call has and when it bridged are asked of the ACD (``self.acd.call``, ``agent_leg``,
+    ``bridged_calls``; :attr:`agent_legs` is a view of them). The shell's own dictionaries are I/O
+    bookkeeping only:
+
+    - ``inboxes``: call id -> its session's :class:`QueuedInfo` (where notices go, the caller's
+      connection, the screen pop), from :meth:`enqueue` until the call ends or leaves the queue;
+    - ``_offers``: offer id -> the ``originate`` in flight (the leg uuid hotline chose, whether the ACD
+      withdrew the offer meanwhile), until its reply is handled;
+    - ``_joining``: call id -> the Event its CHANNEL_BRIDGE sets while a ``uuid_bridge`` is confirmed;
+    - the ticker and reconciler greenlets, and :class:`~engine.runtime.orphans.OrphanLegs` (legs let go
+      of, killed until FreeSWITCH no longer lists them).
+    """
 
     def __init__(
         self,
@@ -191,10 +146,9 @@ class AcdShell:
         self.leg_memory_seconds = leg_memory_seconds
         self.orphans = OrphanLegs(control, metrics, clock, leg_memory_seconds)
         self._reconciler: gevent.Greenlet | None = None
-        self.calls: dict[str, QueuedInfo] = {}
-        self.agent_legs: dict[str, str] = {}  # bridged call id -> the agent's leg
-        self._bridged_at: dict[str, float] = {}
-        self._offers: dict[str, _OfferIO] = {}
+        self.inboxes: dict[str, QueuedInfo] = {}  # I/O: each queued call's session handle (see the class)
+        self.agent_legs = AgentLegs(acd)  # a view of the ACD's bridged calls, not a copy
+        self._offers: dict[str, _OfferIO] = {}  # I/O: originates in flight, by offer id
         self._joining: dict[str, tuple[Event, Bridged]] = {}  # call id -> (set on its CHANNEL_BRIDGE, the notice)
         self._state_listeners: list[StateListener] = []
         self._bridge_listeners: list[BridgeListener] = []
@@ -243,16 +197,16 @@ class AcdShell:
         """FreeSWITCH (re)connected: offers in flight are void; bridged calls are kept if still there
         (the caller's channel or the agent's leg: a callback's virtual call has only the latter)."""
         self.apply(self.acd.reset)
-        for call_id in list(self.calls):
-            legs = [call_id, self.agent_legs[call_id]] if call_id in self.agent_legs else [call_id]
+        for call in self.acd.bridged_calls():
+            legs = [call.call_id, call.agent_leg] if call.agent_leg else [call.call_id]
             try:
                 if any(self.control.api("uuid_exists", leg).strip() == "true" for leg in legs):
-                    self.acd.confirm_bridged(call_id)
+                    self.acd.confirm_bridged(call.call_id)
             except ESLError:
                 continue
 
     def enqueue(self, info: QueuedInfo, priority: int) -> None:
-        self.calls[info.call_id] = info
+        self.inboxes[info.call_id] = info
         if self.acd.is_parked(info.call_id):  # a parked caller back after a restart: their held place
             self.apply(lambda now: self.acd.reclaim(info.call_id, now))
             return
@@ -266,15 +220,14 @@ class AcdShell:
     def call_ended(self, call_id: str) -> None:
         """The caller hung up (or the session ended). Before the bridge formed (an agent answered, the
         bridge is being made) this is the caller gone: abandoned, the agent back to ready at once."""
-        info = self.calls.get(call_id)
+        info = self.inboxes.get(call_id)
         if info is not None and info.connecting:
             self.caller_gone(call_id)
+        call = self.acd.call(call_id)  # before the ACD forgets it
         self.apply(lambda now: self.acd.call_ended(call_id, now))
-        self.agent_legs.pop(call_id, None)
-        info = self.calls.pop(call_id, None)
-        bridged_at = self._bridged_at.pop(call_id, None)
-        if info and bridged_at is not None:
-            self.metrics.talk_seconds.labels(info.queue).observe(self.clock() - bridged_at)
+        info = self.inboxes.pop(call_id, None)
+        if call is not None and call.agent_leg and call.bridged_at is not None:
+            self.metrics.talk_seconds.labels(call.queue).observe(max(0.0, self.clock() - call.bridged_at))
         if info:
             for offer in [o for o in self._offers.values() if o.call_id == call_id]:
                 self.hub.clear(offer.agent_id)
@@ -282,10 +235,10 @@ class AcdShell:
     def caller_gone(self, call_id: str) -> None:
         """FreeSWITCH says the caller's channel is gone: the ACD ends the call (abandoned, never offered
         again) and its session hears :class:`CallerGone`."""
-        info = self.calls.get(call_id)
+        info, call = self.inboxes.get(call_id), self.acd.call(call_id)
         if info is None:
             return
-        self.metrics.callers_gone.labels(info.queue).inc()
+        self.metrics.callers_gone.labels(call.queue if call else info.queue).inc()
         info.connecting = False
         self.apply(lambda now: self.acd.caller_gone(call_id, now))
         info.inbox.put(CallerGone())
@@ -299,11 +252,11 @@ class AcdShell:
             case commands.CancelOffer():
                 self._cancel(command)
             case commands.Bridge():
-                if info := self.calls.get(command.call_id):
+                if info := self.inboxes.get(command.call_id):
                     info.connecting = True  # before anything yields: the session queues no more media
                 gevent.spawn(self._bridge, command)
             case commands.QueueExit():
-                info = self.calls.pop(command.call_id, None)
+                info = self.inboxes.pop(command.call_id, None)
                 if info:
                     info.inbox.put(LeftQueue(command.reason, command.target, command.enqueued_at))
             case commands.AgentStateChanged():
@@ -323,15 +276,15 @@ class AcdShell:
                 self.metrics.wait_seconds.labels(command.queue, "abandoned").observe(command.waited)
 
     def _offer(self, offer: commands.Offer) -> None:
-        info = self.calls.get(offer.call_id)
+        info, call = self.inboxes.get(offer.call_id), self.acd.call(offer.call_id)
         io = _OfferIO(offer.offer_id, offer.call_id, offer.agent_id, offer.queue, str(uuid.uuid4()))
         self._offers[offer.offer_id] = io
-        if info is not None:
+        if info is not None and call is not None:
             info.first_offer_at = info.first_offer_at or datetime.now(UTC)
-            pop = {**info.pop, "phase": "offer", "waited_seconds": round(self.clock() - info.enqueued, 3)}
+            pop = {**info.pop, "phase": "offer", "waited_seconds": round(self.clock() - call.enqueued_at, 3)}
             self.hub.publish(offer.agent_id, "screen_pop", pop, sticky=True)
             self.metrics.screen_pops.labels("offer").inc()
-        gevent.spawn(self._ring, offer, io, info.caller if info else "")
+        gevent.spawn(self._ring, offer, io, call.caller if call else "")
 
     def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str) -> None:
         variables = {
@@ -401,11 +354,12 @@ class AcdShell:
 
     def _bridge(self, bridge: commands.Bridge) -> None:
         io = self._offers.pop(bridge.offer_id, None)
-        info = self.calls.get(bridge.call_id)
+        info = self.inboxes.get(bridge.call_id)
         if io is None or info is None:
             return
+        queue = held.queue if (held := self.acd.call(bridge.call_id)) else info.queue
         failure = self._join(info, Bridged(bridge.agent_id, io.leg))
-        if failure is None and bridge.call_id not in self.calls:
+        if failure is None and not self.acd.has_call(bridge.call_id):
             # The caller hung up between its CHANNEL_BRIDGE and now: the call has ended and is recorded, so
             # nothing may start tracking it (hold, segments, talk time: a soak found them kept for ever).
             return
@@ -413,15 +367,13 @@ class AcdShell:
             self._bridged(bridge, info, io.leg)
             return
         self.orphans.release(io.leg, "NORMAL_CLEARING")
-        if failure == "caller_gone" or bridge.call_id not in self.calls:
+        if failure == "caller_gone" or not self.acd.has_call(bridge.call_id):
             log.warning("bridge %s <-> %s: the caller is gone; the call ends", info.call_id, io.leg)
-            self.metrics.bridge_failures.labels(info.queue, "caller_gone").inc()
+            self.metrics.bridge_failures.labels(queue, "caller_gone").inc()
             self.caller_gone(bridge.call_id)
             return
-        log.warning(
-            "bridge %s <-> %s: %s; the call goes back to the head of %s", info.call_id, io.leg, failure, info.queue
-        )
-        self.metrics.bridge_failures.labels(info.queue, failure).inc()
+        log.warning("bridge %s <-> %s: %s; the call goes back to the head of %s", info.call_id, io.leg, failure, queue)
+        self.metrics.bridge_failures.labels(queue, failure).inc()
         info.connecting = False
         self.apply(lambda now: self.acd.bridge_failed(bridge.call_id, now))
         info.inbox.put(BridgeFailed())
@@ -468,7 +420,7 @@ class AcdShell:
 
     def bridge_seen(self, call_id: str) -> None:
         """The caller's own connection saw its CHANNEL_BRIDGE: an agent's answer became a bridge."""
-        joining, info = self._joining.pop(call_id, None), self.calls.get(call_id)
+        joining, info = self._joining.pop(call_id, None), self.inboxes.get(call_id)
         if joining is not None:
             seen, notice = joining
             if info is not None:
@@ -480,24 +432,27 @@ class AcdShell:
 
     def _bridged(self, bridge: commands.Bridge, info: QueuedInfo, leg: str) -> None:
         info.connecting = False
-        waited = self.clock() - info.enqueued
-        self.metrics.wait_seconds.labels(info.queue, "answered").observe(waited)
+        call = self.acd.call(bridge.call_id)
+        if call is None:  # ended as the bridge formed (checked by the caller; nothing yielded since)
+            return
+        waited = self.clock() - call.enqueued_at
+        self.metrics.wait_seconds.labels(call.queue, "answered").observe(waited)
         pop = {**info.pop, "phase": "answer", "waited_seconds": round(waited, 3)}
         self.hub.publish(bridge.agent_id, "screen_pop", pop, sticky=True)
         self.metrics.screen_pops.labels("answer").inc()
         for listener in self._bridge_listeners:  # before the call is seen bridged: e.g. hold is tracked
-            listener(bridge.call_id, bridge.agent_id, info.queue)
+            listener(bridge.call_id, bridge.agent_id, call.queue)
         self.joined(bridge.call_id, leg)
 
     def joined(self, call_id: str, agent_leg: str) -> None:
-        """The call is talking to the agent on ``agent_leg`` (for transfers, reconnects, talk time)."""
-        self.agent_legs[call_id] = agent_leg
-        self._bridged_at[call_id] = self.clock()
+        """The call is talking to the agent on ``agent_leg``: the ACD records it (for transfers,
+        consultations, reconnects and talk time)."""
+        self.acd.bridge_formed(call_id, agent_leg)
 
     def transfer(self, call_id: str, target: str) -> None:
         """Send a bridged caller on to ``target``: the caller is kept after the bridge, the session is
         told, then the agent's leg is hung up."""
-        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        info, leg = self.inboxes.get(call_id), self.acd.agent_leg(call_id)
         if info is None or leg is None:
             raise LookupError(f"call {call_id} is not bridged to an agent")
         self.control.api("uuid_setvar", call_id, "park_after_bridge", "true")  # a uuid_bridge'd caller is
@@ -507,7 +462,7 @@ class AcdShell:
     def hold_for_consult(self, call_id: str, *, music: bool = True) -> str:
         """The caller's bridge with the agent is about to end without ending the call: the session hears
         :class:`ConsultHold` (with ``music`` it plays music once the bridge ends); returns the agent's leg."""
-        info, leg = self.calls.get(call_id), self.agent_legs.get(call_id)
+        info, leg = self.inboxes.get(call_id), self.acd.agent_leg(call_id)
         if info is None or leg is None:
             raise LookupError(f"call {call_id} is not bridged to an agent")
         info.inbox.put(ConsultHold(music))

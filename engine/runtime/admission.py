@@ -83,8 +83,8 @@ class Admission:
         settings, lag = engine.config.admission, LoopLag()
 
         def probe() -> Load:
-            queued = engine.acd.calls
-            in_ivr = sum(1 for call in engine.outbound.active if call.uuid not in queued)
+            held = engine.acd.acd.has_call  # queued, parked or talking: the ACD holds it
+            in_ivr = sum(1 for call in engine.outbound.active if not held(call.uuid))
             return Load(lag.sustained, engine.control.pending, in_ivr)
 
         limits = Limits(settings.max_loop_lag_seconds, settings.max_pending_commands, settings.max_calls_in_ivr)

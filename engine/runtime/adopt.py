@@ -99,7 +99,7 @@ class Adoption:
         opened: Callable[[LiveCall], None] = lambda _call: None,
         check_seconds: float = 30.0,
     ) -> None:
-        """``finish_call`` records an ended call (the engine's ``_record_call``); ``opened`` is told of
+        """``finish_call`` records an ended call (the engine's ``records.record_call``); ``opened`` is told of
         each adopted call (hold tracking, segments)."""
         self.shell, self.control, self.legs, self.sessions = shell, control, legs, sessions
         self.finish_call, self.opened = finish_call, opened
@@ -117,7 +117,7 @@ class Adoption:
             engine.segments.adopted(t.uuid, t.agent_id or "", t.queue or "", call.bridged_at)
 
         return cls(
-            engine.acd, engine.control, engine.campaigns.legs, engine.sessions, engine._record_call,
+            engine.acd, engine.control, engine.campaigns.legs, engine.sessions, engine.records.record_call,
             engaged_wrap_up=engine.config.agent_calls.wrap_up_seconds, opened=opened,
         )  # fmt: skip
 

@@ -123,7 +123,7 @@ class CallControl:
             return self.dials.dial(agent_id, args.get("number") or "", bool(args.get("override_dnc")))
         if action in EAVESDROP_KEYS:
             return self._eavesdrop(call_id, agent_id, action, args.get("contact"))
-        if call_id in self.consults.rooms and call_id in self.acd.calls and action in NOT_IN_A_ROOM:
+        if call_id in self.consults.rooms and self.acd.acd.has_call(call_id) and action in NOT_IN_A_ROOM:
             raise ValueError(f"{action}: call {call_id} is in a conference (hang up or leave it)")
         if action in CONSULT_ACTIONS:
             return self.consults.act(agent_id, call_id, action, args.get("target") or "")

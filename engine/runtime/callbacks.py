@@ -178,7 +178,7 @@ class Callbacks:
                 "first_call": view["call"],
             },
         }
-        self.shell.calls[cid] = QueuedInfo(cid, view["queue"], view["number"], pop, enqueued_at)
+        self.shell.inboxes[cid] = QueuedInfo(cid, view["queue"], view["number"], pop, enqueued_at)
         self.metrics.callbacks_pending.labels(view["queue"]).inc()
         self.shell.apply(
             lambda now: self.shell.acd.add_callback(
@@ -212,7 +212,7 @@ class Callbacks:
     def dial(self, command: commands.DialCallback, agent_leg: str | None) -> None:
         """Whisper to the agent, ring the customer, bridge them; report the result to the ACD and, once
         the call is over, record it."""
-        info = self.shell.calls.get(command.call_id)
+        info = self.shell.inboxes.get(command.call_id)
         if info is None or agent_leg is None:
             self._failed(command, "failed", agent_leg)
             return

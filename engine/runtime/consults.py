@@ -153,12 +153,12 @@ class Consults:
             raise
         consult = Consult(mode, agent_id, call_id, agent_leg, target, str(uuid.uuid4()), target_agent)
         self.active[agent_id] = consult
-        info = self.acd.calls.get(call_id)
+        info, held = self.acd.inboxes.get(call_id), self.acd.acd.call(call_id)
         if target_agent is not None and info is not None:
             pop = {**info.pop, "phase": mode, "consulted_by": agent_id}
             self.acd.hub.publish(target_agent, "screen_pop", pop, sticky=True)
             self.metrics.screen_pops.labels(mode).inc()
-        gevent.spawn(self._run_consult, consult, contact, info.caller if info else "")
+        gevent.spawn(self._run_consult, consult, contact, held.caller if held else "")
         return {"target": target, "leg": consult.target_leg, "agent": target_agent}
 
     def _free_agent_of(self, queue: str, agent_id: str, mode: str) -> str:
@@ -181,7 +181,7 @@ class Consults:
         agent_leg = self.acd.agent_legs[call_id]
         if call_id in self.rooms:
             return agent_leg
-        self.rooms.intersection_update(self.acd.calls)  # forget the rooms of calls that are over
+        self.rooms.intersection_update(self.acd.acd.call_ids())  # forget the rooms of calls that are over
         room = f"hotline-{call_id}@{CONFERENCE_PROFILE}"
         leg = self.legs.register(agent_leg)
         try:
@@ -205,7 +205,7 @@ class Consults:
             leg.hangup.get()
         finally:
             self.legs.forget(agent_leg)
-        if call_id not in self.acd.calls:  # the call is over, or the agent already left it
+        if not self.acd.acd.has_call(call_id):  # the call is over, or the agent already left it
             return
         consult = self.active.get(agent_id)
         if consult is not None and consult.call_id == call_id and consult.answered.is_set():

@@ -59,7 +59,7 @@ class Drain:
         park_seconds: int,
         limit_seconds: float,
     ) -> None:
-        """``waiting``: the queued callers' :class:`~engine.runtime.acd_shell.QueuedInfo` (inboxes);
+        """``waiting``: the queued callers' :class:`~engine.runtime.notices.QueuedInfo` (inboxes);
         ``active``: the calls whose sessions still run."""
         self.stop_accepting, self.waiting, self.active = stop_accepting, waiting, active
         self.park_seconds, self.limit_seconds = park_seconds, limit_seconds

@@ -168,7 +168,7 @@ class EndedCalls:
 
         cont = engine.config.continuity
         return cls(
-            engine.control, engine.sessions, engine._record_call, engine.metrics,
+            engine.control, engine.sessions, engine.records.record_call, engine.metrics,
             writer_ready=lambda: engine.writer.up and engine.writer.depth == 0,
             live=engine.acd.acd.has_call, opened=opened,
             sweep_seconds=cont.ended_sweep_seconds, grace_seconds=cont.ended_grace_seconds,

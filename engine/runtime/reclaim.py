@@ -228,7 +228,7 @@ class Reclaimer:
         found = []
         for row in rows:
             uuid = str(row.get("uuid", ""))
-            if not uuid or uuid in self.acd.calls or uuid in self.pending or self.acd.acd.is_parked(uuid):
+            if not uuid or uuid in self.pending or self.acd.acd.has_call(uuid):  # the ACD holds it (or parked)
                 continue
             if row.get("direction") != "inbound" or row.get("application") not in PARK_APPLICATIONS:
                 continue  # the park plays music inside execute_extension: nothing else is asked about
