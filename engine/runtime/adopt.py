@@ -158,11 +158,14 @@ class Adoption:
             rows = agent_states.latest_states(s, list(agents))
             logged = {agent_id: (row.state, row.reason or "") for agent_id, row in rows.items()}
         dumps: dict[str, dict[str, Any]] = {}
-        for row in self._rows("channels"):
+        listed = self._rows("channels")
+        unread = 0
+        for row in listed:
             uuid = str(row.get("uuid", ""))
             try:
                 dump = json.loads(self.control.api("uuid_dump", uuid, "json"))
-            except ESLError:  # hung up since the listing
+            except ESLError as exc:  # hung up since the listing (or FreeSWITCH too slow to answer)
+                unread += 0 if "No such channel" in str(exc) else 1
                 continue
             except ValueError:
                 dump = None
@@ -182,6 +185,10 @@ class Adoption:
                 call = adopt_vars.live_call(dumps.get(caller, {}), leg) if leg in dumps else None
                 if call is not None and call.trace.agent_id in agents:
                     survey.live.append(call)
+        log.info(
+            "adoption: %d channels listed, %d read (%d unreadable), %d bridged pairs, %d with hotline's variables",
+            len(listed), len(dumps), unread, len(pairs), len(survey.live),
+        )  # fmt: skip
         with self.sessions() as s:  # a customer removed since the call began: the call is recorded without
             for call in survey.live:  # (its variable names a row the CDR's interaction could not point to)
                 if call.trace.customer and s.get(Customer, call.trace.customer["id"]) is None:
