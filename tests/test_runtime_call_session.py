@@ -274,11 +274,12 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
     ]
-    # bridged: the call's place and agent written on both channels, for a restarted engine to adopt it
+    # bridged: the call's place and agent written on the caller's channel, for a restarted engine to adopt it
     caller_vars = f"api uuid_setvar_multi {CALL} hotline_call_id={CALL};hotline_queue=sales;hotline_priority=0;"
     assert told[4].startswith(caller_vars) and ";hotline_agent=1001;" in told[4]
-    agent_vars = f"api uuid_setvar_multi {leg} hotline_agent=1001;hotline_call_id={CALL}"
-    assert told[5:] == [agent_vars, "hangup NORMAL_CLEARING"]
+    assert told[5:] == ["hangup NORMAL_CLEARING"]  # nothing more: the agent's leg has its own since its originate
+    (originate,) = rig.control.sent("bgapi originate ")
+    assert f"origination_uuid={leg}," in originate and f",hotline_agent=1001,hotline_call_id={CALL}," in originate
     assert (trace.outcome, trace.agent_id, trace.queue) == ("answered", "1001", "sales")
     assert trace.queued_at <= trace.offered_at <= trace.bridged_at  # type: ignore[operator]
     assert rig.state("1001") is AgentState.WRAP_UP

@@ -45,6 +45,7 @@ from engine.cti import Hub
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
+from engine.runtime import adopt_vars
 from engine.runtime.orphans import OrphanLegs
 from engine.runtime.supervise import supervised
 from engine.transport import CommandFailed, CommandTimeout, ConnectionLost, ESLError, InboundClient
@@ -340,6 +341,7 @@ class AcdShell:
             "hotline_offer": offer.offer_id,
             "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
             "hangup_after_bridge": "true",
+            **adopt_vars.offer_leg_variables(offer.agent_id, offer.call_id),  # for adoption, set from birth
         }
         try:
             self.control.bgapi(

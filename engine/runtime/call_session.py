@@ -50,6 +50,7 @@ MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
 HUNG_UP, UNBRIDGED, MUSIC_ENDED = object(), object(), object()
+NO_TERMINATORS = ("set", "playback_terminators=none")  # before the hold music: keys do not stop it
 CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
 ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
 KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
@@ -302,7 +303,7 @@ class CallSession:
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
             return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
-        self._mark_bridged(message)
+        self._mark_bridged()
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
         if transfer is not None and not self.call.hungup.is_set():
@@ -312,23 +313,23 @@ class CallSession:
         self.call.hangup()
         return None
 
-    def _mark_bridged(self, bridged: Bridged) -> None:
-        """Write the call's place and its agent on the caller's channel, and the call on the agent's leg
-        (``uuid_setvar_multi``): a restarted engine adopts the call from them (:mod:`engine.runtime.adopt`)."""
+    def _mark_bridged(self) -> None:
+        """Write the call's place and its agent on the caller's channel (``uuid_setvar_multi``): a restarted
+        engine adopts the call from them and from the agent's leg, which carries its own variables since its
+        originate (:func:`engine.runtime.adopt_vars.offer_leg_variables`; :mod:`engine.runtime.adopt`)."""
         if self.call.hungup.is_set():  # already over: nothing to adopt
             return
-        caller, agent = adopt_vars.caller_variables(self.trace), adopt_vars.agent_leg_variables(self.trace)
-        for uuid, variables in ((self.trace.uuid, caller), (bridged.agent_leg, agent)):
-            try:
-                self.call.api("uuid_setvar_multi", uuid, adopt_vars.encode(variables))
-            except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
-                log.warning("%s: adoption variables on %s not set: %s", self.call.name, uuid, exc)
+        variables = adopt_vars.caller_variables(self.trace)
+        try:
+            self.call.api("uuid_setvar_multi", self.trace.uuid, adopt_vars.encode(variables))
+        except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
+            log.warning("%s: adoption variables not set: %s", self.call.name, exc)
 
     def _talk(self) -> TransferCall | None:
         """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the
         agent consults (:class:`ConsultHold`) the caller's bridge ends without ending the call: music
         plays until hotline bridges the caller again."""
-        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
+        self.call.hungup.rawlink(self._hung_up)
         transfer, holds, music = None, [], None
         try:
             while (item := self._inbox.get()) is not HUNG_UP:
@@ -345,7 +346,7 @@ class CallSession:
                 transfer = item if isinstance(item, TransferCall) else transfer
             return transfer
         finally:
-            watcher.kill()
+            self.call.hungup.unlink(self._hung_up)
 
     def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | HandOn | None:
         """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
@@ -355,9 +356,8 @@ class CallSession:
         """
         config = self.s.acd.acd.queue_config(info.queue)
         keys = dict(config.exit_keys)
-        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
-        self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
-        hold = self._hold_music(info)
+        self.call.hungup.rawlink(self._hung_up)
+        hold = self._hold_music(info, NO_TERMINATORS)
         announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
             while True:
@@ -393,7 +393,11 @@ class CallSession:
                 if isinstance(item, LeftQueue | Bridged):
                     return item
         finally:
-            watcher.kill()
+            self.call.hungup.unlink(self._hung_up)
+
+    def _hung_up(self, _event: Event) -> None:
+        """The caller's channel hung up (a link on ``call.hungup`` while the call waits or talks)."""
+        self._inbox.put(HUNG_UP)
 
     def _flush_applications(self) -> None:
         """Stop what is playing on the caller's channel and drop what is queued (``uuid_break all``)."""
@@ -406,13 +410,18 @@ class CallSession:
         """An agent answered (the bridge is being made) or the ACD's word is in the inbox, not yet read."""
         return info.connecting or any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
 
-    def _hold_music(self, info: QueuedInfo) -> AsyncResult:
-        """Start the hold music unless the ACD already moved the call on (a ready result then)."""
+    def _hold_music(self, info: QueuedInfo, before: tuple[str, str] | None = None) -> AsyncResult:
+        """Start the hold music unless the ACD already moved the call on (a ready result then); the
+        application ``before`` (e.g. a ``set``) is queued ahead of it in the same write, and run alone
+        when there is no music to play."""
         if self._word_pending(info):
+            if before is not None:
+                self.call.execute(*before, timeout=10)
             done = AsyncResult()
             done.set(None)
             return done
-        music = self.call.execute_async("playback", self._music_chunk())
+        steps = [before] if before else []
+        music = self.call.execute_all_async([*steps, ("playback", self._music_chunk())])[-1]
         music.rawlink(lambda _r: self._inbox.put(MUSIC_ENDED))
         return music
 
