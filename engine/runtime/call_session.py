@@ -50,7 +50,7 @@ MAX_FLOW_TRANSFERS = 8
 VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
 HUNG_UP, UNBRIDGED, MUSIC_ENDED = object(), object(), object()
-NO_TERMINATORS = ("set", "playback_terminators=none")  # before the hold music: keys do not stop it
+NO_TERMINATORS = {"playback_terminators": "none"}  # for the hold music: keys do not stop it
 CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
 ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
 KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
@@ -285,7 +285,8 @@ class CallSession:
             esl=self.call,
         )
         self.s.acd.enqueue(info, action.priority)
-        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority)
+        # with the place, the hold music's terminators: keys do not stop the music (no `set` application)
+        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority, NO_TERMINATORS)
         try:
             message = self._wait_in_queue(info, executor)
         finally:  # also when the wait ends in an error (the channel gone mid-command): the CDR says it rang
@@ -357,7 +358,7 @@ class CallSession:
         config = self.s.acd.acd.queue_config(info.queue)
         keys = dict(config.exit_keys)
         self.call.hungup.rawlink(self._hung_up)
-        hold = self._hold_music(info, NO_TERMINATORS)
+        hold = self._hold_music(info, None if self._place_written else ("set", "playback_terminators=none"))
         announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
             while True:
