@@ -110,7 +110,12 @@ def main() -> None:
         try:
             trace = done.get(timeout=60)
         except Empty:
-            sys.exit(f"only {n} of {calls} calls recorded; live calls: {len(engine.outbound.active)}")
+            agents_by_state = {str(k): v for k, v in engine.acd.acd.agent_counts().items()}
+            sys.exit(
+                f"only {n} of {calls} calls recorded; live calls: {len(engine.outbound.active)}, "
+                f"waiting: {engine.acd.acd.queue_status('support', engine.acd.clock()).waiting}, "
+                f"agents: {agents_by_state}"
+            )
         outcomes[trace.outcome] = outcomes.get(trace.outcome, 0) + 1
     cpu, wall = time.process_time() - started_cpu, time.monotonic() - started_wall
     if profile is not None:

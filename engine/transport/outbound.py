@@ -144,6 +144,15 @@ class OutboundCall(Connection):
     def variable(self, name: str) -> str:
         return self.channel.get(f"variable_{name}", "")
 
+    def close(self) -> None:
+        """Close; once the hangup and FreeSWITCH's disconnect notice came (the channel is gone, the socket
+        only lingers for events no session reads), without the ``exit`` round trip: FreeSWITCH ends a
+        lingering socket's listener when the socket closes."""
+        if self.channel_gone and self.hungup.is_set():
+            self.abort("")
+            return
+        super().close()
+
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the channel up (no-op when it already has)."""
         if self.hungup.is_set() or not self.connected:
