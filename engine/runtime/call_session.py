@@ -330,7 +330,7 @@ class CallSession:
         """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the
         agent consults (:class:`ConsultHold`) the caller's bridge ends without ending the call: music
         plays until hotline bridges the caller again."""
-        self.call.hungup.rawlink(self._hung_up)
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
         transfer, holds, music = None, [], None
         try:
             while (item := self._inbox.get()) is not HUNG_UP:
@@ -347,7 +347,7 @@ class CallSession:
                 transfer = item if isinstance(item, TransferCall) else transfer
             return transfer
         finally:
-            self.call.hungup.unlink(self._hung_up)
+            watcher.kill()
 
     def _wait_in_queue(self, info: QueuedInfo, executor: IvrExecutor) -> Bridged | LeftQueue | HandOn | None:
         """Music on hold, announcements and exit keys until the ACD's word (None: the caller hung up).
@@ -357,7 +357,7 @@ class CallSession:
         """
         config = self.s.acd.acd.queue_config(info.queue)
         keys = dict(config.exit_keys)
-        self.call.hungup.rawlink(self._hung_up)
+        watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
         hold = self._hold_music(info, None if self._place_written else ("set", "playback_terminators=none"))
         announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
@@ -394,11 +394,7 @@ class CallSession:
                 if isinstance(item, LeftQueue | Bridged):
                     return item
         finally:
-            self.call.hungup.unlink(self._hung_up)
-
-    def _hung_up(self, _event: Event) -> None:
-        """The caller's channel hung up (a link on ``call.hungup`` while the call waits or talks)."""
-        self._inbox.put(HUNG_UP)
+            watcher.kill()
 
     def _flush_applications(self) -> None:
         """Stop what is playing on the caller's channel and drop what is queued (``uuid_break all``)."""

@@ -144,7 +144,8 @@ class Connection(esl.ESLProtocol):
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
-            log.info("%s: read failed: %s", self.name, exc)
+            if self.connected:  # not our own close (abort) waking the reader
+                log.info("%s: read failed: %s", self.name, exc)
         except Exception as exc:  # a bug of ours, not the peer's: still never a dead reader on a live connection
             log.error("%s: reader failed, closing: %s: %s", self.name, type(exc).__name__, exc)
             reason = f"reader failed: {type(exc).__name__}"
