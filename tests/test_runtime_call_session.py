@@ -28,15 +28,10 @@ from engine.cti import Hub
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
-from engine.runtime.call_session import (
-    KEPT_PROMPT,
-    VOICEMAIL_PROMPT,
-    CallSession,
-    CallTrace,
-    SessionServices,
-)
+from engine.runtime.call_session import CallSession, CallTrace, SessionServices
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
+from engine.runtime.queue_exit import KEPT_PROMPT, VOICEMAIL_PROMPT
 from engine.store.errors import StoreError
 from engine.transport import OutboundCall
 from tests.switch_peer import CALL, CALLER, HELD, MOH, Call, Switch, channel_data, wait_until

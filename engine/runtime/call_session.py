@@ -11,13 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
-from sqlalchemy.exc import SQLAlchemyError
 
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
@@ -40,20 +39,15 @@ from engine.runtime.acd_shell import (
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.drain import HandOn, hand_on
 from engine.runtime.ivr_executor import IvrExecutor
-from engine.store.callbacks import dialable
-from engine.store.errors import StoreError
+from engine.runtime.queue_exit import QueueExit
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
 
 MAX_FLOW_TRANSFERS = 8
-VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
 HUNG_UP, UNBRIDGED, MUSIC_ENDED = object(), object(), object()
 NO_TERMINATORS = {"playback_terminators": "none"}  # for the hold music: keys do not stop it
-CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
-ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
-KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
@@ -189,7 +183,8 @@ class CallSession:
                     if left is None:
                         return
                     self._sent_by = self.trace.agent_id if left.reason == "transfer" else None
-                    action = self._queue_exit(left, action, executor)
+                    exit_ = QueueExit(self.trace, executor, self.s.acd.clock, self.s.request_callback, self.call.name)
+                    action = exit_.next_action(left, action)
                 case _:
                     self._terminal(action, history)
                     return
@@ -438,58 +433,6 @@ class CallSession:
             for key, target in sorted(keys.items())
         ]
         return " ".join(words)
-
-    def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
-        """What a call the ACD took out of its queue does next, as the flow action that does it."""
-        kind, _, name = left.target.partition(":")
-        if kind in ("number", "agent"):
-            return a.Transfer(kind, name)
-        if kind == "flow":
-            return a.Transfer("flow", name)
-        if kind == "queue":
-            return a.Queue(name, name, queued.priority)
-        if kind == "callback" and left.enqueued_at is not None:
-            number = self._callback_number(executor)
-            if number and self._keep_place(number, queued, left.enqueued_at):
-                executor.perform(a.Say(KEPT_PROMPT))
-                return a.Hangup(outcome="transferred")
-        executor.perform(a.Say(VOICEMAIL_PROMPT))
-        message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
-        assert isinstance(message, a.RecordResult)
-        reason = f"{queued.queue}: {left.reason}"
-        return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
-
-    def _callback_number(self, executor: IvrExecutor) -> str | None:
-        """The number to call back: the caller id once the caller confirms it, or one they key in;
-        None when there is none (the caller then leaves a message)."""
-        caller = self.trace.caller if dialable(self.trace.caller) else None
-        if caller is not None:
-            prompt = a.Say(CONFIRM_NUMBER_PROMPT.format(number=" ".join(caller)))
-            choice = executor.perform(a.CollectDigits((prompt,), 1, 1, 5000, 0, ""))
-            assert isinstance(choice, a.DigitsResult)
-            if choice.digits != "2":
-                return caller
-        keyed = executor.perform(a.CollectDigits((a.Say(ENTER_NUMBER_PROMPT),), 3, 20, 10000, 3000, "#"))
-        assert isinstance(keyed, a.DigitsResult)
-        return keyed.digits if dialable(keyed.digits) else caller
-
-    def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float) -> bool:
-        """Hand the caller's place to a virtual call that rings them back on ``number``; False when the
-        request could not be stored (the caller then leaves a message instead)."""
-        t = self.trace
-        waited = self.s.acd.clock() - enqueued_at
-        request = CallbackRequest(
-            call_uuid=t.uuid, queue=queued.queue, priority=queued.priority, enqueued_at=enqueued_at,
-            queued_at=now() - timedelta(seconds=waited), number=number, caller=t.caller,
-            customer_id=t.customer["id"] if t.customer else None,
-        )  # fmt: skip
-        try:
-            callback_id = self.s.request_callback(request)
-        except (SQLAlchemyError, StoreError):
-            log.exception("%s: the callback request could not be stored; voicemail instead", self.call.name)
-            return False
-        log.info("%s: callback %s on %s keeps its place in %s", self.call.name, callback_id, number, queued.queue)
-        return True
 
     def _report_flow(self, agent: str, flow: str, ending: a.Action) -> None:
         """An agent sent the caller into ``flow`` (a PIN, a survey...): tell their desktop how it ended."""
