@@ -39,7 +39,7 @@ from gevent.queue import Empty, Queue
 
 from engine.config import load_config
 from engine.runtime.hotline import Hotline
-from engine.store import agents, queues, skills
+from engine.store import agents, queue_settings, queues, skills
 from engine.store.db import make_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.transport.connection import Connection
@@ -87,6 +87,9 @@ def main() -> None:
         for name in ("sales", "support", "billing", "vip"):
             skills.create_skill(s, name)
             queues.create_queue(s, name, wrap_up_seconds=0, required_skills={name: 1})
+            # the emulator scales the ring timeout too (20 s -> 40 ms): a CPU-starved emulator then fails offers
+            # NO_ANSWER and the agents go on break; 600 s (1.2 s scaled) keeps the figure about the engine
+            queue_settings.set_settings(s, name, ring_timeout_seconds=600)
         for n in range(n_agents):
             agents.create_agent(s, str(1001 + n), name=f"a{n}", contact=f"user/{1001 + n}", skills={"support": 5})
     opening = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(config.calls.timezone))
