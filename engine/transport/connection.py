@@ -113,7 +113,6 @@ class Connection(esl.ESLProtocol):
         self.limits = limits
         self._parser = codec.FrameParser(limits)
         self._batch: list[codec.Event] = []  # events of the current read, not yet handed to the dispatcher
-        self._handed = False  # events of the current read were handed to the dispatcher
         self._replies: deque[AsyncResult] = deque()
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
@@ -133,14 +132,12 @@ class Connection(esl.ESLProtocol):
                 data = self.sock.recv(65536)
                 if not data:
                     break
-                self._handed = False
                 try:
                     for item in self._parser.feed(data):
                         self._dispatch(item)
                 finally:  # the events before a bad frame are still delivered, before CLOSED
                     self._flush()
-                if self._handed:  # handlers run before the next read: a flood is never all held in memory
-                    gevent.sleep(0)  # (a read of replies only needs no extra turn of the loop)
+                gevent.sleep(0)  # handlers run before the next read: a flood is never all held in memory
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
@@ -169,7 +166,6 @@ class Connection(esl.ESLProtocol):
         if self._batch:
             self._esl_event_queue.put(self._batch)
             self._batch = []
-            self._handed = True
 
     def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
         """Deliver one frame; raises :class:`~engine.esl.codec.ESLProtocolError` for a bad one."""
