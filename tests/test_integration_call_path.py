@@ -66,6 +66,7 @@ def test_caller_is_routed_by_skill_answered_recorded_and_popped(rig):
     assert call.hangup_cause == "NORMAL_CLEARING"
     assert interaction.agent_id == "1001" and interaction.queue == "support" and interaction.kind == "inbound"
     assert "main/main_menu" in interaction.ivr_path
+    assert "main/greet_customer" in interaction.ivr_path  # the flow's customer lookup found Ada (read at answer)
 
     # -- the screen pop: on offer, then again on answer, only on that agent's feed
     offer = feed.get(timeout=2)

@@ -3,7 +3,8 @@ a new engine adopts the call from FreeSWITCH's channels and records it once when
 
 As in test_realfs_call_control.py: a loopback caller dials 4000 and presses 2; agent 1001's "phone" is
 ``loopback/9999/default`` (answers, plays a tone). Checks that real FreeSWITCH keeps the variables
-``uuid_setvar_multi`` wrote and lists the pair in ``show calls as json`` as the emulator does.
+``uuid_setvar_multi`` wrote on the caller and the originate's ``{...}`` set on the agent's leg, and lists
+the pair in ``show calls as json`` as the emulator does.
 """
 
 from __future__ import annotations
@@ -125,6 +126,10 @@ def killed_while_talking(tmp_path: Path, db_url: str) -> Iterator[tuple[Connecti
 
         call_id = until(marked_caller, "a caller bridged to the agent, with the adoption variables")
         until(lambda: control.api("uuid_getvar", call_id, "hotline_agent").strip() == "1001", "the variables")
+        # the agent's leg has its own since its originate's {...} (no command after the bridge)
+        agent_leg = control.api("uuid_getvar", call_id, "bridge_to").strip()
+        leg_vars = [control.api("uuid_getvar", agent_leg, v).strip() for v in ("hotline_agent", "hotline_call_id")]
+        assert leg_vars == ["1001", call_id], (agent_leg, leg_vars)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=WAIT)
         yield control, a_leg, call_id

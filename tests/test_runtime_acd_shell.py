@@ -154,6 +154,8 @@ def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_w
         "origination_caller_id_number": CALLER,
         "hangup_after_bridge": "true",
         "hotline_leg": "true",  # the dialler's connection filters on it (callbacks watch this leg there)
+        "hotline_agent": "1001",  # adoption after a restart: whose leg, for which call (no command later)
+        "hotline_call_id": "call-1",
     }
     assert rig.state("1001") is AgentState.RESERVED
     rig.clock.now += 12.5

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.runtime.adopt_vars import caller_variables, encode, live_call, parse_time
+from engine.runtime.adopt_vars import caller_variables, encode, live_call, offer_leg_variables, parse_time
 from engine.runtime.call_session import CallTrace
 
 JOINED = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
@@ -71,6 +71,12 @@ def test_values_that_could_split_the_command_are_left_out() -> None:
     assert "hotline_queue" not in written and "hotline_flow" not in written
     assert written["hotline_agent"] == "1001" and written["hotline_joined_at"] == "1796115600.000000"
     assert encode({"a": "1", "b": "2"}) == "a=1;b=2"
+
+
+def test_an_offer_leg_carries_only_values_that_fit_an_originate() -> None:
+    assert offer_leg_variables("1001", "c1") == {"hotline_agent": "1001", "hotline_call_id": "c1"}
+    assert offer_leg_variables("agent one", "c1") == {"hotline_call_id": "c1"}  # the leg still rings
+    assert offer_leg_variables("1001", "c,1}x") == {"hotline_agent": "1001"}
 
 
 def test_other_variables_on_the_channel_do_not_matter() -> None:

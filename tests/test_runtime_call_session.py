@@ -28,15 +28,10 @@ from engine.cti import Hub
 from engine.ivr.loader import load_flows
 from engine.metrics import Metrics
 from engine.runtime.acd_shell import AcdShell
-from engine.runtime.call_session import (
-    KEPT_PROMPT,
-    VOICEMAIL_PROMPT,
-    CallSession,
-    CallTrace,
-    SessionServices,
-)
+from engine.runtime.call_session import CallSession, CallTrace, SessionServices
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.ivr_executor import IvrExecutor
+from engine.runtime.queue_exit import KEPT_PROMPT, VOICEMAIL_PROMPT
 from engine.store.errors import StoreError
 from engine.transport import OutboundCall
 from tests.switch_peer import CALL, CALLER, HELD, MOH, Call, Switch, channel_data, wait_until
@@ -268,17 +263,20 @@ def test_a_queued_caller_hears_music_until_an_agent_answers_then_talks_until_the
     trace = rig.trace()
     queued = rig.switch.log.index(f"execute playback {HELD}")
     told = rig.switch.log[queued - 1 :]
-    assert told[:4] == [
-        "execute set playback_terminators=none",
+    place = f"api uuid_setvar_multi {CALL} hotline_queue=sales;"  # the place, and keys do not stop the music:
+    assert told[0].startswith(place) and ";playback_terminators=none;" in told[0]
+    assert told[0].endswith(";hotline_caller=MTM4MDAxMzgwMDA")  # base64url("13800138000"): read by ended_calls.py
+    assert told[1:4] == [
         f"execute playback {HELD}",
         f"api uuid_break {CALL} all",
         f"api uuid_bridge {CALL} {leg}",
     ]
-    # bridged: the call's place and agent written on both channels, for a restarted engine to adopt it
+    # bridged: the call's place and agent written on the caller's channel, for a restarted engine to adopt it
     caller_vars = f"api uuid_setvar_multi {CALL} hotline_call_id={CALL};hotline_queue=sales;hotline_priority=0;"
     assert told[4].startswith(caller_vars) and ";hotline_agent=1001;" in told[4]
-    agent_vars = f"api uuid_setvar_multi {leg} hotline_agent=1001;hotline_call_id={CALL}"
-    assert told[5:] == [agent_vars, "hangup NORMAL_CLEARING"]
+    assert told[5:] == ["hangup NORMAL_CLEARING"]  # nothing more: the agent's leg has its own since its originate
+    (originate,) = rig.control.sent("bgapi originate ")
+    assert f"origination_uuid={leg}," in originate and f",hotline_agent=1001,hotline_call_id={CALL}," in originate
     assert (trace.outcome, trace.agent_id, trace.queue) == ("answered", "1001", "sales")
     assert trace.queued_at <= trace.offered_at <= trace.bridged_at  # type: ignore[operator]
     assert rig.state("1001") is AgentState.WRAP_UP

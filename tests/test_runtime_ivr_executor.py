@@ -249,3 +249,16 @@ def test_an_action_the_executor_does_not_perform_is_a_type_error(fs, tmp_path) -
     with pytest.raises(TypeError, match="not an action the executor performs"):
         run.perform(a.Hangup())  # type: ignore[arg-type]
     assert fs.commands == []
+
+
+def test_a_lookup_the_session_already_made_is_answered_without_asking_the_crm_again(fs, tmp_path) -> None:
+    asked: list[tuple[str, str]] = []
+    run, _ = executor(fs, tmp_path, lookup=lambda kind, key: asked.append((kind, key)) or {"name": "Bob"})
+    known = {"name": "Ada", "tier": "vip"}
+    run.remember("customer", "07700900123", known)
+    found = run.perform(a.Lookup("customer", "07700900123"))
+    assert found == a.LookupResult({"name": "Ada", "tier": "vip"}) and found.data is not known  # a copy
+    assert run.perform(a.Lookup("customer", "07700900999")) == a.LookupResult({"name": "Bob"})  # another key
+    assert run.perform(a.Lookup("open_tickets", "07700900123")) == a.LookupResult({"name": "Bob"})  # another kind
+    assert asked == [("customer", "07700900999"), ("open_tickets", "07700900123")]
+    assert fs.commands == []

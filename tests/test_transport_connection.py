@@ -136,6 +136,60 @@ def test_execute_completion_matched_by_application_uuid(connect):
     assert first.get(timeout=2).get("Application-Response") == "R1"
 
 
+def test_commands_sent_in_one_write_get_their_own_replies_in_order(connect):
+    """send_frames: one write on the wire (the peer reads both commands from one recv), replies in order."""
+    arrivals = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        data = b""
+        while data.count(b"\n\n") < 2:
+            chunk = peer.sock.recv(65536)
+            arrivals.put(chunk)
+            data += chunk
+        peer.send(codec.api_response("one\n") + codec.api_response("-ERR two\n"))
+        peer.read_command()
+
+    conn, metrics = connect(script)
+    first, second = conn.send_frames([codec.api("one"), codec.api("two")])
+    assert (first.body, second.body, second.ok) == ("one\n", "-ERR two\n", False)
+    assert arrivals.get(timeout=2).count(b"\n\n") == 2
+    assert metrics.value("hotline_esl_command_seconds_count", command="api two") == 1
+
+
+def test_applications_queued_in_one_write_complete_each_on_its_own_uuid(connect):
+    def script(peer: PeerConnection) -> None:
+        ids = []
+        for _ in range(2):
+            ids.append(peer.read_command().split("Event-UUID: ")[1])
+        peer.send(codec.reply("+OK") + codec.reply("+OK"))
+        for app_uuid, response in zip(ids, ("set-done", "played"), strict=True):
+            event = {
+                "Event-Name": "CHANNEL_EXECUTE_COMPLETE",
+                "Application-Response": response,
+                "Application-UUID": app_uuid,
+            }
+            peer.send(codec.event_plain(event))
+        peer.read_command()
+
+    conn, _ = connect(script)
+    done = conn.execute_all_async([("set", "a=b"), ("playback", "moh.wav")])
+    assert [d.get(timeout=2).get("Application-Response") for d in done] == ["set-done", "played"]
+    assert not conn._executions
+
+
+def test_a_refused_application_of_several_raises_and_leaves_no_waiter(connect):
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.read_command()
+        peer.send(codec.reply("+OK") + codec.reply("-ERR no such application"))
+        peer.read_command()
+
+    conn, _ = connect(script)
+    with pytest.raises(CommandFailed, match="nope: -ERR no such application"):
+        conn.execute_all_async([("set", "a=b"), ("nope", "")])
+    assert len(conn._executions) == 1  # the set FreeSWITCH accepted still completes
+
+
 def test_disconnect_fails_every_pending_command_at_once(connect):
     def script(peer: PeerConnection) -> None:
         peer.read_command()

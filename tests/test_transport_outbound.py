@@ -14,6 +14,7 @@ from gevent.queue import Queue
 from engine.esl import codec
 from engine.metrics import Metrics
 from engine.transport import ConnectionLost, OutboundCall, OutboundServer
+from tests.acd_rig import wait_until
 from tests.esl_transcripts import load
 
 
@@ -197,3 +198,23 @@ def test_a_call_receives_only_the_events_a_session_reads(server) -> None:
     assert {"CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_STATE"} <= fired  # the switch did fire them...
     assert seen.count("CHANNEL_EXECUTE_COMPLETE") >= 2, seen  # answer, set (and the socket app's own end)
     assert set(seen) == {"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "DISCONNECT"}, seen  # ...not to the call
+
+
+@pytest.mark.parametrize("gone", [True, False], ids=["channel-gone", "channel-alive"])
+def test_a_call_closes_without_the_exit_round_trip_only_once_its_channel_is_gone(server, gone) -> None:
+    """After the hangup and the lingering socket's disconnect notice, hotline just closes (FreeSWITCH ends
+    the listener); a call whose channel is still up is left with `exit`, as before."""
+    leave = Event()
+    srv, _metrics, calls = server(lambda call: leave.wait(5), timeout=60)
+    peer = FakeSwitch(srv.port)
+    peer.handshake()
+    call = calls.get(timeout=5)
+    if gone:
+        hangup = {"Event-Name": "CHANNEL_HANGUP", "Unique-ID": call.uuid, "Hangup-Cause": "NORMAL_CLEARING"}
+        peer.send(codec.event_plain(hangup))
+        peer.send(codec.disconnect_notice((("Content-Disposition", "linger"), ("Linger-Time", "-1"))))
+        assert call.hungup.wait(5)
+        wait_until(lambda: call.channel_gone)
+    leave.set()
+    assert peer.command() == ("" if gone else "exit")
+    assert call.hangup_cause == ("NORMAL_CLEARING" if gone else "")

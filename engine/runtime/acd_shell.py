@@ -44,6 +44,7 @@ from engine.cti import Hub
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
 from engine.metrics import LiveSample, Metrics, QueueSample
+from engine.runtime import adopt_vars
 from engine.runtime.notices import (  # re-exported: sessions, campaigns and callbacks import them from here
     AgentLegs,
     Bridged,
@@ -295,6 +296,7 @@ class AcdShell:
             "hotline_engine": self.run_id,  # whose offer: a restarted engine kills the legs of offers not its own
             "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
             "hangup_after_bridge": "true",
+            **adopt_vars.offer_leg_variables(offer.agent_id, offer.call_id),  # for adoption, set from birth
         }
         try:
             self.control.bgapi(

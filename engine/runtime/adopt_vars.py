@@ -1,8 +1,10 @@
 """The channel variables that let a restarted engine adopt a live call, and the trace rebuilt from them.
 
-Set when the caller and the agent are bridged (:meth:`CallSession._mark_bridged`), with one
-``uuid_setvar_multi`` per channel; FreeSWITCH keeps them on the channel for its lifetime, so a new
-engine reads them back with ``uuid_dump <uuid> json`` (as ``variable_<name>``). docs/operations.md
+The caller's are set when the caller and the agent are bridged (:meth:`CallSession._mark_bridged`), with
+one ``uuid_setvar_multi``; the agent's leg carries its own from birth, in the originate's ``{...}``
+variables (:func:`offer_leg_variables`: no command after the bridge). FreeSWITCH keeps them on the
+channel for its lifetime, so a new engine reads them back with ``uuid_dump <uuid> json`` (as
+``variable_<name>``). docs/operations.md
 lists them. Only values made of ``A-Z a-z 0-9 _ . : + @ / -`` are written (they travel in an API
 command split at ``;`` and ``=``); a value outside that set is left out, and a call missing one of
 :data:`REQUIRED` is not adopted.
@@ -61,7 +63,12 @@ def caller_variables(trace: CallTrace) -> dict[str, str]:
 
 def agent_leg_variables(trace: CallTrace) -> dict[str, str]:
     """The agent's leg: whose phone it is and which call it carries."""
-    found = {AGENT: trace.agent_id, CALL_ID: trace.uuid}
+    return offer_leg_variables(trace.agent_id, trace.uuid)
+
+
+def offer_leg_variables(agent_id: str | None, call_id: str | None) -> dict[str, str]:
+    """The agent's leg's variables, for the originate that rings the agent for ``call_id``."""
+    found = {AGENT: agent_id, CALL_ID: call_id}
     return {k: v for k, v in found.items() if v is not None and SAFE.fullmatch(v)}
 
 

@@ -11,13 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
 from gevent.queue import Empty, Queue
-from sqlalchemy.exc import SQLAlchemyError
 
 from engine.esl import dialstring
 from engine.esl.codec import UnsafeValue
@@ -40,19 +39,15 @@ from engine.runtime.acd_shell import (
 from engine.runtime.callbacks import CallbackRequest
 from engine.runtime.drain import HandOn, hand_on
 from engine.runtime.ivr_executor import IvrExecutor
-from engine.store.callbacks import dialable
-from engine.store.errors import StoreError
+from engine.runtime.queue_exit import QueueExit
 from engine.transport import ESLError, OutboundCall
 
 log = logging.getLogger(__name__)
 
 MAX_FLOW_TRANSFERS = 8
-VOICEMAIL_PROMPT = "Sorry, all our agents are still busy. Please leave a message after the tone."
 KEY_PROMPTS = {"callback": "To be called back", "voicemail": "To leave a message", "flow": "For more options"}
 HUNG_UP, UNBRIDGED, MUSIC_ENDED = object(), object(), object()
-CONFIRM_NUMBER_PROMPT = "We will call you back on {number}. To confirm, press 1. To give another number, press 2."
-ENTER_NUMBER_PROMPT = "Please key the number to call you back on, then press the hash key."
-KEPT_PROMPT = "Thank you. You keep your place in the queue, and we will call you back when an agent is free. Goodbye."
+NO_TERMINATORS = {"playback_terminators": "none"}  # for the hold music: keys do not stop it
 
 # What the IVR's terminal outcome means for the CDR when no agent took the call.
 IVR_OUTCOMES = {
@@ -169,6 +164,8 @@ class CallSession:
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
         flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
+        if customer:  # the flow's `lookup: customer` of the caller is this same read: not asked twice
+            executor.remember("customer", self.trace.caller, customer)
         if place is None:
             action: a.Action = self._run_flow(flows[flow_name], executor, variables)
         else:  # taken back after a restart: its place, not the IVR again (engine/runtime/reclaim.py)
@@ -189,7 +186,8 @@ class CallSession:
                     if left is None:
                         return
                     self._sent_by = self.trace.agent_id if left.reason == "transfer" else None
-                    action = self._queue_exit(left, action, executor)
+                    exit_ = QueueExit(self.trace, executor, self.s.acd.clock, self.s.request_callback, self.call.name)
+                    action = exit_.next_action(left, action)
                 case _:
                     self._terminal(action, history)
                     return
@@ -285,7 +283,8 @@ class CallSession:
             esl=self.call,
         )
         self.s.acd.enqueue(info, action.priority)
-        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority)
+        # with the place, the hold music's terminators: keys do not stop the music (no `set` application)
+        self._place_written = reclaim.write_place(self.call, t, action.queue, action.priority, NO_TERMINATORS)
         try:
             message = self._wait_in_queue(info, executor)
         finally:  # also when the wait ends in an error (the channel gone mid-command): the CDR says it rang
@@ -303,7 +302,7 @@ class CallSession:
             self.s.metrics.queue_exits.labels(action.queue, message.reason, message.target).inc()
             return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
-        self._mark_bridged(message)
+        self._mark_bridged()
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
         if transfer is not None and not self.call.hungup.is_set():
@@ -313,17 +312,17 @@ class CallSession:
         self.call.hangup()
         return None
 
-    def _mark_bridged(self, bridged: Bridged) -> None:
-        """Write the call's place and its agent on the caller's channel, and the call on the agent's leg
-        (``uuid_setvar_multi``): a restarted engine adopts the call from them (:mod:`engine.runtime.adopt`)."""
+    def _mark_bridged(self) -> None:
+        """Write the call's place and its agent on the caller's channel (``uuid_setvar_multi``): a restarted
+        engine adopts the call from them and from the agent's leg, which carries its own variables since its
+        originate (:func:`engine.runtime.adopt_vars.offer_leg_variables`; :mod:`engine.runtime.adopt`)."""
         if self.call.hungup.is_set():  # already over: nothing to adopt
             return
-        caller, agent = adopt_vars.caller_variables(self.trace), adopt_vars.agent_leg_variables(self.trace)
-        for uuid, variables in ((self.trace.uuid, caller), (bridged.agent_leg, agent)):
-            try:
-                self.call.api("uuid_setvar_multi", uuid, adopt_vars.encode(variables))
-            except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
-                log.warning("%s: adoption variables on %s not set: %s", self.call.name, uuid, exc)
+        variables = adopt_vars.caller_variables(self.trace)
+        try:
+            self.call.api("uuid_setvar_multi", self.trace.uuid, adopt_vars.encode(variables))
+        except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
+            log.warning("%s: adoption variables not set: %s", self.call.name, exc)
 
     def _talk(self) -> TransferCall | None:
         """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the
@@ -357,8 +356,7 @@ class CallSession:
         config = self.s.acd.acd.queue_config(info.queue)
         keys = dict(config.exit_keys)
         watcher = gevent.spawn(lambda: self.call.hungup.wait() and self._inbox.put(HUNG_UP))
-        self.call.execute("set", "playback_terminators=none", timeout=10)  # keys do not stop the music
-        hold = self._hold_music(info)
+        hold = self._hold_music(info, None if self._place_written else ("set", "playback_terminators=none"))
         announce_at = None  # a chunk of music ending does not put the next announcement off
         try:
             while True:
@@ -407,13 +405,18 @@ class CallSession:
         """An agent answered (the bridge is being made) or the ACD's word is in the inbox, not yet read."""
         return info.connecting or any(isinstance(item, Bridged | LeftQueue) for item in list(self._inbox.queue))
 
-    def _hold_music(self, info: QueuedInfo) -> AsyncResult:
-        """Start the hold music unless the ACD already moved the call on (a ready result then)."""
+    def _hold_music(self, info: QueuedInfo, before: tuple[str, str] | None = None) -> AsyncResult:
+        """Start the hold music unless the ACD already moved the call on (a ready result then); the
+        application ``before`` (e.g. a ``set``) is queued ahead of it in the same write, and run alone
+        when there is no music to play."""
         if self._word_pending(info):
+            if before is not None:
+                self.call.execute(*before, timeout=10)
             done = AsyncResult()
             done.set(None)
             return done
-        music = self.call.execute_async("playback", self._music_chunk())
+        steps = [before] if before else []
+        music = self.call.execute_all_async([*steps, ("playback", self._music_chunk())])[-1]
         music.rawlink(lambda _r: self._inbox.put(MUSIC_ENDED))
         return music
 
@@ -433,58 +436,6 @@ class CallSession:
             for key, target in sorted(keys.items())
         ]
         return " ".join(words)
-
-    def _queue_exit(self, left: LeftQueue, queued: a.Queue, executor: IvrExecutor) -> a.Action:
-        """What a call the ACD took out of its queue does next, as the flow action that does it."""
-        kind, _, name = left.target.partition(":")
-        if kind in ("number", "agent"):
-            return a.Transfer(kind, name)
-        if kind == "flow":
-            return a.Transfer("flow", name)
-        if kind == "queue":
-            return a.Queue(name, name, queued.priority)
-        if kind == "callback" and left.enqueued_at is not None:
-            number = self._callback_number(executor)
-            if number and self._keep_place(number, queued, left.enqueued_at):
-                executor.perform(a.Say(KEPT_PROMPT))
-                return a.Hangup(outcome="transferred")
-        executor.perform(a.Say(VOICEMAIL_PROMPT))
-        message = executor.perform(a.Record(f"voicemail-{queued.queue}", 120, 200, 5))
-        assert isinstance(message, a.RecordResult)
-        reason = f"{queued.queue}: {left.reason}"
-        return a.Callback(self.trace.caller, reason, message.path if message.seconds else None)
-
-    def _callback_number(self, executor: IvrExecutor) -> str | None:
-        """The number to call back: the caller id once the caller confirms it, or one they key in;
-        None when there is none (the caller then leaves a message)."""
-        caller = self.trace.caller if dialable(self.trace.caller) else None
-        if caller is not None:
-            prompt = a.Say(CONFIRM_NUMBER_PROMPT.format(number=" ".join(caller)))
-            choice = executor.perform(a.CollectDigits((prompt,), 1, 1, 5000, 0, ""))
-            assert isinstance(choice, a.DigitsResult)
-            if choice.digits != "2":
-                return caller
-        keyed = executor.perform(a.CollectDigits((a.Say(ENTER_NUMBER_PROMPT),), 3, 20, 10000, 3000, "#"))
-        assert isinstance(keyed, a.DigitsResult)
-        return keyed.digits if dialable(keyed.digits) else caller
-
-    def _keep_place(self, number: str, queued: a.Queue, enqueued_at: float) -> bool:
-        """Hand the caller's place to a virtual call that rings them back on ``number``; False when the
-        request could not be stored (the caller then leaves a message instead)."""
-        t = self.trace
-        waited = self.s.acd.clock() - enqueued_at
-        request = CallbackRequest(
-            call_uuid=t.uuid, queue=queued.queue, priority=queued.priority, enqueued_at=enqueued_at,
-            queued_at=now() - timedelta(seconds=waited), number=number, caller=t.caller,
-            customer_id=t.customer["id"] if t.customer else None,
-        )  # fmt: skip
-        try:
-            callback_id = self.s.request_callback(request)
-        except (SQLAlchemyError, StoreError):
-            log.exception("%s: the callback request could not be stored; voicemail instead", self.call.name)
-            return False
-        log.info("%s: callback %s on %s keeps its place in %s", self.call.name, callback_id, number, queued.queue)
-        return True
 
     def _report_flow(self, agent: str, flow: str, ending: a.Action) -> None:
         """An agent sent the caller into ``flow`` (a PIN, a survey...): tell their desktop how it ended."""

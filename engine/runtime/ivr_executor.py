@@ -67,6 +67,12 @@ class IvrExecutor:
         self.speech = speech
         self.fax_dir = fax_dir
         self.fax_dial = fax_dial
+        self._known: dict[tuple[str, str], dict] = {}  # lookups answered before the flow asked (remember)
+
+    def remember(self, kind: str, key: str, found: dict) -> None:
+        """Answer the flow's ``lookup`` of ``kind`` by ``key`` with ``found`` (a copy), without asking the
+        CRM again: the session read the caller's customer when the call arrived."""
+        self._known[kind, key] = found
 
     def perform(self, action: a.Action) -> a.Result:
         match action:
@@ -80,7 +86,8 @@ class IvrExecutor:
             case a.Recognise():
                 return self._recognise(action)
             case a.Lookup():
-                return a.LookupResult(self.lookup(action.kind, action.key))
+                known = self._known.get((action.kind, action.key))
+                return a.LookupResult(dict(known) if known is not None else self.lookup(action.kind, action.key))
             case a.Record():
                 return self._record(action)
             case a.SendFax():

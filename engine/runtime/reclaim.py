@@ -90,9 +90,10 @@ def place_variables(place: Place) -> dict[str, str]:
     }
 
 
-def write_place(esl: Any, trace: Any, queue: str, priority: int) -> bool:
-    """Write the caller's place (from their call trace) on the channel in one ``uuid_setvar_multi``; a
-    failure is logged, not raised (the caller is still served, just not taken back after a crash)."""
+def write_place(esl: Any, trace: Any, queue: str, priority: int, extra: dict[str, str] | None = None) -> bool:
+    """Write the caller's place (from their call trace) on the channel in one ``uuid_setvar_multi``, with
+    the ``extra`` variables the queued call needs (the same command: one fewer per call); a failure is
+    logged, not raised (the caller is still served, just not taken back after a crash)."""
     uuid = trace.uuid
     place = Place(
         queue, priority, epoch(trace.queued_at), epoch(trace.created_at), trace.flow, trace.ivr_path, trace.ivr_inputs
@@ -100,7 +101,7 @@ def write_place(esl: Any, trace: Any, queue: str, priority: int) -> bool:
     if not NAME.fullmatch(place.queue) or (place.flow and not NAME.fullmatch(place.flow)):
         log.warning("%s: queue or flow name unfit for a channel variable; place not written", uuid)
         return False
-    pairs = ";".join(f"{k}={v}" for k, v in place_variables(place).items() if v)
+    pairs = ";".join(f"{k}={v}" for k, v in {**place_variables(place), **(extra or {})}.items() if v)
     if caller := base64.urlsafe_b64encode(str(trace.caller or "")[:64].encode()).decode().rstrip("="):
         pairs += f";{CALLER}={caller}"
     try:

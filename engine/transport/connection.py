@@ -11,6 +11,10 @@ wrong for a contact centre is replaced here:
 * ``execute`` completions are matched by Application-UUID (greenswitch matches by application
   name, so two ``playback`` in a row confuse it);
 * everything pending fails at once with :class:`ConnectionLost` on disconnect;
+* commands that need no answer in between go out in one write (:meth:`Connection.send_frames`):
+  FreeSWITCH reads and answers a socket's commands one at a time, in order;
+* Job-UUIDs and Event-UUIDs are UUID-shaped, unique per process and cheap (:func:`new_id`): a random
+  prefix per process and a counter, instead of ``uuid4``'s system call per command;
 * the events of one read go to the dispatcher as one batch, and the reader yields to it before
   reading again: handlers keep up with a burst instead of the whole burst being queued in memory;
 * frames are bounded by the codec's :class:`~engine.esl.codec.Limits`; a malformed or oversized
@@ -23,11 +27,12 @@ wrong for a contact centre is replaced here:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gevent
 from gevent import socket
@@ -65,6 +70,16 @@ class ChannelGone(ConnectionLost):
 
 class AuthenticationFailed(ESLError):
     """FreeSWITCH refused the event-socket password."""
+
+
+_ID_PREFIX = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-": random per process
+_ID_COUNTER = itertools.count(1)
+
+
+def new_id() -> str:
+    """A UUID-shaped id (36 characters, as FreeSWITCH keeps a Job-UUID), unique within this process and,
+    through its random prefix, across processes: for the Job-UUIDs and Event-UUIDs hotline sends."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _verb(data: bytes) -> str:
@@ -126,7 +141,8 @@ class Connection(esl.ESLProtocol):
         except codec.ESLProtocolError as exc:
             reason = self._refuse(str(exc))
         except OSError as exc:
-            log.info("%s: read failed: %s", self.name, exc)
+            if self.connected:  # not our own close (abort) waking the reader
+                log.info("%s: read failed: %s", self.name, exc)
         except Exception as exc:  # a bug of ours, not the peer's: still never a dead reader on a live connection
             log.error("%s: reader failed, closing: %s: %s", self.name, type(exc).__name__, exc)
             reason = f"reader failed: {type(exc).__name__}"
@@ -242,25 +258,40 @@ class Connection(esl.ESLProtocol):
 
     def send_frame(self, data: bytes, timeout: float | None = None) -> codec.Frame:
         """Send one command and wait for its reply (``command/reply`` or ``api/response``)."""
+        return self.send_frames((data,), timeout)[0]
+
+    def send_frames(self, frames: Sequence[bytes], timeout: float | None = None) -> list[codec.Frame]:
+        """Send commands in one write and wait for their replies, in order; raises at the first that
+        times out (the later replies are consumed and dropped when they come, as for any late reply)."""
+        waiters, started = self.write_frames(frames)
+        return [self.reply_to(data, waiter, started, timeout) for data, waiter in zip(frames, waiters, strict=True)]
+
+    def write_frames(self, frames: Sequence[bytes]) -> tuple[list[AsyncResult], float]:
+        """Send commands in one write; their replies will be set on the returned waiters, in order
+        (read them with :meth:`reply_to`), with the time the write started."""
         if not self.connected:
             raise ConnectionLost(f"{self.name}: not connected")
-        waiter: AsyncResult = AsyncResult()
-        self._replies.append(waiter)
-        verb = _verb(data)
+        waiters = [AsyncResult() for _ in frames]
+        self._replies.extend(waiters)
         started = time.perf_counter()
         try:
-            self.sock.sendall(data)
+            self.sock.sendall(frames[0] if len(frames) == 1 else b"".join(frames))
         except OSError as exc:
             self._lost()
             raise ConnectionLost(f"{self.name}: send failed: {exc}") from exc
+        return waiters, started
+
+    def reply_to(self, data: bytes, waiter: AsyncResult, started: float, timeout: float | None = None) -> codec.Frame:
+        """Wait for the reply to command ``data`` written at ``started`` (timed and counted by its verb)."""
+        limit = self.timeout if timeout is None else timeout
         try:
-            frame = waiter.get(timeout=self.timeout if timeout is None else timeout)
+            frame = waiter.get(timeout=limit)
         except gevent.Timeout:
             if self.metrics:
-                self.metrics.esl_timeouts.labels(verb).inc()
-            raise CommandTimeout(f"{self.name}: no reply to {verb!r} within {timeout or self.timeout:g} s") from None
+                self.metrics.esl_timeouts.labels(_verb(data)).inc()
+            raise CommandTimeout(f"{self.name}: no reply to {_verb(data)!r} within {limit:g} s") from None
         if self.metrics:
-            self.metrics.esl_latency.labels(verb).observe(time.perf_counter() - started)
+            self.metrics.esl_latency.labels(_verb(data)).observe(time.perf_counter() - started)
         return frame
 
     def send(self, data: str) -> codec.Frame:  # greenswitch's signature, used by its helpers
@@ -278,7 +309,7 @@ class Connection(esl.ESLProtocol):
 
     def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         """Run a ``bgapi`` command and wait for its BACKGROUND_JOB result (raises on ``-ERR``)."""
-        job = str(uuid.uuid4())
+        job = new_id()
         waiter: AsyncResult = AsyncResult()
         self._jobs[job] = waiter
         try:
@@ -297,7 +328,7 @@ class Connection(esl.ESLProtocol):
     def execute(self, app: str, arg: str = "", *, uuid_: str = "", timeout: float | None = None) -> codec.Event:
         """Execute a dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE."""
         self._check_channel(app, uuid_)
-        event_uuid = str(uuid.uuid4())
+        event_uuid = new_id()
         waiter: AsyncResult = AsyncResult()
         self._executions[event_uuid] = waiter
         try:
@@ -312,15 +343,32 @@ class Connection(esl.ESLProtocol):
 
     def execute_async(self, app: str, arg: str = "", *, uuid_: str = "") -> AsyncResult:
         """Start an application; the returned result is set with its CHANNEL_EXECUTE_COMPLETE."""
-        self._check_channel(app, uuid_)
-        event_uuid = str(uuid.uuid4())
-        waiter: AsyncResult = AsyncResult()
-        self._executions[event_uuid] = waiter
-        reply = self.send_frame(codec.execute(app, arg, event_uuid=event_uuid, uuid=uuid_))
-        if not reply.ok:
-            self._executions.pop(event_uuid, None)
-            raise CommandFailed(f"{app}: {reply.reply_text}")
-        return waiter
+        return self.execute_all_async(((app, arg),), uuid_=uuid_)[0]
+
+    def execute_all_async(self, steps: Sequence[tuple[str, str]], *, uuid_: str = "") -> list[AsyncResult]:
+        """Queue applications ``(app, arg)`` on the channel in one write, in order (FreeSWITCH runs a
+        channel's queued applications one after the other); each result is set with its completion.
+        Raises :class:`CommandFailed` when FreeSWITCH refuses one (those before it stay queued)."""
+        for app, _ in steps:
+            self._check_channel(app, uuid_)
+        ids = [new_id() for _ in steps]
+        frames = [codec.execute(app, arg, event_uuid=i, uuid=uuid_) for (app, arg), i in zip(steps, ids, strict=True)]
+        waiters: list[AsyncResult] = []
+        for event_uuid in ids:
+            waiters.append(AsyncResult())
+            self._executions[event_uuid] = waiters[-1]
+        try:
+            replies = self.send_frames(frames)
+        except BaseException:
+            for event_uuid in ids:
+                self._executions.pop(event_uuid, None)
+            raise
+        for (app, _), event_uuid, reply in zip(steps, ids, replies, strict=True):
+            if not reply.ok:
+                for later in ids[ids.index(event_uuid) :]:
+                    self._executions.pop(later, None)
+                raise CommandFailed(f"{app}: {reply.reply_text}")
+        return waiters
 
     def _check_channel(self, app: str, uuid_: str) -> None:
         """An application for this socket's own channel after its hangup would never complete: refuse it

@@ -67,6 +67,15 @@ UNUSED_EVENTS = [
 ]
 
 
+#: The handshake: ``connect``, then (once the peer proved to be FreeSWITCH) the rest in one write.
+HANDSHAKE = (
+    codec.command("connect"),
+    codec.command("myevents"),
+    codec.command(codec.command_line("nixevent", UNUSED_EVENTS)),
+    codec.command("linger"),
+)
+
+
 class NotFreeSwitch(ESLError):
     """The peer of an outbound socket did not start like FreeSWITCH."""
 
@@ -96,14 +105,14 @@ class OutboundCall(Connection):
         self.hungup.set()
 
     def handshake(self, timeout: float | None = None) -> None:
-        """``connect``, ``myevents`` (less :data:`UNUSED_EVENTS`), ``linger``: afterwards the channel's data
-        is in ``channel``.
+        """``connect``, then ``myevents`` (less :data:`UNUSED_EVENTS`) and ``linger`` in one write: afterwards
+        the channel's data is in ``channel``.
 
         Raises :class:`NotFreeSwitch` when the reply to ``connect`` is not a channel's data within
         ``timeout`` seconds (or is malformed), :class:`ConnectionLost` when the peer just left.
         """
         try:
-            reply = self.send_frame(codec.command("connect"), timeout)
+            reply = self.send_frame(HANDSHAKE[0], timeout)
         except CommandTimeout:
             raise NotFreeSwitch(f"no reply to connect within {timeout or self.timeout:g} s") from None
         except ConnectionLost:
@@ -114,9 +123,7 @@ class OutboundCall(Connection):
             raise NotFreeSwitch(f"reply to connect is not a channel's data: {reply.content_type!r}")
         self.channel = reply.headers
         self.name = f"call {self.uuid}"
-        self.send_frame(codec.command("myevents"))
-        self.send_frame(codec.command(codec.command_line("nixevent", UNUSED_EVENTS)))
-        self.send_frame(codec.command("linger"))
+        self.send_frames(HANDSHAKE[1:])  # in one write: FreeSWITCH answers them in order
 
     @property
     def uuid(self) -> str:
@@ -136,6 +143,15 @@ class OutboundCall(Connection):
 
     def variable(self, name: str) -> str:
         return self.channel.get(f"variable_{name}", "")
+
+    def close(self) -> None:
+        """Close; once the hangup and FreeSWITCH's disconnect notice came (the channel is gone, the socket
+        only lingers for events no session reads), without the ``exit`` round trip: FreeSWITCH ends a
+        lingering socket's listener when the socket closes."""
+        if self.channel_gone and self.hungup.is_set():
+            self.abort("")
+            return
+        super().close()
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang the channel up (no-op when it already has)."""
