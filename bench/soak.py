@@ -27,7 +27,9 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse
+import contextlib
 import cProfile
+import ctypes
 import gc
 import json
 import secrets
@@ -44,6 +46,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import gevent
+from sqlalchemy import Engine as SaEngine
 
 from engine.acd.states import AgentState
 from engine.config import load_config
@@ -146,6 +149,34 @@ def table_sizes(root: object, max_depth: int = 9) -> Counter[str]:
     return sizes
 
 
+def malloc_trim() -> None:
+    """Give the C allocator's free pages back to the system (glibc), so RSS shows live memory only."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def all_objects() -> Counter[str]:
+    """Live objects tracked by the garbage collector, by type (after a full collection)."""
+    gc.collect()
+    return Counter(f"{type(obj).__module__}.{type(obj).__qualname__}" for obj in gc.get_objects())
+
+
+def site(trace: tracemalloc.Traceback) -> str:
+    """Where an allocation came from: the innermost frame and, if different, the innermost frame of hotline."""
+    frames = list(reversed(trace))  # tracemalloc lists the oldest frame first
+    inner = f"{frames[0].filename.rsplit('/', 2)[-1]}:{frames[0].lineno}"
+    ours = next((f for f in frames if "/engine/" in f.filename), None)
+    if ours is None or ours is frames[0]:
+        return inner
+    return f"{inner} <- {ours.filename.split('/engine/')[-1]}:{ours.lineno}"
+
+
+def own_snapshot() -> tracemalloc.Snapshot:
+    """A tracemalloc snapshot without the soak's own counting and tracemalloc's own blocks."""
+    mine = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
+    return tracemalloc.take_snapshot().filter_traces(mine)
+
+
 def engine_objects() -> Counter[str]:
     """Live objects of hotline's own classes, and greenlets, by type name (after a full collection)."""
     gc.collect()
@@ -171,10 +202,11 @@ class Soak:
         )  # fmt: skip
         fs_port = json.loads(self.emulator.stdout.readline())["port"]
         data = Path(tempfile.mkdtemp(prefix="hotline-soak-"))
-        config = load_config(
-            None, {"data_dir": str(data), "freeswitch": {"port": fs_port, "password": password},
-                   "socket": {"port": 0}, "http": {"port": 0}},
-        )  # fmt: skip
+        settings: dict[str, Any] = {"data_dir": str(data), "freeswitch": {"port": fs_port, "password": password},
+                                    "socket": {"port": 0}, "http": {"port": 0}}  # fmt: skip
+        if args.windows:  # the time-bounded tables fill in minutes instead of a quarter of an hour
+            settings["metrics"] = {"occupancy_window_seconds": args.windows}
+        config = load_config(None, settings)
         upgrade(config.db_url())
         with session_factory(make_engine(config.db_url())).begin() as s:
             for name in ("sales", "support", "billing", "vip"):
@@ -184,6 +216,8 @@ class Soak:
                 agents.create_agent(s, str(1001 + n), name=f"a{n}", contact=f"user/{1001 + n}", skills={"support": 5})
         opening = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(config.calls.timezone))
         self.engine = Hotline(config, flow_clock=lambda: opening)
+        if args.windows:
+            self.engine.acd.orphans.memory_seconds = args.windows
         ports = self.engine.start(wait_for_freeswitch=10)
         for n in range(args.agents):
             self.engine.agent_action(str(1001 + n), "login", None)
@@ -232,6 +266,39 @@ class Soak:
         self.walk_cpu += time.process_time() - started
         return counts
 
+    def counted(self, count: Any) -> Counter[str]:
+        started = time.process_time()
+        counts = count()
+        self.walk_cpu += time.process_time() - started
+        return counts
+
+    def caches(self) -> str:
+        """The bounded caches RSS carries: SQLAlchemy's compiled statements and pooled connections, and the
+        Python heap as tracemalloc sees it (when tracing)."""
+        engines = [o for o in gc.get_objects() if isinstance(o, SaEngine)]
+        compiled = sum(len(e._compiled_cache or ()) for e in engines)
+        pooled = sum(e.pool.checkedin() + e.pool.checkedout() for e in engines if hasattr(e.pool, "checkedin"))
+        text = f"SQLAlchemy: {len(engines)} engines, {compiled} compiled statements, {pooled} pooled connections"
+        if tracemalloc.is_tracing():
+            text += (
+                f"; Python heap allocated since rest and live {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB"
+                f" (tracemalloc's own {tracemalloc.get_tracemalloc_memory() / 2**20:.1f} MiB)"
+            )
+        return text
+
+    def trace_diff(self) -> None:
+        """tracemalloc: the allocation sites grown most since the previous checkpoint and since rest."""
+        started = time.process_time()
+        snapshot = own_snapshot()
+        for label, earlier in (("since the last checkpoint", self.snapshots[-1]), ("since rest", self.snapshots[0])):
+            stats = snapshot.compare_to(earlier, "traceback")
+            total = sum(st.size_diff for st in stats)
+            print(f"    tracemalloc {label}: {total / 1024:+.0f} KiB; top sites:")
+            for st in stats[: self.args.trace_top]:
+                print(f"      {st.size_diff / 1024:+8.1f} KiB {st.count_diff:+7d} blocks  {site(st.traceback)}")
+        self.snapshots[1:] = [snapshot]
+        self.walk_cpu += time.process_time() - started
+
     def chunk(self, calls: int, sample: dict[str, Counter[str]]) -> None:
         """Place ``calls`` calls and wait until every socket is closed and no CDR came for a second
         (callers who hang up before the handshake have none); sample the tables mid-way."""
@@ -242,7 +309,7 @@ class Soak:
         self.placed()
         last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 90
         while time.monotonic() < deadline:
-            if self.ended() != last or self.live():
+            if self.ended() != last or self.live() or self.engine.writer.depth:  # the CDRs written too
                 last, quiet_since = self.ended(), time.monotonic()
             elif time.monotonic() - quiet_since > 1.0:
                 break
@@ -264,8 +331,14 @@ class Soak:
         self.chunk(args.warmup, {})
         started = time.process_time()
         self.walk_cpu = 0.0
+        if args.trim:
+            malloc_trim()
         base, base_rss, base_objects = self.sizes(), rss_kib(), self.objects()
-        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB")
+        base_all = self.counted(all_objects)
+        if args.trace_chunks:
+            tracemalloc.start(args.trace_chunks)
+            self.snapshots = [own_snapshot()]
+        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB  {self.caches()}")
         done, started_wall = 0, time.monotonic()
         seen_paths: set[str] = set()
         profile = cProfile.Profile() if args.profile else None
@@ -281,6 +354,8 @@ class Soak:
             after = self.sizes()
             changed = {p for p in {*after, *sample["load"]} if after[p] != base[p] or sample["load"][p] != base[p]}
             seen_paths |= changed
+            if args.trim:
+                malloc_trim()
             rss = rss_kib()
             objects = self.objects()
             cpu = time.process_time() - started - self.walk_cpu
@@ -294,6 +369,13 @@ class Soak:
             grown = {k: v - base_objects[k] for k, v in objects.items() if v != base_objects[k]}
             grown.update({k: -v for k, v in base_objects.items() if k not in objects})
             print(f"    engine objects vs rest: {grown or 'same'}")
+            every = self.counted(all_objects)
+            top = sorted(((v - base_all[k], k) for k, v in every.items() if v - base_all[k]), reverse=True)[:8]
+            print(f"    gc objects vs rest: {sum(every.values()) - sum(base_all.values()):+d}; most grown: "
+                  + ", ".join(f"{k} {n:+d}" for n, k in top))  # fmt: skip
+            print(f"    {self.caches()}  wall {time.monotonic() - started_wall:.0f} s")
+            if args.trace_chunks:
+                self.trace_diff()
         wall = time.monotonic() - started_wall
         cpu = time.process_time() - started - self.walk_cpu
         print(f"\n{done} calls in {wall:.0f} s ({done / wall:.1f} calls/s): engine CPU per call "
@@ -360,6 +442,22 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="tracemalloc diff of the live calls")
     parser.add_argument("--profile", help="write a cProfile of the chunks to this file")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--trace-chunks",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="tracemalloc from rest, FRAMES deep: top growing sites at every checkpoint",
+    )
+    parser.add_argument("--trace-top", type=int, default=10, help="sites printed per tracemalloc diff")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim before each RSS reading")
+    parser.add_argument(
+        "--windows",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="occupancy window and orphan-leg memory (default: the engine's 900 s and 300 s)",
+    )
     soak = Soak(parser.parse_args())
     try:
         soak.run()
