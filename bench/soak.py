@@ -155,6 +155,24 @@ def malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
+
+
+def malloc_in_use() -> float:
+    """Bytes the C allocator has handed out and not had back (glibc's mallinfo2: all arenas and mmapped
+    blocks) in MiB, or -1 where unavailable. SQLite's page cache and Python's larger blocks live here;
+    Python's small objects (pymalloc arenas) do not."""
+    try:
+        call = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return -1.0
+    call.restype = _MallInfo2
+    info = call()
+    return (info.uordblks + info.hblkhd) / 2**20
+
+
 def all_objects() -> Counter[str]:
     """Live objects tracked by the garbage collector, by type (after a full collection)."""
     gc.collect()
@@ -266,7 +284,8 @@ class Soak:
         self.walk_cpu += time.process_time() - started
         return counts
 
-    def counted(self, count: Any) -> Counter[str]:
+    def counted(self, count: Any) -> Any:
+        """``count()``, its CPU time kept out of the engine's CPU per call."""
         started = time.process_time()
         counts = count()
         self.walk_cpu += time.process_time() - started
@@ -278,7 +297,10 @@ class Soak:
         engines = [o for o in gc.get_objects() if isinstance(o, SaEngine)]
         compiled = sum(len(e._compiled_cache or ()) for e in engines)
         pooled = sum(e.pool.checkedin() + e.pool.checkedout() for e in engines if hasattr(e.pool, "checkedin"))
-        text = f"SQLAlchemy: {len(engines)} engines, {compiled} compiled statements, {pooled} pooled connections"
+        text = (
+            f"malloc in use {malloc_in_use():.1f} MiB, pymalloc blocks {sys.getallocatedblocks()}; SQLAlchemy: "
+            f"{len(engines)} engines, {compiled} compiled statements, {pooled} pooled connections"
+        )
         if tracemalloc.is_tracing():
             text += (
                 f"; Python heap allocated since rest and live {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB"
@@ -338,7 +360,7 @@ class Soak:
         if args.trace_chunks:
             tracemalloc.start(args.trace_chunks)
             self.snapshots = [own_snapshot()]
-        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB  {self.caches()}")
+        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB  {self.counted(self.caches)}")
         done, started_wall = 0, time.monotonic()
         seen_paths: set[str] = set()
         profile = cProfile.Profile() if args.profile else None
@@ -373,7 +395,7 @@ class Soak:
             top = sorted(((v - base_all[k], k) for k, v in every.items() if v - base_all[k]), reverse=True)[:8]
             print(f"    gc objects vs rest: {sum(every.values()) - sum(base_all.values()):+d}; most grown: "
                   + ", ".join(f"{k} {n:+d}" for n, k in top))  # fmt: skip
-            print(f"    {self.caches()}  wall {time.monotonic() - started_wall:.0f} s")
+            print(f"    {self.counted(self.caches)}  wall {time.monotonic() - started_wall:.0f} s")
             if args.trace_chunks:
                 self.trace_diff()
         wall = time.monotonic() - started_wall
