@@ -53,3 +53,14 @@ def test_an_agents_own_dials_count_as_busy() -> None:
     h.record("a", "ready", 0)
     h.record("a", "engaged", 50)
     assert h.occupancy(["a"], 100) == 0.5
+
+
+def test_an_agents_history_keeps_only_what_covers_the_window() -> None:
+    """The memory bound the soak relies on (docs/performance.md, "Soak"): a day of changes every second,
+    100 s window: only the changes of the last 100 s (and the one open at its start) are kept."""
+    h = StateHistory(window=100)
+    for second in range(86_400):
+        h.record("a", ("ready", "on_call", "wrap_up")[second % 3], second)
+    assert len(h._changes["a"]) == 101  # the changes at 86,299..86,399: 86,299 is open at the window's start
+    # window [86,300, 86,400]: ready 33 s of 100 (second % 3 == 0), the rest busy
+    assert h.occupancy(["a"], 86_400) == pytest.approx(67 / 100)
