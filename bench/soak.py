@@ -13,10 +13,20 @@ that never change are not printed. It also counts live objects of ``engine.*`` c
 Then it measures memory per live call: ``--live`` calls held bridged (long talk), RSS minus RSS at
 rest, divided by the calls; a tracemalloc diff of the top allocation sites with ``--trace``.
 
+Finding what grows: each checkpoint also prints the gc's live objects of every type against rest, the C
+allocator's bytes in use (glibc ``mallinfo2``: SQLite's page cache lives there), pymalloc's block count
+and SQLAlchemy's compiled statements and pooled connections. ``--trace-chunks FRAMES`` traces the
+engine from rest and prints the allocation sites grown most since the last checkpoint and since rest
+(a per-call leak grows at the same site every chunk); ``--trim`` gives free memory back to the system
+before each RSS reading (RSS then shows live memory, not the allocator's high-water mark);
+``--windows SECONDS`` shortens the two retention windows bounded by time (the occupancy window, 900 s,
+and the orphan legs' memory, 300 s) so that a run of minutes fills them and shows the plateau.
+
 The CPU figure is the engine process's CPU time (``time.process_time``) over the chunks, minus the
 time spent walking tables and counting objects, divided by the calls placed.
 
 Usage: python bench/soak.py [--calls N] [--every N] [--cps R] [--agents N] [--live N] [--trace]
+       [--trace-chunks FRAMES] [--trim] [--windows SECONDS]
        (defaults sized for about 5 minutes on the project's 2-core machine)
 """
 
