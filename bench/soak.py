@@ -172,15 +172,13 @@ class _MallInfo2(ctypes.Structure):
 
 def malloc_in_use() -> float:
     """Bytes the C allocator has handed out and not had back (glibc's mallinfo2: all arenas and mmapped
-    blocks) in MiB, or -1 where unavailable. SQLite's page cache and Python's larger blocks live here;
-    Python's small objects (pymalloc arenas) do not."""
+    blocks) in MiB, or -1 where unavailable: SQLite's page cache, Python's blocks over 512 bytes."""
     try:
         call = ctypes.CDLL("libc.so.6").mallinfo2
     except (OSError, AttributeError):
         return -1.0
     call.restype = _MallInfo2
-    info = call()
-    return (info.uordblks + info.hblkhd) / 2**20
+    return ((info := call()).uordblks + info.hblkhd) / 2**20
 
 
 def all_objects() -> Counter[str]:
