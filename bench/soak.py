@@ -105,6 +105,7 @@ while True:
 """
 
 CONTAINERS = (dict, set, frozenset, list, deque)
+ENGINE_DIR = str(Path(sys.modules["engine"].__file__ or "engine").parent) + "/"  # hotline's own frames
 SKIP_MODULES = ("sqlalchemy", "gevent", "greenlet", "logging", "threading", "socket", "ssl", "zoneinfo")
 
 
@@ -191,10 +192,10 @@ def site(trace: tracemalloc.Traceback) -> str:
     """Where an allocation came from: the innermost frame and, if different, the innermost frame of hotline."""
     frames = list(reversed(trace))  # tracemalloc lists the oldest frame first
     inner = f"{frames[0].filename.rsplit('/', 2)[-1]}:{frames[0].lineno}"
-    ours = next((f for f in frames if "/engine/" in f.filename), None)
+    ours = next((f for f in frames if f.filename.startswith(ENGINE_DIR)), None)
     if ours is None or ours is frames[0]:
         return inner
-    return f"{inner} <- {ours.filename.split('/engine/')[-1]}:{ours.lineno}"
+    return f"{inner} <- {ours.filename[len(ENGINE_DIR) :]}:{ours.lineno}"
 
 
 def own_snapshot() -> tracemalloc.Snapshot:
@@ -252,6 +253,7 @@ class Soak:
         self.engine.call_recorded.append(lambda trace: self.recorded.update([trace.outcome]))
         self.emulator.stdin.write(f"{ports.socket}\n")
         self.walk_cpu = 0.0
+        self.snapshots: list[tracemalloc.Snapshot] = []  # --trace-chunks: at rest, then the last checkpoint's
 
     def order(self, calls: int, *, cps: float, talk: float, abandon: float, reject: float) -> None:
         """Tell the emulator to place ``calls`` calls (answered when all are placed; read by ``placed``)."""
@@ -300,8 +302,8 @@ class Soak:
         return counts
 
     def caches(self) -> str:
-        """The bounded caches RSS carries: SQLAlchemy's compiled statements and pooled connections, and the
-        Python heap as tracemalloc sees it (when tracing)."""
+        """What RSS carries besides the tables: the C allocator's bytes in use, pymalloc's blocks, SQLAlchemy's
+        compiled statements and pooled connections, and (when tracing) the Python heap allocated since rest."""
         engines = [o for o in gc.get_objects() if isinstance(o, SaEngine)]
         compiled = sum(len(e._compiled_cache or ()) for e in engines)
         pooled = sum(e.pool.checkedin() + e.pool.checkedout() for e in engines if hasattr(e.pool, "checkedin"))
