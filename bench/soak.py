@@ -13,10 +13,20 @@ that never change are not printed. It also counts live objects of ``engine.*`` c
 Then it measures memory per live call: ``--live`` calls held bridged (long talk), RSS minus RSS at
 rest, divided by the calls; a tracemalloc diff of the top allocation sites with ``--trace``.
 
+Finding what grows: each checkpoint also prints the gc's live objects of every type against rest, the C
+allocator's bytes in use (glibc ``mallinfo2``: SQLite's page cache lives there), pymalloc's block count
+and SQLAlchemy's compiled statements and pooled connections. ``--trace-chunks FRAMES`` traces the
+engine from rest and prints the allocation sites grown most since the last checkpoint and since rest
+(a per-call leak grows at the same site every chunk); ``--trim`` gives free memory back to the system
+before each RSS reading (RSS then shows live memory, not the allocator's high-water mark);
+``--windows SECONDS`` shortens the two retention windows bounded by time (the occupancy window, 900 s,
+and the orphan legs' memory, 300 s) so that a run of minutes fills them and shows the plateau.
+
 The CPU figure is the engine process's CPU time (``time.process_time``) over the chunks, minus the
 time spent walking tables and counting objects, divided by the calls placed.
 
 Usage: python bench/soak.py [--calls N] [--every N] [--cps R] [--agents N] [--live N] [--trace]
+       [--trace-chunks FRAMES] [--trim] [--windows SECONDS]
        (defaults sized for about 5 minutes on the project's 2-core machine)
 """
 
@@ -27,7 +37,9 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse
+import contextlib
 import cProfile
+import ctypes
 import gc
 import json
 import secrets
@@ -44,6 +56,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import gevent
+from sqlalchemy import Engine as SaEngine
 
 from engine.acd.states import AgentState
 from engine.config import load_config
@@ -92,6 +105,7 @@ while True:
 """
 
 CONTAINERS = (dict, set, frozenset, list, deque)
+ENGINE_DIR = str(Path(sys.modules["engine"].__file__ or "engine").parent) + "/"  # hotline's own frames
 SKIP_MODULES = ("sqlalchemy", "gevent", "greenlet", "logging", "threading", "socket", "ssl", "zoneinfo")
 
 
@@ -146,6 +160,50 @@ def table_sizes(root: object, max_depth: int = 9) -> Counter[str]:
     return sizes
 
 
+def malloc_trim() -> None:
+    """Give the C allocator's free pages back to the system (glibc), so RSS shows live memory only."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]  # fmt: skip
+
+
+def malloc_in_use() -> float:
+    """Bytes the C allocator has handed out and not had back (glibc's mallinfo2: all arenas and mmapped
+    blocks) in MiB, or -1 where unavailable: SQLite's page cache, Python's blocks over 512 bytes."""
+    try:
+        call = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return -1.0
+    call.restype = _MallInfo2
+    return ((info := call()).uordblks + info.hblkhd) / 2**20
+
+
+def all_objects() -> Counter[str]:
+    """Live objects tracked by the garbage collector, by type (after a full collection)."""
+    gc.collect()
+    return Counter(f"{type(obj).__module__}.{type(obj).__qualname__}" for obj in gc.get_objects())
+
+
+def site(trace: tracemalloc.Traceback) -> str:
+    """Where an allocation came from: the innermost frame and, if different, the innermost frame of hotline."""
+    frames = list(reversed(trace))  # tracemalloc lists the oldest frame first
+    inner = f"{frames[0].filename.rsplit('/', 2)[-1]}:{frames[0].lineno}"
+    ours = next((f for f in frames if f.filename.startswith(ENGINE_DIR)), None)
+    if ours is None or ours is frames[0]:
+        return inner
+    return f"{inner} <- {ours.filename[len(ENGINE_DIR) :]}:{ours.lineno}"
+
+
+def own_snapshot() -> tracemalloc.Snapshot:
+    """A tracemalloc snapshot without the soak's own counting and tracemalloc's own blocks."""
+    mine = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
+    return tracemalloc.take_snapshot().filter_traces(mine)
+
+
 def engine_objects() -> Counter[str]:
     """Live objects of hotline's own classes, and greenlets, by type name (after a full collection)."""
     gc.collect()
@@ -171,10 +229,11 @@ class Soak:
         )  # fmt: skip
         fs_port = json.loads(self.emulator.stdout.readline())["port"]
         data = Path(tempfile.mkdtemp(prefix="hotline-soak-"))
-        config = load_config(
-            None, {"data_dir": str(data), "freeswitch": {"port": fs_port, "password": password},
-                   "socket": {"port": 0}, "http": {"port": 0}},
-        )  # fmt: skip
+        settings: dict[str, Any] = {"data_dir": str(data), "freeswitch": {"port": fs_port, "password": password},
+                                    "socket": {"port": 0}, "http": {"port": 0}}  # fmt: skip
+        if args.windows:  # the time-bounded tables fill in minutes instead of a quarter of an hour
+            settings["metrics"] = {"occupancy_window_seconds": args.windows}
+        config = load_config(None, settings)
         upgrade(config.db_url())
         with session_factory(make_engine(config.db_url())).begin() as s:
             for name in ("sales", "support", "billing", "vip"):
@@ -184,6 +243,8 @@ class Soak:
                 agents.create_agent(s, str(1001 + n), name=f"a{n}", contact=f"user/{1001 + n}", skills={"support": 5})
         opening = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(config.calls.timezone))
         self.engine = Hotline(config, flow_clock=lambda: opening)
+        if args.windows:
+            self.engine.acd.orphans.memory_seconds = args.windows
         ports = self.engine.start(wait_for_freeswitch=10)
         for n in range(args.agents):
             self.engine.backend.agent_action(str(1001 + n), "login", None)
@@ -192,6 +253,7 @@ class Soak:
         self.engine.call_recorded.append(lambda trace: self.recorded.update([trace.outcome]))
         self.emulator.stdin.write(f"{ports.socket}\n")
         self.walk_cpu = 0.0
+        self.snapshots: list[tracemalloc.Snapshot] = []  # --trace-chunks: at rest, then the last checkpoint's
 
     def order(self, calls: int, *, cps: float, talk: float, abandon: float, reject: float) -> None:
         """Tell the emulator to place ``calls`` calls (answered when all are placed; read by ``placed``)."""
@@ -232,6 +294,43 @@ class Soak:
         self.walk_cpu += time.process_time() - started
         return counts
 
+    def counted(self, count: Any) -> Any:
+        """``count()``, its CPU time kept out of the engine's CPU per call."""
+        started = time.process_time()
+        counts = count()
+        self.walk_cpu += time.process_time() - started
+        return counts
+
+    def caches(self) -> str:
+        """What RSS carries besides the tables: the C allocator's bytes in use, pymalloc's blocks, SQLAlchemy's
+        compiled statements and pooled connections, and (when tracing) the Python heap allocated since rest."""
+        engines = [o for o in gc.get_objects() if isinstance(o, SaEngine)]
+        compiled = sum(len(e._compiled_cache or ()) for e in engines)
+        pooled = sum(e.pool.checkedin() + e.pool.checkedout() for e in engines if hasattr(e.pool, "checkedin"))
+        text = (
+            f"malloc in use {malloc_in_use():.1f} MiB, pymalloc blocks {sys.getallocatedblocks()}; SQLAlchemy: "
+            f"{len(engines)} engines, {compiled} compiled statements, {pooled} pooled connections"
+        )
+        if tracemalloc.is_tracing():
+            text += (
+                f"; Python heap allocated since rest and live {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB"
+                f" (tracemalloc's own {tracemalloc.get_tracemalloc_memory() / 2**20:.1f} MiB)"
+            )
+        return text
+
+    def trace_diff(self) -> None:
+        """tracemalloc: the allocation sites grown most since the previous checkpoint and since rest."""
+        started = time.process_time()
+        snapshot = own_snapshot()
+        for label, earlier in (("since the last checkpoint", self.snapshots[-1]), ("since rest", self.snapshots[0])):
+            stats = snapshot.compare_to(earlier, "traceback")
+            total = sum(st.size_diff for st in stats)
+            print(f"    tracemalloc {label}: {total / 1024:+.0f} KiB; top sites:")
+            for st in stats[: self.args.trace_top]:
+                print(f"      {st.size_diff / 1024:+8.1f} KiB {st.count_diff:+7d} blocks  {site(st.traceback)}")
+        self.snapshots[1:] = [snapshot]
+        self.walk_cpu += time.process_time() - started
+
     def chunk(self, calls: int, sample: dict[str, Counter[str]]) -> None:
         """Place ``calls`` calls and wait until every socket is closed and no CDR came for a second
         (callers who hang up before the handshake have none); sample the tables mid-way."""
@@ -242,7 +341,7 @@ class Soak:
         self.placed()
         last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 90
         while time.monotonic() < deadline:
-            if self.ended() != last or self.live():
+            if self.ended() != last or self.live() or self.engine.writer.depth:  # the CDRs written too
                 last, quiet_since = self.ended(), time.monotonic()
             elif time.monotonic() - quiet_since > 1.0:
                 break
@@ -264,8 +363,14 @@ class Soak:
         self.chunk(args.warmup, {})
         started = time.process_time()
         self.walk_cpu = 0.0
+        if args.trim:
+            malloc_trim()
         base, base_rss, base_objects = self.sizes(), rss_kib(), self.objects()
-        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB")
+        base_all = self.counted(all_objects)
+        if args.trace_chunks:
+            tracemalloc.start(args.trace_chunks)
+            self.snapshots = [own_snapshot()]
+        print(f"at rest after {args.warmup} warm-up calls: RSS {base_rss / 1024:.1f} MiB  {self.counted(self.caches)}")
         done, started_wall = 0, time.monotonic()
         seen_paths: set[str] = set()
         profile = cProfile.Profile() if args.profile else None
@@ -281,6 +386,8 @@ class Soak:
             after = self.sizes()
             changed = {p for p in {*after, *sample["load"]} if after[p] != base[p] or sample["load"][p] != base[p]}
             seen_paths |= changed
+            if args.trim:
+                malloc_trim()
             rss = rss_kib()
             objects = self.objects()
             cpu = time.process_time() - started - self.walk_cpu
@@ -294,6 +401,13 @@ class Soak:
             grown = {k: v - base_objects[k] for k, v in objects.items() if v != base_objects[k]}
             grown.update({k: -v for k, v in base_objects.items() if k not in objects})
             print(f"    engine objects vs rest: {grown or 'same'}")
+            every = self.counted(all_objects)
+            top = sorted(((v - base_all[k], k) for k, v in every.items() if v - base_all[k]), reverse=True)[:8]
+            print(f"    gc objects vs rest: {sum(every.values()) - sum(base_all.values()):+d}; most grown: "
+                  + ", ".join(f"{k} {n:+d}" for n, k in top))  # fmt: skip
+            print(f"    {self.counted(self.caches)}  wall {time.monotonic() - started_wall:.0f} s")
+            if args.trace_chunks:
+                self.trace_diff()
         wall = time.monotonic() - started_wall
         cpu = time.process_time() - started - self.walk_cpu
         print(f"\n{done} calls in {wall:.0f} s ({done / wall:.1f} calls/s): engine CPU per call "
@@ -360,6 +474,22 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="tracemalloc diff of the live calls")
     parser.add_argument("--profile", help="write a cProfile of the chunks to this file")
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--trace-chunks",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="tracemalloc from rest, FRAMES deep: top growing sites at every checkpoint",
+    )
+    parser.add_argument("--trace-top", type=int, default=10, help="sites printed per tracemalloc diff")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim before each RSS reading")
+    parser.add_argument(
+        "--windows",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="occupancy window and orphan-leg memory (default: the engine's 900 s and 300 s)",
+    )
     soak = Soak(parser.parse_args())
     try:
         soak.run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -278,3 +279,19 @@ def test_the_queue_filling_while_a_batch_is_written_keeps_that_batch_once_and_fi
     assert w.wait_idle(10)
     assert as_utc(db.states()) == expected(8)
     assert metrics.registry.get_sample_value("hotline_greenlet_restarts_total", {"name": "db_writer"}) is None
+
+
+def test_written_records_are_not_kept_alive_while_the_writer_waits_for_more(db: Db, tmp_path: Path) -> None:
+    """A quiet engine holds none of the calls it has written (callers' numbers; the soak's rest)."""
+
+    def alive() -> int:  # other tests' leftovers in this process count the same before and after
+        gc.collect()
+        return sum(isinstance(o, CallWrite | CallRecord) for o in gc.get_objects())
+
+    w = writer(db, tmp_path)
+    before = alive()
+    for n in range(50):
+        w.submit(call(f"c-{n}"))
+    assert w.wait_idle(10)
+    assert alive() == before
+    w.stop()

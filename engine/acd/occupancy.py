@@ -8,6 +8,7 @@ available is logged-in time minus break time (``ready``, ``reserved``, ``on_call
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, deque
 from collections.abc import Iterable
 
@@ -35,7 +36,7 @@ class StateHistory:
             at = max(at, since)
             if previous != UNCOUNTED:
                 self._closed[previous] += at - since
-        changes.append((at, state))
+        changes.append((at, sys.intern(state)))  # one string per state, not one per change (str(AgentState) is new)
         while len(changes) > 1 and changes[1][0] <= at - self.window:
             changes.popleft()
 

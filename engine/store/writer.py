@@ -260,6 +260,7 @@ class Writer:
     def _run(self) -> None:
         delay = self.backoff[0]
         while True:
+            batch, lines, result = [], [], BatchResult()  # the last batch's records are not kept while idle
             batch, lines = self._next_batch()
             if not batch and not lines:
                 continue
