@@ -74,12 +74,12 @@ def at_rest(rig: Rig, recorded: Counter[str], placed: int) -> bool:
         recorded[rig.recorded.get().outcome] += 1
     for agent in AGENTS:
         if engine.acd.agent_state(agent) is AgentState.BREAK:
-            engine.agent_action(agent, "ready", None)
+            engine.backend.agent_action(agent, "ready", None)
     return (
         sum(recorded.values()) + lost(rig) == placed
         and not rig.emulator.switch.channels
         and not engine.outbound.active
-        and not engine.acd.calls
+        and not engine.acd.acd.call_ids()
         and engine.writer.depth == 0
         and all(engine.acd.agent_state(agent) is AgentState.READY for agent in AGENTS)
     )
