@@ -8,6 +8,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from engine.runtime import orphans
 from engine.store.db import default_url, make_engine, session_factory
 from engine.store.migrate import upgrade
 from engine.transport import inbound
@@ -60,13 +62,28 @@ def session(db_url: str) -> Iterator[Session]:
 
 
 @pytest.fixture(autouse=True)
+def log_levels_restored() -> Iterator[None]:
+    """The engine sets the root logger's level from its config (start, reload): put it back after each test,
+    so a later test does not log (and pytest keep) records at a level it never asked for."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
 def no_engine_left_running() -> Iterator[None]:
     """A test that leaves an ESL client running (an engine not stopped) fails: its reconnecting client and
     its greenlets would act on the next test's switch."""
     before = set(inbound.RUNNING)
+    watching = set(orphans.WATCHING)
     yield
     left = [client for client in list(inbound.RUNNING) if client not in before]
     for client in left:
         client.stop()
-    if left:
-        pytest.fail("left running after the test: " + ", ".join(f"{c.name}@{c.address}" for c in left), pytrace=False)
+    watchers = [legs for legs in list(orphans.WATCHING) if legs not in watching and legs.watching]
+    for legs in watchers:
+        legs.stop_watching()
+    if left or watchers:
+        names = [f"{c.name}@{c.address}" for c in left] + ["an orphan-leg watcher"] * len(watchers)
+        pytest.fail("left running after the test: " + ", ".join(names), pytrace=False)

@@ -35,6 +35,7 @@ def rig(listed: list[str]) -> Iterator[tuple[Switch, Legs, Metrics]]:
         legs = Legs(fs.client(metrics, events=("BACKGROUND_JOB",)), metrics)
         legs.reconcile_seconds = 0.05
         yield fs, legs, metrics
+        legs.orphans.stop_watching()  # as the campaign manager does when it stops
 
 
 def test_a_leg_given_up_on_is_killed_now_and_when_it_appears_later(rig, listed: list[str]) -> None:

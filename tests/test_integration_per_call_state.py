@@ -8,11 +8,17 @@ are bounded by time or by a fixed set, not by calls, are named here with their b
 
 from __future__ import annotations
 
+import gc
+import logging
+import sys
 import time
+import traceback
+import types
 from collections import Counter
 from typing import Any
 
 import gevent
+import greenlet
 import pytest
 
 from bench.soak import engine_objects, table_sizes
@@ -85,16 +91,62 @@ def at_rest(rig: Rig, recorded: Counter[str], placed: int) -> bool:
     )
 
 
+def captured_logs_as_text() -> None:
+    """pytest keeps the test's log records; a record's arguments (an exception, say) hold its traceback's
+    frames and so a finished call session: keep the records' text and drop those references (a production
+    handler writes a record and lets it go)."""
+    for handler in logging.getLogger().handlers:
+        for record in getattr(handler, "records", ()):
+            record.msg, record.args = record.getMessage(), None
+            if record.exc_info:
+                record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+                record.exc_info = None
+
+
 def wait_for_rest(rest: Counter[str], timeout: float) -> dict[str, tuple[int, int]]:
     """The live ``engine.*`` objects (but metric children) more numerous than at ``rest``: polled until none
     are or ``timeout`` passes (a full collection each time, so not every few milliseconds)."""
     deadline = time.monotonic() + timeout
     while True:
+        captured_logs_as_text()
         now = engine_objects()  # fewer than at rest is no leak (another test's engine finishing, say)
         left = {kind: (rest[kind], now[kind]) for kind in now if now[kind] > rest[kind] and ".metrics." not in kind}
         if not left or time.monotonic() > deadline:
             return left
         gevent.sleep(0.2)
+
+
+def holders(kind: str, depth: int = 12) -> str:
+    """For a failure's message: what keeps one live object of class ``kind`` alive, a chain of referrers'
+    types ``depth`` long."""
+    found = [obj for obj in gc.get_objects() if type(obj).__name__ == kind]
+    if not found:
+        return f"no live {kind}"
+    chain: list[str] = []
+    obj, mine = found[-1], {id(found), id(chain), id(sys._getframe())}  # this function's own refer to it too
+    for _ in range(depth):
+        refs = gc.get_referrers(obj)
+        mine.add(id(refs))
+        held = [r for r in refs if id(r) not in mine]
+        mine.add(id(held))
+        if not held:
+            break
+        obj = held[0]
+        name = type(obj).__qualname__
+        if isinstance(obj, dict):
+            name += f"({list(obj)[:4]})"
+        elif isinstance(obj, types.FrameType):
+            name += f"({obj.f_code.co_name} at {obj.f_code.co_filename.rsplit('/', 1)[-1]}:{obj.f_lineno})"
+        chain.append(name)
+    live = [g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and g.gr_frame is not None]
+    stacks = [
+        "".join(traceback.format_list(frames[-4:]))
+        for frames in (traceback.extract_stack(g.gr_frame) for g in live)
+        if any("call_session" in frame.filename for frame in frames)
+    ]
+    return f"a live {kind} held by " + " <- ".join(chain) + f"; {len(stacks)} greenlets in a call session:\n" + (
+        "\n".join(stacks[:3])
+    )
 
 
 def grown(before: Counter[str], after: Counter[str]) -> dict[str, tuple[int, int]]:
@@ -115,6 +167,7 @@ def test_every_per_call_table_and_engine_object_returns_to_rest(tmp_path, db_url
             placed = place_round(rig, placed)
             wait_until(lambda placed=placed: at_rest(rig, recorded, placed), 60, f"round {n} to end")
             if n == 0:
+                captured_logs_as_text()
                 rest_tables, rest_objects = table_sizes(rig.engine), engine_objects()
         tables = table_sizes(rig.engine)
 
@@ -129,6 +182,6 @@ def test_every_per_call_table_and_engine_object_returns_to_rest(tmp_path, db_url
         assert over == {}, f"over their bounds: {over}"
         # a session's greenlet may still be finishing on a loaded machine: wait for its objects to go
         leftovers = wait_for_rest(rest_objects, timeout=30)
-        assert leftovers == {}, f"engine objects left behind (at rest, now): {leftovers}"
+        assert leftovers == {}, f"engine objects left behind (at rest, now): {leftovers}; {holders('CallSession')}"
         children = {kind: n for kind, n in grown(rest_objects, engine_objects()).items() if ".metrics." in kind}
         assert all(now - rest <= LABEL_SETS for rest, now in children.values()), children

@@ -1,8 +1,9 @@
 """Adoption on a real FreeSWITCH: an engine process killed (SIGKILL) while a caller talks to an agent;
 a new engine adopts the call from FreeSWITCH's channels and records it once when it ends.
 
-As in test_realfs_call_control.py: a loopback caller dials 4000 and presses 2; agent 1001's "phone" is
-``loopback/9999/default`` (answers, plays a tone). Checks that real FreeSWITCH keeps the variables
+A loopback caller dials 4000; the first engine's flow queues them for support at once (its own process runs on
+the real clock: the shipped flow's opening hours would turn the caller away outside them). Agent 1001's
+"phone" is ``loopback/9999/default`` (answers, plays a tone). Checks that real FreeSWITCH keeps the variables
 ``uuid_setvar_multi`` wrote on the caller and the originate's ``{...}`` set on the agent's leg, and lists
 the pair in ``show calls as json`` as the emulator does.
 """
@@ -29,6 +30,7 @@ from tests.real_freeswitch import REPO, esl_connect, hotline_on, seed_one_agent,
 pytestmark = [pytest.mark.realfs, pytest.mark.db]
 
 CALLER = "13900139000"
+FLOW = "flow: main\nnodes:\n  wait:\n    queue: support\n"  # no opening hours: the same at any time of day
 WAIT = 30.0
 
 
@@ -82,11 +84,15 @@ def killed_while_talking(tmp_path: Path, db_url: str) -> Iterator[tuple[Connecti
     seed_one_agent(db_url, "loopback/9999/default", CALLER)
     host, port = vars_value("hotline_socket").split(":")
     admin = "a" * 32
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "main.yaml").write_text(FLOW)
     config = tmp_path / "hotline.yaml"
     config.write_text(
         json.dumps(
             {
                 "data_dir": str(tmp_path / "first"),
+                "flows_dir": str(flows),
                 "database_url": db_url,
                 "freeswitch": {"password": vars_value("esl_password")},
                 "socket": {"host": host, "port": int(port)},
@@ -100,10 +106,8 @@ def killed_while_talking(tmp_path: Path, db_url: str) -> Iterator[tuple[Connecti
         [sys.executable, str(REPO / "cli.py"), "--config", str(config), "run", "--wait", "20"],
         stdout=log, stderr=log, cwd=REPO,
     )  # fmt: skip
-    control = esl_connect(("CHANNEL_EXECUTE",))
+    control = esl_connect()
     try:
-        executed: Queue = Queue()
-        control.register_handle("CHANNEL_EXECUTE", executed.put)
         until(lambda: "hotline up" in (tmp_path / "first.log").read_text(errors="replace"), "the first engine")
         login = subprocess.run(  # as an operator would, through the engine's API
             [sys.executable, str(REPO / "cli.py"), "--config", str(config), "--token", admin, "agent", "login", "1001"],
@@ -113,9 +117,6 @@ def killed_while_talking(tmp_path: Path, db_url: str) -> Iterator[tuple[Connecti
         a_leg = control.api(
             "originate", f"{{origination_caller_id_number={CALLER}}}loopback/4000/default", "&park()", timeout=30
         ).split()[1]
-        while executed.get(timeout=WAIT).get("Application") != "play_and_get_digits":
-            pass
-        control.api("uuid_send_dtmf", a_leg, "2")
 
         def marked_caller() -> str | None:
             rows = json.loads(control.api("show", "calls", "as", "json")).get("rows", [])

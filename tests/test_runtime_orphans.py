@@ -105,3 +105,13 @@ def test_the_on_demand_watcher_runs_while_a_leg_is_remembered_and_ends_when_its_
     orphans.stop_watching()
     assert watcher.dead and orphans._watcher is None  # no greenlet outlives a stopped engine
     orphans.stop_watching()  # twice is harmless
+
+
+def test_the_on_demand_watcher_ends_once_its_esl_client_is_stopped(rig) -> None:
+    _, orphans, _, _ = rig
+    orphans.release("leg-1", "ORIGINATOR_CANCEL")
+    orphans.watch(lambda: 0.01)
+    assert orphans.watching  # a leg is remembered and its client runs
+    orphans.control.stop()  # its owner stopped the client but never the watcher
+    orphans._watcher.join(timeout=5)
+    assert not orphans.watching  # it does not ask a client that will never answer again, forever

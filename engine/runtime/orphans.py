@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable
 from typing import Protocol
 
@@ -27,6 +28,9 @@ _SESSIONS_NOW = re.compile(r"^(\d+) session\(s\) - peak", re.MULTILINE)
 _SESSIONS_MAX = re.compile(r"^(\d+) session\(s\) max", re.MULTILINE)
 CAPACITY_SECONDS = 15.0
 """How often ``status`` is asked for the channel gauges (a scrape interval; independent of the reconcile period)."""
+
+
+WATCHING: weakref.WeakSet[OrphanLegs] = weakref.WeakSet()  # watchers started (tests check none outlives its test)
 
 
 class Esl(Protocol):
@@ -134,19 +138,25 @@ class OrphanLegs:
 
     def watch(self, period: Callable[[], float]) -> None:
         """Reconcile every ``period()`` seconds while any leg is remembered: started on demand, the
-        watcher ends by itself once every leg let go of is forgotten (for owners with no stop())."""
+        watcher ends by itself once every leg let go of is forgotten, or once its ESL client is stopped."""
         if self._watcher is None or self._watcher.dead:
             self._watcher = gevent.spawn(self._watch, period)
+            WATCHING.add(self)
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and not self._watcher.dead
 
     def stop_watching(self) -> None:
         """End the on-demand watcher (its owner stops; the legs still remembered are not looked for)."""
+        WATCHING.discard(self)
         if self._watcher is not None:
             self._watcher.kill(timeout=1)
             self._watcher = None
 
     def _watch(self, period: Callable[[], float]) -> None:
         last = time.monotonic()
-        while self._legs:
+        while self._legs and not getattr(self.control, "stopped", False):  # a stopped client never answers
             gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
             if time.monotonic() - last >= period():
                 last = time.monotonic()

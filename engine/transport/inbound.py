@@ -69,6 +69,7 @@ class InboundClient:
         self._up = Event()
         self._first_attempt = Event()
         self._supervisor: gevent.Greenlet | None = None
+        self._stopped = False
         self.last_error: Exception | None = None
 
     @property
@@ -126,6 +127,7 @@ class InboundClient:
 
         Raises :class:`AuthenticationFailed` at once if the first attempt is refused for the password.
         """
+        self._stopped = False
         self._supervisor = gevent.spawn(self._supervise)
         RUNNING.add(self)
         if wait is None:
@@ -199,7 +201,13 @@ class InboundClient:
         """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
         return self._current().execute_async(app, arg, uuid_=uuid_)
 
+    @property
+    def stopped(self) -> bool:
+        """stop() was called: the client will not connect again."""
+        return self._stopped
+
     def stop(self) -> None:
+        self._stopped = True
         RUNNING.discard(self)
         if self._supervisor:
             self._supervisor.kill(block=True)
