@@ -193,11 +193,16 @@ const Desktop = (() => {
       const quietly = (promise) => promise.catch((err) => { $("call-error").textContent = errorText(err); });
       feed.addEventListener("open", () => quietly(refreshMe()));
       feed.addEventListener("agent_state", () => quietly(refreshMe()));
-      feed.addEventListener("screen_pop", (ev) => quietly(refreshMe().then(() => {
-        // A live call's pop, or news of the one shown; a finished call's pop replayed at connect is not shown.
+      // Pops are applied one after another in the order they came (each after its own refresh): the ring's
+      // must not land after the answer's when the API is slow (a resolved refresh's callbacks run in any order).
+      let pops = Promise.resolve();
+      feed.addEventListener("screen_pop", (ev) => {
         const news = JSON.parse(ev.data);
-        if (LIVE.has(me.state) || (pop && pop.call_id === news.call_id)) { pop = news; renderPop(); }
-      })));
+        pops = pops.then(() => quietly(refreshMe().then(() => {
+          // A live call's pop, or news of the one shown; a finished call's pop replayed at connect is not shown.
+          if (LIVE.has(me.state) || (pop && pop.call_id === news.call_id)) { pop = news; renderPop(); }
+        })));
+      });
       feed.addEventListener("call_hold", (ev) => { me.held = JSON.parse(ev.data).on_hold; render(); });
       feed.addEventListener("consult", (ev) => {
         const news = JSON.parse(ev.data);
