@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gevent
 import pytest
 
-from engine.emulator import Emulator, Phone
-from engine.emulator.originate import parse_dial, split_vars
+from engine.emulator import CalledParty, Emulator, Phone
+from engine.emulator.channel import Channel
+from engine.emulator.originate import OriginateError, parse_dial, split_vars
 
 
 def test_split_vars_reads_global_and_leg_variables() -> None:
@@ -31,3 +33,28 @@ def test_a_phone_with_hold_after_presses_hold_then_resumes() -> None:
     leg.hangup()
     with pytest.raises(ValueError, match="hold_after"):
         Phone("1002", hold_after=-1)
+
+
+@pytest.mark.parametrize("endpoint", ["user/1001", "sofia/gateway/trunk/13900000001"])
+def test_a_phone_due_to_answer_before_the_ring_timeout_answers_even_when_answering_is_slow(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer (10 emulated seconds) and the ring timeout (20) are timers in scaled time (10 and 20 ms):
+    answering that takes longer than the gap in real time (its events going out on a loaded machine) must not
+    make it a no-answer. A phone that never answers still times out."""
+    emu = Emulator(time_scale=0.001)
+    emu.phones["1001"] = Phone("1001", answer_delay=10)
+    emu.parties["13900000001"] = CalledParty("13900000001", "live", answer_delay=10, patience_seconds=100_000)
+    emu.phones["1002"] = Phone("1002", behaviour="no_answer")
+    answer = Channel.answer
+
+    def slow_answer(leg: Channel) -> None:
+        gevent.sleep(0.05)  # the answering greenlet yields past the scaled ring timeout (a loaded machine)
+        answer(leg)
+
+    monkeypatch.setattr(Channel, "answer", slow_answer)
+    leg = emu.originator.originate(endpoint, timeout=20)
+    assert leg.answered.is_set() and leg.alive
+    leg.hangup()
+    with pytest.raises(OriginateError, match="NO_ANSWER"):
+        emu.originator.originate("user/1002", timeout=20)

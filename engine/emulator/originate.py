@@ -13,6 +13,8 @@ from engine.emulator.sim import CalledParty, Phone
 from engine.emulator.switch import Switch
 
 TIMEOUT_VARS = ("leg_timeout", "originate_timeout", "call_timeout")
+ACT_GRACE = 30.0
+"""Real seconds an originate waits beyond its (scaled) ring timeout for a phone due to act before it."""
 Dialplan = Callable[[str], list[tuple[str, str]]]
 
 
@@ -140,8 +142,17 @@ class Originator:
             leg.other, leg.other_type = originator, "originator"
         return leg
 
-    def _wait_answer(self, leg: Channel, timeout: float) -> Channel:
-        gevent.wait([leg.answered, leg.dead], timeout=self.switch.scaled(timeout), count=1)
+    def _wait_answer(self, leg: Channel, timeout: float, acts_after: float | None = None) -> Channel:
+        """The leg once answered; OriginateError once it hangs up or rings ``timeout`` (emulated) seconds.
+
+        A phone or party due to act (answer, reject, be busy) ``acts_after`` emulated seconds in, before the
+        timeout, does so whatever the real scheduling: both are timers in scaled time, and a loop held for
+        longer than the scaled gap between them (a loaded machine) must not turn an answer into a no-answer.
+        """
+        wait = self.switch.scaled(timeout)
+        if acts_after is not None and acts_after < timeout:
+            wait += ACT_GRACE
+        gevent.wait([leg.answered, leg.dead], timeout=wait, count=1)
         if leg.answered.is_set() and leg.alive:
             return leg
         if leg.alive:
@@ -159,7 +170,7 @@ class Originator:
         leg.init(ring=False)
         leg.go("CS_CONSUME_MEDIA")
         gevent.spawn(self._ring, leg, phone)
-        return self._wait_answer(leg, timeout)
+        return self._wait_answer(leg, timeout, None if phone.behaviour == "no_answer" else phone.answer_delay)
 
     def _ring(self, leg: Channel, phone: Phone) -> None:
         leg.ring_ready()
@@ -195,7 +206,7 @@ class Originator:
         leg.go("CS_CONSUME_MEDIA")
         self.party_on_leg[leg.uuid] = party
         gevent.spawn(self._answer_as, leg, party)
-        return self._wait_answer(leg, timeout)
+        return self._wait_answer(leg, timeout, None if party.kind == "no_answer" else party.answer_delay)
 
     def _answer_as(self, leg: Channel, party: CalledParty) -> None:
         leg.ring_ready()
