@@ -295,3 +295,32 @@ def test_written_records_are_not_kept_alive_while_the_writer_waits_for_more(db: 
     assert w.wait_idle(10)
     assert alive() == before
     w.stop()
+
+
+def test_a_batch_is_written_with_a_few_statements_whatever_its_size(db: Db, tmp_path: Path) -> None:
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    w = writer(db, tmp_path)
+    for n in range(60):  # submit never yields: one batch of 120 records
+        w.submit(state(n))
+        w.submit(call(f"c-{n}"))
+    assert w.wait_idle(10)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(statements) <= 10, statements  # stored calls, agents, and one INSERT per table
+    assert len(inserts) == 4
+    with db.sessions() as s:
+        for model in (Call, Interaction, CallSegment):
+            assert s.scalar(select(func.count()).select_from(model)) == 60
+    assert as_utc(db.states()) == expected(60)
+    w.stop()
+
+
+def test_an_interaction_whose_customer_was_deleted_is_stored_without_one(db: Db, tmp_path: Path) -> None:
+    w = writer(db, tmp_path)
+    gone = call("c-1")
+    w.submit(CallWrite(record=gone.record, segments=gone.segments, customer_id=4242))  # no such customer
+    assert w.wait_idle(10)
+    with db.sessions() as s:
+        (interaction,) = s.scalars(select(Interaction))
+        assert interaction.call_uuid == "c-1" and interaction.customer_id is None
+    w.stop()

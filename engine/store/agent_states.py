@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.store.agents import get_agent
-from engine.store.models import AgentStateChange
+from engine.store.errors import NotFound
+from engine.store.models import Agent, AgentStateChange
 from engine.store.timestamps import utc, utcnow
 from engine.store.validation import non_empty
 
@@ -22,15 +23,33 @@ def append_agent_state(
     Raises NotFound for an unknown agent and InvalidInput for a blank state or naive *at*.
     """
     get_agent(session, agent_id)
-    change = AgentStateChange(
-        agent_id=agent_id,
-        state=non_empty("agent_state.state", state),
-        reason=reason,
-        at=utcnow() if at is None else utc("agent_state.at", at),
-    )
+    change = AgentStateChange(**agent_state_row(agent_id, state, reason=reason, at=utcnow() if at is None else at))
     session.add(change)
     session.flush()
     return change
+
+
+def agent_state_row(agent_id: str, state: str, *, reason: str | None, at: datetime) -> dict[str, object]:
+    """The checked column values of one state change; raises InvalidInput for a blank state or naive *at*."""
+    return {
+        "agent_id": agent_id,
+        "state": non_empty("agent_state.state", state),
+        "reason": reason,
+        "at": utc("agent_state.at", at),
+    }
+
+
+def insert_agent_states(session: Session, rows: Sequence[dict[str, object]]) -> None:
+    """Log many state changes (rows of :func:`agent_state_row`, kept in their order) with one statement
+    and one query for their agents; raises NotFound naming the first unknown agent (nothing written)."""
+    if not rows:
+        return
+    wanted = {str(row["agent_id"]) for row in rows}
+    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(wanted))))
+    for row in rows:
+        if row["agent_id"] not in known:
+            raise NotFound("agent", row["agent_id"])
+    session.execute(insert(AgentStateChange.__table__), list(rows))
 
 
 def list_agent_states(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -66,6 +67,32 @@ def record_finished_call(
     Raises InvalidInput (naming the field), NotFound for an unknown *customer_id* or Conflict
     when the call uuid was already recorded.
     """
+    call_values, interaction_values = call_rows(
+        record, kind=kind, customer_id=customer_id, disposition=disposition, notes=notes, ivr_path=ivr_path,
+        recording_path=recording_path,
+    )  # fmt: skip
+    if customer_id is not None:
+        get_customer(session, customer_id)
+    if session.scalar(select(Call.id).where(Call.uuid == record.uuid)) is not None:
+        raise Conflict("call", record.uuid, "already recorded")
+    call, interaction = Call(**call_values), Interaction(**interaction_values)
+    session.add_all([call, interaction])
+    session.flush()
+    return call, interaction
+
+
+def call_rows(
+    record: CallRecord,
+    *,
+    kind: str = InteractionKind.inbound,
+    customer_id: int | None = None,
+    disposition: str | None = None,
+    notes: str = "",
+    ivr_path: Sequence[str] = (),
+    recording_path: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checked column values of a finished call's CDR and its interaction (no database read);
+    raises InvalidInput naming the field."""
     non_empty("call.uuid", record.uuid)
     created_at = utc("call.created_at", record.created_at)
     ended_at = utc("call.ended_at", record.ended_at)
@@ -77,43 +104,37 @@ def record_finished_call(
     }
     if record.hold_seconds < 0 or record.hold_count < 0:
         raise InvalidInput("call.hold_seconds", (record.hold_seconds, record.hold_count), "must not be negative")
-    if customer_id is not None:
-        get_customer(session, customer_id)
-    if session.scalar(select(Call.id).where(Call.uuid == record.uuid)) is not None:
-        raise Conflict("call", record.uuid, "already recorded")
-    call = Call(
-        uuid=record.uuid,
-        caller_number=record.caller_number,
-        destination=record.destination,
-        flow=record.flow,
-        queue=record.queue,
-        agent_id=record.agent_id,
-        priority=record.priority,
-        created_at=created_at,
-        ended_at=ended_at,
-        wait_seconds=_wait_seconds(record, stamps, ended_at),
-        talk_seconds=_talk_seconds(record, stamps, ended_at),
-        hold_seconds=record.hold_seconds,
-        hold_count=record.hold_count,
-        outcome=parse_enum(CallOutcome, "call.outcome", record.outcome),
-        hangup_cause=record.hangup_cause,
+    call = {
+        "uuid": record.uuid,
+        "caller_number": record.caller_number,
+        "destination": record.destination,
+        "flow": record.flow,
+        "queue": record.queue,
+        "agent_id": record.agent_id,
+        "priority": record.priority,
+        "created_at": created_at,
+        "ended_at": ended_at,
+        "wait_seconds": _wait_seconds(record, stamps, ended_at),
+        "talk_seconds": _talk_seconds(record, stamps, ended_at),
+        "hold_seconds": record.hold_seconds,
+        "hold_count": record.hold_count,
+        "outcome": parse_enum(CallOutcome, "call.outcome", record.outcome),
+        "hangup_cause": record.hangup_cause,
         **stamps,
-    )
-    interaction = Interaction(
-        customer_id=customer_id,
-        call_uuid=record.uuid,
-        agent_id=record.agent_id,
-        queue=record.queue,
-        kind=parse_enum(InteractionKind, "interaction.kind", kind),
-        started_at=created_at,
-        ended_at=ended_at,
-        disposition=disposition,
-        notes=notes,
-        ivr_path=list(ivr_path),
-        recording_path=recording_path,
-    )
-    session.add_all([call, interaction])
-    session.flush()
+    }
+    interaction = {
+        "customer_id": customer_id,
+        "call_uuid": record.uuid,
+        "agent_id": record.agent_id,
+        "queue": record.queue,
+        "kind": parse_enum(InteractionKind, "interaction.kind", kind),
+        "started_at": created_at,
+        "ended_at": ended_at,
+        "disposition": disposition,
+        "notes": notes,
+        "ivr_path": list(ivr_path),
+        "recording_path": recording_path,
+    }
     return call, interaction
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,13 +41,19 @@ def record_segments(session: Session, call_uuid: str, segments: Sequence[Segment
     get_call(session, call_uuid)
     if session.scalar(select(CallSegment.id).where(CallSegment.call_uuid == call_uuid).limit(1)) is not None:
         raise Conflict("call segments", call_uuid, "already recorded")
-    rows = [_row(call_uuid, seq, segment) for seq, segment in enumerate(segments, start=1)]
+    rows = [CallSegment(**values) for values in segment_rows(call_uuid, segments)]
     session.add_all(rows)
     session.flush()
     return rows
 
 
-def _row(call_uuid: str, seq: int, segment: SegmentRecord) -> CallSegment:
+def segment_rows(call_uuid: str, segments: Sequence[SegmentRecord]) -> list[dict[str, Any]]:
+    """The checked column values of ``segments`` (numbered 1.. in the order given); raises InvalidInput
+    naming the segment's field."""
+    return [_row(call_uuid, seq, segment) for seq, segment in enumerate(segments, start=1)]
+
+
+def _row(call_uuid: str, seq: int, segment: SegmentRecord) -> dict[str, Any]:
     field = f"segment[{seq}]"
     if not (segment.agent_id or segment.number):
         raise InvalidInput(f"{field}.agent_id", segment.agent_id, "must be set (or number, for an outside party)")
@@ -56,20 +63,20 @@ def _row(call_uuid: str, seq: int, segment: SegmentRecord) -> CallSegment:
         raise InvalidInput(f"{field}.ended_at", segment.ended_at, f"is before {field}.started_at")
     if segment.hold_seconds < 0 or segment.hold_count < 0:
         raise InvalidInput(f"{field}.hold_seconds", (segment.hold_seconds, segment.hold_count), "must not be negative")
-    return CallSegment(
-        call_uuid=call_uuid,
-        seq=seq,
-        agent_id=segment.agent_id,
-        number=segment.number,
-        queue=segment.queue,
-        how=parse_enum(SegmentStart, f"{field}.how", segment.how),
-        started_at=started,
-        ended_at=ended,
-        talk_seconds=(ended - started).total_seconds(),
-        hold_seconds=segment.hold_seconds,
-        hold_count=segment.hold_count,
-        ended_by=parse_enum(SegmentEnd, f"{field}.ended_by", segment.ended_by),
-    )
+    return {
+        "call_uuid": call_uuid,
+        "seq": seq,
+        "agent_id": segment.agent_id,
+        "number": segment.number,
+        "queue": segment.queue,
+        "how": parse_enum(SegmentStart, f"{field}.how", segment.how),
+        "started_at": started,
+        "ended_at": ended,
+        "talk_seconds": (ended - started).total_seconds(),
+        "hold_seconds": segment.hold_seconds,
+        "hold_count": segment.hold_count,
+        "ended_by": parse_enum(SegmentEnd, f"{field}.ended_by", segment.ended_by),
+    }
 
 
 def segments_of(session: Session, call_uuid: str) -> list[CallSegment]:

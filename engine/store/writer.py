@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.metrics import Metrics
 from engine.runtime.supervise import supervised
 from engine.store.db import unavailable
-from engine.store.write_records import Entry, WriteRecord, apply, decode, encode
+from engine.store.write_records import Entry, WriteRecord, apply, apply_all, decode, encode
 
 log = logging.getLogger(__name__)
 JOURNAL = "db_journal.jsonl"
@@ -349,7 +349,7 @@ class Writer:
         result = BatchResult()
         try:
             with self.sessions.begin() as s:
-                skipped = sum(not apply(s, e.record) for e in batch)
+                skipped = apply_all(s, [e.record for e in batch])
             result.written, result.skipped = len(batch), skipped
             return result
         except Exception as exc:
