@@ -58,3 +58,19 @@ def test_a_phone_due_to_answer_before_the_ring_timeout_answers_even_when_answeri
     leg.hangup()
     with pytest.raises(OriginateError, match="NO_ANSWER"):
         emu.originator.originate("user/1002", timeout=20)
+
+
+def test_park_timeout_hangs_up_a_parked_leg_nobody_took_in_real_seconds() -> None:
+    """``park_timeout=<s>:<cause>`` as switch_ivr_park reads it (tests/test_realfs.py checks FreeSWITCH):
+    in real seconds, since it races the engine's own commands, not a script."""
+    emu = Emulator(time_scale=0.001)
+    emu.phones["1001"] = Phone("1001", answer_delay=0)
+    emu.phones["1002"] = Phone("1002", answer_delay=0)
+    timed = emu.originator.originate("{origination_uuid=p-1,park_timeout=1:ALLOTTED_TIMEOUT}user/1001", timeout=60_000)
+    kept = emu.originator.originate("{origination_uuid=p-2}user/1002", timeout=60_000)
+    for leg in (timed, kept):
+        gevent.spawn(leg.park)
+    ended = emu.wait_for(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" and e.uuid == "p-1", timeout=10)
+    assert ended.get("Hangup-Cause") == "ALLOTTED_TIMEOUT"
+    assert kept.alive and "park_timeout" not in timed.variables
+    kept.hangup()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -329,3 +329,20 @@ def test_event_block_limits_hold_for_lazily_decoded_events():
     assert codec.parse_event(_plain_event_frame(block), codec.Limits(header_bytes=len(block) - 2)).get("H0") == "v"
     with pytest.raises(codec.FrameTooLarge):
         codec.parse_event(_plain_event_frame(block), codec.Limits(header_bytes=len(block) - 3))
+
+
+def test_a_channels_data_reply_is_decoded_a_header_at_a_time_and_reads_as_the_full_parse() -> None:
+    """connect's reply carries ~240 headers on a real switch: kept as its block, each value decoded when read."""
+    pairs = [("Content-Type", "command/reply"), ("Reply-Text", "+OK"), ("Unique-ID", "u-1")]
+    pairs += [(f"variable_v{n}", f"value {n}: 100%") for n in range(120)]
+    wire = "".join(
+        f"{name}: {quote(value, safe='') if name.startswith('variable_') else value}\n" for name, value in pairs
+    )
+    [frame] = codec.FrameParser().feed(wire.encode() + b"\n")
+    assert frame._pairs is None  # not decoded yet
+    assert frame.get("variable_v7") == "value 7: 100%" and frame.get("Unique-ID") == "u-1" and frame.ok
+    assert frame.get("variable_nope", "-") == "-"
+    assert frame.pairs == tuple(pairs)
+    irregular = wire.replace("variable_v3: ", "variable_v3:", 1)  # not regular: parsed at once, as before
+    [eager] = codec.FrameParser().feed(irregular.encode() + b"\n")
+    assert eager._pairs is not None and eager.get("variable_v3") == "value 3: 100%"

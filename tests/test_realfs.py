@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
@@ -148,3 +149,25 @@ def test_a_call_turned_away_by_admission_runs_the_fallback(esl: Connection) -> N
         server.stop()
     assert [app for app, _ in executed[:2]] == ["set", "socket"]  # the hang-up hook, then the socket
     assert metrics.value("hotline_calls_turned_away_total", reason="loop_lag") == 1
+
+
+def test_park_timeout_hangs_up_a_parked_leg_nobody_took(esl: Connection) -> None:
+    """What every offer leg relies on (engine/runtime/acd_shell.py): FreeSWITCH itself hangs up an answered
+    leg left in park, with the cause given; a leg without it stays. The emulator does the same
+    (tests/test_emulator_originate.py)."""
+    watcher = esl_connect(("CHANNEL_HANGUP_COMPLETE",))
+    ended: Queue = Queue()
+    watcher.register_handle("CHANNEL_HANGUP_COMPLETE", ended.put)
+    timed, kept = (str(uuid.uuid4()) for _ in range(2))
+    try:
+        for leg, extra in ((timed, ",park_timeout=1:ALLOTTED_TIMEOUT"), (kept, "")):
+            reply = esl.api(f"originate {{origination_uuid={leg}{extra}}}loopback/9999/default &park()")
+            assert reply.startswith("+OK"), reply
+        event = ended.get(timeout=10)
+        while event.uuid != timed:
+            event = ended.get(timeout=10)
+        assert event.get("Hangup-Cause") == "ALLOTTED_TIMEOUT"
+        assert esl.api(f"uuid_exists {kept}").strip() == "true"
+    finally:
+        esl.api(f"uuid_kill {kept}")
+        watcher.close()

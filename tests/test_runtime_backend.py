@@ -4,10 +4,11 @@ FreeSWITCH is told and the rows stored, and on the emulator over HTTP for the vi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from engine.emulator import Caller, Phone
 from engine.runtime.hotline import Hotline
@@ -85,6 +86,24 @@ def test_recording_rules_name_the_bad_field_and_the_unknown_agent(start) -> None
     assert datetime.fromisoformat(rule["from"]) == local
     assert engine.backend.remove_recording_rule(rule["id"]) == {"removed": rule["id"]}
     assert engine.backend.recording_rules("1001") == []
+
+
+def test_the_recording_rules_a_bridge_applies_are_read_once_and_again_after_a_change(start) -> None:
+    engine, _switch = start()
+    reads: list[str] = []
+    event.listen(engine.sessions.kw["bind"], "before_cursor_execute", lambda *a: reads.append(a[2]))
+    now = datetime.now(UTC)
+    assert engine.backend._current_rules(now) == []
+    rule = engine.backend.add_recording_rule(
+        "admin", "1001", (now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=1)).isoformat(), ""
+    )
+    for _ in range(3):
+        assert [r.id for r in engine.backend._current_rules(now)] == [rule["id"]]  # the added rule, at once
+    assert engine.backend._current_rules(now + timedelta(hours=2)) == []  # ended: not applied, no read either
+    engine.backend.remove_recording_rule(rule["id"])
+    assert engine.backend._current_rules(now) == []
+    rule_reads = [r for r in reads if r.lstrip().upper().startswith("SELECT") and "recording_rules.ends_at >" in r]
+    assert len(rule_reads) == 3  # first bridge, after the add, after the remove
 
 
 def test_the_views_of_a_live_call_come_from_the_acd(tmp_path, db_url) -> None:

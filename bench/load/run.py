@@ -64,6 +64,7 @@ class Step:
     esl_p99_ms: float | None = None
     esl_timeouts: int = 0
     turned_away: int = 0  # hotline_calls_turned_away_total over the step (admission control: the fallback took them)
+    refused: int = 0  # hotline_outbound_refused_total over the step (no channel data in time: the fallback took them)
     other_cores: float = 0.0  # CPU used meanwhile by everything but FreeSWITCH and hotline (SIPp, other work), in cores
     log_summary: list[str] = field(default_factory=list)
 
@@ -193,6 +194,7 @@ def run_step(
         metrics1 = hotline.metrics_text()
         step.esl_timeouts = int(counter_delta(metrics0, metrics1, "hotline_esl_command_timeouts"))
         step.turned_away = int(counter_delta(metrics0, metrics1, "hotline_calls_turned_away"))
+        step.refused = int(counter_delta(metrics0, metrics1, "hotline_outbound_refused"))
         # a command that timed out is never observed by the histogram: count it as slower than every bucket
         buckets, replied = histogram_deltas(metrics0, metrics1, "hotline_esl_command_seconds")
         step.esl_p99_ms = p99_ms(buckets, replied + step.esl_timeouts)
@@ -224,7 +226,7 @@ def row(step: Step) -> str:
     missing = step.offered - sum(step.cdrs.values()) if step.side == "hotline" else None
     apps = ", ".join(f"{k} {v}" for k, v in sorted(step.left_by_app.items()))
     left = f"{step.channels_left} ({apps})" if step.channels_left else "0"
-    away = step.turned_away if step.side == "hotline" else "-"
+    away = f"{step.turned_away} / {step.refused}" if step.side == "hotline" else "-"
     return (
         f"| {step.rate:g} | {step.side} | {step.offered} | {step.completed} | {step.reached} | {cdrs} | "
         f"{'-' if missing is None else missing} | {away} | {left} | {step.fs_ms_per_call:.0f} | "
@@ -235,7 +237,8 @@ def row(step: Step) -> str:
 
 
 HEADER = (
-    "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR | turned away "
+    "| cps | side | offered | callers completed | reached an agent | CDRs by outcome | no CDR "
+    "| turned away / refused at handshake "
     "| channels left after settle | FS CPU ms/call | engine CPU ms/call | loop lag p99 ms | ESL p99 ms | ESL timeouts "
     "| other CPU, cores |\n"
     "|---:|---|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"

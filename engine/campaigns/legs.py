@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from gevent.event import AsyncResult
 
-from engine.esl import dialstring
 from engine.esl.codec import DEFAULT_LIMITS, Event, Limits
 from engine.metrics import Metrics
 from engine.runtime.orphans import OrphanLegs
 from engine.transport import InboundClient
+from engine.transport.connection import new_prefix
 
 DIALLER_EVENTS = [
     "BACKGROUND_JOB",
@@ -27,14 +27,13 @@ DIALLER_EVENTS = [
     "avmd::beep",
 ]
 #: What FreeSWITCH sends this connection of the events above (ESL ``filter``: an event passes when one of
-#: these matches): events of hotline's own legs (every originate sets ``hotline_leg=true``), bgapi results
-#: (they carry no channel), and mod_avmd's beeps (only legs hotline started avmd on have them). Without the
-#: filter, every channel of the switch (each caller, each agent's leg) reached the dialler's connection.
-DIALLER_FILTERS = [
-    (f"variable_{dialstring.LEG_VARIABLE}", dialstring.OWN_LEG),
-    ("Event-Name", "BACKGROUND_JOB"),
-    ("Event-Subclass", "avmd::beep"),
-]
+#: these matches): mod_avmd's beeps (only legs hotline started avmd on have them); and, added per client
+#: and per leg (:meth:`Legs.register`), this connection's own bgapi results (their Job-UUIDs start with
+#: its own prefix) and the events of the legs registered here. With no leg registered (no campaign, no
+#: manual dial running) FreeSWITCH sends this connection nothing: before, every leg carrying
+#: ``hotline_leg`` (each agent's offer leg too) and every bgapi result of every connection reached it,
+#: three events per inbound call, each serialised by FreeSWITCH with its channel's ~200 variables.
+DIALLER_FILTERS = [("Event-Subclass", "avmd::beep")]
 
 
 @dataclass
@@ -68,19 +67,23 @@ class Legs:
     def connect(
         cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float, limits: Limits = DEFAULT_LIMITS
     ) -> Legs:
+        prefix = new_prefix()
         client = InboundClient(
             host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler",
-            limits=limits, filters=DIALLER_FILTERS,
+            limits=limits, filters=[*DIALLER_FILTERS, ("Job-UUID", f"/^{prefix}/")], job_prefix=prefix,
         )  # fmt: skip
         return cls(client, metrics)
 
     def register(self, uuid: str) -> Leg:
-        """Watch ``uuid`` (before originating it, so no event can be missed)."""
+        """Watch ``uuid`` (before originating it, so no event can be missed): FreeSWITCH sends its events
+        here from now on. Raises ESLError when the connection does not take the filter."""
+        self.client.add_filter("Unique-ID", uuid)
         leg = self._legs[uuid] = Leg(uuid)
         return leg
 
     def forget(self, uuid: str) -> None:
-        self._legs.pop(uuid, None)
+        if self._legs.pop(uuid, None) is not None:
+            self.client.remove_filter("Unique-ID", uuid)
 
     def release(self, uuid: str, cause: str = "ORIGINATOR_CANCEL") -> None:
         """Give up on a leg whose originate did not answer in time: kill it now and again if it

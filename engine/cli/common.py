@@ -130,7 +130,6 @@ def _ensure_skills(session, names) -> None:
 # ---- commands ------------------------------------------------------------------------------
 
 
-
 def _when(text: str | None, default: datetime) -> datetime:
     if not text:
         return default

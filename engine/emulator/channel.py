@@ -440,18 +440,38 @@ class Channel:
         """``switch_ivr_park``: handle queued messages until the channel hangs up, or ``until`` is set
         (the socket application's listener is gone: CF_CONTROLLED cleared; an application running
         then plays on, as in FreeSWITCH, and the park ends after it)."""
+        expires, cause = self._park_timeout()
         self.parked = True
         self.event("CHANNEL_PARK")
         while self.alive and not (until is not None and until.is_set()):
-            if until is None:
-                self.handle(self.queue.get())
-                continue
+            if expires is not None and time.monotonic() >= expires:
+                self.hangup(cause)  # park_timeout: nobody took the channel out of park in time
+                break
+            wait = 0.02 if until is not None else None
+            if expires is not None:
+                wait = max(0.0, min(wait if wait is not None else 1e9, expires - time.monotonic()))
             try:
-                self.handle(self.queue.get(timeout=0.02))
+                self.handle(self.queue.get(timeout=wait))
             except gevent.queue.Empty:
                 continue
         self.parked = False
         self.event("CHANNEL_UNPARK")
+
+    def _park_timeout(self) -> tuple[float | None, str]:
+        """``park_timeout=<seconds>[:<cause>]``, as switch_ivr_park reads it: once (the variable is cleared),
+        the channel hung up with the cause (default NORMAL_CLEARING) when still parked that long after.
+        Real seconds, never scaled: it races the engine's own (real-time) commands, not a caller's script."""
+        value = self.variables.pop("park_timeout", None)
+        if value is None:
+            return None, "NORMAL_CLEARING"
+        seconds, _, cause = value.partition(":")
+        try:
+            timeout = int(seconds)
+        except ValueError:
+            timeout = 0  # atoi: 0
+        if timeout < 0:
+            return None, "NORMAL_CLEARING"
+        return time.monotonic() + timeout, cause or "NORMAL_CLEARING"
 
     def handle(self, msg: Message) -> None:
         if msg.kind == "execute" and self.alive:

@@ -141,10 +141,14 @@ class Frame(_Headed):
         self._ctype: str | None = None
 
     @classmethod
-    def _wire(cls, pairs: Pairs, raw: bytes) -> Frame:
+    def _wire(cls, pairs: Pairs | str, raw: bytes) -> Frame:
+        """A frame off the wire: its pairs, or its regular header block (``str``) decoded when read."""
         item = cls.__new__(cls)
-        item._block, item._pairs, item._dict, item._values, item._body, item._raw = "", pairs, None, None, None, raw
-        item._ctype = None
+        if type(pairs) is str:
+            item._block, item._pairs, item._values = pairs, None, {}
+        else:
+            item._block, item._pairs, item._values = "", pairs, None  # type: ignore[assignment]
+        item._dict, item._body, item._raw, item._ctype = None, None, raw, None
         return item
 
     @property
@@ -212,18 +216,20 @@ class FrameParser:
     """Incremental parser: feed bytes as they arrive, get whole frames back (bounded by ``limits``)."""
 
     limits: Limits = DEFAULT_LIMITS
-    _split: Splitter[Pairs] = field(init=False)
+    _split: Splitter[Pairs | str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._split = Splitter(self.limits)
 
-    def _head(self, text: str) -> tuple[Pairs, int]:
+    def _head(self, text: str) -> tuple[Pairs | str, int]:
         event = _EVENT_HEAD.fullmatch(text)  # what FreeSWITCH puts before every event: read at once
         if event:
             length = int(event[1])
             if length > self.limits.body_bytes:
                 raise FrameTooLarge(f"Content-Length {length} over the limit of {self.limits.body_bytes} bytes")
             return (("Content-Length", event[1]), ("Content-Type", event[2])), length
+        if len(text) > _LAZY_HEAD and regular_block(f"{text}\n\n".encode(), self.limits):
+            return text, 0  # a channel's data (connect's reply: ~240 headers): each decoded when read
         pairs = tuple(parse_header_block(text, self.limits))
         return pairs, content_length(pairs, self.limits)
 
@@ -234,6 +240,9 @@ class FrameParser:
             wire(item[0], item[1]) if type(item) is tuple else _malformed(item)  # type: ignore[arg-type]
             for item in self._split.feed(data, self._head)
         ]
+
+
+_LAZY_HEAD = 2048  # header blocks longer than this (and regular) are decoded a header at a time, when read
 
 
 class _JsonObject(list):
@@ -384,6 +393,11 @@ def event_filter(header: str, value: str) -> bytes:
     matches; an event without any filtered header is dropped (docs/freeswitch.md, "Event filters").
     """
     return command(command_line("filter", [header, value]))
+
+
+def event_filter_delete(header: str, value: str) -> bytes:
+    """``filter delete <header> <value>``: remove one filter added by :func:`event_filter`."""
+    return command(command_line("filter", ["delete", header, value]))
 
 
 def _sendmsg(uuid: str) -> str:

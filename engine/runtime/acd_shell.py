@@ -17,7 +17,8 @@ over the agent for good. The call counts as talking only once the caller's CHANN
 the agent's leg is released and the call goes back to the head of its queue; if FreeSWITCH says the
 *caller's* channel is gone, the call ends as abandoned instead (``Acd.caller_gone``), never offered again.
 
-No agent's phone stays parked: every leg hotline originates carries its own ``origination_uuid``; a leg
+No agent's phone stays parked: an offer's leg carries ``park_timeout`` (FreeSWITCH hangs it up when nobody
+bridged it in time, even with the engine gone), every leg hotline originates carries its own ``origination_uuid``; a leg
 the shell lets go of (an offer that failed, timed out or was withdrawn, a bridge that did not form) is
 killed at once and remembered, and :meth:`AcdShell.reconcile` (every ``reconcile_seconds``) kills those
 FreeSWITCH still lists: a leg whose originate reply timed out may only appear after the kill was sent.
@@ -144,6 +145,9 @@ class AcdShell:
         self.bridge_confirm_seconds = bridge_confirm_seconds
         self.reconcile_seconds = reconcile_seconds
         self.originate_margin_seconds = 10.0  # how long past the ring timeout an originate's result may take
+        #: An answered agent leg that nobody bridges within this many seconds is hung up by FreeSWITCH itself
+        #: (``park_timeout``): no phone stays parked, whatever became of the engine or its commands.
+        self.offer_park_seconds = 30
         self.leg_memory_seconds = leg_memory_seconds
         self.orphans = OrphanLegs(control, metrics, clock, leg_memory_seconds)
         self._reconciler: gevent.Greenlet | None = None
@@ -296,6 +300,7 @@ class AcdShell:
             "hotline_engine": self.run_id,  # whose offer: a restarted engine kills the legs of offers not its own
             "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
             "hangup_after_bridge": "true",
+            "park_timeout": f"{self.offer_park_seconds}:ALLOTTED_TIMEOUT",
             **adopt_vars.offer_leg_variables(offer.agent_id, offer.call_id),  # for adoption, set from birth
         }
         try:

@@ -11,6 +11,7 @@ per burst of turned-away calls.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The reasons, in the order they are checked (the first over its limit is the one counted).
+IVR_COUNT_SECONDS = 0.1  # the calls in the IVR, counted at most this often (the lag is sampled as often)
 REASONS = ("loop_lag", "pending_commands", "calls_in_ivr")
 
 
@@ -82,10 +84,16 @@ class Admission:
         calls on its outbound sockets that the ACD does not hold (in the IVR), against ``admission``."""
         settings, lag = engine.config.admission, LoopLag()
 
+        counted = [-1.0, 0]  # when the calls in the IVR were last counted (monotonic), and how many
+
         def probe() -> Load:
-            held = engine.acd.acd.has_call  # queued, parked or talking: the ACD holds it
-            in_ivr = sum(1 for call in engine.outbound.active if not held(call.uuid))
-            return Load(lag.sustained, engine.control.pending, in_ivr)
+            at = time.monotonic()
+            if at - counted[0] >= IVR_COUNT_SECONDS:  # a walk over every live call: not for each new call
+                held = engine.acd.acd.has_call  # queued, parked or talking: the ACD holds it
+                counted[:] = [at, sum(1 for call in engine.outbound.active if not held(call.uuid))]
+            load = Load(lag.sustained, engine.control.pending, int(counted[1]))
+            counted[1] += 1  # until the next count, each call asked about counts as one more in the IVR
+            return load
 
         limits = Limits(settings.max_loop_lag_seconds, settings.max_pending_commands, settings.max_calls_in_ivr)
         return cls(probe, limits, engine.metrics, lag)

@@ -159,4 +159,3 @@ class Leadership:
     def _gauge(self, value: int) -> None:
         if self.metrics is not None:
             self.metrics.leader.set(value)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -87,6 +88,22 @@ def rules_for(
     if active_at is not None:
         query = query.where(RecordingRule.starts_at <= active_at, RecordingRule.ends_at > active_at)
     return list(session.scalars(query.order_by(RecordingRule.starts_at, RecordingRule.id)))
+
+
+class RuleWindow(NamedTuple):
+    """A recording rule as the bridge applies it."""
+
+    id: int
+    agent_id: str
+    starts_at: datetime
+    ends_at: datetime
+
+
+def rule_windows(session: Session, *, ending_after: datetime) -> list[RuleWindow]:
+    """Every rule still in force or to come at *ending_after* (aware), oldest first."""
+    query = select(RecordingRule.id, RecordingRule.agent_id, RecordingRule.starts_at, RecordingRule.ends_at)
+    query = query.where(RecordingRule.ends_at > utc("ending_after", ending_after))
+    return [RuleWindow(*row) for row in session.execute(query.order_by(RecordingRule.starts_at, RecordingRule.id))]
 
 
 def remove_rule(session: Session, rule_id: int) -> None:

@@ -76,10 +76,16 @@ _ID_PREFIX = str(uuid.uuid4())[:24]  # "xxxxxxxx-xxxx-4xxx-yxxx-": random per pr
 _ID_COUNTER = itertools.count(1)
 
 
-def new_id() -> str:
+def new_id(prefix: str = _ID_PREFIX) -> str:
     """A UUID-shaped id (36 characters, as FreeSWITCH keeps a Job-UUID), unique within this process and,
-    through its random prefix, across processes: for the Job-UUIDs and Event-UUIDs hotline sends."""
-    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+    through its random prefix, across processes: for the Job-UUIDs and Event-UUIDs hotline sends.
+    ``prefix`` (24 characters, :func:`new_prefix`) marks the ids of one client, e.g. for an event filter."""
+    return f"{prefix}{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+
+
+def new_prefix() -> str:
+    """A random prefix for :func:`new_id` (``xxxxxxxx-xxxx-4xxx-yxxx-``)."""
+    return str(uuid.uuid4())[:24]
 
 
 def _verb(data: bytes) -> str:
@@ -99,9 +105,11 @@ class Connection(esl.ESLProtocol):
         metrics: Metrics | None = None,
         timeout: float = 5.0,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        job_prefix: str = _ID_PREFIX,
     ) -> None:
         super().__init__()
         self.sock = sock
+        self.job_prefix = job_prefix  # this connection's Job-UUIDs start with it
         self.name = name
         self.metrics = metrics
         self.timeout = timeout
@@ -309,7 +317,7 @@ class Connection(esl.ESLProtocol):
 
     def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         """Run a ``bgapi`` command and wait for its BACKGROUND_JOB result (raises on ``-ERR``)."""
-        job = new_id()
+        job = new_id(self.job_prefix)
         waiter: AsyncResult = AsyncResult()
         self._jobs[job] = waiter
         try:

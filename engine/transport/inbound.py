@@ -9,6 +9,7 @@ reconcile calls in flight; event handlers are re-attached to every new connectio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import weakref
@@ -52,12 +53,16 @@ class InboundClient:
         name: str = "control",
         limits: codec.Limits = codec.DEFAULT_LIMITS,
         filters: list[tuple[str, str]] | None = None,
+        job_prefix: str | None = None,
     ) -> None:
         """``filters``: ``(header, value)`` pairs sent as ESL ``filter`` before subscribing, so FreeSWITCH
-        sends only events that match one of them (:func:`engine.esl.codec.event_filter`)."""
+        sends only events that match one of them (:func:`engine.esl.codec.event_filter`). ``job_prefix``:
+        this client's Job-UUIDs start with it (:func:`~engine.transport.connection.new_prefix`), so a filter
+        can let its own BACKGROUND_JOB results through and no other connection's."""
         self.host, self.port, self.password = host, port, password
         self.events = events
         self.filters = list(filters or [])
+        self.job_prefix = job_prefix
         self.metrics = metrics
         self.timeout = timeout
         self.backoff = backoff
@@ -93,8 +98,9 @@ class InboundClient:
             raise ConnectionLost(f"cannot reach FreeSWITCH event socket at {self.address}: {exc}") from exc
         sock.settimeout(None)
         conn = Connection(
-            sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout, limits=self.limits
-        )
+            sock, name=f"{self.name}@{self.address}", metrics=self.metrics, timeout=self.timeout, limits=self.limits,
+            **({"job_prefix": self.job_prefix} if self.job_prefix else {}),
+        )  # fmt: skip
         conn.on_closed(lambda c: c._auth_request_event.set())  # a peer that closes or garbles is not waited for
         conn.start()
         try:
@@ -200,6 +206,29 @@ class InboundClient:
     def execute_async(self, app: str, arg: str, *, uuid_: str) -> AsyncResult:
         """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
         return self._current().execute_async(app, arg, uuid_=uuid_)
+
+    def add_filter(self, header: str, value: str) -> None:
+        """Let events whose ``header`` is ``value`` through from now on, on this connection and the next.
+
+        Raises :class:`ESLError` when the current connection refuses it or does not answer (its events
+        would not arrive); while disconnected it is only kept, for the next connection."""
+        self.filters.append((header, value))
+        if self.connected:
+            reply = self._current().send_frame(codec.event_filter(header, value))
+            if not reply.ok:
+                self.filters.remove((header, value))
+                raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
+
+    def remove_filter(self, header: str, value: str) -> None:
+        """Undo :meth:`add_filter` (best effort on the current connection: a filter left behind only lets
+        a gone channel's events through)."""
+        with contextlib.suppress(ValueError):
+            self.filters.remove((header, value))
+        if self.connected:
+            try:
+                self._current().send_frame(codec.event_filter_delete(header, value))
+            except ESLError as exc:
+                log.debug("%s: filter delete %s %s: %s", self.name, header, value, exc)
 
     @property
     def stopped(self) -> bool:

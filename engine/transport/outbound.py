@@ -92,7 +92,7 @@ class OutboundCall(Connection):
         limits: codec.Limits = codec.DEFAULT_LIMITS,
     ) -> None:
         super().__init__(sock, name="outbound", metrics=metrics, timeout=timeout, limits=limits)
-        self.channel: dict[str, str] = {}
+        self.channel = codec.Frame()  # connect's reply: the channel's data, each header decoded when read
         self.hungup = Event()
         self.hangup_cause = ""
         self.register_handle("CHANNEL_HANGUP", self._on_hangup)
@@ -119,9 +119,9 @@ class OutboundCall(Connection):
             if self.protocol_error:
                 raise NotFreeSwitch(self.protocol_error) from None
             raise
-        if reply.content_type != "command/reply" or not reply.ok or not reply.headers.get("Unique-ID"):
+        if reply.content_type != "command/reply" or not reply.ok or not reply.get("Unique-ID"):
             raise NotFreeSwitch(f"reply to connect is not a channel's data: {reply.content_type!r}")
-        self.channel = reply.headers
+        self.channel = reply
         self.name = f"call {self.uuid}"
         self.send_frames(HANDSHAKE[1:])  # in one write: FreeSWITCH answers them in order
 
