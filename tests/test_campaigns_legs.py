@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from engine.campaigns.legs import Legs
+from engine.emulator import Emulator, Phone
 from engine.metrics import Metrics
+from engine.transport import InboundClient
 from tests.switch_peer import Switch, switch, wait_until
 
 
@@ -56,3 +58,38 @@ def test_a_leg_that_is_there_when_given_up_on_is_killed_and_counted(rig, listed:
     assert switch.wait_for("api uuid_kill") == "api uuid_kill leg-2 ORIGINATOR_CANCEL"
     wait_until(lambda: metrics.value("hotline_orphan_legs_killed_total", reason="command_timeout") == 1, what="counted")
     assert not listed
+
+
+def test_the_dialler_hears_only_its_registered_legs_and_its_own_bgapi_results() -> None:
+    """On the emulator (mod_event_socket's filter rules): the dialler's connection gets the events of a leg
+    from its registration to its forgetting, and the results of its own bgapi, nothing of any other channel or
+    connection (before, every ACD agent leg and every bgapi result reached it)."""
+    emulator = Emulator(password="pw", time_scale=0.01)
+    emulator.phones["1001"] = Phone("1001", answer_delay=0)
+    emulator.phones["1002"] = Phone("1002", answer_delay=0)
+    emulator.start()
+    metrics = Metrics()
+    legs = Legs.connect("127.0.0.1", emulator.port, "pw", metrics=metrics, timeout=5)
+    seen: list[tuple[str, str]] = []
+    legs.client.on_event("*", lambda e: seen.append((e.name, e.uuid or e.get("Job-UUID"))))
+    other = InboundClient("127.0.0.1", emulator.port, "pw", ["BACKGROUND_JOB"], name="control")
+    try:
+        legs.client.start(wait=5)
+        other.start(wait=5)
+        mine = legs.register("leg-mine")
+        assert legs.client.bgapi("originate", "{origination_uuid=leg-mine}user/1001", "&park()").startswith("+OK")
+        assert other.bgapi("originate", "{origination_uuid=leg-other,hotline_leg=true}user/1002", "&park()").startswith(
+            "+OK"
+        )
+        other.api("uuid_kill", "leg-other")
+        legs.client.api("uuid_kill", "leg-mine")
+        assert mine.hangup.get(timeout=5) == "NORMAL_CLEARING"
+        legs.forget("leg-mine")
+        assert {uuid for _, uuid in seen} <= {"leg-mine", *(job for name, job in seen if name == "BACKGROUND_JOB")}
+        assert [name for name, _ in seen].count("BACKGROUND_JOB") == 1  # its own originate's, not the other's
+        assert ("Unique-ID", "leg-mine") not in legs.client.filters
+    finally:
+        legs.client.stop()
+        other.stop()
+        legs.orphans.stop_watching()
+        emulator.stop()
