@@ -14,6 +14,7 @@ from gevent.queue import Queue
 from engine.esl import codec
 from engine.metrics import Metrics
 from engine.transport import ConnectionLost, OutboundCall, OutboundServer
+from engine.transport.outbound import SESSION_EVENTS
 from tests.acd_rig import wait_until
 from tests.esl_transcripts import load
 
@@ -43,15 +44,17 @@ class FakeSwitch:
         self.sock.sendall(data)
 
     def handshake(self) -> None:
-        """connect, myevents, linger answered with what a real FreeSWITCH sent (transcript 06); the
-        nixevent between them as FreeSWITCH 1.11.1 answers it."""
+        """connect and linger answered with what a real FreeSWITCH sent (transcript 06); the filter on the
+        channel's Unique-ID and the event subscription between them as FreeSWITCH 1.11.1 answers them."""
         recorded = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "recv"]
-        for reply in recorded[:2]:
-            self.command()
-            self.send(reply)
-        assert self.command().startswith("nixevent CHANNEL_ANSWER ")
-        self.send(codec.reply("+OK events nixed"))
-        self.command()
+        assert self.command() == "connect"
+        self.send(recorded[0])
+        uuid = codec.FrameParser().feed(recorded[0])[0].get("Unique-ID")
+        assert self.command() == f"filter Unique-ID {uuid}"
+        self.send(codec.reply(f"+OK filter added. [Unique-ID]=[{uuid}]"))
+        assert self.command() == "event plain " + " ".join(SESSION_EVENTS)
+        self.send(codec.reply("+OK event listener enabled plain"))
+        assert self.command() == "linger"
         self.send(recorded[2])
 
 
