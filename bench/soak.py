@@ -47,15 +47,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import tracemalloc
 from collections import Counter, deque
 from datetime import datetime
 from pathlib import Path
-from types import FunctionType, MethodType, ModuleType
+from types import FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import gevent
+import greenlet
 from sqlalchemy import Engine as SaEngine
 
 from engine.acd.states import AgentState
@@ -215,6 +217,42 @@ def engine_objects() -> Counter[str]:
         if module.startswith("engine.") or type(obj).__name__ == "Greenlet":
             counts[f"{module}.{type(obj).__name__}"] += 1
     return counts
+
+
+def holders(kind: str, depth: int = 12) -> str:
+    """For a failure's message: what keeps one live object of class ``kind`` alive, a chain of referrers'
+    types ``depth`` long."""
+    found = [obj for obj in gc.get_objects() if type(obj).__name__ == kind]
+    if not found:
+        return f"no live {kind}"
+    chain: list[str] = []
+    obj, mine = found[-1], {id(found), id(chain), id(sys._getframe())}  # this function's own refer to it too
+    for _ in range(depth):
+        refs = gc.get_referrers(obj)
+        mine.add(id(refs))
+        held = [r for r in refs if id(r) not in mine]
+        mine.add(id(held))
+        if not held:
+            break
+        obj = held[0]
+        name = type(obj).__qualname__
+        if isinstance(obj, dict):
+            name += f"({list(obj)[:4]})"
+        elif isinstance(obj, FrameType):
+            name += f"({obj.f_code.co_name} at {obj.f_code.co_filename.rsplit('/', 1)[-1]}:{obj.f_lineno})"
+        chain.append(name)
+    live = [g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and g.gr_frame is not None]
+    stacks = [
+        "".join(traceback.format_list(frames[-4:]))
+        for frames in (traceback.extract_stack(g.gr_frame) for g in live)
+        if any("call_session" in frame.filename for frame in frames)
+    ]
+    return (
+        f"a live {kind} held by "
+        + " <- ".join(chain)
+        + f"; {len(stacks)} greenlets in a call session:\n"
+        + ("\n".join(stacks[:3]))
+    )
 
 
 class Soak:

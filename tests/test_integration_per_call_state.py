@@ -8,20 +8,15 @@ are bounded by time or by a fixed set, not by calls, are named here with their b
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import time
-import traceback
-import types
 from collections import Counter
 from typing import Any
 
 import gevent
-import greenlet
 import pytest
 
-from bench.soak import engine_objects, table_sizes
+from bench.soak import engine_objects, holders, table_sizes
 from engine.acd.gone import GONE_MEMORY
 from engine.acd.states import AgentState
 from engine.emulator import Caller, Phone
@@ -114,39 +109,6 @@ def wait_for_rest(rest: Counter[str], timeout: float) -> dict[str, tuple[int, in
         if not left or time.monotonic() > deadline:
             return left
         gevent.sleep(0.2)
-
-
-def holders(kind: str, depth: int = 12) -> str:
-    """For a failure's message: what keeps one live object of class ``kind`` alive, a chain of referrers'
-    types ``depth`` long."""
-    found = [obj for obj in gc.get_objects() if type(obj).__name__ == kind]
-    if not found:
-        return f"no live {kind}"
-    chain: list[str] = []
-    obj, mine = found[-1], {id(found), id(chain), id(sys._getframe())}  # this function's own refer to it too
-    for _ in range(depth):
-        refs = gc.get_referrers(obj)
-        mine.add(id(refs))
-        held = [r for r in refs if id(r) not in mine]
-        mine.add(id(held))
-        if not held:
-            break
-        obj = held[0]
-        name = type(obj).__qualname__
-        if isinstance(obj, dict):
-            name += f"({list(obj)[:4]})"
-        elif isinstance(obj, types.FrameType):
-            name += f"({obj.f_code.co_name} at {obj.f_code.co_filename.rsplit('/', 1)[-1]}:{obj.f_lineno})"
-        chain.append(name)
-    live = [g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and g.gr_frame is not None]
-    stacks = [
-        "".join(traceback.format_list(frames[-4:]))
-        for frames in (traceback.extract_stack(g.gr_frame) for g in live)
-        if any("call_session" in frame.filename for frame in frames)
-    ]
-    return f"a live {kind} held by " + " <- ".join(chain) + f"; {len(stacks)} greenlets in a call session:\n" + (
-        "\n".join(stacks[:3])
-    )
 
 
 def grown(before: Counter[str], after: Counter[str]) -> dict[str, tuple[int, int]]:

@@ -106,6 +106,22 @@ def test_a_silent_peer_is_closed_after_the_handshake_timeout(server):
     assert calls.empty()
 
 
+def test_a_switch_too_slow_to_answer_the_subscription_gets_the_call_back(server):
+    """Under overload FreeSWITCH answered ``connect`` and then nothing in time: the call is handed back (its
+    fallback runs) and counted as refused, as for a late ``connect``, never lost without a trace."""
+    srv, metrics, calls = server(handshake_timeout=0.3, timeout=60)
+    peer = FakeSwitch(srv.port)
+    recorded = [line.frame.encode() for line in load("06_outbound_socket_session.jsonl") if line.dir == "recv"]
+    assert peer.command() == "connect"
+    peer.send(recorded[0])
+    assert peer.command().startswith("filter Unique-ID ")  # then silence
+    assert peer.command().startswith("event plain ") and peer.command() == "linger"
+    assert peer.command(timeout=5) == "resume"
+    assert peer.command() == ""  # closed
+    assert metrics.value("hotline_outbound_refused_total", reason="handshake") == 1
+    assert calls.empty()
+
+
 @pytest.mark.parametrize(
     "reply",
     [

@@ -36,6 +36,11 @@ WATCHING: weakref.WeakSet[OrphanLegs] = weakref.WeakSet()  # watchers started (t
 class Esl(Protocol):
     def api(self, cmd: str, *args: str, timeout: float | None = None) -> str: ...
 
+    @property
+    def stopped(self) -> bool:
+        """The client was stopped: it will never answer again (InboundClient.stopped)."""
+        ...
+
 
 class OrphanLegs:
     """The legs let go of (uuid -> when), checked against FreeSWITCH until gone for ``memory_seconds``."""
@@ -156,7 +161,7 @@ class OrphanLegs:
 
     def _watch(self, period: Callable[[], float]) -> None:
         last = time.monotonic()
-        while self._legs and not getattr(self.control, "stopped", False):  # a stopped client never answers
+        while self._legs and not self.control.stopped:  # a stopped client never answers
             gevent.sleep(min(1.0, period()))  # a timer: the reconciliation's period
             if time.monotonic() - last >= period():
                 last = time.monotonic()

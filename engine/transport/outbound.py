@@ -99,7 +99,8 @@ class OutboundCall(Connection):
         ``channel``.
 
         Raises :class:`NotFreeSwitch` when the reply to ``connect`` is not a channel's data within
-        ``timeout`` seconds (or is malformed), :class:`ConnectionLost` when the peer just left.
+        ``timeout`` seconds (or is malformed), or the subscription is not answered in that time (the call is
+        handed back: FreeSWITCH's fallback runs), :class:`ConnectionLost` when the peer just left.
         """
         try:
             reply = self.send_frame(CONNECT, timeout)
@@ -113,7 +114,10 @@ class OutboundCall(Connection):
             raise NotFreeSwitch(f"reply to connect is not a channel's data: {reply.content_type!r}")
         self.channel = reply
         self.name = f"call {self.uuid}"
-        self.send_frames(session_commands(self.uuid))  # in one write: FreeSWITCH answers them in order
+        try:
+            self.send_frames(session_commands(self.uuid), timeout)  # in one write: FreeSWITCH answers them in order
+        except CommandTimeout:  # a switch this slow gets the call back: its fallback runs, as for a late connect
+            raise NotFreeSwitch(f"no reply to the event subscription within {timeout or self.timeout:g} s") from None
 
     @property
     def uuid(self) -> str:
@@ -244,7 +248,7 @@ class OutboundServer:
             except NotFreeSwitch as exc:  # FreeSWITCH too slow to answer `connect`, or not FreeSWITCH at all
                 with contextlib.suppress(OSError):
                     call.sock.sendall(codec.command("resume"))  # the caller goes to the fallback, not parked
-                self._refuse(call, peer, "handshake", f"does not start like FreeSWITCH: {exc}")
+                self._refuse(call, peer, "handshake", f"handshake: {exc}")
                 return
             except ESLError:
                 if self.metrics:  # the caller hung up before FreeSWITCH handed the call over: nothing to record
