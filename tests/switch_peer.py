@@ -263,7 +263,8 @@ class Switch:
             return True
         if line.startswith(("filter ", "nixevent ")):  # event filters hotline sets on its connections
             self.subscriptions.append(line)
-            side.send(codec.reply("+OK"))
+            if self.rule(line) != SILENT:  # on(<prefix>, SILENT): a switch too slow to answer it
+                side.send(codec.reply("+OK"))
             return True
         if line == "exit":
             side.send(codec.reply("+OK bye"))

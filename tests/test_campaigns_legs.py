@@ -11,7 +11,7 @@ from engine.campaigns.legs import Legs
 from engine.emulator import Emulator, Phone
 from engine.metrics import Metrics
 from engine.transport import InboundClient
-from tests.switch_peer import Switch, switch, wait_until
+from tests.switch_peer import SILENT, Switch, switch, wait_until
 
 
 @pytest.fixture
@@ -58,6 +58,18 @@ def test_a_leg_that_is_there_when_given_up_on_is_killed_and_counted(rig, listed:
     assert switch.wait_for("api uuid_kill") == "api uuid_kill leg-2 ORIGINATOR_CANCEL"
     wait_until(lambda: metrics.value("hotline_orphan_legs_killed_total", reason="command_timeout") == 1, what="counted")
     assert not listed
+
+
+def test_a_leg_is_registered_even_when_freeswitch_is_too_slow_to_answer_its_filter(rig) -> None:
+    """Under overload: the filter's reply does not come in time. Registering neither raises nor drops it: FreeSWITCH
+    applies it before any later command on the connection, and the next connection sends it again."""
+    switch, legs, _ = rig
+    switch.on("filter Unique-ID", SILENT)
+    leg = legs.register("leg-slow")
+    assert leg.uuid == "leg-slow" and ("Unique-ID", "leg-slow") in legs.client.filters
+    assert "filter Unique-ID leg-slow" in switch.subscriptions
+    legs.forget("leg-slow")
+    assert ("Unique-ID", "leg-slow") not in legs.client.filters
 
 
 def test_the_dialler_hears_only_its_registered_legs_and_its_own_bgapi_results() -> None:

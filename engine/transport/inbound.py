@@ -210,14 +210,23 @@ class InboundClient:
     def add_filter(self, header: str, value: str) -> None:
         """Let events whose ``header`` is ``value`` through from now on, on this connection and the next.
 
-        Raises :class:`ESLError` when the current connection refuses it or does not answer (its events
-        would not arrive); while disconnected it is only kept, for the next connection."""
+        Waits for FreeSWITCH's reply (so the filter is in force before a command sent on another connection
+        next) but never raises: a filter not answered in time is still applied by FreeSWITCH before any later
+        command on this connection (it reads them in order), one refused is logged, and while disconnected
+        it is kept for the next connection."""
+        frame = codec.event_filter(header, value)  # UnsafeValue for a header or value that is not one word
         self.filters.append((header, value))
-        if self.connected:
-            reply = self._current().send_frame(codec.event_filter(header, value))
-            if not reply.ok:
+        if not self.connected:
+            return
+        try:
+            reply = self._current().send_frame(frame)
+        except ESLError as exc:
+            log.warning("%s: filter %s %s: %s", self.name, header, value, exc)
+            return
+        if not reply.ok:  # not kept: the next connection would fail on it too
+            log.warning("%s: filter %s %s refused: %s", self.name, header, value, reply.reply_text)
+            with contextlib.suppress(ValueError):
                 self.filters.remove((header, value))
-                raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
 
     def remove_filter(self, header: str, value: str) -> None:
         """Undo :meth:`add_filter` (best effort on the current connection: a filter left behind only lets
