@@ -153,7 +153,7 @@ def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_w
         "hotline_call": "call-1",
         "origination_caller_id_number": CALLER,
         "hangup_after_bridge": "true",
-        "park_timeout": "30:ALLOTTED_TIMEOUT",  # FreeSWITCH hangs up a leg nobody bridged
+        "park_timeout": "60:ALLOTTED_TIMEOUT",  # 30 s + the queue's callback ring (30): then FreeSWITCH hangs it up
         "hotline_leg": "true",  # the dialler's connection filters on it (callbacks watch this leg there)
         "hotline_agent": "1001",  # adoption after a restart: whose leg, for which call (no command later)
         "hotline_call_id": "call-1",

@@ -38,6 +38,7 @@ import gevent
 from gevent.event import Event
 
 from engine.acd import commands
+from engine.acd.base import UnknownQueue
 from engine.acd.causes import HANGUP_CAUSES, OFFER_FAILURES, offer_failure
 from engine.acd.core import Acd
 from engine.acd.states import AgentState
@@ -145,8 +146,9 @@ class AcdShell:
         self.bridge_confirm_seconds = bridge_confirm_seconds
         self.reconcile_seconds = reconcile_seconds
         self.originate_margin_seconds = 10.0  # how long past the ring timeout an originate's result may take
-        #: An answered agent leg that nobody bridges within this many seconds is hung up by FreeSWITCH itself
-        #: (``park_timeout``): no phone stays parked, whatever became of the engine or its commands.
+        #: An answered agent leg that nobody bridges within this many seconds (plus the queue's
+        #: ``callback_ring_seconds``: a callback's agent waits parked while the customer's phone rings) is hung up
+        #: by FreeSWITCH itself (``park_timeout``): no phone stays parked, whatever became of the engine.
         self.offer_park_seconds = 30
         self.leg_memory_seconds = leg_memory_seconds
         self.orphans = OrphanLegs(control, metrics, clock, leg_memory_seconds)
@@ -292,6 +294,10 @@ class AcdShell:
         gevent.spawn(self._ring, offer, io, call.caller if call else "")
 
     def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str) -> None:
+        try:
+            parked = self.offer_park_seconds + int(self.acd.queue_config(offer.queue).callback_ring_seconds)
+        except UnknownQueue:
+            parked = self.offer_park_seconds
         variables = {
             "origination_uuid": io.leg,
             "originate_timeout": int(offer.timeout_seconds),
@@ -300,7 +306,7 @@ class AcdShell:
             "hotline_engine": self.run_id,  # whose offer: a restarted engine kills the legs of offers not its own
             "origination_caller_id_number": dialstring.caller_id(caller) if caller else "hotline",
             "hangup_after_bridge": "true",
-            "park_timeout": f"{self.offer_park_seconds}:ALLOTTED_TIMEOUT",
+            "park_timeout": f"{parked}:ALLOTTED_TIMEOUT",
             **adopt_vars.offer_leg_variables(offer.agent_id, offer.call_id),  # for adoption, set from birth
         }
         try:
