@@ -11,7 +11,7 @@ from engine.campaigns.legs import Legs
 from engine.emulator import Emulator, Phone
 from engine.metrics import Metrics
 from engine.transport import InboundClient
-from tests.switch_peer import SILENT, Switch, switch, wait_until
+from tests.switch_peer import PASSWORD, SILENT, Switch, switch, wait_until
 
 
 @pytest.fixture
@@ -105,3 +105,15 @@ def test_the_dialler_hears_only_its_registered_legs_and_its_own_bgapi_results() 
         other.stop()
         legs.orphans.stop_watching()
         emulator.stop()
+
+
+def test_a_leg_registered_while_not_connected_is_filtered_once_connected() -> None:
+    with switch() as fs:
+        client = InboundClient("127.0.0.1", fs.port, PASSWORD, ["BACKGROUND_JOB"], backoff=(0.01, 0.05))
+        legs = Legs(client)
+        legs.register("leg-early")  # not connected yet: kept, not lost
+        client.start(wait=5)
+        try:
+            wait_until(lambda: "filter Unique-ID leg-early" in fs.subscriptions, what="sent once connected")
+        finally:
+            client.stop()

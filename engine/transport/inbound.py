@@ -62,6 +62,7 @@ class InboundClient:
         self.host, self.port, self.password = host, port, password
         self.events = events
         self.filters = list(filters or [])
+        self._filters_sent: set[tuple[str, str]] = set()  # what the newest connection was sent while set up
         self.job_prefix = job_prefix
         self.metrics = metrics
         self.timeout = timeout
@@ -114,10 +115,7 @@ class InboundClient:
                 )
             for name, handler in self._handlers:
                 conn.register_handle(name, handler)
-            for header, value in self.filters:
-                reply = conn.send_frame(codec.event_filter(header, value))
-                if not reply.ok:
-                    raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
+            self._filters_sent = self._send_filters(conn, set())
             reply = conn.send_frame(codec.event_subscribe("plain", self.events))
             if not reply.ok:
                 raise ESLError(f"subscribing to events failed: {reply.reply_text}")
@@ -164,6 +162,10 @@ class InboundClient:
             self._conn = conn
             self.last_error = None
             self._set_up(True)
+            try:  # filters added while this connection was being set up (add_filter only kept them)
+                self._send_filters(conn, self._filters_sent)
+            except ESLError as exc:
+                log.warning("%s: %s", self.name, exc)
             conn.on_closed(lambda _c, closed=closed: (self._set_up(False), closed.set()))  # at once if closed
             self._first_attempt.set()
             log.info("%s: connected to %s", self.name, self.address)
@@ -206,6 +208,17 @@ class InboundClient:
     def execute_async(self, app: str, arg: str, *, uuid_: str) -> AsyncResult:
         """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
         return self._current().execute_async(app, arg, uuid_=uuid_)
+
+    def _send_filters(self, conn: Connection, done: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Send every filter not in ``done``, including any added meanwhile; the filters sent so far."""
+        done = set(done)
+        while todo := [f for f in self.filters if f not in done]:
+            for header, value in todo:
+                done.add((header, value))
+                reply = conn.send_frame(codec.event_filter(header, value))
+                if not reply.ok:
+                    raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
+        return done
 
     def add_filter(self, header: str, value: str) -> None:
         """Let events whose ``header`` is ``value`` through from now on, on this connection and the next.
