@@ -76,7 +76,7 @@ class Legs:
 
     def register(self, uuid: str) -> Leg:
         """Watch ``uuid`` (before originating it, so no event can be missed): FreeSWITCH sends its events
-        here from now on (:meth:`InboundClient.add_filter`: waits for the filter, never raises)."""
+        here from now on (:meth:`InboundClient.add_filter`: written before the leg's originate, never waited for)."""
         self.client.add_filter("Unique-ID", uuid)
         leg = self._legs[uuid] = Leg(uuid)
         return leg

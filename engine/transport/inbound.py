@@ -223,34 +223,37 @@ class InboundClient:
     def add_filter(self, header: str, value: str) -> None:
         """Let events whose ``header`` is ``value`` through from now on, on this connection and the next.
 
-        Waits for FreeSWITCH's reply (so the filter is in force before a command sent on another connection
-        next) but never raises: a filter not answered in time is still applied by FreeSWITCH before any later
-        command on this connection (it reads them in order), one refused is logged, and while disconnected
-        it is kept for the next connection."""
+        Written without waiting for the reply: FreeSWITCH applies a connection's commands in order, so the filter
+        is in force before any command written after it on this connection (a leg's originate), and no caller
+        waits a round trip per leg on a busy switch. One refused is logged and dropped (the next connection would
+        fail on it too); while disconnected it is only kept, for the next connection."""
         frame = codec.event_filter(header, value)  # UnsafeValue for a header or value that is not one word
         self.filters.append((header, value))
-        if not self.connected:
+        conn = self._conn
+        if conn is None or not self.connected:
             return
         try:
-            reply = self._current().send_frame(frame)
-        except ESLError as exc:
-            log.warning("%s: filter %s %s: %s", self.name, header, value, exc)
-            return
-        if not reply.ok:  # not kept: the next connection would fail on it too
+            (waiter,), _ = conn.write_frames([frame])
+        except ESLError:
+            return  # lost meanwhile: the next connection is sent every kept filter
+        waiter.rawlink(lambda result: self._filter_answered(header, value, result))
+
+    def _filter_answered(self, header: str, value: str, result: AsyncResult) -> None:
+        reply = result.value if result.successful() else None
+        if reply is not None and not reply.ok:
             log.warning("%s: filter %s %s refused: %s", self.name, header, value, reply.reply_text)
             with contextlib.suppress(ValueError):
                 self.filters.remove((header, value))
 
     def remove_filter(self, header: str, value: str) -> None:
-        """Undo :meth:`add_filter` (best effort on the current connection: a filter left behind only lets
-        a gone channel's events through)."""
+        """Undo :meth:`add_filter`, without waiting either (a filter left behind only lets a gone channel's
+        events through)."""
         with contextlib.suppress(ValueError):
             self.filters.remove((header, value))
-        if self.connected:
-            try:
-                self._current().send_frame(codec.event_filter_delete(header, value))
-            except ESLError as exc:
-                log.debug("%s: filter delete %s %s: %s", self.name, header, value, exc)
+        conn = self._conn
+        if conn is not None and self.connected:
+            with contextlib.suppress(ESLError):
+                conn.write_frames([codec.event_filter_delete(header, value)])
 
     @property
     def stopped(self) -> bool:
