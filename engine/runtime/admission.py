@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The reasons, in the order they are checked (the first over its limit is the one counted).
 IVR_COUNT_SECONDS = 0.1  # the calls in the IVR, counted at most this often (the lag is sampled as often)
+#: The reasons, in the order they are checked (the first over its limit is the one counted).
 REASONS = ("loop_lag", "pending_commands", "calls_in_ivr")
 
 

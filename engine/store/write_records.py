@@ -139,7 +139,7 @@ def apply_all(session: Session, records: Sequence[AgentStateWrite | CallWrite | 
                     skipped += 1
                     continue
                 stored.add(record.record.uuid)
-                rows.call(session, record, customers_known)
+                rows.call(record, customers_known)
             case SurveyWrite():
                 rows.write()  # in order: the score may be of a call above
                 surveys.record_score(
@@ -165,10 +165,10 @@ class _Rows:
     interactions: list[dict[str, Any]] = field(default_factory=list)
     segments: list[dict[str, Any]] = field(default_factory=list)
 
-    def call(self, session: Session, write: CallWrite, customers_known: set[int]) -> None:
+    def call(self, write: CallWrite, customers_known: set[int]) -> None:
         customer_id = write.customer_id if write.customer_id in customers_known else None
         if customer_id is None and write.customer_number and write.region:
-            found = customers.find_customer_by_number(session, write.customer_number, region=write.region)
+            found = customers.find_customer_by_number(self.session, write.customer_number, region=write.region)
             customer_id = found.id if found else None
         call, interaction = calls.call_rows(
             write.record, kind=write.interaction, customer_id=customer_id, notes=write.notes,
