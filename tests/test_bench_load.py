@@ -91,6 +91,7 @@ def test_without_binaries_the_runner_says_what_is_missing(tmp_path: Path) -> Non
         (["--rates", "five"], "is not a comma-separated list"),
         (["--step-seconds", "601"], "--step-seconds: 1 to 600"),
         (["--sides", "mod_callcenter"], "--sides"),
+        (["--set", "release_socket_in_talk"], "--set: 'release_socket_in_talk' is not SECTION.KEY=VALUE"),
     ],
 )
 def test_unbounded_or_bad_arguments_are_refused(argv: list[str], message: str, capsys) -> None:
@@ -98,6 +99,12 @@ def test_unbounded_or_bad_arguments_are_refused(argv: list[str], message: str, c
         run.main(argv)
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_settings_for_the_engine_are_read_as_json_else_as_text() -> None:
+    assert run.setting("freeswitch.release_socket_in_talk=false") == (("freeswitch", "release_socket_in_talk"), False)
+    assert run.setting("admission.max_lag_ms=250") == (("admission", "max_lag_ms"), 250)
+    assert run.setting("calls.default_flow=load") == (("calls", "default_flow"), "load")
 
 
 METRICS_BEFORE = """\

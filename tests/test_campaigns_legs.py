@@ -121,3 +121,31 @@ def test_a_leg_registered_while_not_connected_is_filtered_once_connected() -> No
             wait_until(lambda: "filter Unique-ID leg-early" in fs.subscriptions, what="sent once connected")
         finally:
             client.stop()
+
+
+def test_a_followed_call_gone_while_the_connection_was_down_is_told_so_after_the_reconnect() -> None:
+    """A released call's hangup could be missed while the dialler's connection was down: after each reconnect,
+    a followed channel FreeSWITCH no longer has is reported gone; one it still has is not."""
+    with switch() as fs:
+        fs.on("api uuid_exists ", lambda line: "true" if line.split()[2] == "call-alive" else "false")
+        legs = Legs(fs.client(events=("BACKGROUND_JOB",)))
+        gone: list[str] = []
+        delivered: list[str] = []
+        for uuid in ("call-alive", "call-gone"):
+            assert legs.follow(uuid, lambda e: delivered.append(e.uuid), lambda u=uuid: gone.append(u), timeout=2)
+        assert "filter Unique-ID call-gone" in fs.subscriptions
+        fs.event("CHANNEL_UNBRIDGE", "call-alive")
+        wait_until(lambda: delivered == ["call-alive"], what="the followed call's event handed over")
+        fs.drop_all()
+        wait_until(lambda: gone == ["call-gone"], what="the gone call reported after the reconnect")
+        legs.unfollow("call-gone")
+        assert ("Unique-ID", "call-gone") not in legs.client.filters
+
+
+def test_following_fails_cleanly_when_freeswitch_does_not_answer_the_filter() -> None:
+    """No reply to the filter in time: not followed (the call keeps its socket), the filter not kept."""
+    with switch() as fs:
+        fs.on("filter Unique-ID call-slow", SILENT)
+        legs = Legs(fs.client(events=("BACKGROUND_JOB",)))
+        assert not legs.follow("call-slow", lambda e: None, lambda: None, timeout=0.2)
+        assert ("Unique-ID", "call-slow") not in legs.client.filters

@@ -91,6 +91,8 @@ def test_caller_is_routed_by_skill_answered_recorded_and_popped(rig):
     assert 'hotline_offers_total{result="answered"} 1.0' in text
     assert 'hotline_esl_command_seconds_count{command="bgapi originate"} 1.0' in text
     assert 'hotline_screen_pops_total{kind="offer"} 1.0' in text
+    # the caller talked with their socket released (FreeSWITCH kept no listener): the hangup came by the relay
+    assert 'hotline_outbound_sockets_released_total{result="released"} 1.0' in text
     m = rig.engine.metrics
     assert m.value("hotline_agents", state="wrap_up") + m.value("hotline_agents", state="ready") == 2
 

@@ -136,3 +136,27 @@ def test_a_manual_dial_on_real_freeswitch(engine: Hotline) -> None:
         cdr = s.scalar(select(Call).where(Call.uuid == placed["call"]))
         assert cdr is not None and (cdr.outcome, cdr.hangup_cause) == ("answered", "SUCCESS"), cdr and cdr.hangup_cause
     assert engine.metrics.value("hotline_agent_dials_total", outcome="answered") == 1
+
+
+def test_a_talking_callers_socket_is_released_and_the_call_still_ends_and_is_recorded(engine: Hotline) -> None:
+    """Once bridged, the caller's outbound socket is closed (FreeSWITCH's listener ends): the bridge is
+    untouched, and the call's end still reaches hotline (through the dialler's connection) and is recorded."""
+    recorded: Queue = Queue()
+    engine.call_recorded.append(recorded.put)
+    engine.backend.agent_action("1001", "login", None)
+    control = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_BRIDGE"))
+    try:
+        a_leg, call_id, agent_leg = caller_with_agent(engine, control)
+        released = lambda: engine.metrics.value("hotline_outbound_sockets_released_total", result="released")  # noqa: E731
+        wait_until(lambda: released() == 1, WAIT, "the caller's socket released")
+        call = next(c for c in engine.outbound.active if c.uuid == call_id)
+        wait_until(lambda: call._receive_events_greenlet.dead, WAIT, "FreeSWITCH closing its side of the socket")
+        assert control.api("uuid_getvar", call_id, "bridge_to").strip() == agent_leg  # still talking
+        control.api("uuid_kill", agent_leg)  # the agent hangs up: FreeSWITCH hangs the caller up
+        trace = recorded.get(timeout=WAIT)
+        wait_until(lambda: not exists(control, a_leg), WAIT, "the caller gone")
+    finally:
+        control.close()
+    assert (trace.uuid, trace.agent_id, trace.outcome) == (call_id, "1001", "answered")
+    assert trace.hangup_cause == "NORMAL_CLEARING" and trace.bridged_at is not None
+    assert engine.metrics.value("hotline_outbound_sockets_released_total", result="kept") == 0

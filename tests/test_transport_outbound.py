@@ -13,7 +13,7 @@ from gevent.queue import Queue
 
 from engine.esl import codec
 from engine.metrics import Metrics
-from engine.transport import ConnectionLost, OutboundCall, OutboundServer
+from engine.transport import ChannelGone, ConnectionLost, OutboundCall, OutboundServer
 from engine.transport.outbound import SESSION_EVENTS
 from tests.acd_rig import wait_until
 from tests.esl_transcripts import load
@@ -237,3 +237,75 @@ def test_a_call_closes_without_the_exit_round_trip_only_once_its_channel_is_gone
     leave.set()
     assert peer.command() == ("" if gone else "exit")
     assert call.hangup_cause == ("NORMAL_CLEARING" if gone else "")
+
+
+def test_a_released_call_is_driven_through_the_relay_and_its_channel_lives_on(server) -> None:
+    """release_socket: FreeSWITCH's listener ends (hotline closes the socket) but the channel is untouched;
+    applications, api commands and the hangup go out on the relay's connection (``sendmsg <uuid>``), the
+    channel's events come back through it, each once, and closing the call stops following the channel."""
+    from engine.campaigns.legs import Legs
+    from engine.emulator import Caller, Emulator, Phone
+
+    results: Queue = Queue()
+
+    def handler(call: OutboundCall) -> None:
+        seen: list[str] = []
+        call.register_handle("*", lambda e: seen.append(e.get("Event-Sequence")))
+        call.execute("answer", timeout=5)
+        bridged = Event()
+        call.register_handle("CHANNEL_BRIDGE", lambda _e: bridged.set())
+        legs.client.bgapi("originate", "{origination_uuid=agent-leg}user/1001", "&park()")
+        call.api("uuid_bridge", call.uuid, "agent-leg")
+        assert bridged.wait(5)  # a socket is released while its caller talks: the bridge ended the socket app
+        assert call.release_socket(legs, timeout=5)
+        wait_until(lambda: all(getattr(c, "channel", None) is None for c in emu.switch.listeners), what="listener gone")
+        done = call.execute("set", "hotline_test=relayed", timeout=5)  # sendmsg <uuid> on the dialler's connection
+        call.api("uuid_setvar", call.uuid, "hotline_api", "relayed")
+        channel = emu.channels[call.uuid]
+        results.put((done.get("variable_hotline_test"), channel.alive, channel.variables.get("hotline_api")))
+        call.hangup("USER_BUSY")
+        assert call.hungup.wait(5)
+        results.put((call.hangup_cause, len(seen) == len(set(seen))))
+
+    srv, _metrics, calls = server(handler)
+    emu = Emulator(password="pw", time_scale=0.01, dialplan={"4000": f"socket 127.0.0.1:{srv.port} async full"})
+    emu.phones["1001"] = Phone("1001", answer_delay=0)
+    emu.start()
+    legs = Legs.connect("127.0.0.1", emu.port, "pw", metrics=Metrics(), timeout=5)
+    legs.client.start(wait=5)
+    try:
+        uuid = emu.place_call(Caller("13800138000", script=[]), "4000")
+        call = calls.get(timeout=10)
+        assert results.get(timeout=10) == ("relayed", True, "relayed")
+        assert results.get(timeout=10) == ("USER_BUSY", True)
+        wait_until(lambda: not call.connected, what="the session's end closing the call")
+        assert ("Unique-ID", uuid) not in legs.client.filters  # no longer followed
+    finally:
+        legs.client.stop()
+        legs.orphans.stop_watching()
+        emu.stop()
+
+
+@pytest.mark.parametrize("complete", [True, False], ids=["hangup-complete-came", "nothing-came"])
+def test_a_hangup_lost_with_the_released_socket_still_ends_the_call(complete: bool) -> None:
+    """FreeSWITCH drops the events it had queued for a socket whose listener ends: a CHANNEL_HANGUP fired just
+    before the relay's filter took effect is lost. The relay asks whether the channel still exists; it does not:
+    the call ends, with the cause of its CHANNEL_HANGUP_COMPLETE when that comes through the relay."""
+    from engine.campaigns.legs import Legs
+    from tests.switch_peer import CALL, switch
+
+    with switch() as fs:
+        fs.on("api uuid_exists ", "false")
+        legs = Legs(fs.client(events=("CHANNEL_HANGUP_COMPLETE",)))
+        outbound, call = fs.call()
+        assert outbound.release_socket(legs, timeout=2)
+        wait_until(lambda: not call.side.open, what="hotline closing the socket")
+        fs.wait_command("api uuid_exists " + CALL)
+        if complete:
+            fs.event("CHANNEL_HANGUP_COMPLETE", CALL, **{"Hangup-Cause": "USER_BUSY"})
+        assert outbound.hungup.wait(5)
+        assert outbound.hangup_cause == ("USER_BUSY" if complete else "")
+        with pytest.raises(ChannelGone):  # nothing can run on a gone channel
+            outbound.execute("playback", "x.wav", timeout=1)
+        outbound.close()
+        assert ("Unique-ID", CALL) not in legs.client.filters

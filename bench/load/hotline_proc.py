@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -56,7 +57,11 @@ def seed(db_url: str, agents: int, phone: str) -> None:
 class HotlineProc:
     """``hotline run`` against the overlay's switch, with ``agents`` agents logged in."""
 
-    def __init__(self, folder: Path, conf: Path, agents: int, phone: str, boot_seconds: float = 60.0) -> None:
+    def __init__(
+        self, folder: Path, conf: Path, agents: int, phone: str, boot_seconds: float = 60.0,
+        settings: Sequence[tuple[tuple[str, ...], object]] = (),
+    ) -> None:  # fmt: skip
+        """``settings``: (path, value) pairs set in the config on top of the kit's (``--set``)."""
         self.folder = folder
         self.db_url = f"sqlite:///{folder / 'hotline.db'}"
         self.http_port = free_port()
@@ -77,6 +82,11 @@ class HotlineProc:
             "tokens": {self.token: {"role": "admin"}},
             "log_level": "INFO",
         }
+        for path, value in settings:
+            section = config
+            for part in path[:-1]:
+                section = section.setdefault(part, {})
+            section[path[-1]] = value
         config_file = folder / "hotline.yaml"
         config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
         seed(self.db_url, agents, phone)

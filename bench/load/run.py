@@ -245,6 +245,19 @@ HEADER = (
 )
 
 
+def setting(text: str) -> tuple[tuple[str, ...], object]:
+    """``section.key=value`` as (path, value): the value read as JSON (true, 5, "x"), else as text."""
+    key, sep, raw = text.partition("=")
+    path = tuple(part for part in key.strip().split(".") if part)
+    if not sep or not path:
+        raise ValueError(f"{text!r} is not SECTION.KEY=VALUE")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return path, value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.load.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="5,10,15,20", help="calls per second of each step (default 5,10,15,20)")
@@ -256,7 +269,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--phone", default="phone_answer", choices=sipp.PHONES)
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, SIPp statistics)")
     parser.add_argument("--json", type=Path, help="also write every step's figures to this file")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="a hotline setting for the run, e.g. freeswitch.release_socket_in_talk=false (JSON value, else text)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    try:
+        args.settings = [setting(text) for text in args.set]
+    except ValueError as exc:
+        parser.error(f"--set: {exc}")
     try:
         args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
     except ValueError:
@@ -317,7 +338,7 @@ def fresh_step(side: str, rate: float, args: argparse.Namespace, freeswitch: str
         watch.start()
         if side == "hotline":
             (folder / "hotline").mkdir()
-            hotline = HotlineProc(folder / "hotline", conf, args.agents, PHONE)
+            hotline = HotlineProc(folder / "hotline", conf, args.agents, PHONE, settings=args.settings)
         number = BASELINE_NUMBER if side == "baseline" else vars_value(conf, "hotline_number")
         switch = f"127.0.0.1:{vars_value(conf, 'sip_port')}"
         return run_step(side, rate, args, sipp_bin, fs, watch, hotline, folder, number, switch)

@@ -4,26 +4,37 @@ Outbound legs are originated with ``bgapi`` (the result arrives as BACKGROUND_JO
 controlled with ``sendmsg <uuid>`` executes (completion matched by Application-UUID). Hangups, mod_avmd's
 ``avmd::beep`` and RECORD_STOP (an AMD audit sample is complete) arrive as events, routed here to the leg that
 waits for them: nothing polls.
+
+The same connection carries the calls whose outbound socket was released while they talk
+(:meth:`~engine.transport.outbound.OutboundCall.release_socket`; :meth:`Legs.follow`): their commands go out
+as ``sendmsg <uuid>`` and ``api`` here, and their events are handed back to the call.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import gevent
 from gevent.event import AsyncResult
 
 from engine.esl.codec import DEFAULT_LIMITS, Event, Limits
 from engine.metrics import Metrics
 from engine.runtime.orphans import OrphanLegs
-from engine.transport import InboundClient
+from engine.transport import Connection, ESLError, InboundClient
 from engine.transport.connection import new_prefix
+from engine.transport.outbound import SESSION_EVENTS
+
+log = logging.getLogger(__name__)
 
 DIALLER_EVENTS = [
     "BACKGROUND_JOB",
     "CHANNEL_EXECUTE_COMPLETE",
     "CHANNEL_HANGUP_COMPLETE",
     "RECORD_STOP",
-    "CUSTOM",
+    *(name for name in SESSION_EVENTS if name != "CHANNEL_EXECUTE_COMPLETE"),  # a released call's (follow)
+    "CUSTOM",  # last: FreeSWITCH takes every word after CUSTOM as a subclass
     "avmd::beep",
 ]
 #: What FreeSWITCH sends this connection of the events above (ESL ``filter``: an event passes when one of
@@ -59,9 +70,12 @@ class Legs:
         self._legs: dict[str, Leg] = {}
         self.orphans = OrphanLegs(client, metrics)
         self.reconcile_seconds = 30.0
+        self._followed: dict[str, tuple[Callable[[Event], None], Callable[[], None]]] = {}
         client.on_event("CHANNEL_HANGUP_COMPLETE", self._hangup)
         client.on_event("CUSTOM", self._custom)
         client.on_event("RECORD_STOP", self._record_stop)
+        client.on_event("*", self._relay)
+        client.on_connected(self._recheck_followed)
 
     @classmethod
     def connect(
@@ -90,6 +104,56 @@ class Legs:
         appears later (counted in ``hotline_orphan_legs_killed_total``)."""
         self.orphans.release(uuid, cause, "command_timeout")
         self.orphans.watch(lambda: self.reconcile_seconds)
+
+    # ---- calls whose socket was released (engine.transport.outbound.Relay) ----------------------
+
+    def follow(self, uuid: str, deliver: Callable[[Event], None], gone: Callable[[], None], timeout: float) -> bool:
+        """Hand channel ``uuid``'s events to ``deliver`` from now on; True once FreeSWITCH sends them here
+        (its filter's reply came within ``timeout``), False (nothing followed) otherwise. ``gone`` is called
+        when, after a reconnect, FreeSWITCH no longer knows the channel (its hangup may have been missed)."""
+        self._followed[uuid] = (deliver, gone)
+        if self.client.add_filter("Unique-ID", uuid, wait=timeout):
+            return True
+        self.unfollow(uuid)
+        return False
+
+    def unfollow(self, uuid: str) -> None:
+        if self._followed.pop(uuid, None) is not None:
+            self.client.remove_filter("Unique-ID", uuid)
+
+    def connection(self) -> Connection:
+        return self.client.connection()
+
+    def _relay(self, event: Event) -> None:
+        followed = self._followed.get(event.get("Unique-ID"))
+        if followed is not None:
+            followed[0](event)
+
+    def recheck(self, uuid: str, grace: float = 1.0) -> None:
+        """Ask FreeSWITCH (in the background) whether followed channel ``uuid`` still exists; when it does not,
+        its hangup may have been missed: ``gone`` is called, after ``grace`` seconds for the CHANNEL_HANGUP_COMPLETE
+        (it carries the cause) to arrive first. ``uuid_exists`` is false from the start of a channel's hangup."""
+        gevent.spawn(self._check_one, uuid, grace)
+
+    def _check_one(self, uuid: str, grace: float) -> None:
+        followed = self._followed.get(uuid)
+        if followed is None:
+            return
+        try:
+            exists = self.client.api("uuid_exists", uuid).strip() == "true"
+        except ESLError as exc:
+            log.info("dialler: uuid_exists %s: %s", uuid, exc)
+            return
+        if exists:
+            return
+        gevent.sleep(grace)
+        if self._followed.get(uuid) is followed:  # still followed: no hangup came
+            followed[1]()
+
+    def _recheck_followed(self) -> None:
+        """After a reconnect: a followed channel FreeSWITCH no longer has hung up while nobody listened."""
+        for uuid in list(self._followed):
+            self.recheck(uuid)
 
     def execute(self, leg: Leg, app: str, arg: str = "") -> AsyncResult:
         """Start ``app`` on the leg; the result is set with its CHANNEL_EXECUTE_COMPLETE event."""

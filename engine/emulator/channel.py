@@ -439,7 +439,9 @@ class Channel:
     def park(self, until: gevent.event.Event | None = None) -> None:
         """``switch_ivr_park``: handle queued messages until the channel hangs up, or ``until`` is set
         (the socket application's listener is gone: CF_CONTROLLED cleared; an application running
-        then plays on, as in FreeSWITCH, and the park ends after it)."""
+        then plays on, as in FreeSWITCH, and the park ends after it). A ``uuid_bridge`` ends the socket
+        application in FreeSWITCH; the park after the bridge (``park_after_bridge``) is a new one, which a
+        listener that left during the bridge no longer ends (one leaving later still does)."""
         expires, cause = self._park_timeout()
         self.parked = True
         self.event("CHANNEL_PARK")
@@ -451,9 +453,12 @@ class Channel:
             if expires is not None:
                 wait = max(0.0, min(wait if wait is not None else 1e9, expires - time.monotonic()))
             try:
-                self.handle(self.queue.get(timeout=wait))
+                msg = self.queue.get(timeout=wait)
             except gevent.queue.Empty:
                 continue
+            self.handle(msg)
+            if msg.kind == "bridge" and until is not None and until.is_set():
+                until = None
         self.parked = False
         self.event("CHANNEL_UNPARK")
 

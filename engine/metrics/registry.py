@@ -208,6 +208,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.sockets_released = Counter(
+            "hotline_outbound_sockets_released",
+            "Calls bridged to an agent whose outbound socket was released (result=released) or kept because the "
+            "dialler connection could not take them (result=kept)",
+            ["result"],
+            registry=r,
+        )
         self.calls_turned_away = Counter(
             "hotline_calls_turned_away",
             "New inbound calls turned away because the engine was behind (the dialplan's fallback took them)",

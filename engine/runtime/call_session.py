@@ -41,6 +41,7 @@ from engine.runtime.drain import HandOn, hand_on
 from engine.runtime.ivr_executor import IvrExecutor
 from engine.runtime.queue_exit import QueueExit
 from engine.transport import ESLError, OutboundCall
+from engine.transport.outbound import Relay
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class SessionServices:
     music_on_hold: str
     post_call_flow: str | None
     hold_chunk_seconds: float = 20.0  # hold music is sent in chunks: losing the socket ends it (docs/operations.md)
+    relay: Relay | None = None  # takes a bridged caller's commands and events once their socket is released
 
 
 class CallSession:
@@ -303,6 +305,7 @@ class CallSession:
             return message
         t.outcome, t.agent_id, t.bridged_at = "answered", message.agent_id, now()
         self._mark_bridged()
+        self._release_socket()
         transfer = self._talk()
         self.s.acd.call_ended(t.uuid)
         if transfer is not None and not self.call.hungup.is_set():
@@ -323,6 +326,16 @@ class CallSession:
             self.call.api("uuid_setvar_multi", self.trace.uuid, adopt_vars.encode(variables))
         except (ESLError, UnsafeValue) as exc:  # the call goes on; only its adoption after a restart is lost
             log.warning("%s: adoption variables not set: %s", self.call.name, exc)
+
+    def _release_socket(self) -> None:
+        """While the caller talks, FreeSWITCH keeps no listener thread for their socket
+        (:meth:`OutboundCall.release_socket`): the session goes on through the relay. Not with a post-call
+        flow: its ``park_after_bridge`` park would end if the listener left just as the bridge ended."""
+        relay = self.s.relay
+        if relay is None or self.s.post_call_flow or self.call.released or self.call.hungup.is_set():
+            return
+        released = self.call.release_socket(relay)
+        self.s.metrics.sockets_released.labels("released" if released else "kept").inc()
 
     def _talk(self) -> TransferCall | None:
         """Until the caller or the agent hangs up; the agent's transfer, if they made one. While the

@@ -160,7 +160,7 @@ class Hotline:
         )
         self.outbound.admit.lag.listeners.append(self.metrics.loop_lag.observe)  # one lag monitor
         fs = config.freeswitch
-        legs = Legs.connect(
+        legs = self.legs = Legs.connect(
             fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout, limits=fs.esl_limits()
         )
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
@@ -309,6 +309,7 @@ class Hotline:
             music_on_hold=self.config.calls.music_on_hold,
             post_call_flow=self.config.calls.post_call_flow,
             hold_chunk_seconds=self.config.continuity.hold_chunk_seconds,
+            relay=self.legs if self.config.freeswitch.release_socket_in_talk else None,
         )
         CallSession(call, services).run()
 

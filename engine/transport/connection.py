@@ -181,9 +181,7 @@ class Connection(esl.ESLProtocol):
             raise codec.ESLProtocolError(f"{item.reason}: {item.raw[:80]!r}")
         ctype = item.content_type
         if ctype.startswith("text/event-"):  # the stream is nearly all events: tested first
-            event = codec.parse_event(item, self.limits)
-            self._match(event)
-            self._batch.append(event)
+            self._accept_event(codec.parse_event(item, self.limits))
         elif ctype in ("command/reply", "api/response"):
             self._flush()
             if self._replies:
@@ -201,6 +199,11 @@ class Connection(esl.ESLProtocol):
             self._batch.append(codec.parse_event(item))
         elif ctype == "text/rude-rejection":
             log.error("%s: FreeSWITCH refused the connection (ACL): %s", self.name, item.body.strip())
+
+    def _accept_event(self, event: codec.Event) -> None:
+        """One event read: wake whoever waits on it, and queue it for the handlers."""
+        self._match(event)
+        self._batch.append(event)
 
     def _match(self, event: codec.Event) -> None:
         name = event.name
@@ -340,7 +343,7 @@ class Connection(esl.ESLProtocol):
         waiter: AsyncResult = AsyncResult()
         self._executions[event_uuid] = waiter
         try:
-            reply = self.send_frame(codec.execute(app, arg, event_uuid=event_uuid, uuid=uuid_))
+            reply = self.send_frame(codec.execute(app, arg, event_uuid=event_uuid, uuid=self._target(uuid_)))
             if not reply.ok:
                 raise CommandFailed(f"{app}: {reply.reply_text}")
             return waiter.get(timeout=timeout)
@@ -360,7 +363,8 @@ class Connection(esl.ESLProtocol):
         for app, _ in steps:
             self._check_channel(app, uuid_)
         ids = [new_id() for _ in steps]
-        frames = [codec.execute(app, arg, event_uuid=i, uuid=uuid_) for (app, arg), i in zip(steps, ids, strict=True)]
+        target = self._target(uuid_)
+        frames = [codec.execute(app, arg, event_uuid=i, uuid=target) for (app, arg), i in zip(steps, ids, strict=True)]
         waiters: list[AsyncResult] = []
         for event_uuid in ids:
             waiters.append(AsyncResult())
@@ -377,6 +381,10 @@ class Connection(esl.ESLProtocol):
                     self._executions.pop(later, None)
                 raise CommandFailed(f"{app}: {reply.reply_text}")
         return waiters
+
+    def _target(self, uuid_: str) -> str:
+        """The channel a ``sendmsg`` names: ``uuid_``, or none (this socket's own channel)."""
+        return uuid_
 
     def _check_channel(self, app: str, uuid_: str) -> None:
         """An application for this socket's own channel after its hangup would never complete: refuse it

@@ -194,20 +194,21 @@ class InboundClient:
         """Commands sent on the current connection and not answered yet (0 when disconnected)."""
         return self._conn.pending if self._conn is not None and self._conn.connected else 0
 
-    def _current(self) -> Connection:
+    def connection(self) -> Connection:
+        """The current connection; :class:`ConnectionLost` while there is none."""
         if not self.connected or self._conn is None:
             raise ConnectionLost(f"not connected to FreeSWITCH at {self.address}")
         return self._conn
 
     def api(self, cmd: str, *args: str, timeout: float | None = None) -> str:
-        return self._current().api(cmd, *args, timeout=timeout)
+        return self.connection().api(cmd, *args, timeout=timeout)
 
     def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
-        return self._current().bgapi(cmd, *args, timeout=timeout)
+        return self.connection().bgapi(cmd, *args, timeout=timeout)
 
     def execute_async(self, app: str, arg: str, *, uuid_: str) -> AsyncResult:
         """Start an application on channel ``uuid_`` (``sendmsg <uuid>``); the result is its completion."""
-        return self._current().execute_async(app, arg, uuid_=uuid_)
+        return self.connection().execute_async(app, arg, uuid_=uuid_)
 
     def _send_filters(self, conn: Connection, done: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Send every filter not in ``done``, including any added meanwhile; the filters sent so far."""
@@ -220,23 +221,32 @@ class InboundClient:
                     raise ESLError(f"event filter {header} {value} refused: {reply.reply_text}")
         return done
 
-    def add_filter(self, header: str, value: str) -> None:
+    def add_filter(self, header: str, value: str, *, wait: float | None = None) -> bool:
         """Let events whose ``header`` is ``value`` through from now on, on this connection and the next.
 
         Written without waiting for the reply: FreeSWITCH applies a connection's commands in order, so the filter
         is in force before any command written after it on this connection (a leg's originate), and no caller
         waits a round trip per leg on a busy switch. One refused is logged and dropped (the next connection would
-        fail on it too); while disconnected it is only kept, for the next connection."""
+        fail on it too); while disconnected it is only kept, for the next connection.
+
+        With ``wait`` (seconds), for events another connection carries until now: True once FreeSWITCH
+        accepted it, False when it did not within ``wait`` or there is no connection (it stays kept)."""
         frame = codec.event_filter(header, value)  # UnsafeValue for a header or value that is not one word
         self.filters.append((header, value))
         conn = self._conn
         if conn is None or not self.connected:
-            return
+            return wait is None
         try:
             (waiter,), _ = conn.write_frames([frame])
         except ESLError:
-            return  # lost meanwhile: the next connection is sent every kept filter
+            return wait is None  # lost meanwhile: the next connection is sent every kept filter
         waiter.rawlink(lambda result: self._filter_answered(header, value, result))
+        if wait is None:
+            return True
+        try:
+            return bool(waiter.get(timeout=wait).ok)
+        except (gevent.Timeout, ESLError):
+            return False
 
     def _filter_answered(self, header: str, value: str, result: AsyncResult) -> None:
         reply = result.value if result.successful() else None

@@ -30,12 +30,12 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from gevent import socket
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 from gevent.server import StreamServer
 
 from engine.esl import codec
 from engine.metrics import Metrics
-from engine.transport.connection import CommandTimeout, Connection, ConnectionLost, ESLError
+from engine.transport.connection import ChannelGone, CommandTimeout, Connection, ConnectionLost, ESLError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,18 @@ class NotFreeSwitch(ESLError):
     """The peer of an outbound socket did not start like FreeSWITCH."""
 
 
+class Relay(Protocol):
+    """An inbound connection that can carry a call's commands and events once its socket is released
+    (:meth:`OutboundCall.release_socket`; the dialler's connection, engine/campaigns/legs.py)."""
+
+    def follow(
+        self, uuid: str, deliver: Callable[[codec.Event], None], gone: Callable[[], None], timeout: float
+    ) -> bool: ...
+    def unfollow(self, uuid: str) -> None: ...
+    def recheck(self, uuid: str) -> None: ...
+    def connection(self) -> Connection: ...
+
+
 class OutboundCall(Connection):
     """One call's outbound socket: the channel's data and control of that channel."""
 
@@ -85,14 +97,98 @@ class OutboundCall(Connection):
         self.channel = codec.Frame()  # connect's reply: the channel's data, each header decoded when read
         self.hungup = Event()
         self.hangup_cause = ""
+        self._relay: Relay | None = None  # set by release_socket: commands and events go through it
+        self._seen: set[str] = set()  # Event-Sequence of the events delivered since the release began
+        self._finished = False
         self.register_handle("CHANNEL_HANGUP", self._on_hangup)
+        self.register_handle("CHANNEL_HANGUP_COMPLETE", self._on_hangup)  # a released call's (the relay's)
         self.register_handle("CONNECTION_CLOSED", self._on_hangup)
 
     def _on_hangup(self, event: codec.Event) -> None:
-        if event.name == "CHANNEL_HANGUP" and event.uuid != self.uuid:
+        if event.name != "CONNECTION_CLOSED" and event.uuid != self.uuid:
             return
         self.hangup_cause = self.hangup_cause or event.get("Hangup-Cause")
+        self._relayed_gone()
         self.hungup.set()
+
+    # ---- releasing the socket while the call talks -------------------------------------------
+
+    def release_socket(self, relay: Relay, timeout: float | None = None) -> bool:
+        """Hand the call's commands and events over to ``relay`` and close the socket; False (nothing
+        changed) when the call is over or ``relay`` could not take it within ``timeout``.
+
+        FreeSWITCH runs a listener thread per outbound socket that wakes every 20 ms while idle: about
+        1.1 ms of the switch's CPU per call-second (300 idle sockets took a third of a core), so a call
+        that talks for minutes should not keep one. The channel is not touched: FreeSWITCH leaves a
+        channel alone when its listener ends without ``resume``, and a bridge does not depend on the
+        socket application (uuid_bridge ended it). Events read on both paths while the release is under
+        way are delivered once (by Event-Sequence). An event FreeSWITCH queued for the socket just before
+        the relay's filter took effect can be dropped with the listener (it sends its queue only between
+        reads): the relay then asks whether the channel still exists (:meth:`Relay.recheck`), and a
+        hangup missed that way still ends the call, its cause from CHANNEL_HANGUP_COMPLETE."""
+        if self._relay is not None or self.hungup.is_set() or self.channel_gone or not self.connected:
+            return False
+        self._relay = relay
+        if not relay.follow(self.uuid, self._relayed, self._relayed_gone, self.timeout if timeout is None else timeout):
+            self._relay = None
+            self._seen.clear()
+            return False
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)  # FreeSWITCH's listener ends; it closes its side, our reader stops
+        relay.recheck(self.uuid)
+        return True
+
+    @property
+    def released(self) -> bool:
+        return self._relay is not None
+
+    def _relayed(self, event: codec.Event) -> None:
+        self._accept_event(event)
+        self._flush()
+
+    def _relayed_gone(self) -> None:
+        """The released channel is gone (its hangup, or FreeSWITCH no longer knows it): nothing waits on it."""
+        if self._relay is None:
+            return
+        self.channel_gone = True
+        self._fail(self._executions, ChannelGone(f"{self.name}: the channel has hung up"))
+        self.hungup.set()
+
+    def _accept_event(self, event: codec.Event) -> None:
+        if self._relay is not None:
+            sequence = event.get("Event-Sequence")
+            if sequence:
+                if sequence in self._seen:
+                    return  # read on the socket and through the relay while the release was under way
+                self._seen.add(sequence)
+        super()._accept_event(event)
+
+    def _dispatch(self, item: codec.Frame | codec.MalformedFrame) -> None:
+        if self._relay is not None and isinstance(item, codec.Frame) and item.content_type == "text/disconnect-notice":
+            return  # the listener's goodbye after release_socket: the channel lives on
+        super()._dispatch(item)
+
+    def _lost(self, reason: str = "") -> None:
+        if self._relay is not None and not self._finished:  # the released socket closing: the call goes on
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            return
+        super()._lost(reason)
+
+    def write_frames(self, frames: Sequence[bytes]) -> tuple[list[AsyncResult], float]:
+        if self._relay is None:
+            return super().write_frames(frames)
+        if not self.connected:
+            raise ConnectionLost(f"{self.name}: not connected")
+        return self._relay.connection().write_frames(frames)
+
+    def _target(self, uuid_: str) -> str:
+        return uuid_ or (self.uuid if self._relay is not None else "")
+
+    def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
+        if self._relay is None:
+            return super().bgapi(cmd, *args, timeout=timeout)
+        return self._relay.connection().bgapi(cmd, *args, timeout=timeout)
 
     def handshake(self, timeout: float | None = None) -> None:
         """``connect``, then :func:`session_commands` in one write: afterwards the channel's data is in
@@ -141,7 +237,13 @@ class OutboundCall(Connection):
     def close(self) -> None:
         """Close; once the hangup and FreeSWITCH's disconnect notice came (the channel is gone, the socket
         only lingers for events no session reads), without the ``exit`` round trip: FreeSWITCH ends a
-        lingering socket's listener when the socket closes."""
+        lingering socket's listener when the socket closes. A released call stops following its channel."""
+        if self._relay is not None:
+            if not self._finished:
+                self._finished = True
+                self._relay.unfollow(self.uuid)
+                self._lost()
+            return
         if self.channel_gone and self.hungup.is_set():
             self.abort("")
             return
@@ -152,7 +254,7 @@ class OutboundCall(Connection):
         if self.hungup.is_set() or not self.connected:
             return
         try:
-            self.send_frame(codec.hangup(cause))
+            self.send_frame(codec.hangup(cause, self._target("")))
         except ESLError as exc:
             log.info("%s: hangup not sent: %s", self.name, exc)
 
