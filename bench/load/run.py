@@ -65,6 +65,7 @@ class Step:
     esl_timeouts: int = 0
     turned_away: int = 0  # hotline_calls_turned_away_total over the step (admission control: the fallback took them)
     refused: int = 0  # hotline_outbound_refused_total over the step (no channel data in time: the fallback took them)
+    released: int = 0  # callers whose outbound socket was released while they talked (FreeSWITCH kept no listener)
     other_cores: float = 0.0  # CPU used meanwhile by everything but FreeSWITCH and hotline (SIPp, other work), in cores
     log_summary: list[str] = field(default_factory=list)
 
@@ -116,14 +117,16 @@ def p99_ms(buckets: list[tuple[float, float]], count: float) -> float | None:
     return float("inf")
 
 
-def counter_delta(before: str, after: str, name: str) -> float:
+def counter_delta(before: str, after: str, name: str, **labels: str) -> float:
+    """How much counter ``name`` (its samples with ``labels``, all by default) grew from ``before`` to ``after``."""
+
     def total(text: str) -> float:
         return sum(
             s.value
             for f in text_string_to_metric_families(text)
             if f.name == name
             for s in f.samples
-            if s.name in (name, f"{name}_total")
+            if s.name in (name, f"{name}_total") and labels.items() <= s.labels.items()
         )
 
     return total(after) - total(before)
@@ -174,9 +177,10 @@ def run_step(
     calls = max(1, round(rate * args.step_seconds))
     callers = sipp.callers(
         sipp_bin, folder, f"{name}-callers", scenario=args.caller, switch=switch, number=number, rate=rate,
-        calls=calls, sip_port=CALLER_PORT, media_port=6200, control_port=8902, timeout=args.step_seconds + 90,
+        calls=calls, sip_port=CALLER_PORT, media_port=6200, control_port=8902,
+        timeout=args.step_seconds + 90 + args.talk_seconds, stay_ms=round(args.talk_seconds * 1000),
     )  # fmt: skip
-    if callers.wait(args.step_seconds + 120) is None:
+    if callers.wait(args.step_seconds + 120 + args.talk_seconds) is None:
         callers.stop()
     fs_cpu = fs.cpu_seconds() - fs_cpu0
     busy, elapsed = machine_busy_seconds() - busy0, time.monotonic() - started
@@ -195,6 +199,7 @@ def run_step(
         step.esl_timeouts = int(counter_delta(metrics0, metrics1, "hotline_esl_command_timeouts"))
         step.turned_away = int(counter_delta(metrics0, metrics1, "hotline_calls_turned_away"))
         step.refused = int(counter_delta(metrics0, metrics1, "hotline_outbound_refused"))
+        step.released = int(counter_delta(metrics0, metrics1, "hotline_outbound_sockets_released", result="released"))
         # a command that timed out is never observed by the histogram: count it as slower than every bucket
         buckets, replied = histogram_deltas(metrics0, metrics1, "hotline_esl_command_seconds")
         step.esl_p99_ms = p99_ms(buckets, replied + step.esl_timeouts)
@@ -267,6 +272,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sides", default="baseline,hotline", help="baseline, hotline or both (default both)")
     parser.add_argument("--caller", default="caller_talk", choices=sipp.CALLERS)
     parser.add_argument("--phone", default="phone_answer", choices=sipp.PHONES)
+    parser.add_argument("--talk-seconds", type=float, default=11.0, help="how long a caller stays after keying (11)")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, SIPp statistics)")
     parser.add_argument("--json", type=Path, help="also write every step's figures to this file")
     parser.add_argument(
@@ -286,8 +292,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--rates: 1 to {MAX_RATES} rates, each above 0 and at most 100 cps")
     if not 1 <= args.step_seconds <= MAX_STEP_SECONDS:
         parser.error(f"--step-seconds: 1 to {MAX_STEP_SECONDS}")
-    if not 0 <= args.settle <= 300 or not 1 <= args.agents <= 2000:
-        parser.error("--settle: 0 to 300 s; --agents: 1 to 2000")
+    if not 0 <= args.settle <= 300 or not 1 <= args.agents <= 2000 or not 0 <= args.talk_seconds <= 600:
+        parser.error("--settle: 0 to 300 s; --agents: 1 to 2000; --talk-seconds: 0 to 600")
     args.sides = [s.strip() for s in args.sides.split(",") if s.strip()]
     if not args.sides or any(s not in SIDES for s in args.sides):
         parser.error(f"--sides: a comma-separated list of {', '.join(SIDES)}")
@@ -311,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                 step = fresh_step(side, rate, args, freeswitch, sipp_bin, root / f"{side}-{rate:g}cps")
                 steps.append(step)
                 print(row(step), flush=True)
+                if side == "hotline":
+                    print(f"    sockets released while talking: {step.released}", flush=True)
                 for line in step.log_summary:
                     print(f"    hotline log: {line}", flush=True)
     except (KitError, OSError) as exc:
