@@ -506,7 +506,9 @@ def test_an_adopted_call_freeswitch_still_has_stays_bridged_after_a_reconnect(ma
     assert dict(rig.shell.agent_legs) == {"call-9": "leg-9"}
     rig.shell.start()
     rig.switch.drop_all()  # FreeSWITCH restarts
-    wait_until(lambda: "api uuid_exists leg-9" in rig.switch.commands, what="the adopted call reconfirmed")
+    wait_until(lambda: "api uuid_exists leg-9" in rig.switch.commands, what="the adopted call's legs asked")
+    # and its answer applied: a command seen is not its reply read (the clock below won on a loaded machine)
+    wait_until(lambda: rig.shell.acd.snapshot().calls["call-9"].confirmed, what="the adopted call reconfirmed")
     rig.clock.now += 11  # past the ACD's reconfirm time
     rig.shell.apply(rig.shell.acd.tick)
     assert rig.state("1009") is AgentState.ON_CALL

@@ -95,6 +95,7 @@ class OutboundCall(Connection):
     ) -> None:
         super().__init__(sock, name="outbound", metrics=metrics, timeout=timeout, limits=limits)
         self.channel = codec.Frame()  # connect's reply: the channel's data, each header decoded when read
+        self.uuid = ""  # the channel's Unique-ID, once connect's reply came (read on every event: kept)
         self.hungup = Event()
         self.hangup_cause = ""
         self._relay: Relay | None = None  # set by release_socket: commands and events go through it
@@ -209,15 +210,12 @@ class OutboundCall(Connection):
         if reply.content_type != "command/reply" or not reply.ok or not reply.get("Unique-ID"):
             raise NotFreeSwitch(f"reply to connect is not a channel's data: {reply.content_type!r}")
         self.channel = reply
+        self.uuid = reply.get("Unique-ID", "")
         self.name = f"call {self.uuid}"
         try:
             self.send_frames(session_commands(self.uuid), timeout)  # in one write: FreeSWITCH answers them in order
         except CommandTimeout:  # a switch this slow gets the call back: its fallback runs, as for a late connect
             raise NotFreeSwitch(f"no reply to the event subscription within {timeout or self.timeout:g} s") from None
-
-    @property
-    def uuid(self) -> str:
-        return self.channel.get("Unique-ID", "")
 
     @property
     def caller_number(self) -> str:
