@@ -153,7 +153,7 @@ def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_w
         "hotline_call": "call-1",
         "origination_caller_id_number": CALLER,
         "hangup_after_bridge": "true",
-        "park_timeout": "60:ALLOTTED_TIMEOUT",  # 30 s + the queue's callback ring (30): then FreeSWITCH hangs it up
+        "park_timeout": "30:ALLOTTED_TIMEOUT",  # nobody bridged it in 30 s: FreeSWITCH hangs it up
         "hotline_leg": "true",  # the dialler's connection filters on it (callbacks watch this leg there)
         "hotline_agent": "1001",  # adoption after a restart: whose leg, for which call (no command later)
         "hotline_call_id": "call-1",
@@ -634,3 +634,13 @@ def test_reconciliation_runs_by_itself_and_leaves_owned_legs_alone(make_rig) -> 
     kills = [c for c in rig.switch.commands if c.startswith("api uuid_kill")]
     assert any(c.endswith(" NORMAL_CLEARING") and c.split()[2] not in ringing for c in kills)
     assert ringing and not any(leg in c for c in kills for leg in ringing)  # bridged to 1002: hotline's
+
+
+def test_a_callbacks_offer_leg_waits_parked_while_the_customer_rings(make_rig) -> None:
+    """A callback's agent answers first, then waits parked while the customer's phone rings: their leg's
+    park_timeout is 30 s plus the queue's callback ring time (30 here), not the 30 s of an inbound call's offer."""
+    rig = make_rig()
+    rig.shell.apply(lambda now: rig.shell.acd.add_callback("cb-1", "sales", 0, now, now, caller=CALLER))
+    variables, contact = rig.originate()
+    assert contact == "user/1001" and variables["hotline_call"] == "cb-1"
+    assert variables["park_timeout"] == "60:ALLOTTED_TIMEOUT"

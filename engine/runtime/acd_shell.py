@@ -26,6 +26,7 @@ FreeSWITCH still lists: a leg whose originate reply timed out may only appear af
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -146,8 +147,8 @@ class AcdShell:
         self.bridge_confirm_seconds = bridge_confirm_seconds
         self.reconcile_seconds = reconcile_seconds
         self.originate_margin_seconds = 10.0  # how long past the ring timeout an originate's result may take
-        #: An answered agent leg that nobody bridges within this many seconds (plus the queue's
-        #: ``callback_ring_seconds``: a callback's agent waits parked while the customer's phone rings) is hung up
+        #: An answered agent leg that nobody bridges within this many seconds (a callback's: plus the queue's
+        #: ``callback_ring_seconds``, as its agent waits parked while the customer's phone rings) is hung up
         #: by FreeSWITCH itself (``park_timeout``): no phone stays parked, whatever became of the engine.
         self.offer_park_seconds = 30
         self.leg_memory_seconds = leg_memory_seconds
@@ -291,13 +292,13 @@ class AcdShell:
             pop = {**info.pop, "phase": "offer", "waited_seconds": round(self.clock() - call.enqueued_at, 3)}
             self.hub.publish(offer.agent_id, "screen_pop", pop, sticky=True)
             self.metrics.screen_pops.labels("offer").inc()
-        gevent.spawn(self._ring, offer, io, call.caller if call else "")
+        gevent.spawn(self._ring, offer, io, call.caller if call else "", call is not None and call.callback)
 
-    def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str) -> None:
-        try:
-            parked = self.offer_park_seconds + int(self.acd.queue_config(offer.queue).callback_ring_seconds)
-        except UnknownQueue:
-            parked = self.offer_park_seconds
+    def _ring(self, offer: commands.Offer, io: _OfferIO, caller: str, callback: bool = False) -> None:
+        parked = self.offer_park_seconds
+        if callback:  # the agent waits parked while the customer's phone rings
+            with contextlib.suppress(UnknownQueue):
+                parked += int(self.acd.queue_config(offer.queue).callback_ring_seconds)
         variables = {
             "origination_uuid": io.leg,
             "originate_timeout": int(offer.timeout_seconds),
