@@ -88,3 +88,25 @@ def test_a_campaign_call_a_person_answered_is_recorded_by_the_same_builder(tmp_p
         assert interactions(rig, "leg-live") == [("outbound", "1001", ada, "campaign spring")]
         assert cdr(rig, "leg-machine") is None and cdr(rig, "leg-busy") is None
         assert interactions(rig, "leg-machine") == [] and interactions(rig, "leg-busy") == []
+
+
+def test_agent_state_changes_made_moments_apart_keep_their_order_in_the_log() -> None:
+    """Each change is stamped from two clocks read one after the other; when the ACD's clock is read late for the
+    second change (the writer's thread took the GIL in between), its stamp would come before the first's."""
+    from engine.acd import commands
+    from engine.acd.states import AgentState
+    from engine.metrics import Metrics
+    from engine.runtime.records import CallRecords
+
+    submitted: list[Any] = []
+
+    class Writer:
+        def submit(self, write: Any, done: Any = None) -> None:
+            submitted.append(write)
+
+    readings = iter([100.0, 100.01])  # the second read 10 ms late: its change, made at 100.0001, looks older
+    records = CallRecords(Writer(), None, None, Metrics(), region="CN", acd_clock=lambda: next(readings))  # type: ignore[arg-type]
+    records.record_agent_state(commands.AgentStateChanged("1001", AgentState.READY, AgentState.BREAK, "lunch", 100.0))
+    records.record_agent_state(commands.AgentStateChanged("1001", AgentState.BREAK, AgentState.READY, "", 100.0001))
+    assert [w.state for w in submitted] == ["break", "ready"]
+    assert submitted[0].at < submitted[1].at

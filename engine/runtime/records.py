@@ -65,6 +65,7 @@ class CallRecords:
         self.writer, self.holds, self.segments, self.metrics = writer, holds, segments, metrics
         self.region, self.acd_clock, self.clock = region, acd_clock, clock
         self.call_recorded: list[RecordedListener] = []
+        self._last_state_at: dict[str, datetime] = {}  # agent id -> the stamp of their last state change
 
     def record_call(self, trace: CallTrace) -> None:
         """An inbound call ended (its session, an adopted call's watch): its CDR and interaction."""
@@ -130,6 +131,12 @@ class CallRecords:
         """Queue the change stamped with when the ACD made it, not when the writer commits it (later:
         off the loop, or after a database outage)."""
         at = datetime.now(UTC) - timedelta(seconds=max(0.0, self.acd_clock() - change.at))
+        # the two clocks are read one after the other (the writer's thread may take the GIL in between): changes
+        # made microseconds apart keep their order in the agent's log
+        last = self._last_state_at.get(change.agent_id)
+        if last is not None and at <= last:
+            at = last + timedelta(microseconds=1)
+        self._last_state_at[change.agent_id] = at
         write = AgentStateWrite(agent_id=change.agent_id, state=str(change.new), reason=change.reason or None, at=at)
         self.writer.submit(write)
 
