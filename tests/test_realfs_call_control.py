@@ -59,6 +59,14 @@ def disposition(control: Connection, uuid: str) -> str:
         return ""
 
 
+def records_with_1001_ready(engine: Hotline) -> Queue:
+    """Agent 1001 logged in; the queue receives each call hotline records."""
+    recorded: Queue = Queue()
+    engine.call_recorded.append(recorded.put)
+    engine.backend.agent_action("1001", "login", None)
+    return recorded
+
+
 def caller_with_agent(engine: Hotline, control: Connection) -> tuple[str, str, str]:
     """A loopback caller through the main flow to agent 1001: (the A leg, the call, the agent's leg)."""
     executed: Queue = Queue()
@@ -80,9 +88,7 @@ def caller_with_agent(engine: Hotline, control: Connection) -> tuple[str, str, s
 
 
 def test_listen_hostile_values_and_a_blind_transfer_on_real_freeswitch(engine: Hotline) -> None:
-    recorded: Queue = Queue()
-    engine.call_recorded.append(recorded.put)
-    engine.backend.agent_action("1001", "login", None)
+    recorded = records_with_1001_ready(engine)
     control = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_BRIDGE"))
     try:
         a_leg, call_id, agent_leg = caller_with_agent(engine, control)
@@ -141,9 +147,7 @@ def test_a_manual_dial_on_real_freeswitch(engine: Hotline) -> None:
 def test_a_talking_callers_socket_is_released_and_the_call_still_ends_and_is_recorded(engine: Hotline) -> None:
     """Once bridged, the caller's outbound socket is closed (FreeSWITCH's listener ends): the bridge is
     untouched, and the call's end still reaches hotline (through the dialler's connection) and is recorded."""
-    recorded: Queue = Queue()
-    engine.call_recorded.append(recorded.put)
-    engine.backend.agent_action("1001", "login", None)
+    recorded = records_with_1001_ready(engine)
     control = esl_connect(("CHANNEL_EXECUTE", "CHANNEL_BRIDGE"))
     try:
         a_leg, call_id, agent_leg = caller_with_agent(engine, control)
