@@ -174,7 +174,8 @@ def test_person_nobody_takes_hears_the_message_within_two_seconds_and_is_counted
 
 
 def test_machine_gets_the_message_after_the_beep_when_the_rule_says_leave_message(rig):
-    rig.emulator.parties[MACHINE] = CalledParty(MACHINE, "machine", greeting_seconds=6)
+    # records for 1,000 emulated seconds (10 s real): a loaded machine's dialler still finds it on the line
+    rig.emulator.parties[MACHINE] = CalledParty(MACHINE, "machine", greeting_seconds=6, record_seconds=1000)
     for number in (LIVE, BUSY, LISTED):
         rig.emulator.parties[number] = CalledParty(number, "no_answer")
     _create(rig, "voicemail", amd_rule="leave_message", machine_message="campaign/spring-offer.wav")

@@ -197,7 +197,11 @@ class OutboundDial:
         """Execute ``app`` on the leg; its completion event, or None when the leg hung up or time ran out."""
         if self.leg.hangup.ready():
             return None
-        done = self.legs.execute(self.leg, app, arg)
+        try:
+            done = self.legs.execute(self.leg, app, arg)
+        except CommandFailed as exc:  # "-ERR invalid session id": the leg hung up before its event arrived
+            log.info("campaign %s: %s not run on %s: %s", self.dial.campaign, app, self.dial.leg, exc)
+            return None
         first = gevent.wait([done, self.leg.hangup], timeout=timeout, count=1)
         return done.get() if done in first and not self.leg.hangup.ready() else None
 
