@@ -118,10 +118,12 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         record_call: Callable[[CallTrace], None] | None = None,
         request_callback: Callable[[CallbackRequest], int] | None = None,
         customer_pop: Callable[[str], tuple[dict | None, list[dict]]] | None = None,
+        flow: str = MAIN,
+        lookup: Callable[[str, str], dict] = lambda _k, _v: {},
     ) -> Rig:
         flows_dir = tmp_path / "flows"
         flows_dir.mkdir(exist_ok=True)
-        (flows_dir / "main.yaml").write_text(MAIN)
+        (flows_dir / "main.yaml").write_text(flow)
         flows = load_flows(flows_dir)
         rings: list[AsyncResult] = []
 
@@ -159,7 +161,7 @@ def make_rig(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             executor=lambda call: IvrExecutor(
                 call,
                 FakeTts(),
-                lambda _k, _v: {},
+                lookup,
                 tmp_path / "recordings",
                 Speech(),
                 tmp_path / "fax",
@@ -365,6 +367,34 @@ def test_a_call_whose_socket_is_lost_while_queued_is_recorded_once_without_waiti
     assert rig.shell.acd.position(CALL) is None and CALL not in rig.shell.inboxes
     assert rig.state("1001") is AgentState.READY  # the ringing offer was withdrawn
     assert rig.metrics.value("hotline_calls_total", outcome="abandoned") == 1
+
+
+FIND_CALLER = """\
+flow: main
+nodes:
+  find:
+    lookup: customer
+    not_found: stranger
+    next: known
+  known:
+    hangup: NORMAL_CLEARING
+    outcome: self_served
+  stranger:
+    hangup: NORMAL_CLEARING
+    outcome: self_served
+"""
+
+
+@pytest.mark.parametrize("customer", [None, {"id": 4, "name": "Ada", "tier": "vip", "open_tickets": []}])
+def test_the_flows_customer_lookup_is_the_read_made_when_the_call_arrived(make_rig, customer) -> None:
+    """One CRM read per call for the caller, known or not: the flow's ``lookup: customer`` reuses it."""
+    asked: list[tuple[str, str]] = []
+    rig = make_rig(
+        flow=FIND_CALLER, customer_pop=lambda _n: (customer, []), lookup=lambda k, v: asked.append((k, v)) or {}
+    )
+    trace = rig.trace()
+    assert asked == []
+    assert trace.ivr_path == ["main/find", "main/known" if customer else "main/stranger"]
 
 
 def test_an_engine_error_is_recorded_once_as_failed_and_still_raised(make_rig) -> None:

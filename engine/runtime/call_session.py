@@ -166,8 +166,8 @@ class CallSession:
         variables = {"customer_tier": customer["tier"] if customer else "unknown"}
         flow_name = self.s.flow_for(self.trace.destination)
         executor = self.s.executor(self.call)
-        if customer:  # the flow's `lookup: customer` of the caller is this same read: not asked twice
-            executor.remember("customer", self.trace.caller, customer)
+        # the flow's `lookup: customer` of the caller is this same read (an unknown caller's too): not asked twice
+        executor.remember("customer", self.trace.caller, customer or {})
         if place is None:
             action: a.Action = self._run_flow(flows[flow_name], executor, variables)
         else:  # taken back after a restart: its place, not the IVR again (engine/runtime/reclaim.py)
