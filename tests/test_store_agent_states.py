@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from engine.store.agent_states import append_agent_state, latest_states, list_agent_states
+from engine.store.agent_states import (
+    agent_state_row,
+    append_agent_state,
+    insert_agent_states,
+    latest_states,
+    list_agent_states,
+)
 from engine.store.agents import create_agent, remove_agent
 from engine.store.errors import InvalidInput, NotFound
 
@@ -79,3 +86,30 @@ def test_latest_states_give_each_agents_last_change_by_time_then_by_row(session:
     latest = latest_states(session, ["1001", "1002", "1003"])
     found = {a: (c.state, c.reason) for a, c in latest.items()}
     assert found == {"1001": ("break", "lunch"), "1002": ("on_call", None)}
+
+
+def test_agents_found_once_are_not_asked_for_again_and_unknown_ones_are_still_refused(session: Session) -> None:
+    create_agent(session, "1001", name="Ann", contact="user/1001")
+    session.commit()
+    known: set[str] = set()
+    queries: list[str] = []
+    listen = "before_cursor_execute"
+
+    def watch(_conn, _cursor, statement: str, *_rest) -> None:
+        queries.append(statement)
+
+    event.listen(session.get_bind(), listen, watch)
+    try:
+        insert_agent_states(session, [agent_state_row("1001", "available", reason=None, at=T0)], known)
+        asked = [q for q in queries if q.lstrip().upper().startswith("SELECT")]
+        assert known == {"1001"} and len(asked) == 1
+        queries.clear()
+        later = T0 + timedelta(seconds=1)
+        insert_agent_states(session, [agent_state_row("1001", "busy", reason=None, at=later)], known)
+        assert [q for q in queries if q.lstrip().upper().startswith("SELECT")] == []
+        with pytest.raises(NotFound):
+            insert_agent_states(session, [agent_state_row("9999", "available", reason=None, at=T0)], known)
+    finally:
+        event.remove(session.get_bind(), listen, watch)
+    assert known == {"1001"}
+    assert [change.state for change in list_agent_states(session, "1001")] == ["available", "busy"]

@@ -39,13 +39,19 @@ def agent_state_row(agent_id: str, state: str, *, reason: str | None, at: dateti
     }
 
 
-def insert_agent_states(session: Session, rows: Sequence[dict[str, object]]) -> None:
+def insert_agent_states(session: Session, rows: Sequence[dict[str, object]], known: set[str] | None = None) -> None:
     """Log many state changes (rows of :func:`agent_state_row`, kept in their order) with one statement
-    and one query for their agents; raises NotFound naming the first unknown agent (nothing written)."""
+    and one query for their agents; raises NotFound naming the first unknown agent (nothing written).
+
+    ``known``: agents already found by an earlier call, not asked again (found ones are added to it). The
+    database writer keeps one: agents change state several times a call, and the query was a seventh of
+    its work. An agent removed since may still log a change (its log outlives it anyway)."""
     if not rows:
         return
-    wanted = {str(row["agent_id"]) for row in rows}
-    known = set(session.scalars(select(Agent.id).where(Agent.id.in_(wanted))))
+    known = set() if known is None else known
+    wanted = {str(row["agent_id"]) for row in rows} - known
+    if wanted:
+        known.update(session.scalars(select(Agent.id).where(Agent.id.in_(wanted))))
     for row in rows:
         if row["agent_id"] not in known:
             raise NotFound("agent", row["agent_id"])

@@ -107,12 +107,20 @@ def decode(line: bytes) -> Entry:
     return ENTRY.validate_json(line, strict=False)
 
 
-def apply(session: Session, record: AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite) -> bool:
+def apply(
+    session: Session,
+    record: AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite,
+    known_agents: set[str] | None = None,
+) -> bool:
     """Add the record's rows to ``session``'s transaction; False when it was already stored (skipped)."""
-    return apply_all(session, [record]) == 0
+    return apply_all(session, [record], known_agents) == 0
 
 
-def apply_all(session: Session, records: Sequence[AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite]) -> int:
+def apply_all(
+    session: Session,
+    records: Sequence[AgentStateWrite | CallWrite | SurveyWrite | RecordingWrite],
+    known_agents: set[str] | None = None,
+) -> int:
     """Add the records' rows to ``session``'s transaction, in their order, in few statements: one query
     for the calls already stored, one for their customers, one for the agents, then one multi-row
     INSERT per table (the writer's thread holds the GIL for Python work: row-by-row ORM flushes made it
@@ -120,8 +128,9 @@ def apply_all(session: Session, records: Sequence[AgentStateWrite | CallWrite | 
     in ``records``).
 
     Raises what the row checks raise: InvalidInput / NotFound for a record the database refuses.
+    ``known_agents``: agents found by earlier calls (:func:`~engine.store.agent_states.insert_agent_states`).
     """
-    rows = _Rows(session)
+    rows = _Rows(session, set() if known_agents is None else known_agents)
     calls_in = [r for r in records if isinstance(r, CallWrite)]
     uuids = {w.record.uuid for w in calls_in}
     stored = set(session.scalars(select(Call.uuid).where(Call.uuid.in_(uuids)))) if uuids else set()
@@ -160,6 +169,7 @@ class _Rows:
     """Rows gathered for multi-row INSERTs, written in foreign-key order."""
 
     session: Session
+    known_agents: set[str]
     states: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     interactions: list[dict[str, Any]] = field(default_factory=list)
@@ -179,7 +189,7 @@ class _Rows:
         self.segments.extend(segments.segment_rows(write.record.uuid, write.segments))
 
     def write(self) -> None:
-        agent_states.insert_agent_states(self.session, self.states)
+        agent_states.insert_agent_states(self.session, self.states, self.known_agents)
         for table, rows in (
             (Call.__table__, self.calls),
             (Interaction.__table__, self.interactions),

@@ -124,6 +124,7 @@ class Writer:
         self._went_down = Event()  # set while the database is unavailable: stop() does not wait for it
         self._file_lock = BoundedSemaphore()
         self._pool = ThreadPool(1)
+        self._known_agents: set[str] = set()  # agents the database had: their state rows skip the query
         self._greenlets: list[gevent.Greenlet] = []
         self._stopped = False
         self.up = True
@@ -349,7 +350,7 @@ class Writer:
         result = BatchResult()
         try:
             with self.sessions.begin() as s:
-                skipped = apply_all(s, [e.record for e in batch])
+                skipped = apply_all(s, [e.record for e in batch], self._known_agents)
             result.written, result.skipped = len(batch), skipped
             return result
         except Exception as exc:
@@ -359,7 +360,7 @@ class Writer:
         for entry in batch:
             try:
                 with self.sessions.begin() as s:
-                    result.skipped += not apply(s, entry.record)
+                    result.skipped += not apply(s, entry.record, self._known_agents)
             except Exception as exc:
                 if unavailable(exc):
                     result.failed = exc
