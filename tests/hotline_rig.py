@@ -126,8 +126,9 @@ def start_rig(
         "tokens": tokens,
         "speech": {"asr": "detect_speech"},  # the emulator recognises the callers' scripted words
         # admission control has its own tests (tests/test_runtime_admission.py); here a test machine busy with
-        # other work (event-loop lag of seconds) must not turn the test's calls away to a fallback it lacks
-        "admission": {"max_loop_lag_seconds": 60.0},
+        # other work (event-loop lag of seconds, replies seconds late) must not turn the test's calls away to a
+        # fallback it lacks, nor tests that hold the emulator's api replies
+        "admission": {"max_loop_lag_seconds": 60.0, "max_reply_wait_seconds": 60.0},
     }
     if flows_dir is not None:
         overrides["flows_dir"] = str(flows_dir)

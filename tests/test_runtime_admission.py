@@ -17,8 +17,10 @@ from engine.metrics import Metrics
 from engine.runtime.admission import Admission, Limits, Load, decide
 from engine.runtime.loop_lag import LoopLag
 from engine.transport import OutboundCall, OutboundServer
+from tests.acd_rig import acd_rig, wait_until
+from tests.hotline_rig import HOTLINE_NUMBER
 
-LIMITS = Limits(max_loop_lag_seconds=0.5, max_pending_commands=50, max_calls_in_ivr=200)
+LIMITS = Limits(max_loop_lag_seconds=0.5, max_pending_commands=50, max_calls_in_ivr=200, max_reply_wait_seconds=2.0)
 CALM = Load(loop_lag_seconds=0.01, pending_commands=0, calls_in_ivr=3)
 
 
@@ -26,7 +28,9 @@ CALM = Load(loop_lag_seconds=0.01, pending_commands=0, calls_in_ivr=3)
     ("load", "expected"),
     [
         (CALM, None),
-        (Load(0.5, 50, 200), None),  # at every limit: still taken (over it is behind)
+        (Load(0.5, 50, 200, 2.0), None),  # at every limit: still taken (over it is behind)
+        (Load(0.0, 3, 0, 2.1), "reply_wait"),  # FreeSWITCH answers late: few commands, one waiting long
+        (Load(0.0, 51, 0, 9.0), "pending_commands"),
         (Load(0.51, 0, 0), "loop_lag"),
         (Load(0.0, 51, 0), "pending_commands"),
         (Load(0.0, 0, 201), "calls_in_ivr"),
@@ -143,3 +147,27 @@ def test_the_lag_monitor_sees_a_blocked_event_loop() -> None:
         assert lag.sustained < 0.25  # one stall is not a sustained lag
     finally:
         lag.stop()
+
+
+
+def test_a_switch_that_answers_late_has_new_calls_turned_away_until_it_catches_up(tmp_path, db_url) -> None:
+    """FreeSWITCH short of CPU answers commands late long before they pile up: the engine reads how long
+    its oldest command has waited on the control (or dialler) connection and hands new calls to the
+    dialplan's fallback meanwhile."""
+    config = {"admission": {"max_reply_wait_seconds": 0.3}}
+    with acd_rig(tmp_path, db_url, {}, {}, config=config) as rig:
+        emu, control, metrics = rig.emulator, rig.engine.control, rig.engine.metrics
+        fallback = [("set", "hotline_fallback=true"), ("answer", ""), ("hangup", "")]
+        emu.dialplan[HOTLINE_NUMBER] = [*emu.dialplan[HOTLINE_NUMBER], *fallback]
+        emu.switch.api_open.clear()  # the switch stops answering api commands
+        held = gevent.spawn(control.api, "status")
+        wait_until(lambda: control.reply_wait > 0.3, timeout=10, what="a reply awaited over 0.3 s")
+        uuid = emu.place_call(Caller("13800138000", script=[]), HOTLINE_NUMBER)
+        emu.switch.wait_until(lambda: _fallback_ran(emu, uuid), timeout=10)
+        assert metrics.value("hotline_calls_turned_away_total", reason="reply_wait") == 1
+        emu.switch.api_open.set()  # caught up: the reply comes, the next call is taken
+        assert "UP" in held.get(timeout=10) and control.reply_wait == 0.0
+        taken = emu.place_call(Caller("13800138001", script=[]), HOTLINE_NUMBER)
+        wait_until(lambda: any(c.uuid == taken for c in rig.engine.outbound.active), what="the call taken")
+        assert not _fallback_ran(emu, taken)
+        assert metrics.value("hotline_calls_turned_away_total", reason="reply_wait") == 1

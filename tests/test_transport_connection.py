@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gevent
 import pytest
 from gevent import socket
@@ -46,6 +48,31 @@ def test_api_replies_match_commands_in_order_and_latency_is_measured(connect):
     assert conn.api("status") == "echo status\n"
     assert conn.api("version") == "echo version\n"
     assert metrics.value("hotline_esl_command_seconds_count", command="api status") == 1
+
+
+def test_reply_wait_is_the_age_of_the_oldest_unanswered_command(connect):
+    got, release = gevent.event.Event(), gevent.event.Event()
+
+    def script(peer: PeerConnection) -> None:
+        peer.read_command()
+        peer.read_command()
+        got.set()
+        release.wait()
+        peer.send(codec.api_response("first\n"))
+        peer.send(codec.api_response("second\n"))
+
+    conn, _ = connect(script)
+    assert conn.reply_wait == 0.0
+    first = gevent.spawn(conn.api, "first")
+    got_first_at = time.perf_counter()
+    second = gevent.spawn(conn.api, "second")
+    assert got.wait(5)
+    waited = conn.reply_wait
+    assert 0.0 < waited <= time.perf_counter() - got_first_at + 0.5 and conn.pending == 2
+    assert conn.reply_wait >= waited  # it keeps growing while the oldest waits
+    release.set()
+    assert first.get(timeout=5) == "first\n" and second.get(timeout=5) == "second\n"
+    assert conn.reply_wait == 0.0 and conn.pending == 0
 
 
 def test_api_error_raises_with_freeswitch_text(connect):

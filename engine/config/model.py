@@ -70,6 +70,7 @@ class AdmissionSettings(_Section):
     max_loop_lag_seconds: float = Field(0.5, gt=0)
     max_pending_commands: int = Field(50, ge=1)
     max_calls_in_ivr: int = Field(200, ge=1)
+    max_reply_wait_seconds: float = Field(2.0, gt=0)
 
 
 class Listen(_Section):

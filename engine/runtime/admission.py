@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 IVR_COUNT_SECONDS = 0.1  # the calls in the IVR, counted at most this often (the lag is sampled as often)
 #: The reasons, in the order they are checked (the first over its limit is the one counted).
-REASONS = ("loop_lag", "pending_commands", "calls_in_ivr")
+REASONS = ("loop_lag", "pending_commands", "reply_wait", "calls_in_ivr")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Load:
     loop_lag_seconds: float  # the event loop's sustained lag (engine.runtime.loop_lag)
     pending_commands: int  # ESL commands sent on the control connection and not yet answered
     calls_in_ivr: int  # calls on an outbound socket that are not (yet) the ACD's
+    reply_wait_seconds: float = 0.0  # how long the oldest unanswered command (control or dialler) has waited
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Limits:
     max_loop_lag_seconds: float
     max_pending_commands: int
     max_calls_in_ivr: int
+    max_reply_wait_seconds: float
 
 
 def decide(load: Load, limits: Limits) -> str | None:
@@ -53,6 +55,8 @@ def decide(load: Load, limits: Limits) -> str | None:
         return "loop_lag"
     if load.pending_commands > limits.max_pending_commands:
         return "pending_commands"
+    if load.reply_wait_seconds > limits.max_reply_wait_seconds:
+        return "reply_wait"
     if load.calls_in_ivr > limits.max_calls_in_ivr:
         return "calls_in_ivr"
     return None
@@ -80,8 +84,10 @@ class Admission:
 
     @classmethod
     def of(cls, engine: Hotline) -> Admission:
-        """The engine's admission: its loop lag, its control connection's pending commands, and the
-        calls on its outbound sockets that the ACD does not hold (in the IVR), against ``admission``."""
+        """The engine's admission: its loop lag, its control connection's pending commands, how long
+        FreeSWITCH has kept the control and dialler connections waiting for a reply (a switch short of
+        CPU answers late long before commands pile up), and the calls on its outbound sockets that the
+        ACD does not hold (in the IVR), against ``admission``."""
         settings, lag = engine.config.admission, LoopLag()
 
         counted = [-1.0, 0]  # when the calls in the IVR were last counted (monotonic), and how many
@@ -91,11 +97,17 @@ class Admission:
             if at - counted[0] >= IVR_COUNT_SECONDS:  # a walk over every live call: not for each new call
                 held = engine.acd.acd.has_call  # queued, parked or talking: the ACD holds it
                 counted[:] = [at, sum(1 for call in engine.outbound.active if not held(call.uuid))]
-            load = Load(lag.sustained, engine.control.pending, int(counted[1]))
+            wait = max(engine.control.reply_wait, engine.legs.client.reply_wait)
+            load = Load(lag.sustained, engine.control.pending, int(counted[1]), wait)
             counted[1] += 1  # until the next count, each call asked about counts as one more in the IVR
             return load
 
-        limits = Limits(settings.max_loop_lag_seconds, settings.max_pending_commands, settings.max_calls_in_ivr)
+        limits = Limits(
+            settings.max_loop_lag_seconds,
+            settings.max_pending_commands,
+            settings.max_calls_in_ivr,
+            settings.max_reply_wait_seconds,
+        )
         return cls(probe, limits, engine.metrics, lag)
 
     def start(self) -> None:
@@ -115,8 +127,9 @@ class Admission:
             return None
         if not self._burst:
             log.warning(
-                "admission: turning new calls away (%s): loop lag %.3f s, %d ESL commands pending, %d calls in the IVR",
-                reason, load.loop_lag_seconds, load.pending_commands, load.calls_in_ivr,
+                "admission: turning new calls away (%s): loop lag %.3f s, %d ESL commands pending, oldest reply "
+                "awaited %.3f s, %d calls in the IVR",
+                reason, load.loop_lag_seconds, load.pending_commands, load.reply_wait_seconds, load.calls_in_ivr,
             )  # fmt: skip
         self._burst += 1
         if self.metrics:

@@ -122,6 +122,7 @@ class Connection(esl.ESLProtocol):
         self._parser = codec.FrameParser(limits)
         self._batch: list[codec.Event] = []  # events of the current read, not yet handed to the dispatcher
         self._replies: deque[AsyncResult] = deque()
+        self._sent_at: deque[float] = deque()  # when each command awaiting a reply was written (perf_counter)
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
         self._closed_callbacks: list[Callable[[Connection], None]] = []
@@ -185,6 +186,7 @@ class Connection(esl.ESLProtocol):
         elif ctype in ("command/reply", "api/response"):
             self._flush()
             if self._replies:
+                self._sent_at.popleft()
                 self._replies.popleft().set(item)
             else:
                 log.warning("%s: reply with no command pending: %r", self.name, item.reply_text)
@@ -226,6 +228,7 @@ class Connection(esl.ESLProtocol):
         error = ConnectionLost(f"{self.name}: connection closed" + (f": {reason}" if reason else ""))
         replies = dict(enumerate(self._replies))
         self._replies.clear()
+        self._sent_at.clear()
         for waiters in (replies, self._jobs, self._executions):
             self._fail(waiters, error)
         self._esl_event_queue.put((CLOSED,))
@@ -258,6 +261,12 @@ class Connection(esl.ESLProtocol):
         """Commands sent and not answered yet (a ``bgapi`` counts until its reply, not its result)."""
         return len(self._replies)
 
+    @property
+    def reply_wait(self) -> float:
+        """Seconds the oldest command still awaiting its reply has waited (0.0 with none): how far behind
+        FreeSWITCH is on this connection, whatever the commands' timeouts."""
+        return time.perf_counter() - self._sent_at[0] if self._sent_at else 0.0
+
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback`` once the connection closes (at once if it already has)."""
         if self.connected:
@@ -285,6 +294,7 @@ class Connection(esl.ESLProtocol):
         waiters = [AsyncResult() for _ in frames]
         self._replies.extend(waiters)
         started = time.perf_counter()
+        self._sent_at.extend(started for _ in frames)
         try:
             self.sock.sendall(frames[0] if len(frames) == 1 else b"".join(frames))
         except OSError as exc:

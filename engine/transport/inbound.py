@@ -194,6 +194,11 @@ class InboundClient:
         """Commands sent on the current connection and not answered yet (0 when disconnected)."""
         return self._conn.pending if self._conn is not None and self._conn.connected else 0
 
+    @property
+    def reply_wait(self) -> float:
+        """Seconds the oldest unanswered command on the current connection has waited (0.0 when none)."""
+        return self._conn.reply_wait if self._conn is not None and self._conn.connected else 0.0
+
     def connection(self) -> Connection:
         """The current connection; :class:`ConnectionLost` while there is none."""
         if not self.connected or self._conn is None:
