@@ -46,7 +46,8 @@ def test_machine_verdict_is_sampled_labelled_human_and_counted_as_an_abandon(rig
         {
             # patient: waiting 10 emulated seconds for an agent is only 0.1 s of a loaded machine's time
             LIVE: CalledParty(LIVE, "live", talk_seconds=40, patience_seconds=1000),
-            WRONG: CalledParty(WRONG, "live", amd_says="MACHINE"),  # a person AMD takes for a machine
+            # a person AMD takes for a machine; patient too: the dialler, not a loaded machine, ends the call
+            WRONG: CalledParty(WRONG, "live", amd_says="MACHINE", patience_seconds=1000),
             BUSY: CalledParty(BUSY, "busy"),
         }
     )

@@ -62,7 +62,7 @@ def test_campaign_connects_people_handles_machines_and_never_dials_dnc(rig):
         {
             # patient: waiting 10 emulated seconds for an agent is only 0.1 s of a loaded machine's time
             LIVE: CalledParty(LIVE, "live", talk_seconds=40, patience_seconds=1000),
-            MACHINE: CalledParty(MACHINE, "machine"),
+            MACHINE: CalledParty(MACHINE, "machine", record_seconds=1000),  # on the line until hung up on
             BUSY: CalledParty(BUSY, "busy"),
             LISTED: CalledParty(LISTED, "live"),
         }
