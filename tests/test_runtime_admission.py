@@ -152,7 +152,7 @@ def test_the_lag_monitor_sees_a_blocked_event_loop() -> None:
 
 def test_a_switch_that_answers_late_has_new_calls_turned_away_until_it_catches_up(tmp_path, db_url) -> None:
     """FreeSWITCH short of CPU answers commands late long before they pile up: the engine reads how long
-    its oldest command has waited on the control (or dialler) connection and hands new calls to the
+    its oldest command has waited on the control connection and hands new calls to the
     dialplan's fallback meanwhile."""
     config = {"admission": {"max_reply_wait_seconds": 0.3}}
     with acd_rig(tmp_path, db_url, {}, {}, config=config) as rig:

@@ -36,7 +36,7 @@ class Load:
     loop_lag_seconds: float  # the event loop's sustained lag (engine.runtime.loop_lag)
     pending_commands: int  # ESL commands sent on the control connection and not yet answered
     calls_in_ivr: int  # calls on an outbound socket that are not (yet) the ACD's
-    reply_wait_seconds: float = 0.0  # how long the oldest unanswered command (control or dialler) has waited
+    reply_wait_seconds: float = 0.0  # how long the oldest unanswered command on the control connection has waited
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,11 @@ class Admission:
     @classmethod
     def of(cls, engine: Hotline) -> Admission:
         """The engine's admission: its loop lag, its control connection's pending commands, how long
-        FreeSWITCH has kept the control and dialler connections waiting for a reply (a switch short of
-        CPU answers late long before commands pile up), and the calls on its outbound sockets that the
-        ACD does not hold (in the IVR), against ``admission``."""
+        FreeSWITCH has kept the control connection waiting for a reply (a switch short of CPU answers late
+        long before commands pile up; the control connection carries a new call's offer and bridge, while
+        the dialler's, the relay of talking callers, can lag alone: measured, counting it turned away calls
+        that could be served), and the calls on its outbound sockets that the ACD does not hold (in the
+        IVR), against ``admission``."""
         settings, lag = engine.config.admission, LoopLag()
 
         counted = [-1.0, 0]  # when the calls in the IVR were last counted (monotonic), and how many
@@ -97,8 +99,7 @@ class Admission:
             if at - counted[0] >= IVR_COUNT_SECONDS:  # a walk over every live call: not for each new call
                 held = engine.acd.acd.has_call  # queued, parked or talking: the ACD holds it
                 counted[:] = [at, sum(1 for call in engine.outbound.active if not held(call.uuid))]
-            wait = max(engine.control.reply_wait, engine.legs.client.reply_wait)
-            load = Load(lag.sustained, engine.control.pending, int(counted[1]), wait)
+            load = Load(lag.sustained, engine.control.pending, int(counted[1]), engine.control.reply_wait)
             counted[1] += 1  # until the next count, each call asked about counts as one more in the IVR
             return load
 
