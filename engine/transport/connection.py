@@ -121,8 +121,7 @@ class Connection(esl.ESLProtocol):
         self.limits = limits
         self._parser = codec.FrameParser(limits)
         self._batch: list[codec.Event] = []  # events of the current read, not yet handed to the dispatcher
-        self._replies: deque[AsyncResult] = deque()
-        self._sent_at: deque[float] = deque()  # when each command awaiting a reply was written (perf_counter)
+        self._replies: deque[tuple[AsyncResult, float]] = deque()  # awaiting a reply, and when written (perf_counter)
         self._jobs: dict[str, AsyncResult] = {}
         self._executions: dict[str, AsyncResult] = {}
         self._closed_callbacks: list[Callable[[Connection], None]] = []
@@ -186,8 +185,7 @@ class Connection(esl.ESLProtocol):
         elif ctype in ("command/reply", "api/response"):
             self._flush()
             if self._replies:
-                self._sent_at.popleft()
-                self._replies.popleft().set(item)
+                self._replies.popleft()[0].set(item)
             else:
                 log.warning("%s: reply with no command pending: %r", self.name, item.reply_text)
         elif ctype == "auth/request":
@@ -226,9 +224,8 @@ class Connection(esl.ESLProtocol):
         self.connected = False
         self._run = False
         error = ConnectionLost(f"{self.name}: connection closed" + (f": {reason}" if reason else ""))
-        replies = dict(enumerate(self._replies))
+        replies = {n: waiter for n, (waiter, _) in enumerate(self._replies)}
         self._replies.clear()
-        self._sent_at.clear()
         for waiters in (replies, self._jobs, self._executions):
             self._fail(waiters, error)
         self._esl_event_queue.put((CLOSED,))
@@ -265,7 +262,7 @@ class Connection(esl.ESLProtocol):
     def reply_wait(self) -> float:
         """Seconds the oldest command still awaiting its reply has waited (0.0 with none): how far behind
         FreeSWITCH is on this connection, whatever the commands' timeouts."""
-        return time.perf_counter() - self._sent_at[0] if self._sent_at else 0.0
+        return time.perf_counter() - self._replies[0][1] if self._replies else 0.0
 
     def on_closed(self, callback: Callable[[Connection], None]) -> None:
         """Call ``callback`` once the connection closes (at once if it already has)."""
@@ -292,9 +289,8 @@ class Connection(esl.ESLProtocol):
         if not self.connected:
             raise ConnectionLost(f"{self.name}: not connected")
         waiters = [AsyncResult() for _ in frames]
-        self._replies.extend(waiters)
         started = time.perf_counter()
-        self._sent_at.extend(started for _ in frames)
+        self._replies.extend((waiter, started) for waiter in waiters)
         try:
             self.sock.sendall(frames[0] if len(frames) == 1 else b"".join(frames))
         except OSError as exc:
