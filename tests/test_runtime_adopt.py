@@ -246,3 +246,26 @@ def test_only_offer_legs_of_another_engine_run_are_stale(crashed, engine) -> Non
     own_leg, old_leg = (emu.commands.run("originate", dial).split()[1] for dial in (mine, theirs))
     stale = hotline.adoption.survey().stale_offers
     assert old_leg in stale and own_leg not in stale
+
+
+def test_a_channel_freeswitch_did_not_describe_in_time_is_read_again_before_anyone_is_restored(
+    crashed, tmp_path: Path, db_url: str
+) -> None:
+    """Under load FreeSWITCH can answer a ``uuid_dump`` too late (or with an error other than "No such
+    channel"): that channel may be a live call, so the survey is taken again rather than restoring its agent
+    as ready while they talk."""
+    emu, ids, _ = crashed
+    dump, failed = emu.commands.table["uuid_dump"], []
+
+    def slow_once(arg: str) -> str:
+        if arg.startswith(ids["adopted"]) and not failed:
+            failed.append(arg)
+            return "-ERR timed out\n"
+        return dump(arg)
+
+    emu.commands.table["uuid_dump"] = slow_once
+    with engine_on(emu, tmp_path, db_url) as (hotline, _):
+        outcome = hotline.adoption.done.get(timeout=10)
+        assert failed and outcome.adopted == [ids["adopted"]]
+        assert states(hotline)["1001"] == "on_call"
+        assert outcome.surveyed["unreadable"] == 0 and outcome.surveyed["read"] == outcome.surveyed["listed"]

@@ -63,6 +63,13 @@ class Unreadable(ESLError):
     """FreeSWITCH's answer to ``show ... as json`` is not its JSON: retrying would not help."""
 
 
+class Incomplete(ESLError):
+    """Some channel FreeSWITCH listed could not be read (its ``uuid_dump`` timed out or failed): survey again."""
+
+
+SURVEY_ATTEMPTS = 6  # with the back-off between them, about 6 s before adopting from what could be read
+
+
 @dataclass
 class Survey:
     """What FreeSWITCH and the database said at start-up."""
@@ -72,6 +79,7 @@ class Survey:
     logged: dict[str, tuple[str, str]] = field(default_factory=dict)  # agent id -> (state, reason) logged last
     stale_offers: list[str] = field(default_factory=list)  # agent legs of offers nobody answered for
     recorded: set[str] = field(default_factory=set)  # adopted calls that already have a CDR
+    counts: dict[str, int] = field(default_factory=dict)  # channels listed, read, unreadable; bridged pairs
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Outcome:
     busy: list[str] = field(default_factory=list)
     restored: dict[str, str] = field(default_factory=dict)
     killed: list[str] = field(default_factory=list)
+    surveyed: dict[str, int] = field(default_factory=dict)  # the survey's counts (for a failure's diagnosis)
 
 
 class Adoption:
@@ -134,12 +143,15 @@ class Adoption:
     # ---- 1. survey ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Wait for both connections, survey (retrying on ESL errors), apply, then watch."""
-        delay = 0.2
+        """Wait for both connections, survey (retrying on ESL errors), apply, then watch. A survey that could
+        not read some channel (FreeSWITCH too slow to answer) is taken again, up to ``SURVEY_ATTEMPTS`` times:
+        an unread channel may be a live call, whose agent would otherwise come back ready while on the phone."""
+        delay, attempts = 0.2, 0
         while True:
             if self.control.wait_connected(5) and self.legs.client.wait_connected(5):
+                attempts += 1
                 try:
-                    survey = self.survey()
+                    survey = self.survey(complete=attempts < SURVEY_ATTEMPTS)
                     break
                 except Unreadable as exc:  # not a FreeSWITCH answer: nothing can be told about any phone
                     log.error("adoption: %s; no call adopted, agents stay logged out until they log in", exc)
@@ -151,7 +163,9 @@ class Adoption:
             delay = min(delay * 2, 5.0)
         self.done.set(self.apply(survey))
 
-    def survey(self) -> Survey:
+    def survey(self, complete: bool = False) -> Survey:
+        """What FreeSWITCH and the state log say; with ``complete``, :class:`Incomplete` when a listed channel
+        could not be read (not because it had hung up)."""
         acd = self.shell.acd
         agents = {a.id: a for a in acd.agents()}
         with self.sessions() as s:
@@ -173,6 +187,10 @@ class Adoption:
                 log.warning("adoption: uuid_dump %s: not a JSON object; channel skipped", uuid)
                 continue
             dumps[uuid] = dump
+        if unread and complete:
+            raise Incomplete(f"{unread} of {len(listed)} channels not read")
+        if unread:
+            log.error("adoption: %d channels could not be read; a call among them is not adopted", unread)
         survey = Survey(logged=logged)
         # Bridged pairs from each channel's own bridge_to (set while its bridge lasts, in FreeSWITCH's memory):
         # `show calls` reads the core database, which FreeSWITCH writes behind the calls; a bridge made a
@@ -185,10 +203,9 @@ class Adoption:
                 call = adopt_vars.live_call(dumps.get(caller, {}), leg) if leg in dumps else None
                 if call is not None and call.trace.agent_id in agents:
                     survey.live.append(call)
-        log.info(
-            "adoption: %d channels listed, %d read (%d unreadable), %d bridged pairs, %d with hotline's variables",
-            len(listed), len(dumps), unread, len(pairs), len(survey.live),
-        )  # fmt: skip
+        survey.counts = {"listed": len(listed), "read": len(dumps), "unreadable": unread}
+        survey.counts |= {"pairs": len(pairs), "live": len(survey.live)}
+        log.info("adoption: surveyed %s", survey.counts)
         with self.sessions() as s:  # a customer removed since the call began: the call is recorded without
             for call in survey.live:  # (its variable names a row the CDR's interaction could not point to)
                 if call.trace.customer and s.get(Customer, call.trace.customer["id"]) is None:
@@ -228,7 +245,7 @@ class Adoption:
 
     def apply(self, survey: Survey) -> Outcome:
         """Kill stale offer legs, then (without yielding) adopt, mark busy phones, restore the rest."""
-        outcome = Outcome()
+        outcome = Outcome(surveyed=survey.counts)
         for leg in survey.stale_offers:
             try:
                 self.control.api("uuid_kill", leg, "ORIGINATOR_CANCEL")
