@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import gevent
 import pytest
 from gevent import monkey
+from gevent.event import AsyncResult
 from sqlalchemy import event, func, select
 
 from engine.metrics import Metrics
@@ -103,6 +105,31 @@ def test_records_are_written_in_the_order_submitted_in_one_transaction(db: Db, t
     assert w.wait_idle(10)
     assert as_utc(db.states()) == expected(100)
     assert db.commits - before == 1
+    w.stop()
+
+
+def test_records_arriving_while_the_writer_lingers_share_its_transaction(db: Db, tmp_path: Path) -> None:
+    """A call's records come one by one over a few milliseconds: with ``linger`` they are committed together
+    (here the linger is long, and ``wait_idle`` cuts it short: nobody waiting for the queue waits it out)."""
+    commits = []
+    for linger in (0.0, 30.0):
+        w = writer(db, tmp_path / str(linger), linger=linger)
+        before = db.commits
+        for n in range(5):
+            w.submit(state(n))
+            gevent.idle()  # the writer takes what is queued before the next record comes
+        assert w.wait_idle(10)
+        commits.append(db.commits - before)
+        w.stop()
+    assert commits[0] > 1 and commits[1] == 1, commits
+    assert sorted(as_utc(db.states())) == sorted(expected(5) * 2)
+
+
+def test_a_lingering_record_is_written_with_nobody_waiting_for_it(db: Db, tmp_path: Path) -> None:
+    w = writer(db, tmp_path, linger=0.05)
+    written = AsyncResult()
+    w.submit(state(0), done=lambda: written.set(True))
+    assert written.get(timeout=10)
     w.stop()
 
 

@@ -184,6 +184,7 @@ class Continuity(_Section):
     drain_limit_seconds: float = Field(300.0, ge=0)
     ended_sweep_seconds: float = Field(60.0, gt=0)
     ended_grace_seconds: float = Field(30.0, ge=0)
+    write_linger_seconds: float = Field(0.05, ge=0, le=1.0)
 
 
 class Config(_Section):

@@ -102,7 +102,9 @@ class Hotline:
         self.hub = Hub()
         self.db = make_engine(config.db_url())
         self.sessions: sessionmaker[Session] = session_factory(self.db)
-        self.writer = Writer(self.sessions, config.data_dir, self.metrics)  # hot-path writes, off the loop
+        self.writer = Writer(  # hot-path writes, off the loop
+            self.sessions, config.data_dir, self.metrics, linger=config.continuity.write_linger_seconds
+        )
         self.flows: dict[str, Flow] = {}
         self.control = InboundClient(
             config.freeswitch.host,

@@ -55,7 +55,7 @@ def insert_agent_states(session: Session, rows: Sequence[dict[str, object]], kno
     for row in rows:
         if row["agent_id"] not in known:
             raise NotFound("agent", row["agent_id"])
-    session.execute(insert(AgentStateChange.__table__), list(rows))
+    session.connection().execute(insert(AgentStateChange.__table__), list(rows))  # Core: no ORM execute path
 
 
 def list_agent_states(

@@ -133,7 +133,8 @@ def apply_all(
     rows = _Rows(session, set() if known_agents is None else known_agents)
     calls_in = [r for r in records if isinstance(r, CallWrite)]
     uuids = {w.record.uuid for w in calls_in}
-    stored = set(session.scalars(select(Call.uuid).where(Call.uuid.in_(uuids)))) if uuids else set()
+    db = session.connection()
+    stored = set(db.scalars(select(Call.__table__.c.uuid).where(Call.__table__.c.uuid.in_(uuids)))) if uuids else set()
     wanted = {w.customer_id for w in calls_in if w.customer_id is not None}
     customers_known = set(session.scalars(select(Customer.id).where(Customer.id.in_(wanted)))) if wanted else set()
     skipped = 0
@@ -195,6 +196,6 @@ class _Rows:
             (Interaction.__table__, self.interactions),
             (CallSegment.__table__, self.segments),
         ):
-            if rows:
-                self.session.execute(insert(table), rows)
+            if rows:  # Core on the session's connection: the ORM's execute path was a third of the cost
+                self.session.connection().execute(insert(table), rows)
         self.states, self.calls, self.interactions, self.segments = [], [], [], []

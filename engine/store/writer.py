@@ -21,9 +21,14 @@ refused are logged, counted (``hotline_db_write_rejected_total{kind}``) and appe
 to ``<data_dir>/db_rejected.jsonl``; nothing is dropped silently. A journal line that is not a valid
 record (a torn last line after a power cut, an edited file) goes there too, named by file and line.
 
+**Lingering.** With ``linger`` (seconds; ``continuity.write_linger_seconds``), the writer waits that long
+after a record arrives for others to join its transaction (not when ``batch_max`` are queued, nor while
+someone waits for the queue to be written): a call's few records then share one transaction instead of
+three, which costs the engine less CPU per call.
+
 What is lost: records still in memory (not yet journalled) when the process is killed with -9 while
-the database is up are normally written within milliseconds; during an outage they are journalled
-at once, so a kill -9 loses at most the records of the last few milliseconds. A crash between a
+the database is up are normally written within ``linger`` plus a transaction's time; during an outage
+they are journalled at once, so a kill -9 loses at most the records of the last few milliseconds. A crash between a
 commit and the journal offset's update replays that batch: calls are skipped by uuid, agent-state
 rows of that one batch may appear twice.
 """
@@ -97,12 +102,14 @@ class Writer:
         max_queue: int = 10_000,
         batch_max: int = 200,
         backoff: tuple[float, float] = (0.05, 5.0),
+        linger: float = 0.0,
     ) -> None:
         self.sessions = sessions
         self.metrics = metrics
         self.max_queue = max_queue
         self.batch_max = batch_max
         self.backoff = backoff
+        self.linger = linger
         self.journal_path = data_dir / JOURNAL
         self.offset_path = data_dir / OFFSET
         self.rejected_path = data_dir / REJECTED
@@ -121,6 +128,7 @@ class Writer:
         self._spilled = Event()  # the flusher: something is waiting to be journalled
         self._flushed = Event()
         self._idle = Event()
+        self._hurry = Event()  # someone waits for the queue to be written: no lingering
         self._went_down = Event()  # set while the database is unavailable: stop() does not wait for it
         self._file_lock = BoundedSemaphore()
         self._pool = ThreadPool(1)
@@ -153,6 +161,8 @@ class Writer:
         else:
             self._memory.append(entry)
         self._idle.clear()
+        if len(self._memory) >= self.batch_max:
+            self._hurry.set()
         self._wake.set()
 
     @property
@@ -162,7 +172,10 @@ class Writer:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is written (or refused); False on timeout."""
-        return self._idle.wait(timeout) if self.depth else True
+        if not self.depth:
+            return True
+        self._hurry.set()
+        return self._idle.wait(timeout)
 
     def start(self) -> None:
         """Open the journal (replayed first, when a previous run left records in it) and start writing."""
@@ -175,6 +188,7 @@ class Writer:
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is queued if the database lets us within ``timeout``; journal the rest."""
         if self._greenlets and self.depth:
+            self._hurry.set()
             gevent.wait([self._idle, self._went_down], timeout=timeout, count=1)
         with self._file_lock:  # never while the flusher is appending
             gevent.killall(self._greenlets, timeout=timeout)
@@ -295,6 +309,8 @@ class Writer:
         each with its length and its entry (None: blank or not a record)."""
         while True:
             if self._memory:  # older than anything journalled
+                if self.linger and len(self._memory) < self.batch_max and not self._hurry.is_set():
+                    self._hurry.wait(self.linger)  # what comes meanwhile joins this transaction
                 return list(itertools.islice(self._memory, self.batch_max)), []
             if self._spilling and self._offset < self._journal_size:
                 return self._read_journal()
@@ -307,6 +323,7 @@ class Writer:
                 continue
             if not self._memory and not self._spill:
                 self._idle.set()
+                self._hurry.clear()
             self._wake.clear()
             self._flushed.clear()
             gevent.wait([self._wake, self._flushed], count=1)
