@@ -15,7 +15,7 @@ from engine.store.customers import (
     recent_interactions,
 )
 from engine.store.errors import Conflict, InvalidInput, NotFound
-from engine.store.models import CustomerTier, Interaction, InteractionKind
+from engine.store.models import CustomerTier, Interaction, InteractionKind, PhoneNumber
 
 pytestmark = pytest.mark.db
 
@@ -35,6 +35,14 @@ def test_unknown_or_anonymous_callers_match_nobody(session: Session) -> None:
     create_customer(session, "Li Lei", region="CN", numbers=["13900139000"])
     assert find_customer_by_number(session, "13900139001", region="CN") is None
     assert find_customer_by_number(session, "anonymous", region="CN") is None
+
+
+def test_a_number_added_in_the_same_transaction_is_found_before_any_flush(session: Session) -> None:
+    created = create_customer(session, "Han Meimei", region="CN", numbers=["13900139002"])
+    session.flush()
+    created.phone_numbers.append(PhoneNumber(e164="+8613900139003"))  # pending, not yet flushed
+    found = find_customer_by_number(session, "13900139003", region="CN")
+    assert found is not None and found.id == created.id
 
 
 def test_customer_fields_round_trip(session: Session) -> None:
