@@ -135,6 +135,18 @@ class CallerSocket:
             self.shell.bridge_seen(self.call_id)
         return "+OK\n"
 
+    def apis(self, *commands: tuple[str, ...], timeout: float | None = None) -> list[str]:
+        """As FreeSWITCH runs one write's commands: every one, in order; the first ``-ERR`` raised after."""
+        replies, failed = [], None
+        for cmd, *args in commands:
+            try:
+                replies.append(self.api(cmd, *args, timeout=timeout))
+            except CommandFailed as exc:
+                failed = failed or exc
+        if failed:
+            raise failed
+        return replies
+
 
 def test_an_answered_offer_rings_the_agent_bridges_the_caller_and_measures_the_wait_and_talk(make_rig) -> None:
     rig = make_rig()

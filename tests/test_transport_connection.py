@@ -183,6 +183,29 @@ def test_commands_sent_in_one_write_get_their_own_replies_in_order(connect):
     assert metrics.value("hotline_esl_command_seconds_count", command="api two") == 1
 
 
+def test_apis_runs_every_command_of_one_write_and_raises_the_first_error_once_all_replied(connect):
+    """``apis``: the break and the bridge go out together; a ``-ERR`` among them raises once every reply came
+    (none is left to be taken for a later command's)."""
+    writes = Queue()
+
+    def script(peer: PeerConnection) -> None:
+        for replies in (("+OK\n", "+OK\n"), ("-ERR No such channel!\n", "-ERR No such channel!\n")):
+            data = b""
+            while data.count(b"\n\n") < 2:
+                data += peer.sock.recv(65536)
+            writes.put(data)
+            peer.send(b"".join(codec.api_response(r) for r in replies))
+        while cmd := peer.read_command():
+            peer.send(codec.api_response(f"echo {cmd.split(' ', 1)[1]}\n"))
+
+    conn, _ = connect(script)
+    assert conn.apis(("uuid_break", "c-1", "all"), ("uuid_bridge", "c-1", "l-1")) == ["+OK\n", "+OK\n"]
+    assert writes.get(timeout=2) == codec.api("uuid_break", "c-1", "all") + codec.api("uuid_bridge", "c-1", "l-1")
+    with pytest.raises(CommandFailed, match="No such channel"):
+        conn.apis(("uuid_break", "c-2", "all"), ("uuid_bridge", "c-2", "l-2"))
+    assert conn.api("status") == "echo status\n"
+
+
 def test_applications_queued_in_one_write_complete_each_on_its_own_uuid(connect):
     def script(peer: PeerConnection) -> None:
         ids = []

@@ -426,11 +426,9 @@ class AcdShell:
             return False
 
     def bridge_caller(self, call_id: str, leg: str, esl: Esl | None = None) -> None:
-        """``uuid_break <caller> all``, then ``uuid_bridge <caller> <leg>`` (on the control connection
-        unless told): nothing left queued on the caller plays inside the bridge. Raises ESLError."""
-        esl = esl or self.control
-        esl.api("uuid_break", call_id, "all")
-        esl.api("uuid_bridge", call_id, leg)
+        """``uuid_break <caller> all``, then ``uuid_bridge <caller> <leg>``, in one write (on the control
+        connection unless told): nothing left queued on the caller plays inside the bridge. Raises ESLError."""
+        (esl or self.control).apis(("uuid_break", call_id, "all"), ("uuid_bridge", call_id, leg))
 
     def bridge_seen(self, call_id: str) -> None:
         """The caller's own connection saw its CHANNEL_BRIDGE: an agent's answer became a bridge."""

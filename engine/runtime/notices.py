@@ -8,7 +8,7 @@ of the ACD's bridged calls and their agent legs (the ACD owns them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -69,6 +69,8 @@ class Esl(Protocol):
     """An ESL connection that runs ``api`` commands (the control connection or a call's own)."""
 
     def api(self, cmd: str, *args: str, timeout: float | None = None) -> str: ...
+
+    def apis(self, *commands: Sequence[str], timeout: float | None = None) -> list[str]: ...
 
 
 @dataclass

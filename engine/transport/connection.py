@@ -324,6 +324,16 @@ class Connection(esl.ESLProtocol):
             raise CommandFailed(frame.body.strip())
         return frame.body
 
+    def apis(self, *commands: Sequence[str], timeout: float | None = None) -> list[str]:
+        """Run several ``api`` commands (each ``(cmd, *args)``) in one write, FreeSWITCH running them in order;
+        their outputs, once all replied. Raises :class:`CommandFailed` for the first ``-ERR`` (the commands
+        after it were run all the same)."""
+        frames = self.send_frames([codec.api(*command) for command in commands], timeout)
+        for frame in frames:
+            if not frame.ok:
+                raise CommandFailed(frame.body.strip())
+        return [frame.body for frame in frames]
+
     def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         """Run a ``bgapi`` command and wait for its BACKGROUND_JOB result (raises on ``-ERR``)."""
         job = new_id(self.job_prefix)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gevent
 from gevent import socket
@@ -207,6 +207,9 @@ class InboundClient:
 
     def api(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         return self.connection().api(cmd, *args, timeout=timeout)
+
+    def apis(self, *commands: Sequence[str], timeout: float | None = None) -> list[str]:
+        return self.connection().apis(*commands, timeout=timeout)
 
     def bgapi(self, cmd: str, *args: str, timeout: float | None = None) -> str:
         return self.connection().bgapi(cmd, *args, timeout=timeout)
