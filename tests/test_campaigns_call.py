@@ -32,14 +32,15 @@ class _Client:
 class _Legs:
     """amd gives a MACHINE verdict; the leg is gone when the next app is sent, as FreeSWITCH says it."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: str = "-ERR invalid session id [{}]") -> None:
         self.client = _Client()
         self.sent: list[str] = []
+        self.error = error
 
     def execute(self, leg: Leg, app: str, arg: str = "") -> AsyncResult:
         self.sent.append(app)
         if app != "amd":
-            raise CommandFailed(f"-ERR invalid session id [{leg.uuid}]")
+            raise CommandFailed(self.error.format(leg.uuid))
         done = AsyncResult()
         done.set(_Verdict())
         return done
@@ -59,3 +60,11 @@ def test_a_machine_that_hangs_up_before_avmd_starts_is_a_machine_not_a_failure()
     assert legs.sent == ["amd", "avmd_start"]
     assert result.outcome is CallOutcome.MACHINE and result.amd_result == "MACHINE"
     assert result.notes == ["no beep: no message left"]
+
+
+def test_another_refusal_of_the_next_application_is_a_failed_dial_not_a_hang_up() -> None:
+    """Only FreeSWITCH's "invalid session id" says the leg is gone; any other -ERR is not taken for a hang-up."""
+    legs = _Legs("-ERR command not allowed")
+    result = OutboundDial(_dial(AmdRule.LEAVE_MESSAGE), Leg("leg-1"), legs, acd=None, wall=lambda: 100.0).run()
+    assert legs.sent == ["amd", "avmd_start"]
+    assert result.outcome is CallOutcome.FAILED and result.hangup_cause == "CommandFailed"

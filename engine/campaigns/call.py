@@ -199,7 +199,9 @@ class OutboundDial:
             return None
         try:
             done = self.legs.execute(self.leg, app, arg)
-        except CommandFailed as exc:  # "-ERR invalid session id": the leg hung up before its event arrived
+        except CommandFailed as exc:
+            if "invalid session id" not in str(exc):  # FreeSWITCH's only -ERR to a sendmsg for a gone channel
+                raise
             log.info("campaign %s: %s not run on %s: %s", self.dial.campaign, app, self.dial.leg, exc)
             return None
         first = gevent.wait([done, self.leg.hangup], timeout=timeout, count=1)
