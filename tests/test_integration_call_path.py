@@ -145,3 +145,36 @@ def test_agent_api_refuses_other_agents_and_missing_tokens_and_illegal_moves(rig
     assert rig.api("GET", "/api/queues", rig.agent_tokens["1001"])[0] == 403
     status, queues_view = rig.api("GET", "/api/queues", rig.admin)
     assert status == 200 and {q["queue"] for q in queues_view} == {"sales", "support", "billing", "vip"}
+
+
+@pytest.fixture
+def relayed(tmp_path, db_url):
+    """Three support agents; released callers are carried by three connections."""
+
+    def seeder(s) -> None:
+        _seed(s)
+        for agent in ("1003", "1004"):
+            agents.create_agent(s, agent, name=agent, contact=f"user/{agent}", skills={"support": 5})
+
+    seed(db_url, seeder)
+    yield from start_rig(tmp_path, db_url, ["1001", "1003", "1004"], config={"freeswitch": {"relay_connections": 3}})
+
+
+def test_talking_callers_are_spread_over_the_relay_connections_and_each_is_recorded(relayed):
+    """``freeswitch.relay_connections: 3``: each caller's socket is released to the connection following the
+    fewest calls, so three talking callers are carried by three connections; their hang-ups come through
+    them and each call is recorded once."""
+    for agent in ("1001", "1003", "1004"):
+        relayed.emulator.phones[agent] = Phone(agent, answer_delay=0.5)
+        relayed.ready(agent)
+    callers = [relayed.emulator.place_call(Caller(f"1390013900{n}", script=["2"]), HOTLINE_NUMBER) for n in range(3)]
+    released = 'hotline_outbound_sockets_released_total{result="released"} 3.0'
+    wait_until(lambda: released in relayed.api("GET", "/metrics", relayed.admin)[1], what="three sockets released")
+    assert [relay.following for relay in relayed.engine.relays] == [1, 1, 1]
+    for uuid in callers:
+        relayed.emulator.commands.run("uuid_kill", uuid)
+    assert {relayed.next_call().uuid for _ in callers} == set(callers)
+    with relayed.engine.sessions() as s:
+        rows = s.scalars(select(Call).where(Call.uuid.in_(callers))).all()
+    assert sorted((c.outcome, c.hangup_cause) for c in rows) == [("answered", "NORMAL_CLEARING")] * 3
+    wait_until(lambda: sum(relay.following for relay in relayed.engine.relays) == 0, what="nothing followed")

@@ -79,11 +79,21 @@ class Legs:
 
     @classmethod
     def connect(
-        cls, host: str, port: int, password: str, *, metrics: Metrics, timeout: float, limits: Limits = DEFAULT_LIMITS
+        cls,
+        host: str,
+        port: int,
+        password: str,
+        *,
+        metrics: Metrics,
+        timeout: float,
+        limits: Limits = DEFAULT_LIMITS,
+        name: str = "dialler",
     ) -> Legs:
+        """The dialler's connection (``name`` another for a connection that only relays released calls:
+        the same subscription, and nothing reaches it until it follows a call)."""
         prefix = new_prefix()
         client = InboundClient(
-            host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name="dialler",
+            host, port, password, DIALLER_EVENTS, metrics=metrics, timeout=timeout, backoff=(0.05, 2.0), name=name,
             limits=limits, filters=[*DIALLER_FILTERS, ("Job-UUID", f"/^{prefix}/")], job_prefix=prefix,
         )  # fmt: skip
         return cls(client, metrics)
@@ -116,6 +126,11 @@ class Legs:
             return True
         self.unfollow(uuid)
         return False
+
+    @property
+    def following(self) -> int:
+        """How many released calls this connection carries."""
+        return len(self._followed)
 
     def unfollow(self, uuid: str) -> None:
         if self._followed.pop(uuid, None) is not None:

@@ -47,6 +47,7 @@ class FreeSwitch(_Section):
     # a bridged caller's outbound socket is released while they talk: FreeSWITCH's listener thread per socket
     # costs ~1 ms of its CPU per call-second; commands and events go through the dialler's connection instead
     release_socket_in_talk: bool = True
+    relay_connections: int = Field(1, ge=1, le=16)
 
     @field_validator("outbound_peers")
     @classmethod

@@ -115,7 +115,8 @@ class SessionServices:
     music_on_hold: str
     post_call_flow: str | None
     hold_chunk_seconds: float = 20.0  # hold music is sent in chunks: losing the socket ends it (docs/operations.md)
-    relay: Relay | None = None  # takes a bridged caller's commands and events once their socket is released
+    # the connection that takes a bridged caller's commands and events once their socket is released (None: kept)
+    relay: Callable[[], Relay | None] = lambda: None
 
 
 class CallSession:
@@ -331,7 +332,7 @@ class CallSession:
         """While the caller talks, FreeSWITCH keeps no listener thread for their socket
         (:meth:`OutboundCall.release_socket`): the session goes on through the relay. Not with a post-call
         flow: its ``park_after_bridge`` park would end if the listener left just as the bridge ended."""
-        relay = self.s.relay
+        relay = self.s.relay()
         if relay is None or self.s.post_call_flow or self.call.released or self.call.hungup.is_set():
             return
         released = self.call.release_socket(relay)

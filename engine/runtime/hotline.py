@@ -165,6 +165,9 @@ class Hotline:
         legs = self.legs = Legs.connect(
             fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout, limits=fs.esl_limits()
         )
+        relay = partial(Legs.connect, fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
+        # talking callers' commands and events, spread by call over freeswitch.relay_connections connections
+        self.relays = [legs] + [relay(limits=fs.esl_limits(), name=f"relay{n}") for n in range(1, fs.relay_connections)]
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
         self.campaigns.services.attempt_recorded.append(self.records.record_outbound)  # the runner's record path
         self.callbacks = Callbacks(
@@ -221,6 +224,8 @@ class Hotline:
         self.control.start(wait=wait_for_freeswitch)
         self.reclaimer.start()  # parked callers first: new calls wait for it (_handle_call)
         self.campaigns.start(wait_for_freeswitch)
+        for relay in self.relays[1:]:
+            relay.client.start()
         self.adoption.start(wait_for_freeswitch)  # agents as they were, live calls adopted (runtime/adopt.py)
         self.ended_calls.start()  # calls that ended while no engine ran (runtime/ended_calls.py)
         self.retention.start()
@@ -233,6 +238,8 @@ class Hotline:
         self.reclaimer.stop()
         self.retention.stop()
         self.campaigns.stop()
+        for relay in self.relays[1:]:
+            relay.client.stop()
         self.outbound.stop()
         self.acd.stop()
         self.control.stop()
@@ -311,9 +318,16 @@ class Hotline:
             music_on_hold=self.config.calls.music_on_hold,
             post_call_flow=self.config.calls.post_call_flow,
             hold_chunk_seconds=self.config.continuity.hold_chunk_seconds,
-            relay=self.legs if self.config.freeswitch.release_socket_in_talk else None,
+            relay=self._relay,
         )
         CallSession(call, services).run()
+
+    def _relay(self) -> Legs | None:
+        """The connection a caller's socket is released to: the one following the fewest calls (ties: the
+        dialler's first, then in order); None when sockets are kept (``freeswitch.release_socket_in_talk``)."""
+        if not self.config.freeswitch.release_socket_in_talk:
+            return None
+        return min(self.relays, key=lambda relay: relay.following)
 
     def reload(self) -> dict[str, Any]:
         """SIGHUP and ``flows reload``: re-read the config file and the flows, all or nothing, then add
