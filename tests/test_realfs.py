@@ -128,7 +128,7 @@ def test_a_call_turned_away_by_admission_runs_the_fallback(esl: Connection) -> N
     number = vars_value("hotline_number")
     host, port = vars_value("hotline_socket").split(":")
     metrics = Metrics()
-    behind = Admission(lambda: Load(9.0, 0, 0), Limits(0.5, 50, 200, 2.0), metrics)  # a loop 9 s late
+    behind = Admission(lambda: Load(9.0, 0, 0, 0.0), Limits(0.5, 50, 200, 2.0), metrics)  # a loop 9 s late
     server = OutboundServer(host, int(port), lambda call: None, metrics=metrics, admit=behind)
     server.start()
     watcher = esl_connect(("CHANNEL_EXECUTE",))

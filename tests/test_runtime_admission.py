@@ -21,7 +21,7 @@ from tests.acd_rig import acd_rig, wait_until
 from tests.hotline_rig import HOTLINE_NUMBER
 
 LIMITS = Limits(max_loop_lag_seconds=0.5, max_pending_commands=50, max_calls_in_ivr=200, max_reply_wait_seconds=2.0)
-CALM = Load(loop_lag_seconds=0.01, pending_commands=0, calls_in_ivr=3)
+CALM = Load(loop_lag_seconds=0.01, pending_commands=0, calls_in_ivr=3, reply_wait_seconds=0.0)
 
 
 @pytest.mark.parametrize(
@@ -31,11 +31,11 @@ CALM = Load(loop_lag_seconds=0.01, pending_commands=0, calls_in_ivr=3)
         (Load(0.5, 50, 200, 2.0), None),  # at every limit: still taken (over it is behind)
         (Load(0.0, 3, 0, 2.1), "reply_wait"),  # FreeSWITCH answers late: few commands, one waiting long
         (Load(0.0, 51, 0, 9.0), "pending_commands"),
-        (Load(0.51, 0, 0), "loop_lag"),
-        (Load(0.0, 51, 0), "pending_commands"),
-        (Load(0.0, 0, 201), "calls_in_ivr"),
-        (Load(2.0, 500, 900), "loop_lag"),  # the first reason over its limit is the one counted
-        (Load(0.0, 500, 900), "pending_commands"),
+        (Load(0.51, 0, 0, 0.0), "loop_lag"),
+        (Load(0.0, 51, 0, 0.0), "pending_commands"),
+        (Load(0.0, 0, 201, 0.0), "calls_in_ivr"),
+        (Load(2.0, 500, 900, 0.0), "loop_lag"),  # the first reason over its limit is the one counted
+        (Load(0.0, 500, 900, 0.0), "pending_commands"),
     ],
 )
 def test_the_rule(load: Load, expected: str | None) -> None:
@@ -43,7 +43,8 @@ def test_the_rule(load: Load, expected: str | None) -> None:
 
 
 def test_turned_away_calls_are_counted_by_reason_and_logged_once_per_burst(caplog) -> None:
-    loads = [CALM, Load(0.9, 0, 0), Load(0.9, 0, 0), Load(0.0, 80, 0), CALM, Load(0.0, 0, 250), CALM]
+    lagging, busy, crowded = Load(0.9, 0, 0, 0.0), Load(0.0, 80, 0, 0.0), Load(0.0, 0, 250, 0.0)
+    loads = [CALM, lagging, lagging, busy, CALM, crowded, CALM]
     metrics = Metrics()
     admission = Admission(lambda: loads.pop(0), LIMITS, metrics)
     with caplog.at_level(logging.WARNING, logger="engine.runtime.admission"):
@@ -110,7 +111,7 @@ def _fallback_ran(emu: Emulator, uuid: str) -> bool:
 def test_a_call_while_the_engine_is_behind_goes_to_the_fallback_untouched_and_is_counted(rig) -> None:
     emu, gate, metrics, taken = rig
     assert gate.started.is_set()
-    gate.load = Load(loop_lag_seconds=1.5, pending_commands=0, calls_in_ivr=0)
+    gate.load = Load(loop_lag_seconds=1.5, pending_commands=0, calls_in_ivr=0, reply_wait_seconds=0.0)
     uuid = emu.place_call(Caller("13800138000", script=[]), "4000")
     emu.switch.wait_until(lambda: _fallback_ran(emu, uuid), timeout=10)
     assert taken.empty()  # the handler never ran

@@ -36,7 +36,7 @@ class Load:
     loop_lag_seconds: float  # the event loop's sustained lag (engine.runtime.loop_lag)
     pending_commands: int  # ESL commands sent on the control connection and not yet answered
     calls_in_ivr: int  # calls on an outbound socket that are not (yet) the ACD's
-    reply_wait_seconds: float = 0.0  # how long the oldest unanswered command on the control connection has waited
+    reply_wait_seconds: float  # how long the oldest unanswered command on the control connection has waited
 
 
 @dataclass(frozen=True)
