@@ -76,6 +76,20 @@ def test_registering_a_leg_does_not_wait_for_freeswitch_to_answer_its_filter(rig
     wait_until(lambda: "filter delete Unique-ID leg-slow" in switch.subscriptions, what="and deleted")
 
 
+def test_a_channel_followed_and_registered_keeps_its_filter_until_both_let_it_go(rig) -> None:
+    """Two users of one channel's events (a leg registered, the same channel followed): FreeSWITCH's
+    ``filter delete`` removes every copy, so it is sent only when the last user lets go."""
+    switch, legs, _ = rig
+    legs.register("chan-1")
+    assert legs.follow("chan-1", lambda _e: None, lambda: None, timeout=2)
+    legs.forget("chan-1")
+    assert ("Unique-ID", "chan-1") in legs.client.filters
+    legs.unfollow("chan-1")
+    assert ("Unique-ID", "chan-1") not in legs.client.filters
+    wait_until(lambda: "filter delete Unique-ID chan-1" in switch.subscriptions, what="deleted once")
+    assert switch.subscriptions.count("filter delete Unique-ID chan-1") == 1
+
+
 def test_the_dialler_hears_only_its_registered_legs_and_its_own_bgapi_results() -> None:
     """On the emulator (mod_event_socket's filter rules): the dialler's connection gets the events of a leg
     from its registration to its forgetting, and the results of its own bgapi, nothing of any other channel or

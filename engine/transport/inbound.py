@@ -61,7 +61,8 @@ class InboundClient:
         can let its own BACKGROUND_JOB results through and no other connection's."""
         self.host, self.port, self.password = host, port, password
         self.events = events
-        self.filters = list(filters or [])
+        # each filter and how many of its users still need it, in the order added (sent again on a reconnect)
+        self.filters: dict[tuple[str, str], int] = dict.fromkeys(filters or [], 1)
         self._filters_sent: set[tuple[str, str]] = set()  # what the newest connection was sent while set up
         self.job_prefix = job_prefix
         self.metrics = metrics
@@ -240,7 +241,7 @@ class InboundClient:
         With ``wait`` (seconds), for events another connection carries until now: True once FreeSWITCH
         accepted it, False when it did not within ``wait`` or there is no connection (it stays kept)."""
         frame = codec.event_filter(header, value)  # UnsafeValue for a header or value that is not one word
-        self.filters.append((header, value))
+        self.filters[(header, value)] = self.filters.get((header, value), 0) + 1
         conn = self._conn
         if conn is None or not self.connected:
             return wait is None
@@ -260,14 +261,17 @@ class InboundClient:
         reply = result.value if result.successful() else None
         if reply is not None and not reply.ok:
             log.warning("%s: filter %s %s refused: %s", self.name, header, value, reply.reply_text)
-            with contextlib.suppress(ValueError):
-                self.filters.remove((header, value))
+            self.filters.pop((header, value), None)
 
     def remove_filter(self, header: str, value: str) -> None:
         """Undo :meth:`add_filter`, without waiting either (a filter left behind only lets a gone channel's
-        events through)."""
-        with contextlib.suppress(ValueError):
-            self.filters.remove((header, value))
+        events through). A filter added twice (two users of one channel's events) stays until both removed it:
+        FreeSWITCH's ``filter delete`` removes every copy at once."""
+        users = self.filters.get((header, value), 0)
+        if users > 1:
+            self.filters[(header, value)] = users - 1
+            return
+        self.filters.pop((header, value), None)
         conn = self._conn
         if conn is not None and self.connected:
             with contextlib.suppress(ESLError):
