@@ -162,12 +162,13 @@ class Hotline:
         )
         self.outbound.admit.lag.listeners.append(self.metrics.loop_lag.observe)  # one lag monitor
         fs = config.freeswitch
-        legs = self.legs = Legs.connect(
-            fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout, limits=fs.esl_limits()
-        )
-        relay = partial(Legs.connect, fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout)
+        connect = partial(
+            Legs.connect, fs.host, fs.port, fs.password, metrics=self.metrics, timeout=fs.command_timeout,
+            limits=fs.esl_limits(),
+        )  # fmt: skip
+        legs = self.legs = connect()
         # talking callers' commands and events, spread by call over freeswitch.relay_connections connections
-        self.relays = [legs] + [relay(limits=fs.esl_limits(), name=f"relay{n}") for n in range(1, fs.relay_connections)]
+        self.relays = [legs] + [connect(name=f"relay{n}") for n in range(1, fs.relay_connections)]
         self.campaigns = Campaigns(self.sessions, self.acd, self.metrics, legs, data_dir=config.data_dir)
         self.campaigns.services.attempt_recorded.append(self.records.record_outbound)  # the runner's record path
         self.callbacks = Callbacks(

@@ -136,7 +136,8 @@ def apply_all(
     db = session.connection()
     stored = set(db.scalars(select(Call.__table__.c.uuid).where(Call.__table__.c.uuid.in_(uuids)))) if uuids else set()
     wanted = {w.customer_id for w in calls_in if w.customer_id is not None}
-    customers_known = set(session.scalars(select(Customer.id).where(Customer.id.in_(wanted)))) if wanted else set()
+    customer_ids = Customer.__table__.c.id
+    customers_known = set(db.scalars(select(customer_ids).where(customer_ids.in_(wanted)))) if wanted else set()
     skipped = 0
     for record in records:
         match record:

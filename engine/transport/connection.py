@@ -319,10 +319,7 @@ class Connection(esl.ESLProtocol):
 
         ``args`` are single words, checked by the codec (:func:`codec.command_line`).
         """
-        frame = self.send_frame(codec.api(cmd, *args), timeout)
-        if not frame.ok:
-            raise CommandFailed(frame.body.strip())
-        return frame.body
+        return self.apis((cmd, *args), timeout=timeout)[0]
 
     def apis(self, *commands: Sequence[str], timeout: float | None = None) -> list[str]:
         """Run several ``api`` commands (each ``(cmd, *args)``) in one write, FreeSWITCH running them in order;
